@@ -1,0 +1,112 @@
+"""The dated price catalog (prices.yaml) and the lookups the config checks and the estimator share."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+CATALOG_PATH = Path(__file__).with_name("prices.yaml")
+HOURS_PER_MONTH = 730  # Google's own convention on its pricing pages and calculator.
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    vcpus: float
+    memory_gb: float
+    hourly: float
+    spot_hourly: float
+    bundled_gpus: int
+    """GPUs included in the machine's price (A2 and G2 machines are sold with theirs)."""
+
+
+class UnknownPrice(KeyError):
+    """The catalog has no figure for what was asked; the caller reports it as not priced."""
+
+
+@functools.cache
+def _catalog() -> dict:
+    with CATALOG_PATH.open() as f:
+        return yaml.safe_load(f)
+
+
+def region_of(zone: str) -> str:
+    return zone.rsplit("-", 1)[0]
+
+
+def regions() -> list[str]:
+    return sorted(_catalog()["regions"])
+
+
+def _region(region: str) -> dict:
+    try:
+        return _catalog()["regions"][region]
+    except KeyError:
+        raise UnknownPrice(f"region {region}") from None
+
+
+def machine_types(region: str) -> list[str]:
+    return sorted(_region(region)["machines"])
+
+
+def machine(region: str, machine_type: str) -> Machine:
+    try:
+        entry = _region(region)["machines"][machine_type]
+    except KeyError:
+        raise UnknownPrice(f"machine type {machine_type} in {region}") from None
+    return Machine(
+        name=machine_type,
+        vcpus=entry["vcpus"],
+        memory_gb=entry["memory_gb"],
+        hourly=entry["hourly"],
+        spot_hourly=entry["spot_hourly"],
+        bundled_gpus=entry.get("bundled_gpus", 0),
+    )
+
+
+def accelerator_types(region: str) -> list[str]:
+    return sorted(_region(region)["gpus"])
+
+
+def gpu_hourly(region: str, accelerator: str, spot: bool) -> float:
+    try:
+        entry = _region(region)["gpus"][accelerator]
+    except KeyError:
+        raise UnknownPrice(f"accelerator {accelerator} in {region}") from None
+    price = entry["spot_hourly" if spot else "hourly"]
+    if price is None:
+        raise UnknownPrice(f"accelerator {accelerator} in {region} ({entry['note']})")
+    return price
+
+
+def disk_monthly_per_gb(region: str, disk_type: str) -> float:
+    try:
+        return _region(region)["disks"][disk_type]["monthly_per_gb"]
+    except KeyError:
+        raise UnknownPrice(f"disk type {disk_type} in {region}") from None
+
+
+def forwarding_rule_hourly(region: str) -> float:
+    return _region(region)["forwarding_rule"]["hourly"]
+
+
+def gke_management_fee_hourly() -> float:
+    return _catalog()["gke"]["management_fee"]["hourly"]
+
+
+def gke_free_tier_monthly_credit() -> float:
+    return _catalog()["gke"]["free_tier_credit"]["monthly"]
+
+
+def sustained_use_discount(machine_type: str) -> float:
+    """Discount Google applies to a machine that runs the whole month; 0 for families without one."""
+    family = machine_type.split("-", 1)[0]
+    return _catalog()["sustained_use_discount"]["full_month"].get(family, 0.0)
+
+
+def gpu_machine_family(accelerator: str) -> str:
+    """The machine family (e.g. ``g2``) that can carry the accelerator."""
+    return _catalog()["accelerator_families"][accelerator]

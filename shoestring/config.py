@@ -1,0 +1,357 @@
+"""The stack's configuration, typed and validated: the one place bad input is caught.
+
+Pulumi hands a program its stack config as flat ``namespace:key`` strings (structured values as
+JSON). :func:`load` turns them into a frozen :class:`StackConfig` or raises ONE
+:class:`ConfigError` that names every bad key, the value it had and how to fix it — before the
+program declares a single resource.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from shoestring import catalog
+
+PROJECT = "shoestring"
+ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration; the message lists each problem with its key, value and fix.
+
+    A RunError, so `pulumi preview` prints the message alone, without a traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(
+            f"stack configuration has {len(problems)} {noun}:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class _Strict(BaseModel):
+    """Unknown keys are typos; values are frozen once loaded."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class DefaultPoolConfig(_Strict):
+    """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
+
+    machine_type: str = "e2-medium"
+    """Machine type of each node. e2-medium (2 shared vCPU, 4 GB) is the smallest GKE recommends."""
+    min_nodes: int = 1
+    """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
+    max_nodes: int = Field(default=3, ge=1)
+    """Autoscaling ceiling."""
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
+    """Boot disk type; pd-standard is the cheapest."""
+    disk_size_gb: int = Field(default=30, ge=10)
+    """Boot disk size per node."""
+    spot: bool = False
+    """Spot VMs: 60-91% cheaper, preemptible at any time. Right for dev, wrong for prod."""
+
+    @field_validator("min_nodes")
+    @classmethod
+    def _keeps_a_node(cls, min_nodes: int) -> int:
+        if min_nodes < 1:
+            raise ValueError(
+                "the default pool must keep at least 1 node: system pods (DNS, metrics) need a home, and "
+                "without one they would wake the GPU pool or stay pending. Set minNodes: 1"
+            )
+        return min_nodes
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> DefaultPoolConfig:
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(
+                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
+                f"set maxNodes to at least {self.min_nodes}"
+            )
+        return self
+
+
+class GpuPoolConfig(_Strict):
+    """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
+
+    machine_type: str = "g2-standard-4"
+    """Machine type that can carry the accelerator (g2-* for nvidia-l4, n1-* for nvidia-tesla-t4)."""
+    accelerator: str = "nvidia-l4"
+    """GPU type."""
+    accelerator_count: int = Field(default=1, ge=1)
+    """GPUs per node; g2 and a2 machines come with a fixed number."""
+    driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
+    """GPU driver GKE installs on each node. Without one, pods cannot use the GPU."""
+    min_nodes: int = Field(default=0, ge=0)
+    """Autoscaling floor. 0, so no GPU is billed while nothing needs one (see keepWarm)."""
+    max_nodes: int = Field(default=1, ge=1)
+    """Autoscaling ceiling: the most GPU nodes a burst may bill at once."""
+    keep_warm: bool = False
+    """Explicit override that allows minNodes above 0, i.e. paying for idle GPU nodes."""
+    zone: str | None = None
+    """Zone of the GPU nodes, in the cluster's region; defaults to the cluster's zone.
+    GPU types are offered per zone, so a pool may need a neighbouring one."""
+    spot: bool = False
+    """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
+    """Boot disk type."""
+    disk_size_gb: int = Field(default=100, ge=10)
+    """Room for CUDA images, which run to several GB."""
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> GpuPoolConfig:
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(
+                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
+                f"set maxNodes to at least {self.min_nodes}"
+            )
+        return self
+
+
+class StackConfig(_Strict):
+    """Everything one stack declares, validated."""
+
+    stack: str
+    """The Pulumi stack name (not a config key)."""
+    gcp_project: str
+    """`gcp:project`, the GCP project ID (required)."""
+    zone: str
+    """Zone of the cluster, e.g. `us-central1-a`. A zone, not a region: only a zonal
+    cluster is covered by the free tier. Changing it recreates the cluster."""
+    free_tier: bool = False
+    """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
+    deletion_protection: bool = True
+    """GKE deletion protection and Pulumi `protect` on the cluster."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """GKE release channel the cluster follows."""
+    default_pool: DefaultPoolConfig = DefaultPoolConfig()
+    """The always-on CPU pool (object; keys below)."""
+    gpu_pool: GpuPoolConfig | None = None
+    """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
+
+    @property
+    def region(self) -> str:
+        return catalog.region_of(self.zone)
+
+    @property
+    def gpu_zone(self) -> str | None:
+        if self.gpu_pool is None:
+            return None
+        return self.gpu_pool.zone or self.zone
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_not_region(cls, zone: str) -> str:
+        return _check_zone(zone)
+
+
+def _check_zone(zone: str) -> str:
+    if REGION_PATTERN.match(zone):
+        raise ValueError(
+            f"{zone} is a region; a zone is needed, e.g. {zone}-a. Only a zonal cluster is covered by "
+            "the free tier: a regional cluster is billed the $0.10/h management fee (~$73/month) and "
+            "runs every node pool in three zones, tripling the node bill"
+        )
+    if not ZONE_PATTERN.match(zone):
+        raise ValueError(f"{zone!r} is not a zone name; use one such as us-central1-a")
+    return zone
+
+
+# Checks that need the catalog or more than one key; each returns (key, value, message) triples.
+
+
+def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
+    problems: list[tuple[str, Any, str]] = []
+    region = cfg.region
+    if region not in catalog.regions():
+        return [("zone", cfg.zone, f"region {region} is not in the price catalog; use one of {catalog.regions()}")]
+    known = catalog.machine_types(region)
+    if cfg.default_pool.machine_type not in known:
+        problems.append(
+            ("defaultPool.machineType", cfg.default_pool.machine_type, f"not a priced machine type in {region}; use one of {known}")
+        )
+    gpu = cfg.gpu_pool
+    if gpu is None:
+        return problems
+    if gpu.zone is not None:
+        try:
+            _check_zone(gpu.zone)
+        except ValueError as e:
+            problems.append(("gpuPool.zone", gpu.zone, str(e)))
+        else:
+            if catalog.region_of(gpu.zone) != region:
+                problems.append(
+                    ("gpuPool.zone", gpu.zone, f"must be in the cluster's region {region} (a zonal cluster can place pools only in its own region)")
+                )
+    accelerators = catalog.accelerator_types(region)
+    if gpu.accelerator not in accelerators:
+        problems.append(("gpuPool.accelerator", gpu.accelerator, f"not offered in {region}; use one of {accelerators}"))
+        return problems
+    family = catalog.gpu_machine_family(gpu.accelerator)
+    if not gpu.machine_type.startswith(family + "-"):
+        problems.append(
+            ("gpuPool.machineType", gpu.machine_type, f"cannot carry {gpu.accelerator}; it needs a {family}-* machine type, e.g. {_example(known, family)}")
+        )
+    elif gpu.machine_type not in known:
+        problems.append(("gpuPool.machineType", gpu.machine_type, f"not a priced machine type in {region}; use one of {known}"))
+    else:
+        bundled = catalog.machine(region, gpu.machine_type).bundled_gpus
+        if bundled and gpu.accelerator_count != bundled:
+            problems.append(
+                ("gpuPool.acceleratorCount", gpu.accelerator_count,
+                 f"{gpu.machine_type} comes with exactly {bundled} {gpu.accelerator}; set acceleratorCount: {bundled} or pick a larger {family} machine type")
+            )
+        elif gpu.min_nodes > 0 and not gpu.keep_warm:
+            problems.append(
+                ("gpuPool.minNodes", gpu.min_nodes,
+                 f"a GPU pool must scale to zero: {gpu.min_nodes} warm {gpu.machine_type} node(s) with {gpu.accelerator} "
+                 f"cost {_warm_cost(region, gpu)} even when idle. Set minNodes: 0, or set gpuPool.keepWarm: true to pay for it")
+            )
+    return problems
+
+
+def _warm_cost(region: str, gpu: GpuPoolConfig) -> str:
+    try:
+        return f"${gpu.min_nodes * gpu_node_hourly(region, gpu) * catalog.HOURS_PER_MONTH:,.2f}/month"
+    except catalog.UnknownPrice as e:
+        return f"an amount the price catalog cannot tell ({e.args[0]})"
+
+
+def gpu_node_hourly(region: str, gpu: GpuPoolConfig) -> float:
+    """What one GPU node costs per hour: the machine plus any GPUs not bundled in its price."""
+    machine = catalog.machine(region, gpu.machine_type)
+    node = machine.spot_hourly if gpu.spot else machine.hourly
+    unbundled = gpu.accelerator_count - machine.bundled_gpus
+    if unbundled <= 0:
+        return node
+    return node + unbundled * catalog.gpu_hourly(region, gpu.accelerator, gpu.spot)
+
+
+def _example(known: list[str], family: str) -> str:
+    return next((m for m in known if m.startswith(family + "-")), f"{family}-standard-4")
+
+
+# Loading.
+
+_TOP_LEVEL = {"zone", "freeTier", "deletionProtection", "releaseChannel", "defaultPool", "gpuPool"}
+_STRUCTURED = {"defaultPool", "gpuPool"}
+
+
+def from_pulumi() -> StackConfig:
+    """The running stack's config, as the Pulumi language host passes it (PULUMI_CONFIG)."""
+    return load(pulumi.get_stack(), pulumi.runtime.get_config_env())
+
+
+def load(stack: str, raw: Mapping[str, str]) -> StackConfig:
+    """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``)."""
+    problems: list[str] = []
+    values: dict[str, Any] = {"stack": stack}
+
+    project = raw.get("gcp:project")
+    if not project:
+        problems.append("gcp:project is missing: set it with `pulumi config set gcp:project <your-project-id>`")
+    values["gcpProject"] = project or ""
+
+    for full_key, text in sorted(raw.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key not in _TOP_LEVEL:
+            problems.append(f"{full_key} is not a Shoestring setting{_did_you_mean(key, _TOP_LEVEL)}")
+            continue
+        values[key] = _parse(key, text, problems)
+
+    if "zone" not in values:
+        problems.append(f"{PROJECT}:zone is missing: set it with `pulumi config set zone us-central1-a`")
+    if problems:
+        raise ConfigError(problems)
+
+    try:
+        cfg = StackConfig.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError([_describe(err) for err in e.errors()]) from None
+    later = _catalog_problems(cfg)
+    if later:
+        raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
+    return cfg
+
+
+def _parse(key: str, text: str, problems: list[str]) -> Any:
+    if key not in _STRUCTURED:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        problems.append(f"{PROJECT}:{key} = {text!r}: must be an object of settings (see README, Configuration)")
+        return None
+
+
+def _describe(err: dict) -> str:
+    location = [str(part) for part in err["loc"]]
+    key = f"{PROJECT}:" + ".".join(location)
+    if err["type"] == "extra_forbidden":
+        known = _known_fields(location[:-1])
+        return f"{key} is not a known setting{_did_you_mean(location[-1], known)}"
+    if err["type"] == "missing":
+        return f"{key} is required"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{key} = {err['input']!r}: {message}"
+
+
+def _known_fields(parent: list[str]) -> set[str]:
+    models = {"defaultPool": DefaultPoolConfig, "gpuPool": GpuPoolConfig}
+    model = models.get(parent[-1]) if parent else StackConfig
+    if model is None:
+        return set()
+    return {to_camel(name) for name in model.model_fields}
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"; did you mean {close[0]}?" if close else "."
+    return f"{hint} Known settings: {', '.join(sorted(known))}"
+
+
+def reference_markdown() -> str:
+    """The configuration reference table in README, generated from the models above."""
+    rows = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
+
+    def add(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            if name in {"stack", "gcp_project"}:
+                continue
+            key = prefix + to_camel(name)
+            default = "(required)" if field.is_required() else f"`{json.dumps(field.default) if not isinstance(field.default, BaseModel) else '{}'}`"
+            kind = _type_name(field.annotation)
+            description = " ".join((field.description or "").split())
+            rows.append(f"| `{key}` | {kind} | {default} | {description} |")
+
+    rows.append("| `gcp:project` | string | (required) | GCP project ID the stack deploys into. |")
+    add(StackConfig, f"{PROJECT}:")
+    add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
+    add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
+    return "\n".join(rows) + "\n"
+
+
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " \\| ".join(f"`{v}`" for v in get_args(annotation))
+    optional = [a for a in get_args(annotation) if a is not type(None)]
+    if len(optional) == 1:
+        annotation = optional[0]
+    return {str: "string", int: "integer", bool: "boolean"}.get(annotation, "object")

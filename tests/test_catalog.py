@@ -1,0 +1,59 @@
+"""The price catalog: every figure dated and sourced, and the lookups the estimates rest on."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from shoestring import catalog
+
+REQUIRED_MACHINES = {"e2-small", "e2-medium", "e2-standard-2", "e2-standard-4", "n1-standard-1", "n1-standard-2", "n1-standard-4", "n2-standard-2", "g2-standard-4", "g2-standard-8"}
+
+
+def _figures(node, path=()):
+    """Every mapping in the catalog that holds a price figure, with where it is."""
+    if isinstance(node, dict):
+        if any(key in node for key in ("hourly", "monthly", "monthly_per_gb", "full_month")):
+            yield path, node
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from _figures(value, (*path, key))
+
+
+def test_no_figure_lacks_a_source_a_second_source_and_a_date():
+    document = yaml.safe_load(catalog.CATALOG_PATH.read_text())
+    figures = list(_figures(document))
+    assert len(figures) >= 39  # a figure that loses its keys must not drop out of this check
+    for path, figure in figures:
+        where = ".".join(path)
+        if all(figure.get(k) is None for k in ("hourly", "monthly", "monthly_per_gb", "full_month")):
+            assert figure.get("note"), f"{where} is unpriced without saying why"
+            continue
+        for key in ("source", "checked", "read"):
+            assert figure.get(key), f"{where} has no {key}"
+        assert figure["source"] in document["sources"], f"{where}: unknown source {figure['source']}"
+
+
+@pytest.mark.parametrize("region", ["us-central1", "europe-west1"])
+def test_the_machine_types_the_project_allows_are_priced_in_both_regions(region):
+    assert REQUIRED_MACHINES <= set(catalog.machine_types(region))
+    for name in REQUIRED_MACHINES:
+        machine = catalog.machine(region, name)
+        assert 0 < machine.spot_hourly < machine.hourly
+
+
+def test_bundled_gpus_are_part_of_the_machine_price():
+    assert catalog.machine("us-central1", "g2-standard-4").bundled_gpus == 1
+    with pytest.raises(catalog.UnknownPrice, match="bundled in g2"):
+        catalog.gpu_hourly("us-central1", "nvidia-l4", spot=False)
+
+
+def test_sustained_use_discounts_apply_to_n1_and_n2_only():
+    assert catalog.sustained_use_discount("n1-standard-1") == 0.30
+    assert catalog.sustained_use_discount("n2-standard-2") == 0.20
+    assert catalog.sustained_use_discount("e2-medium") == 0.0
+
+
+def test_the_gke_fee_and_free_tier_credit():
+    assert catalog.gke_management_fee_hourly() == 0.10
+    assert catalog.gke_free_tier_monthly_credit() == 74.40

@@ -1,0 +1,147 @@
+"""Config: one clear error naming the key, the value and the fix, before any resource exists."""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+import pytest
+
+from shoestring import config, offline
+from shoestring.config import ConfigError
+
+VALID = {
+    "gcp:project": "acme-prod",
+    "shoestring:zone": "us-central1-a",
+    "shoestring:gpuPool": json.dumps({"machineType": "g2-standard-4", "accelerator": "nvidia-l4"}),
+}
+
+
+def load(**overrides: object) -> config.StackConfig:
+    raw = dict(VALID)
+    for key, value in overrides.items():
+        full = key if ":" in key else f"shoestring:{key}"
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value if isinstance(value, str) else json.dumps(value)
+    return config.load("test", raw)
+
+
+def problem(**overrides: object) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load(**overrides)
+    return str(raised.value)
+
+
+def test_a_minimal_stack_gets_cheap_secure_defaults():
+    cfg = load()
+    assert cfg.zone == "us-central1-a" and cfg.region == "us-central1"
+    assert cfg.deletion_protection is True and cfg.free_tier is False
+    assert cfg.default_pool.machine_type == "e2-medium"
+    assert (cfg.default_pool.min_nodes, cfg.default_pool.max_nodes) == (1, 3)
+    assert cfg.default_pool.disk_type == "pd-standard"
+    assert cfg.gpu_pool is not None and cfg.gpu_pool.min_nodes == 0
+    assert cfg.gpu_zone == "us-central1-a"
+
+
+def test_a_region_where_a_zone_belongs_says_a_zone_is_needed_and_why():
+    message = problem(zone="us-central1")
+    assert "shoestring:zone = 'us-central1'" in message
+    assert "is a region; a zone is needed, e.g. us-central1-a" in message
+    assert "management fee" in message
+
+
+def test_a_gpu_pool_that_cannot_scale_to_zero_states_what_it_costs():
+    message = problem(gpuPool={"machineType": "g2-standard-4", "accelerator": "nvidia-l4", "minNodes": 1})
+    assert "shoestring:gpuPool.minNodes = 1" in message
+    # 1 x g2-standard-4 in us-central1 at $0.706832255/h x 730 h (shoestring/prices.yaml).
+    assert "$515.99/month" in message
+    assert "keepWarm: true" in message
+
+
+def test_keep_warm_is_the_explicit_override_for_warm_gpu_nodes():
+    cfg = load(gpuPool={"machineType": "g2-standard-4", "accelerator": "nvidia-l4", "minNodes": 1, "keepWarm": True})
+    assert cfg.gpu_pool.min_nodes == 1
+
+
+@pytest.mark.parametrize(
+    ("machine", "accelerator", "needed"),
+    [("n1-standard-4", "nvidia-l4", "g2-*"), ("g2-standard-4", "nvidia-tesla-t4", "n1-*")],
+)
+def test_an_accelerator_on_a_machine_family_that_cannot_carry_it_is_refused(machine, accelerator, needed):
+    message = problem(gpuPool={"machineType": machine, "accelerator": accelerator})
+    assert f"shoestring:gpuPool.machineType = '{machine}': cannot carry {accelerator}" in message
+    assert f"needs a {needed} machine type" in message
+
+
+def test_a_g2_machine_carries_exactly_its_bundled_gpu():
+    message = problem(gpuPool={"machineType": "g2-standard-4", "accelerator": "nvidia-l4", "acceleratorCount": 2})
+    assert "shoestring:gpuPool.acceleratorCount = 2: g2-standard-4 comes with exactly 1 nvidia-l4" in message
+
+
+@pytest.mark.parametrize("pool", ["defaultPool", "gpuPool"])
+def test_max_nodes_below_min_nodes_is_refused(pool):
+    settings = {"minNodes": 3, "maxNodes": 2}
+    if pool == "gpuPool":
+        settings |= {"accelerator": "nvidia-l4", "keepWarm": True}
+    message = problem(**{pool: settings})
+    assert f"shoestring:{pool}" in message
+    assert "maxNodes (2) is below minNodes (3); set maxNodes to at least 3" in message
+
+
+def test_the_default_pool_keeps_a_node_so_the_gpu_pool_is_never_the_only_home():
+    message = problem(defaultPool={"minNodes": 0})
+    assert "shoestring:defaultPool.minNodes = 0" in message
+    assert "system pods" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"defaultPool": {"machinType": "e2-small"}}, "shoestring:defaultPool.machinType is not a known setting; did you mean machineType?"),
+        ({"gpuPool": {"acelerator": "nvidia-l4"}}, "shoestring:gpuPool.acelerator is not a known setting; did you mean accelerator?"),
+        ({"zonee": "us-central1-a"}, "shoestring:zonee is not a Shoestring setting; did you mean zone?"),
+    ],
+)
+def test_a_typo_names_the_key_and_the_setting_it_meant(overrides, expected):
+    assert expected in problem(**overrides)
+
+
+def test_missing_required_keys_say_how_to_set_them():
+    message = problem(zone=None, **{"gcp:project": None})
+    assert "gcp:project is missing: set it with `pulumi config set gcp:project <your-project-id>`" in message
+    assert "shoestring:zone is missing" in message
+
+
+def test_unknown_values_list_the_allowed_ones():
+    assert "'DEFAULT' or 'LATEST'" in problem(gpuPool={"accelerator": "nvidia-l4", "driverVersion": "NEWEST"})
+    assert "not a priced machine type in us-central1; use one of" in problem(defaultPool={"machineType": "e2-huge"})
+
+
+def test_the_gpu_zone_must_be_in_the_clusters_region():
+    message = problem(gpuPool={"accelerator": "nvidia-l4", "zone": "europe-west1-b"})
+    assert "shoestring:gpuPool.zone = 'europe-west1-b': must be in the cluster's region us-central1" in message
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as raised:
+        load(defaultPool={"minNodes": 0, "maxNods": 2})
+    assert len(raised.value.problems) == 2
+
+
+@pytest.mark.parametrize("stack", offline.stacks())
+def test_a_stack_with_a_region_for_its_zone_fails_before_declaring_anything(stack):
+    raw, _, _ = offline.stack_config(stack)
+    raw["shoestring:zone"] = raw["shoestring:zone"].rsplit("-", 1)[0]
+    errors: list[ConfigError] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(offline.ROOT / "__main__.py"), run_name="__main__")
+        except ConfigError as e:
+            errors.append(e)
+
+    plan = offline.declare(program, stack=stack, config=raw)
+    assert plan.records == []
+    assert len(errors) == 1 and "a zone is needed" in str(errors[0])
