@@ -1,0 +1,91 @@
+"""Human-readable views of a plan: a tree of components and resources with the settings a
+reviewer checks (zone, machine types, node counts, taints, accelerators)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.tree import Tree
+
+from shoestring.offline import Plan, Record
+
+
+def plan_tree(plan: Plan) -> Tree:
+    tree = Tree(f"[bold]stack {plan.stack}[/bold]  [dim](offline plan: Pulumi mocks, no cloud calls)[/dim]")
+    children: dict[str | None, list[Record]] = {}
+    for record in plan.records:
+        children.setdefault(record.parent, []).append(record)
+
+    def add(branch: Tree, parent: str | None) -> None:
+        for record in sorted(children.get(parent, []), key=_reading_order):
+            add(branch.add(_label(record)), record.urn)
+
+    add(tree, None)
+    return tree
+
+
+# The cluster before what runs on it; otherwise by type and name.
+_FIRST = ("shoestring:gke:ZonalCluster", "gcp:container/cluster:Cluster", "shoestring:gke:DefaultPool", "shoestring:gke:GpuPool")
+
+
+def _reading_order(record: Record) -> tuple[int, str, str]:
+    rank = _FIRST.index(record.type) if record.type in _FIRST else len(_FIRST)
+    return rank, record.type, record.name
+
+
+def _label(record: Record) -> str:
+    kind = record.type.rsplit(":", 1)[-1]
+    label = f"[cyan]{kind}[/cyan] {record.name}"
+    detail = summary(record)
+    if detail:
+        label += f"  [dim]{detail}[/dim]"
+    if record.protect and record.type.startswith("shoestring:"):
+        label += "  [yellow]protected[/yellow]"
+    return label
+
+
+def summary(record: Record) -> str:
+    """One line of the settings that matter for this kind of resource ('' if none)."""
+    describe = _SUMMARIES.get(record.type)
+    return " · ".join(part for part in describe(record.inputs) if part) if describe else ""
+
+
+def _cluster(inputs: dict) -> list[str]:
+    return [
+        f"zone {inputs.get('location')}",
+        f"release {inputs.get('releaseChannel', {}).get('channel')}",
+        "Workload Identity" if inputs.get("workloadIdentityConfig") else "no Workload Identity",
+        "Dataplane V2" if inputs.get("datapathProvider") == "ADVANCED_DATAPATH" else "",
+        "default pool removed" if inputs.get("removeDefaultNodePool") else "default pool kept",
+        f"deletion protection {'on' if inputs.get('deletionProtection') else 'off'}",
+    ]
+
+
+def _node_pool(inputs: dict) -> list[str]:
+    node = inputs.get("nodeConfig", {})
+    scaling = inputs.get("autoscaling", {})
+    accelerators = [
+        f"{a.get('count')}× {a.get('type')} (driver {a.get('gpuDriverInstallationConfig', {}).get('gpuDriverVersion', 'none')})"
+        for a in node.get("guestAccelerators", [])
+    ]
+    taints = [f"taint {t['key']}={t.get('value', '')}:{t['effect']}" for t in node.get("taints", [])]
+    return [
+        node.get("machineType"),
+        *accelerators,
+        f"{scaling.get('minNodeCount')}–{scaling.get('maxNodeCount')} nodes",
+        f"zones {','.join(inputs['nodeLocations'])}" if inputs.get("nodeLocations") else "",
+        "spot" if node.get("spot") else "",
+        f"{node.get('diskType')} {node.get('diskSizeGb')} GB",
+        *taints,
+    ]
+
+
+def _iam_member(inputs: dict) -> list[str]:
+    return [inputs.get("role")]
+
+
+_SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
+    "gcp:container/cluster:Cluster": _cluster,
+    "gcp:container/nodePool:NodePool": _node_pool,
+    "gcp:projects/iAMMember:IAMMember": _iam_member,
+}

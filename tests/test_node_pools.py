@@ -1,0 +1,91 @@
+"""DefaultPool and GpuPool: an always-on CPU pool, and GPU nodes that exist only while needed."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import NODE_POOL, only
+
+from components import DefaultPool, GpuPool
+from components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE
+from components.node_pool import POOL_LABEL
+from shoestring import offline
+
+COMMON = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}
+
+
+@pytest.fixture(scope="module")
+def default_pool() -> dict:
+    plan = offline.declare(lambda: DefaultPool("cpu", COMMON), stack="test")
+    return only(plan, NODE_POOL)
+
+
+@pytest.fixture(scope="module")
+def gpu_pool() -> offline.Record:
+    args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "node_zone": "us-central1-b"}
+    plan = offline.declare(lambda: GpuPool("gpu", args), stack="test")
+    return only(plan, NODE_POOL)
+
+
+class TestDefaultPool:
+    def test_it_autoscales_from_one_node_with_cheap_defaults(self, default_pool):
+        assert default_pool.inputs["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 3}
+        node = default_pool.inputs["nodeConfig"]
+        assert (node["machineType"], node["diskType"], node["diskSizeGb"], node["spot"]) == ("e2-medium", "pd-standard", 30, False)
+
+    def test_its_initial_size_is_ignored_after_creation_so_the_pool_is_never_recreated_for_it(self, default_pool):
+        assert default_pool.inputs["initialNodeCount"] == 1
+        assert default_pool.ignore_changes == ("initialNodeCount",)
+
+    def test_it_repairs_and_upgrades_itself(self, default_pool):
+        assert default_pool.inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
+
+    def test_it_takes_every_pod_no_taints(self, default_pool):
+        assert "taints" not in default_pool.inputs["nodeConfig"]
+        assert default_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "default"}
+
+    def test_nodes_use_the_given_account_the_metadata_server_and_shielded_vms(self, default_pool):
+        node = default_pool.inputs["nodeConfig"]
+        assert node["serviceAccount"] == COMMON["service_account"]
+        assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+        assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
+
+    def test_spot_and_sizes_come_from_the_args(self):
+        args = COMMON | {"machine_type": "e2-small", "min_nodes": 2, "max_nodes": 4, "spot": True, "disk_type": "pd-balanced"}
+        pool = only(offline.declare(lambda: DefaultPool("cpu", args), stack="test"), NODE_POOL)
+        assert pool.inputs["autoscaling"] == {"minNodeCount": 2, "maxNodeCount": 4}
+        assert pool.inputs["initialNodeCount"] == 2
+        assert pool.inputs["nodeConfig"]["spot"] is True
+        assert pool.inputs["nodeConfig"]["diskType"] == "pd-balanced"
+
+
+class TestGpuPool:
+    def test_it_scales_to_zero_and_starts_empty(self, gpu_pool):
+        assert gpu_pool.inputs["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 1}
+        assert "initialNodeCount" not in gpu_pool.inputs
+        assert "nodeCount" not in gpu_pool.inputs
+
+    def test_it_repels_pods_that_do_not_tolerate_the_gpu_taint(self, gpu_pool):
+        assert gpu_pool.inputs["nodeConfig"]["taints"] == [
+            {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+        ]
+
+    def test_its_taint_is_exactly_the_one_gke_puts_on_gpu_nodes_so_the_two_never_fight(self):
+        # GKE's own taint on GPU nodes is nvidia.com/gpu=present:NoSchedule.
+        assert (GPU_TAINT_KEY, GPU_TAINT_VALUE, GPU_TAINT_EFFECT) == ("nvidia.com/gpu", "present", "NO_SCHEDULE")
+
+    def test_it_carries_its_accelerator_with_an_explicit_driver(self, gpu_pool):
+        node = gpu_pool.inputs["nodeConfig"]
+        assert node["machineType"] == "g2-standard-4"
+        assert node["guestAccelerators"] == [
+            {"type": "nvidia-l4", "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "DEFAULT"}}
+        ]
+
+    def test_workloads_select_it_by_label(self, gpu_pool):
+        assert gpu_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "gpu"}
+
+    def test_its_nodes_may_live_in_another_zone_of_the_region(self, gpu_pool):
+        assert gpu_pool.inputs["location"] == "us-central1-a"
+        assert gpu_pool.inputs["nodeLocations"] == ["us-central1-b"]
+
+    def test_its_nodes_use_the_given_account_not_the_default_one(self, gpu_pool):
+        assert gpu_pool.inputs["nodeConfig"]["serviceAccount"] == COMMON["service_account"]

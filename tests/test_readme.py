@@ -1,0 +1,16 @@
+"""README stays true: its configuration table is the one the config module generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shoestring import config
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_the_configuration_reference_in_readme_is_generated_from_the_config_module():
+    text = README.read_text()
+    start = text.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
+    end = text.index("<!-- config-reference:end -->")
+    assert text[start:end] == config.reference_markdown(), "run `python -m shoestring config-reference` and paste it into README"
