@@ -1,23 +1,32 @@
 # Everything runs from the project's own .venv, the same one `pulumi up` uses (Pulumi.yaml).
-# A fresh clone needs only Python 3.11+, make and git: the first target that needs the venv makes it.
+# A fresh clone needs only Python 3.11+, make and git: the first target that needs a venv makes it.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CHECKOV := .tools/checkov/bin/checkov
 STACK ?= dev
 
-.PHONY: plan test clean
+.PHONY: plan test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(CHECKOV): requirements-checkov.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, no credentials, no network
 	$(PY) -m shoestring plan --stack $(STACK)
 
-test: $(VENV)/.installed ## The whole suite: components, every stack, config errors
+test: $(VENV)/.installed $(CHECKOV) ## The whole suite, manifest validation and security scan included
 	$(PY) -m pytest
 
+bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it
+	$(PY) scripts/bench_projects.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .tools .pytest_cache

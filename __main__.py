@@ -1,59 +1,36 @@
-"""Shoestring: one zonal GKE cluster, a default pool and a scale-to-zero GPU pool per stack."""
+"""Shoestring: one zonal GKE cluster per billing account, and every project a namespace in it."""
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from components import DefaultPool, GpuPool, ZonalCluster
-from shoestring import config
+from components import DefaultPool, GpuPool, Project, ZonalCluster
+from shoestring import config, program_args
 
 cfg = config.from_pulumi()
+for notice in cfg.notices:
+    pulumi.log.warn(notice)
 
-cluster = ZonalCluster(
-    f"shoestring-{cfg.stack}",
-    {
-        "project": cfg.gcp_project,
-        "zone": cfg.zone,
-        "release_channel": cfg.release_channel,
-        "deletion_protection": cfg.deletion_protection,
-    },
-    opts=pulumi.ResourceOptions(protect=cfg.deletion_protection),
-)
-pool = cfg.default_pool
-DefaultPool(
-    "default-pool",
-    {
-        "cluster": cluster.name,
-        "project": cfg.gcp_project,
-        "zone": cfg.zone,
-        "service_account": cluster.node_service_account,
-        "machine_type": pool.machine_type,
-        "min_nodes": pool.min_nodes,
-        "max_nodes": pool.max_nodes,
-        "disk_type": pool.disk_type,
-        "disk_size_gb": pool.disk_size_gb,
-        "spot": pool.spot,
-    },
-)
-if (gpu := cfg.gpu_pool) is not None:
-    GpuPool(
-        "gpu-pool",
-        {
-            "cluster": cluster.name,
-            "project": cfg.gcp_project,
-            "zone": cfg.zone,
-            "node_zone": cfg.gpu_zone,
-            "service_account": cluster.node_service_account,
-            "accelerator": gpu.accelerator,
-            "accelerator_count": gpu.accelerator_count,
-            "driver_version": gpu.driver_version,
-            "machine_type": gpu.machine_type,
-            "min_nodes": gpu.min_nodes,
-            "max_nodes": gpu.max_nodes,
-            "spot": gpu.spot,
-            "disk_type": gpu.disk_type,
-            "disk_size_gb": gpu.disk_size_gb,
-        },
+if cfg.owns_cluster:
+    cluster = ZonalCluster(
+        f"shoestring-{cfg.stack}",
+        program_args.cluster(cfg),
+        opts=pulumi.ResourceOptions(protect=cfg.deletion_protection),
     )
+    DefaultPool("default-pool", program_args.default_pool(cfg, cluster))
+    if cfg.gpu_pool is not None:
+        GpuPool("gpu-pool", program_args.gpu_pool(cfg, cluster))
+    provider = cluster.provider
+    pulumi.export("cluster_name", cluster.name)
+    pulumi.export("zone", cfg.zone)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+else:
+    # No cluster of its own: this stack's projects become namespaces in the host stack's cluster.
+    host = pulumi.StackReference(program_args.host_stack_reference(cfg))
+    provider = k8s.Provider("host-cluster", kubeconfig=host.require_output("kubeconfig"))
+    pulumi.export("host_stack", host.name)
 
-pulumi.export("cluster_name", cluster.name)
-pulumi.export("zone", cfg.zone)
-pulumi.export("kubeconfig", cluster.kubeconfig)
+services = {}
+for deployed in cfg.deployed:
+    project = Project(deployed.namespace, program_args.project(cfg, deployed), opts=pulumi.ResourceOptions(provider=provider))
+    services |= {f"{deployed.namespace}/{app}": dns for app, dns in project.service_dns_names.items()}
+pulumi.export("services", services)

@@ -2,6 +2,21 @@
 
 from components.cluster import ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GpuPool, GpuPoolArgs
+from components.internal_service import AppSpec, InternalService, InternalServiceArgs
 from components.node_pool import DefaultPool, DefaultPoolArgs
+from components.project import Project, ProjectArgs, QuotaArgs
 
-__all__ = ["DefaultPool", "DefaultPoolArgs", "GpuPool", "GpuPoolArgs", "ZonalCluster", "ZonalClusterArgs"]
+__all__ = [
+    "AppSpec",
+    "DefaultPool",
+    "DefaultPoolArgs",
+    "GpuPool",
+    "GpuPoolArgs",
+    "InternalService",
+    "InternalServiceArgs",
+    "Project",
+    "ProjectArgs",
+    "QuotaArgs",
+    "ZonalCluster",
+    "ZonalClusterArgs",
+]

@@ -22,6 +22,9 @@ class ZonalClusterArgs(TypedDict):
     """Zone of the control plane and, by default, of every node pool, e.g. ``us-central1-a``."""
     release_channel: NotRequired[Literal["RAPID", "REGULAR", "STABLE"]]
     """GKE release channel. Default ``REGULAR``."""
+    kubernetes_version: NotRequired[str]
+    """Lowest Kubernetes minor version of the control plane, e.g. ``1.34``; the release channel
+    upgrades from there. Default: the channel's default version."""
     deletion_protection: NotRequired[bool]
     """GKE refuses to delete the cluster while set. Default ``True``."""
     maintenance_recurrence: NotRequired[str]
@@ -88,6 +91,7 @@ class ZonalCluster(pulumi.ComponentResource):
             ),
             deletion_protection=args.get("deletion_protection", True),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.get("release_channel", "REGULAR")),
+            min_master_version=args.get("kubernetes_version"),
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=f"{project}.svc.id.goog"
             ),

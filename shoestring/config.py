@@ -11,16 +11,23 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import pulumi
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from shoestring import catalog
+from shoestring import catalog, definitions
+from shoestring.definitions import App, Project
 
 PROJECT = "shoestring"
+ROOT = Path(__file__).resolve().parent.parent
+# Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
+# kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
+CLUSTER_KEYS = ("zone", "defaultPool", "gpuPool")
 ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
@@ -123,6 +130,37 @@ class GpuPoolConfig(_Strict):
         return self
 
 
+class AppSettings(_Strict):
+    """`shoestring:projects.<project>.apps.<app>` — what differs per environment."""
+
+    replicas: int | None = Field(default=None, ge=0)
+    """Replica count in this stack (default: the definition's)."""
+    tag: str | None = None
+    """Image tag (git commit sha) deployed in this stack (default: the definition's)."""
+
+
+class ProjectSettings(_Strict):
+    """`shoestring:projects.<project>` — a project's per-environment values."""
+
+    enabled: bool = True
+    """Whether the project runs in this stack at all."""
+    apps: dict[str, AppSettings] = {}
+
+
+class ProjectInstance(BaseModel):
+    """A project as this stack deploys it: its definition, namespace and resolved apps."""
+
+    model_config = ConfigDict(frozen=True)
+
+    definition: Project
+    namespace: str
+    apps: tuple[App, ...]
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
 class StackConfig(_Strict):
     """Everything one stack declares, validated."""
 
@@ -130,23 +168,45 @@ class StackConfig(_Strict):
     """The Pulumi stack name (not a config key)."""
     gcp_project: str
     """`gcp:project`, the GCP project ID (required)."""
-    zone: str
-    """Zone of the cluster, e.g. `us-central1-a`. A zone, not a region: only a zonal
-    cluster is covered by the free tier. Changing it recreates the cluster."""
+    zone: str | None = None
+    """Zone of the cluster, e.g. `us-central1-a` (required unless hostStack is set). A zone, not a
+    region: only a zonal cluster is covered by the free tier. Changing it recreates the cluster."""
+    host_stack: str | None = None
+    """Run this stack's projects in another stack's cluster instead of owning one, e.g. `prod` or
+    `acme/shoestring/prod`. Namespaces get the stack name appended (`blog-staging`)."""
     free_tier: bool = False
     """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
     deletion_protection: bool = True
     """GKE deletion protection and Pulumi `protect` on the cluster."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel the cluster follows."""
+    kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
+    """Lowest Kubernetes minor version of the control plane; manifests are validated against it."""
     default_pool: DefaultPoolConfig = DefaultPoolConfig()
     """The always-on CPU pool (object; keys below)."""
     gpu_pool: GpuPoolConfig | None = None
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
+    projects: dict[str, ProjectSettings] = {}
+    """Per-environment values of the projects defined in projects/ (object; keys below)."""
+
+    # Resolved by load(), not set in config.
+    host: StackConfig | None = None
+    deployed: tuple[ProjectInstance, ...] = ()
+    notices: tuple[str, ...] = ()
+    """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
+
+    @property
+    def owns_cluster(self) -> bool:
+        return self.host_stack is None
+
+    @property
+    def cluster_owner(self) -> StackConfig:
+        """The stack whose cluster this stack's projects run in (itself, or its host)."""
+        return self.host if self.host is not None else self
 
     @property
     def region(self) -> str:
-        return catalog.region_of(self.zone)
+        return catalog.region_of(self.cluster_owner.zone)
 
     @property
     def gpu_zone(self) -> str | None:
@@ -156,8 +216,8 @@ class StackConfig(_Strict):
 
     @field_validator("zone")
     @classmethod
-    def _zone_not_region(cls, zone: str) -> str:
-        return _check_zone(zone)
+    def _zone_not_region(cls, zone: str | None) -> str | None:
+        return zone if zone is None else _check_zone(zone)
 
 
 def _check_zone(zone: str) -> str:
@@ -248,17 +308,35 @@ def _example(known: list[str], family: str) -> str:
 
 # Loading.
 
-_TOP_LEVEL = {"zone", "freeTier", "deletionProtection", "releaseChannel", "defaultPool", "gpuPool"}
-_STRUCTURED = {"defaultPool", "gpuPool"}
+_RESOLVED = {"stack", "gcp_project", "host", "deployed", "notices"}
+_TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
+_STRUCTURED = {"defaultPool", "gpuPool", "projects"}
+
+StackReader = Callable[[str], Mapping[str, str]]
 
 
 def from_pulumi() -> StackConfig:
     """The running stack's config, as the Pulumi language host passes it (PULUMI_CONFIG)."""
-    return load(pulumi.get_stack(), pulumi.runtime.get_config_env())
+    try:
+        defined = definitions.discover()
+    except definitions.DefinitionError as e:
+        raise ConfigError(e.problems) from None
+    return load(pulumi.get_stack(), pulumi.runtime.get_config_env(), defined)
 
 
-def load(stack: str, raw: Mapping[str, str]) -> StackConfig:
-    """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``)."""
+def load(
+    stack: str,
+    raw: Mapping[str, str],
+    defined: Mapping[str, Project] | None = None,
+    read_stack: StackReader | None = None,
+) -> StackConfig:
+    """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``).
+
+    ``defined`` are the project definitions (projects/*.py); ``read_stack`` returns another
+    stack's flat config, for a stack that runs in that stack's cluster.
+    """
+    defined = {} if defined is None else defined
+    read_stack = read_stack or (lambda name: read_stack_files(name)[0])
     problems: list[str] = []
     values: dict[str, Any] = {"stack": stack}
 
@@ -276,8 +354,17 @@ def load(stack: str, raw: Mapping[str, str]) -> StackConfig:
             continue
         values[key] = _parse(key, text, problems)
 
-    if "zone" not in values:
+    host_stack = values.get("hostStack")
+    if host_stack is None and "zone" not in values:
         problems.append(f"{PROJECT}:zone is missing: set it with `pulumi config set zone us-central1-a`")
+    if host_stack is not None:
+        problems.extend(
+            f"{PROJECT}:{key} is set, but this stack runs in {host_stack}'s cluster and declares none of its own; remove it"
+            for key in CLUSTER_KEYS
+            if key in values
+        )
+        if values.get("freeTier") == "true":
+            problems.append(f"{PROJECT}:freeTier = 'true': this stack runs in {host_stack}'s cluster and has none to claim the free tier with; remove it")
     if problems:
         raise ConfigError(problems)
 
@@ -285,10 +372,117 @@ def load(stack: str, raw: Mapping[str, str]) -> StackConfig:
         cfg = StackConfig.model_validate(values)
     except ValidationError as e:
         raise ConfigError([_describe(err) for err in e.errors()]) from None
-    later = _catalog_problems(cfg)
+
+    host = _load_host(cfg, defined, read_stack) if cfg.host_stack else None
+    cfg = cfg.model_copy(update={"host": host})
+    later = _catalog_problems(cfg) if cfg.owns_cluster else []
+    deployed, project_problems = _resolve_projects(cfg, defined)
+    later += project_problems
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
-    return cfg
+    return cfg.model_copy(update={"deployed": deployed, "notices": _notices(cfg, deployed)})
+
+
+def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...]) -> tuple[str, ...]:
+    monthly = catalog.forwarding_rule_hourly(cfg.region) * catalog.HOURS_PER_MONTH
+    return tuple(
+        f"{instance.namespace}/{app.name} is a LoadBalancer Service (opted in): one forwarding rule, "
+        f"${monthly:,.2f}/month before traffic"
+        for instance in deployed
+        for app in instance.apps
+        if app.service_type == "LoadBalancer"
+    )
+
+
+def _load_host(cfg: StackConfig, defined: Mapping[str, Project], read_stack: StackReader) -> StackConfig:
+    name = cfg.host_stack.rsplit("/", 1)[-1]
+    where = f"{PROJECT}:hostStack = {cfg.host_stack!r}"
+    try:
+        raw = read_stack(name)
+    except FileNotFoundError as e:
+        raise ConfigError([f"{where}: {e}"]) from None
+    try:
+        host = load(name, raw, defined, read_stack)
+    except ConfigError as e:
+        raise ConfigError([f"{where}: stack {name} is not valid: {p}" for p in e.problems]) from None
+    if not host.owns_cluster:
+        raise ConfigError([f"{where}: {name} runs in {host.host_stack}'s cluster itself; name the stack that owns a cluster"])
+    return host
+
+
+def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple[tuple[ProjectInstance, ...], list]:
+    problems: list[tuple[str, Any, str]] = []
+    for name in cfg.projects:
+        if name not in defined:
+            problems.append((f"projects.{name}", None, f"no project {name!r} is defined in projects/{_did_you_mean(name, set(defined))}"))
+    owner = cfg.cluster_owner
+    gpu = owner.gpu_pool
+    deployed: list[ProjectInstance] = []
+    for name, project in defined.items():
+        settings = cfg.projects.get(name, ProjectSettings())
+        if not settings.enabled:
+            continue
+        apps_by_name = {app.name: app for app in project.apps}
+        for app_name in settings.apps:
+            if app_name not in apps_by_name:
+                problems.append((f"projects.{name}.apps.{app_name}", None, f"project {name} has no app {app_name!r}{_did_you_mean(app_name, set(apps_by_name))}"))
+        apps = []
+        for app in project.apps:
+            override = settings.apps.get(app.name, AppSettings())
+            update = {k: v for k, v in (("replicas", override.replicas), ("tag", override.tag)) if v is not None}
+            apps.append(app.model_copy(update=update))
+            if app.gpus and gpu is None:
+                problems.append(
+                    (f"projects.{name}.apps.{app.name}", f"gpus={app.gpus}",
+                     f"asks for GPUs, but {owner.stack}'s cluster has no GPU pool: add shoestring:gpuPool to {owner.stack}, "
+                     f"or set projects.{name}.enabled: false in this stack")
+                )
+            elif app.gpus and gpu is not None and app.gpus > gpu.accelerator_count:
+                problems.append(
+                    (f"projects.{name}.apps.{app.name}", f"gpus={app.gpus}",
+                     f"asks for {app.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}")
+                )
+        namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
+        deployed.append(ProjectInstance(definition=project, namespace=namespace, apps=tuple(apps)))
+    return tuple(deployed), problems
+
+
+def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str], list[str]]:
+    """The flat config the Pulumi CLI would hand the program for ``stack``: project defaults from
+    Pulumi.yaml, overlaid by stacks/Pulumi.<stack>.yaml, every value a string (objects as JSON).
+
+    Returns the config, the keys that are secrets, and notes on what was stood in for (an
+    encrypted secret cannot be read without the stack's key).
+    """
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    name = project["name"]
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    notes: list[str] = []
+    for key, declaration in (project.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            config[_qualified(name, key)] = _as_config_string(declaration["default"])
+    directory = root / project.get("stackConfigDir", ".")
+    path = directory / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(known)}")
+    for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
+        key = _qualified(name, key)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.append(key)
+            notes.append(f"{key} is an encrypted secret; the offline plan uses a stand-in value")
+            value = "offline-stand-in-secret"
+        config[key] = _as_config_string(value)
+    return config, secret_keys, notes
+
+
+def _qualified(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _as_config_string(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _parse(key: str, text: str, problems: list[str]) -> Any:
@@ -314,8 +508,12 @@ def _describe(err: dict) -> str:
 
 
 def _known_fields(parent: list[str]) -> set[str]:
-    models = {"defaultPool": DefaultPoolConfig, "gpuPool": GpuPoolConfig}
-    model = models.get(parent[-1]) if parent else StackConfig
+    if not parent:
+        return _TOP_LEVEL
+    if parent[0] == "projects":  # projects.<project>[.apps.<app>]
+        model = {2: ProjectSettings, 4: AppSettings}.get(len(parent))
+    else:
+        model = {"defaultPool": DefaultPoolConfig, "gpuPool": GpuPoolConfig}.get(parent[-1])
     if model is None:
         return set()
     return {to_camel(name) for name in model.model_fields}
@@ -333,7 +531,7 @@ def reference_markdown() -> str:
 
     def add(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
-            if name in {"stack", "gcp_project"}:
+            if name in _RESOLVED:
                 continue
             key = prefix + to_camel(name)
             default = "(required)" if field.is_required() else f"`{json.dumps(field.default) if not isinstance(field.default, BaseModel) else '{}'}`"
@@ -345,6 +543,8 @@ def reference_markdown() -> str:
     add(StackConfig, f"{PROJECT}:")
     add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
     add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
+    add(ProjectSettings, f"{PROJECT}:projects.<project>.")
+    add(AppSettings, f"{PROJECT}:projects.<project>.apps.<app>.")
     return "\n".join(rows) + "\n"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import logging
 import os
 import runpy
 import sys
@@ -23,6 +24,8 @@ import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from shoestring.config import read_stack_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -80,36 +83,9 @@ def stacks(root: Path = ROOT) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
 
 
-def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str], list[str]]:
-    """The flat config the Pulumi CLI would hand the program for ``stack``: project defaults,
-    overlaid by the stack file, every value a string (structured ones as JSON).
-
-    Returns the config, the keys that are secrets, and notes on what was stood in for.
-    """
-    project = _project(root)
-    name = project["name"]
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    notes: list[str] = []
-    for key, declaration in (project.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            config[_qualified(name, key)] = _as_config_string(declaration["default"])
-    path = root / project.get("stackConfigDir", ".") / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(stacks(root))}")
-    for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
-        key = _qualified(name, key)
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secret_keys.append(key)
-            notes.append(f"{key} is an encrypted secret; the offline plan uses a stand-in value")
-            value = "offline-stand-in-secret"
-        config[key] = _as_config_string(value)
-    return config, secret_keys, notes
-
-
 def run(stack: str, root: Path = ROOT) -> Plan:
     """Run ``root/__main__.py`` for ``stack`` under mocks and return what it declared."""
-    config, secret_keys, notes = stack_config(stack, root)
+    config, secret_keys, notes = read_stack_files(stack, root)
     with _importable(root):
         plan = declare(
             lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
@@ -135,10 +111,19 @@ def declare(
     Config reaches the program the way the Pulumi language host passes it: PULUMI_CONFIG.
     """
     recorder = _Recorder()
+    warnings = _WarningsTo(recorder.notes)
     env = {"PULUMI_CONFIG": json.dumps(config or {}), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys or [])}
 
     def in_fresh_context() -> dict[str, Any]:
-        pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=True, monitor=_RecordingMonitor(recorder))
+        pulumi.runtime.set_mocks(
+            recorder,
+            project=project,
+            stack=stack,
+            preview=True,
+            monitor=_RecordingMonitor(recorder),
+            organization="organization",  # what a self-managed (DIY) backend reports
+            logger=warnings.logger,
+        )
         _sync_await(run_pulumi_func(program))
         exports = pulumi.runtime.settings.get_root_resource().outputs
         return {name: _sync_await(_resolve(value)) for name, value in exports.items()}
@@ -157,6 +142,19 @@ async def _resolve(value: Any) -> Any:
     return await output.future(with_unknowns=True)
 
 
+class _WarningsTo(logging.Handler):
+    """Keeps what the program logs as warnings (pulumi.log.warn) as plan notes."""
+
+    def __init__(self, notes: list[str]):
+        super().__init__(level=logging.WARNING)
+        self.notes = notes
+        self.logger = logging.Logger("shoestring.offline")
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.notes.append(f"warning: {record.getMessage()}")
+
+
 class _Recorder(mocks.Mocks):
     """Answers the engine's questions with the inputs it was given, and keeps them."""
 
@@ -169,7 +167,10 @@ class _Recorder(mocks.Mocks):
         state = dict(args.inputs)
         state.update(_STAND_IN_OUTPUTS.get(args.typ, {}))
         if args.typ == "pulumi:pulumi:StackReference":
-            self.notes.append(f"stack reference {args.inputs.get('name')}: its outputs are stood in for offline")
+            referenced = args.inputs.get("name")
+            self.notes.append(f"stack reference {referenced}: its outputs (kubeconfig) are stood in for offline")
+            state["outputs"] = {"kubeconfig": f"offline stand-in for the kubeconfig of {referenced}"}
+            state["secretOutputNames"] = ["kubeconfig"]
         return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list]:
@@ -197,18 +198,26 @@ class _RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.recorder.records.append(
-                Record(
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent if "::pulumi:pulumi:Stack::" not in request.parent else None,
-                    urn=response.urn,
-                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
-                    protect=bool(request.protect),
-                    ignore_changes=tuple(request.ignoreChanges),
-                )
-            )
+            self._record(request, response.urn, request.object, bool(request.protect), tuple(request.ignoreChanges))
         return response
+
+    def ReadResource(self, request):  # noqa: N802 — reads of existing resources, e.g. a StackReference
+        response = super().ReadResource(request)
+        self._record(request, response.urn, request.properties)
+        return response
+
+    def _record(self, request, urn: str, properties, protect: bool = False, ignore_changes: tuple[str, ...] = ()) -> None:
+        self.recorder.records.append(
+            Record(
+                type=request.type,
+                name=request.name,
+                parent=request.parent if "::pulumi:pulumi:Stack::" not in request.parent else None,
+                urn=urn,
+                inputs=_plain(rpc.deserialize_properties(properties, keep_unknowns=True)),
+                protect=protect,
+                ignore_changes=ignore_changes,
+            )
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -230,16 +239,6 @@ def _plain(value: Any) -> Any:
 
 def _project(root: Path) -> dict:
     return yaml.safe_load((root / "Pulumi.yaml").read_text())
-
-
-def _qualified(project: str, key: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
-
-
-def _as_config_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
 
 
 @contextlib.contextmanager

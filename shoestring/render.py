@@ -25,7 +25,14 @@ def plan_tree(plan: Plan) -> Tree:
 
 
 # The cluster before what runs on it; otherwise by type and name.
-_FIRST = ("shoestring:gke:ZonalCluster", "gcp:container/cluster:Cluster", "shoestring:gke:DefaultPool", "shoestring:gke:GpuPool")
+_FIRST = (
+    "shoestring:gke:ZonalCluster",
+    "gcp:container/cluster:Cluster",
+    "shoestring:gke:DefaultPool",
+    "shoestring:gke:GpuPool",
+    "pulumi:pulumi:StackReference",
+    "kubernetes:core/v1:Namespace",
+)
 
 
 def _reading_order(record: Record) -> tuple[int, str, str]:
@@ -84,8 +91,40 @@ def _iam_member(inputs: dict) -> list[str]:
     return [inputs.get("role")]
 
 
+def _namespace(inputs: dict) -> list[str]:
+    labels = inputs.get("metadata", {}).get("labels", {})
+    return [f"pod security {labels.get('pod-security.kubernetes.io/enforce', 'not enforced')}"]
+
+
+def _quota(inputs: dict) -> list[str]:
+    return [f"{k} {v}" for k, v in sorted(inputs.get("spec", {}).get("hard", {}).items())]
+
+
+def _deployment(inputs: dict) -> list[str]:
+    spec = inputs.get("spec", {})
+    [container] = spec.get("template", {}).get("spec", {}).get("containers", [{}])
+    placement = inputs.get("metadata", {}).get("annotations", {}).get("shoestring.dev/placement")
+    return [container.get("image"), f"{spec.get('replicas')} replicas", f"on {placement}" if placement else ""]
+
+
+def _service(inputs: dict) -> list[str]:
+    spec = inputs.get("spec", {})
+    ports = ",".join(str(p.get("port")) for p in spec.get("ports", []))
+    return [spec.get("type", "ClusterIP"), f"port {ports}"]
+
+
+def _network_policy(inputs: dict) -> list[str]:
+    ingress = inputs.get("spec", {}).get("ingress")
+    return ["denies all ingress" if not ingress else f"admits {len(ingress)} ingress rule(s)"]
+
+
 _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "gcp:container/cluster:Cluster": _cluster,
     "gcp:container/nodePool:NodePool": _node_pool,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
+    "kubernetes:core/v1:Namespace": _namespace,
+    "kubernetes:core/v1:ResourceQuota": _quota,
+    "kubernetes:apps/v1:Deployment": _deployment,
+    "kubernetes:core/v1:Service": _service,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": _network_policy,
 }

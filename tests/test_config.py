@@ -130,9 +130,9 @@ def test_every_problem_is_reported_at_once():
     assert len(raised.value.problems) == 2
 
 
-@pytest.mark.parametrize("stack", offline.stacks())
+@pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_a_stack_with_a_region_for_its_zone_fails_before_declaring_anything(stack):
-    raw, _, _ = offline.stack_config(stack)
+    raw, _, _ = config.read_stack_files(stack)
     raw["shoestring:zone"] = raw["shoestring:zone"].rsplit("-", 1)[0]
     errors: list[ConfigError] = []
 

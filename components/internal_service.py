@@ -1,0 +1,172 @@
+"""InternalService: an app's Deployment and the Service other pods reach it by, inside the cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.gpu_pool import GPU_TAINT_KEY
+
+GPU_RESOURCE = "nvidia.com/gpu"
+WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
+PLACEMENT_ANNOTATION = "shoestring.dev/placement"
+"""Where the app's pods land (pool, machine, GPUs), for the plan and for people reading the cluster."""
+RUN_AS_USER = 10001  # a high UID that collides with no host user
+
+
+class ContainerResources(TypedDict):
+    cpu: str
+    """CPU request, e.g. ``100m``."""
+    memory: str
+    """Memory request, e.g. ``128Mi``."""
+    cpu_limit: str
+    memory_limit: str
+
+
+class AppSpec(TypedDict):
+    """What an app is, wherever it runs."""
+
+    name: str
+    """Name of the Deployment and the Service (a DNS label)."""
+    image: str
+    """Full image reference, tag included."""
+    port: int
+    """Container port, exposed by the Service under the same number."""
+    resources: ContainerResources
+    replicas: NotRequired[int]
+    """Default 1. 0 keeps the Deployment declared with no pods."""
+    health_path: NotRequired[str]
+    """HTTP path of the readiness and liveness probes. Default ``/healthz``."""
+    env: NotRequired[Mapping[str, str]]
+    gpus: NotRequired[int]
+    """GPUs per pod. Above 0 the pods tolerate the GPU taint and select ``gpu_node_selector``."""
+    gpu_node_selector: NotRequired[Mapping[str, str]]
+    """Node labels of the GPU pool; required when ``gpus`` is above 0."""
+    whole_node: NotRequired[bool]
+    """At most one pod of any whole-node app per node."""
+    placement: NotRequired[str]
+    """Human-readable pool and machine the pods land on, recorded as an annotation."""
+    service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
+    """Default ``ClusterIP``: reachable only inside the cluster, costs nothing."""
+
+
+class InternalServiceArgs(AppSpec):
+    namespace: pulumi.Input[str]
+    labels: Mapping[str, str]
+    """Labels every object carries (project, environment)."""
+    service_account: NotRequired[pulumi.Input[str]]
+    """Kubernetes ServiceAccount the pods run as. Default the namespace's ``default``."""
+
+
+class InternalService(pulumi.ComponentResource):
+    """A Deployment whose pods pass Pod Security ``restricted``, and a ClusterIP Service in front.
+
+    Pods run as a non-root user with a read-only root filesystem (``/tmp`` is a small emptyDir),
+    no privilege escalation, no capabilities and the runtime's seccomp profile; they are
+    bounded by requests and limits and probed over HTTP.
+    """
+
+    dns_name: pulumi.Output[str]
+    """``<name>.<namespace>.svc.cluster.local``."""
+
+    def __init__(self, name: str, args: InternalServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:k8s:InternalService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        app = args["name"]
+        selector = {"app.kubernetes.io/name": app}
+        labels = {**args["labels"], **selector}
+        gpus = args.get("gpus", 0)
+        whole_node = args.get("whole_node", False)
+        pod_labels = {**labels, WHOLE_NODE_LABEL: "true"} if whole_node else labels
+        annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
+
+        probe = k8s.core.v1.ProbeArgs(
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=args.get("health_path", "/healthz"), port="http"),
+            period_seconds=10,
+        )
+        resources = args["resources"]
+        limits = {"cpu": resources["cpu_limit"], "memory": resources["memory_limit"]}
+        requests = {"cpu": resources["cpu"], "memory": resources["memory"]}
+        if gpus:
+            limits[GPU_RESOURCE] = str(gpus)
+            requests[GPU_RESOURCE] = str(gpus)
+
+        container = k8s.core.v1.ContainerArgs(
+            name=app,
+            image=args["image"],
+            # Tags are commit shas and never move, but Always keeps a re-pushed tag from being stale.
+            image_pull_policy="Always",
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args["port"])],
+            env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(args.get("env", {}).items())] or None,
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
+            readiness_probe=probe,
+            liveness_probe=probe,
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                run_as_user=RUN_AS_USER,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        )
+        pod = k8s.core.v1.PodSpecArgs(
+            containers=[container],
+            service_account_name=args.get("service_account"),
+            # Workload Identity goes through the GKE metadata server; no pod needs an API token.
+            automount_service_account_token=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=RUN_AS_USER,
+                run_as_group=RUN_AS_USER,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+            node_selector=args["gpu_node_selector"] if gpus else None,
+            tolerations=[
+                k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
+            ] if gpus else None,
+            affinity=_one_per_node() if whole_node else None,
+        )
+        deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels, annotations=annotations),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.get("replicas", 1),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels, annotations=annotations),
+                    spec=pod,
+                ),
+            ),
+            opts=child,
+        )
+        service = k8s.core.v1.Service(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=args.get("service_type", "ClusterIP"),
+                selector=selector,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=args["port"], target_port="http")],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+        self.dns_name = pulumi.Output.concat(app, ".", service.metadata.namespace, ".svc.cluster.local")
+        self.register_outputs({"dns_name": self.dns_name})
+
+
+def _one_per_node() -> k8s.core.v1.AffinityArgs:
+    return k8s.core.v1.AffinityArgs(
+        pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+            required_during_scheduling_ignored_during_execution=[
+                k8s.core.v1.PodAffinityTermArgs(
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={WHOLE_NODE_LABEL: "true"}),
+                    topology_key="kubernetes.io/hostname",
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(),
+                )
+            ]
+        )
+    )

@@ -1,0 +1,182 @@
+"""Project: one namespace per project, isolated by default, with its identity and internal services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal, NotRequired, TypedDict
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
+
+PROJECT_LABEL = "shoestring.dev/project"
+ENVIRONMENT_LABEL = "shoestring.dev/environment"
+
+
+class QuotaArgs(TypedDict):
+    cpu: str
+    """Total CPU requests of the namespace's pods."""
+    memory: str
+    """Total memory requests."""
+    pods: int
+    gpus: NotRequired[int]
+    """GPUs the namespace may request. Default 0: no GPU node can be woken from this namespace."""
+    load_balancers: NotRequired[int]
+    """LoadBalancer Services allowed (each is a billed forwarding rule). Default 0."""
+    node_ports: NotRequired[int]
+    """NodePort Services allowed. Default 0."""
+
+
+class ProjectArgs(TypedDict):
+    project: str
+    """Project name, as defined in projects/."""
+    environment: str
+    """The stack deploying it, e.g. ``prod``."""
+    namespace: str
+    """Namespace name: the project's, with the environment appended in a shared cluster."""
+    quota: QuotaArgs
+    apps: Sequence[AppSpec]
+    """The project's apps, each an InternalService in the namespace."""
+    pod_security: NotRequired[Literal["restricted", "baseline"]]
+    """Pod Security Admission level enforced on the namespace. Default ``restricted``."""
+    gcp_project: NotRequired[str]
+    """GCP project of the cluster; needed with ``gcp_roles``."""
+    gcp_roles: NotRequired[Sequence[str]]
+    """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
+    Identity. Default none: no GCP service account is created."""
+    default_requests: NotRequired[Mapping[str, str]]
+    """LimitRange default requests per container. Default ``cpu: 100m, memory: 128Mi``."""
+    default_limits: NotRequired[Mapping[str, str]]
+    """LimitRange default limits per container. Default ``cpu: 500m, memory: 256Mi``."""
+
+
+class Project(pulumi.ComponentResource):
+    """A namespace that admits no traffic from other namespaces, bounded by a quota, whose pods
+    run as the project's own ServiceAccount, with one InternalService per app."""
+
+    namespace: pulumi.Output[str]
+    service_dns_names: dict[str, pulumi.Output[str]]
+    """App name to ``<app>.<namespace>.svc.cluster.local``."""
+
+    def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:k8s:Project", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        level = args.get("pod_security", "restricted")
+        labels = {
+            "app.kubernetes.io/part-of": args["project"],
+            "app.kubernetes.io/managed-by": "pulumi",
+            PROJECT_LABEL: args["project"],
+            ENVIRONMENT_LABEL: args["environment"],
+        }
+
+        namespace = k8s.core.v1.Namespace(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args["namespace"],
+                labels={
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": level,
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        ns = namespace.metadata.name
+
+        def metadata(object_name: str, annotations: Mapping[str, pulumi.Input[str]] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels, annotations=annotations)
+
+        # Isolation: deny all ingress, then admit what comes from this same namespace.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny-ingress",
+            metadata=metadata("default-deny-ingress"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-same-namespace",
+            metadata=metadata("allow-same-namespace"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())])],
+            ),
+            opts=child,
+        )
+        quota = args["quota"]
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=metadata("project-quota"),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={
+                    "requests.cpu": quota["cpu"],
+                    "requests.memory": quota["memory"],
+                    "pods": str(quota["pods"]),
+                    "services.loadbalancers": str(quota.get("load_balancers", 0)),
+                    "services.nodeports": str(quota.get("node_ports", 0)),
+                    f"requests.{GPU_RESOURCE}": str(quota.get("gpus", 0)),
+                }
+            ),
+            opts=child,
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=metadata("container-defaults"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default_request=dict(args.get("default_requests", {"cpu": "100m", "memory": "128Mi"})),
+                        default=dict(args.get("default_limits", {"cpu": "500m", "memory": "256Mi"})),
+                    )
+                ]
+            ),
+            opts=child,
+        )
+
+        workload_annotations = None
+        roles = list(args.get("gcp_roles", ()))
+        if roles:
+            workload_annotations = {"iam.gke.io/gcp-service-account": self._gcp_identity(name, args, roles, child)}
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-workload",
+            metadata=metadata("workload", workload_annotations),
+            automount_service_account_token=False,
+            opts=child,
+        )
+
+        self.service_dns_names = {}
+        for app in args["apps"]:
+            service = InternalService(
+                f"{name}-{app['name']}",
+                InternalServiceArgs(**app, namespace=ns, labels=labels, service_account=account.metadata.name),
+                opts=child,
+            )
+            self.service_dns_names[app["name"]] = service.dns_name
+        self.namespace = ns
+        self.register_outputs({"namespace": self.namespace, "service_dns_names": self.service_dns_names})
+
+    def _gcp_identity(self, name: str, args: ProjectArgs, roles: list[str], child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """A GCP service account with only the project's roles, usable by the namespace's pods."""
+        gcp_project = args["gcp_project"]
+        account = gcp.serviceaccount.Account(
+            f"{name}-workload",
+            account_id=f"wl-{args['namespace']}"[:30].rstrip("-"),
+            display_name=f"Workloads of {args['namespace']}",
+            project=gcp_project,
+            opts=child,
+        )
+        member = account.email.apply(lambda email: f"serviceAccount:{email}")
+        for role in roles:
+            gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
+        gcp.serviceaccount.IAMMember(
+            f"{name}-workload-identity",
+            service_account_id=account.name,
+            role="roles/iam.workloadIdentityUser",
+            member=f"serviceAccount:{gcp_project}.svc.id.goog[{args['namespace']}/workload]",
+            opts=child,
+        )
+        return account.email

@@ -1,0 +1,28 @@
+"""The team's blog: a web frontend and the API behind it, with a Postgres schema to bootstrap."""
+
+from shoestring.definitions import App, Bootstrap, Project, Resources
+
+PROJECT = Project(
+    name="blog",
+    apps=(
+        App(
+            name="frontend",
+            image="ghcr.io/acme/blog-frontend",
+            tag="9c4e1f2a7b3d",
+            port=8080,
+            repository="https://github.com/acme/blog",
+            branch="main",
+            env={"API_URL": "http://backend:8000"},
+        ),
+        App(
+            name="backend",
+            image="ghcr.io/acme/blog-backend",
+            tag="9c4e1f2a7b3d",
+            port=8000,
+            repository="https://github.com/acme/blog",
+            branch="main",
+            resources=Resources(cpu="200m", memory="256Mi", cpu_limit="1", memory_limit="512Mi"),
+            bootstrap=Bootstrap(command=("python", "-m", "blog.bootstrap_database")),
+        ),
+    ),
+)

@@ -1,0 +1,25 @@
+"""Batch inference on one L4 GPU: a worker that takes a whole GPU node, stopped at rest."""
+
+from shoestring.definitions import App, Project, Resources
+
+PROJECT = Project(
+    name="ml",
+    apps=(
+        App(
+            name="worker",
+            image="ghcr.io/acme/ml-worker",
+            tag="51d0c7e8f9a2",
+            port=8080,
+            repository="https://github.com/acme/ml",
+            branch="main",
+            replicas=0,
+            gpus=1,
+            whole_node=True,
+            # A g2-standard-4 node leaves about 3.9 vCPU and 13 GB allocatable.
+            resources=Resources(cpu="2", memory="8Gi", cpu_limit="3", memory_limit="12Gi"),
+        ),
+    ),
+    gcp_roles=("roles/storage.objectViewer",),
+    quota_cpu="4",
+    quota_memory="16Gi",
+)

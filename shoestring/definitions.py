@@ -1,0 +1,179 @@
+"""Project definitions: what a project runs, written once in ``projects/<name>.py``.
+
+A definition says what never changes between environments — apps, images, ports, probes, the
+repository and branch each app is built from, its one-off bootstrap job. What does change per
+environment (replicas, image tags, whether the project runs there at all) comes from the stack
+config (``shoestring:projects``, checked in shoestring/config.py). The Pulumi program and the
+on-call CLI both read these same definitions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from types import ModuleType
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+
+
+class _Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Resources(_Definition):
+    """Requests and limits of one container, in Kubernetes quantities."""
+
+    cpu: str = "100m"
+    """CPU request."""
+    memory: str = "128Mi"
+    """Memory request."""
+    cpu_limit: str = "500m"
+    memory_limit: str = "256Mi"
+
+    @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if not QUANTITY.match(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
+        return value
+
+
+class Bootstrap(_Definition):
+    """A one-off job for an app, e.g. creating its database schema: `on-call bootstrap-database`."""
+
+    command: tuple[str, ...]
+    """Command run in the app's image (or ``image``), e.g. ("python", "-m", "blog.migrate")."""
+    image: str | None = None
+    """Image to run instead of the app's own (same tag)."""
+
+
+class App(_Definition):
+    """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
+
+    name: str
+    """DNS label; also the Service name, so other apps reach it at <name>.<namespace>.svc.cluster.local."""
+    image: str
+    """Image repository without tag, e.g. ghcr.io/acme/blog-frontend. Images are tagged by git commit sha."""
+    tag: str
+    """Default image tag (a git commit sha); a stack may override it."""
+    port: int = Field(ge=1, le=65535)
+    """Container port; the Service exposes the same port."""
+    replicas: int = Field(default=1, ge=0)
+    """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
+    repository: str
+    """Git repository the image is built from (any host; `git ls-remote` must reach it)."""
+    branch: str = "main"
+    """Branch whose latest commit should be deployed."""
+    health_path: str = "/healthz"
+    """HTTP path of the readiness and liveness probes."""
+    resources: Resources = Resources()
+    env: dict[str, str] = {}
+    """Plain environment variables. Secrets do not belong here."""
+    gpus: int = Field(default=0, ge=0)
+    """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
+    whole_node: bool = False
+    """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
+    without, pods of whole-node apps never share a node."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
+    bootstrap: Bootstrap | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, name: str) -> str:
+        return _check_dns_label(name)
+
+
+class Project(_Definition):
+    """A project: its own namespace, quota, identity and apps."""
+
+    name: str
+    """DNS label; the namespace's name (with the environment appended where a cluster is shared)."""
+    apps: tuple[App, ...]
+    pod_security: Literal["restricted", "baseline"] = "restricted"
+    """Pod Security Admission level enforced on the namespace."""
+    gcp_roles: tuple[str, ...] = ()
+    """GCP roles granted to the project's Workload Identity service account; none means no GCP account."""
+    quota_cpu: str = "2"
+    """Total CPU the namespace's pods may request."""
+    quota_memory: str = "4Gi"
+    """Total memory the namespace's pods may request."""
+    quota_pods: int = Field(default=20, ge=1)
+    external_services_opt_in: bool = False
+    """Allow NodePort and LoadBalancer Services; each LoadBalancer is a forwarding rule (~$18/month)."""
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, name: str) -> str:
+        return _check_dns_label(name)
+
+    @model_validator(mode="after")
+    def _unique_apps_and_opt_in(self) -> Project:
+        names = [app.name for app in self.apps]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"app names must be unique in a project; repeated: {duplicates}")
+        external = [app.name for app in self.apps if app.service_type != "ClusterIP"]
+        if external and not self.external_services_opt_in:
+            raise ValueError(
+                f"apps {external} ask for a NodePort or LoadBalancer Service; internal services are ClusterIP. "
+                "Set external_services_opt_in=True to accept it (a LoadBalancer is a forwarding rule, ~$18/month each), "
+                "or keep ClusterIP and use the shared public entry"
+            )
+        return self
+
+
+def _check_dns_label(name: str) -> str:
+    if len(name) > 40 or not DNS_LABEL.match(name):
+        raise ValueError(f"{name!r} must be a DNS label: lowercase letters, digits and '-', at most 40 characters")
+    return name
+
+
+class DefinitionError(ValueError):
+    """Problems in projects/*.py, each naming the file and the field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def discover(package: str = "projects") -> dict[str, Project]:
+    """Every ``PROJECT`` defined in a module of the ``projects`` package, by name, sorted."""
+    root = importlib.import_module(package)
+    found: dict[str, Project] = {}
+    problems: list[str] = []
+    for module_info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
+        where = f"{package}/{module_info.name}.py"
+        try:
+            module = importlib.import_module(f"{package}.{module_info.name}")
+        except ValidationError as e:
+            problems.extend(f"{where}: {e.title} {_describe(err)}" for err in e.errors())
+            continue
+        project = _project_of(module)
+        if project is None:
+            problems.append(f"{where} defines no PROJECT = Project(...)")
+        elif project.name in found:
+            problems.append(f"{where}: project name {project.name!r} is already defined by another module")
+        else:
+            found[project.name] = project
+    if problems:
+        raise DefinitionError(problems)
+    return found
+
+
+def _project_of(module: ModuleType) -> Project | None:
+    project = getattr(module, "PROJECT", None)
+    return project if isinstance(project, Project) else None
+
+
+def _describe(err: dict) -> str:
+    location = ".".join(str(part) for part in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"{location} is not a field of this definition"
+    return f"{location} = {err['input']!r}: {message}" if location else message

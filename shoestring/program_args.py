@@ -1,0 +1,115 @@
+"""From the validated stack config to each component's typed args: pure data, no resources."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
+from components.gpu_pool import GPU_POOL_LABEL_VALUE
+from components.node_pool import POOL_LABEL
+from shoestring.config import ProjectInstance, StackConfig
+from shoestring.definitions import App
+
+
+def cluster(cfg: StackConfig) -> ZonalClusterArgs:
+    return {
+        "project": cfg.gcp_project,
+        "zone": cfg.zone,
+        "release_channel": cfg.release_channel,
+        "kubernetes_version": cfg.kubernetes_version,
+        "deletion_protection": cfg.deletion_protection,
+    }
+
+
+def default_pool(cfg: StackConfig, on: ZonalCluster) -> DefaultPoolArgs:
+    pool = cfg.default_pool
+    return {
+        "cluster": on.name,
+        "project": cfg.gcp_project,
+        "zone": cfg.zone,
+        "service_account": on.node_service_account,
+        "machine_type": pool.machine_type,
+        "min_nodes": pool.min_nodes,
+        "max_nodes": pool.max_nodes,
+        "disk_type": pool.disk_type,
+        "disk_size_gb": pool.disk_size_gb,
+        "spot": pool.spot,
+    }
+
+
+def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
+    gpu = cfg.gpu_pool
+    return {
+        "cluster": on.name,
+        "project": cfg.gcp_project,
+        "zone": cfg.zone,
+        "node_zone": cfg.gpu_zone,
+        "service_account": on.node_service_account,
+        "accelerator": gpu.accelerator,
+        "accelerator_count": gpu.accelerator_count,
+        "driver_version": gpu.driver_version,
+        "machine_type": gpu.machine_type,
+        "min_nodes": gpu.min_nodes,
+        "max_nodes": gpu.max_nodes,
+        "spot": gpu.spot,
+        "disk_type": gpu.disk_type,
+        "disk_size_gb": gpu.disk_size_gb,
+    }
+
+
+def host_stack_reference(cfg: StackConfig) -> str:
+    """Fully qualified name of the stack whose cluster this stack uses (org/project/stack)."""
+    if "/" in cfg.host_stack:
+        return cfg.host_stack
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{cfg.host_stack}"
+
+
+def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
+    definition = deployed.definition
+    gpu = cfg.cluster_owner.gpu_pool
+    uses_gpus = any(app.gpus for app in deployed.apps)
+    return {
+        "project": definition.name,
+        "environment": cfg.stack,
+        "namespace": deployed.namespace,
+        "pod_security": definition.pod_security,
+        "gcp_project": cfg.gcp_project,
+        "gcp_roles": definition.gcp_roles,
+        "quota": {
+            "cpu": definition.quota_cpu,
+            "memory": definition.quota_memory,
+            "pods": definition.quota_pods,
+            # Up to the whole GPU pool, and nothing at all for a project without GPU work.
+            "gpus": gpu.max_nodes * gpu.accelerator_count if uses_gpus else 0,
+            "load_balancers": sum(app.service_type == "LoadBalancer" for app in deployed.apps),
+            "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
+        },
+        "apps": [app_spec(cfg, app) for app in deployed.apps],
+    }
+
+
+def app_spec(cfg: StackConfig, app: App) -> AppSpec:
+    owner = cfg.cluster_owner
+    spec: AppSpec = {
+        "name": app.name,
+        "image": f"{app.image}:{app.tag}",
+        "port": app.port,
+        "replicas": app.replicas,
+        "health_path": app.health_path,
+        "env": app.env,
+        "resources": app.resources.model_dump(),
+        "service_type": app.service_type,
+        "whole_node": app.whole_node,
+        "placement": f"default pool ({owner.default_pool.machine_type})",
+    }
+    if app.gpus:
+        gpu = owner.gpu_pool
+        # A whole-node app asks for every GPU the node carries, so nothing else can share it.
+        gpus = gpu.accelerator_count if app.whole_node else app.gpus
+        whole = ", whole node" if app.whole_node else ""
+        spec |= {
+            "gpus": gpus,
+            "gpu_node_selector": {POOL_LABEL: GPU_POOL_LABEL_VALUE},
+            "placement": f"GPU pool ({gpu.machine_type}, {gpus}× {gpu.accelerator}{whole})",
+        }
+    return spec
