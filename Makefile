@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 STACK ?= dev
 
-.PHONY: plan test bench clean
+.PHONY: plan cost test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ $(CHECKOV): requirements-checkov.txt
 
 plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, no credentials, no network
 	$(PY) -m shoestring plan --stack $(STACK)
+
+cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); fails over budget
+	$(PY) -m shoestring cost --stack $(STACK)
 
 test: $(VENV)/.installed $(CHECKOV) ## The whole suite, manifest validation and security scan included
 	$(PY) -m pytest

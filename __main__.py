@@ -3,8 +3,8 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import DefaultPool, GpuPool, Project, ZonalCluster
-from shoestring import config, program_args
+from components import DefaultPool, GpuPool, MonthlyBudget, Project, ZonalCluster
+from shoestring import config, offline, program_args
 
 cfg = config.from_pulumi()
 for notice in cfg.notices:
@@ -34,3 +34,11 @@ for deployed in cfg.deployed:
     project = Project(deployed.namespace, program_args.project(cfg, deployed), opts=pulumi.ResourceOptions(provider=provider))
     services |= {f"{deployed.namespace}/{app}": dns for app, dns in project.service_dns_names.items()}
 pulumi.export("services", services)
+
+MonthlyBudget(f"{cfg.stack}-budget", program_args.budget(cfg))
+if not offline.is_pricing():
+    # The estimate of exactly this program, from the same records `make cost` prices.
+    estimate = offline.price_program(cfg.stack)
+    pulumi.export("cost", {k: estimate[k] for k in ("idle_monthly_usd", "burst_hourly_usd", "expected_monthly_usd", "budget_usd")})
+    if estimate["over_budget"]:
+        pulumi.log.warn(estimate["over_budget"])

@@ -1,5 +1,6 @@
 """Shoestring's Pulumi components: declarations only, no I/O and no pricing."""
 
+from components.budget import MonthlyBudget, MonthlyBudgetArgs
 from components.cluster import ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GpuPool, GpuPoolArgs
 from components.internal_service import AppSpec, InternalService, InternalServiceArgs
@@ -14,6 +15,8 @@ __all__ = [
     "GpuPoolArgs",
     "InternalService",
     "InternalServiceArgs",
+    "MonthlyBudget",
+    "MonthlyBudgetArgs",
     "Project",
     "ProjectArgs",
     "QuotaArgs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
@@ -27,6 +28,9 @@ class ZonalClusterArgs(TypedDict):
     upgrades from there. Default: the channel's default version."""
     deletion_protection: NotRequired[bool]
     """GKE refuses to delete the cluster while set. Default ``True``."""
+    labels: NotRequired[Mapping[str, str]]
+    """GCP resource labels of the cluster; GKE copies them to its nodes and disks, so billing
+    reports and budgets can filter by them."""
     maintenance_recurrence: NotRequired[str]
     """RFC 5545 recurrence of the maintenance window. Default weekends, ``FREQ=WEEKLY;BYDAY=SA,SU``."""
     maintenance_start: NotRequired[str]
@@ -76,6 +80,7 @@ class ZonalCluster(pulumi.ComponentResource):
             name=name,
             project=project,
             location=zone,
+            resource_labels=args.get("labels"),
             remove_default_node_pool=True,
             initial_node_count=1,
             # The default pool lives for a moment before removal; even then it runs as our account.

@@ -1,36 +1,80 @@
-"""`python -m shoestring`: offline plans of the Pulumi program, per stack."""
+"""`python -m shoestring`: offline plans and cost estimates of the Pulumi program, per stack."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 from rich.console import Console
 
-from shoestring import config, offline, render
+from shoestring import config, cost, offline, render, report
 from shoestring.config import ConfigError
 
 
 @click.group()
 def cli() -> None:
-    """Plan Shoestring stacks offline, under Pulumi's mocks: no Pulumi CLI, no credentials."""
+    """Plan and price Shoestring stacks offline, under Pulumi's mocks: no Pulumi CLI, no credentials."""
 
 
 @cli.command()
 @click.option("--stack", default="dev", show_default=True, help="Stack to plan (a file stacks/Pulumi.<stack>.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON records {type, name, parent, inputs}.")
 def plan(stack: str, as_json: bool) -> None:
-    """Run the program for STACK under mocks and show what it declares."""
+    """Run the program for STACK under mocks and show what it declares and costs.
+
+    Exits 1 when the stack's expected monthly cost exceeds its budget."""
     result = _run(stack)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
         return
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = _console()
     console.print(render.plan_tree(result))
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
+    estimate = _estimate(stack, result)
+    console.print(render.cost_summary(estimate))
+    _fail_if_over_budget([estimate])
+
+
+@cli.command("cost")
+@click.option("--stack", default="dev", show_default=True, help="Stack to price, or `all`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+@click.option(
+    "--config-from-environment",
+    is_flag=True,
+    help="Read the stack's config from PULUMI_CONFIG, as the Pulumi language host passes it, "
+    "instead of stacks/ (how the program prices itself for its `cost` output).",
+)
+def cost_command(stack: str, as_json: bool, config_from_environment: bool) -> None:
+    """Monthly cost of STACK (or all stacks): line items, idle, GPU burst, expected and budget.
+
+    Exits 1 when a stack's expected monthly cost exceeds its budget."""
+    # This command prices the records itself; the program need not price itself for its output.
+    os.environ[offline.PRICING_ENV] = "1"
+    stacks = offline.stacks() if stack == "all" else [stack]
+    environment = json.loads(os.environ.get("PULUMI_CONFIG", "{}")) if config_from_environment else None
+    estimates = [_estimate(name, _run(name, environment)) for name in stacks]
+    warnings = cost.free_tier_claims((e, _billing_account(e.stack)) for e in estimates) if stack == "all" else []
+    if as_json:
+        body = estimates[0].to_json() if stack != "all" else {"stacks": [e.to_json() for e in estimates], "warnings": warnings}
+        click.echo(json.dumps(body, indent=2, sort_keys=True))
+    else:
+        console = _console()
+        for estimate in estimates:
+            console.print(render.cost_table(estimate))
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+    _fail_if_over_budget(estimates)
+
+
+@cli.command("cost-report")
+def cost_report() -> None:
+    """Print README's "What it costs" tables, computed from every stack's plan."""
+    os.environ[offline.PRICING_ENV] = "1"
+    click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
 
 
 @cli.command("config-reference")
@@ -39,14 +83,41 @@ def config_reference() -> None:
     click.echo(config.reference_markdown(), nl=False)
 
 
-def _run(stack: str) -> offline.Plan:
+def _run(stack: str, environment: dict[str, str] | None = None) -> offline.Plan:
     if stack not in offline.stacks():
         raise click.BadParameter(f"no stack {stack!r}; stacks: {', '.join(offline.stacks())}", param_hint="--stack")
     try:
-        return offline.run(stack)
+        return offline.run(stack, config=environment)
     except ConfigError as e:
         click.echo(f"error: stack {stack}: {e}", err=True)
         sys.exit(1)
+
+
+def _estimate(stack: str, plan: offline.Plan) -> cost.Estimate:
+    """The stack's estimate; a stack in another stack's cluster is set against that cluster."""
+    references = plan.of_type("pulumi:pulumi:StackReference")
+    host_records = None
+    if references:
+        host = references[0].inputs["name"].rsplit("/", 1)[-1]
+        host_records = _run(host).records if host in offline.stacks() else None
+    return cost.estimate(stack, plan.records, host_records)
+
+
+def _billing_account(stack: str) -> str | None:
+    raw = config.read_stack_files(stack)[0]
+    return raw.get(f"{config.PROJECT}:billingAccount")
+
+
+def _fail_if_over_budget(estimates: list[cost.Estimate]) -> None:
+    problems = [p for p in (cost.over_budget(e) for e in estimates) if p]
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 if __name__ == "__main__":

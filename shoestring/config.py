@@ -188,6 +188,14 @@ class StackConfig(_Strict):
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
     projects: dict[str, ProjectSettings] = {}
     """Per-environment values of the projects defined in projects/ (object; keys below)."""
+    budget: float | None = Field(default=None, ge=0)
+    """Monthly budget in USD. `make plan`, `make cost`, the tests and the policy pack fail when the
+    expected monthly estimate exceeds it."""
+    expected_gpu_hours: float = Field(default=0, ge=0, le=744)
+    """Hours a month a GPU node is expected to run (GPU node-hours), for the expected estimate."""
+    billing_account: str | None = Field(default=None, pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+    """Cloud Billing account ID (XXXXXX-XXXXXX-XXXXXX). When set, the stack declares a Cloud Billing
+    budget alerting at 50/90/100%; stacks with the same account share one free zonal cluster."""
 
     # Resolved by load(), not set in config.
     host: StackConfig | None = None

@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import runpy
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,19 +84,53 @@ def stacks(root: Path = ROOT) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
 
 
-def run(stack: str, root: Path = ROOT) -> Plan:
-    """Run ``root/__main__.py`` for ``stack`` under mocks and return what it declared."""
-    config, secret_keys, notes = read_stack_files(stack, root)
+def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None) -> Plan:
+    """Run ``root/__main__.py`` for ``stack`` under mocks and return what it declared.
+
+    The config is the stack file's, as the Pulumi CLI would assemble it, unless ``config`` (flat,
+    as in PULUMI_CONFIG) is given.
+    """
+    if config is None:
+        config, secret_keys, notes = read_stack_files(stack, root)
+    else:
+        secret_keys, notes = [], []
     with _importable(root):
         plan = declare(
             lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
             stack=stack,
             project=_project(root)["name"],
-            config=config,
+            config=dict(config),
             secret_keys=secret_keys,
         )
     plan.notes[:0] = notes
     return plan
+
+
+PRICING_ENV = "SHOESTRING_PRICING"
+
+
+def is_pricing() -> bool:
+    """True inside the run that :func:`price_program` makes, so that run does not price itself again."""
+    return os.environ.get(PRICING_ENV) == "1"
+
+
+def price_program(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The cost estimate of the running program, for it to export as a stack output.
+
+    A separate Python process runs the program again under mocks, with the config the Pulumi
+    language host passed (PULUMI_CONFIG), and prices the records exactly as `make cost` does; a
+    process of its own leaves the running deployment's state untouched.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "shoestring", "cost", "--stack", stack, "--config-from-environment", "--json"],
+        cwd=root,
+        env=os.environ | {PRICING_ENV: "1"},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode not in (0, 1):  # 1: over budget, still an estimate
+        raise pulumi.RunError(f"could not price stack {stack}: {result.stderr.strip()}")
+    return json.loads(result.stdout)
 
 
 def declare(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pulumi
 
-from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
+from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.node_pool import POOL_LABEL
 from shoestring.config import ProjectInstance, StackConfig
+from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL
 from shoestring.definitions import App
 
 
@@ -18,7 +19,16 @@ def cluster(cfg: StackConfig) -> ZonalClusterArgs:
         "release_channel": cfg.release_channel,
         "kubernetes_version": cfg.kubernetes_version,
         "deletion_protection": cfg.deletion_protection,
+        # Visible in the console and in billing exports, and read by the cost estimate.
+        "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
     }
+
+
+def budget(cfg: StackConfig) -> MonthlyBudgetArgs:
+    args: MonthlyBudgetArgs = {"monthly_usd": cfg.budget, "expected_gpu_hours": cfg.expected_gpu_hours}
+    if cfg.billing_account and cfg.owns_cluster:
+        args |= {"billing_account": cfg.billing_account, "labels": {STACK_LABEL: cfg.stack}}
+    return args
 
 
 def default_pool(cfg: StackConfig, on: ZonalCluster) -> DefaultPoolArgs:

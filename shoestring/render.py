@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.table import Table
 from rich.tree import Tree
 
+from shoestring import cost
 from shoestring.offline import Plan, Record
 
 
@@ -128,3 +130,45 @@ _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "kubernetes:core/v1:Service": _service,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _network_policy,
 }
+
+
+def cost_table(estimate: cost.Estimate) -> Table:
+    """Line items, then idle, GPU burst, expected and budget, for `make cost`."""
+    table = Table(title=f"stack {estimate.stack} — estimated monthly cost ({estimate.region or 'no cluster of its own'})", title_justify="left")
+    table.add_column("Item")
+    table.add_column("Detail")
+    table.add_column("Idle $/month", justify="right")
+    table.add_column("GPU burst $/h", justify="right")
+    for line in estimate.lines:
+        idle = "not priced" if line.idle_monthly is None else f"{line.idle_monthly:,.2f}"
+        burst = f"{line.burst_hourly:,.4f}" if line.burst_hourly else ""
+        table.add_row(line.item, line.detail, idle, burst)
+    table.add_section()
+    table.add_row("[bold]Idle total[/bold]", "every pool at its minimum, all month", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
+    table.add_row("GPU node at burst", f"one GPU node running; all GPU nodes at their maximum: ${estimate.burst_max_hourly_usd:,.4f}/h", "", f"{estimate.burst_hourly_usd:,.4f}")
+    table.add_row(
+        "[bold]Expected[/bold]",
+        f"idle + {estimate.expected_gpu_hours:g} GPU node-hours × ${estimate.burst_hourly_usd:,.4f}",
+        f"[bold]{estimate.expected_monthly_usd:,.2f}[/bold]",
+        "",
+    )
+    table.add_row("Budget", _budget_status(estimate), "" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}", "")
+    table.caption = "; ".join(estimate.notes)
+    return table
+
+
+def cost_summary(estimate: cost.Estimate) -> str:
+    """One line for `make plan`."""
+    return (
+        f"cost: ${estimate.idle_monthly_usd:,.2f}/month idle · ${estimate.burst_hourly_usd:,.4f}/h per GPU node at burst · "
+        f"${estimate.expected_monthly_usd:,.2f}/month expected ({estimate.expected_gpu_hours:g} GPU node-hours) · "
+        f"{_budget_status(estimate)}"
+    )
+
+
+def _budget_status(estimate: cost.Estimate) -> str:
+    if estimate.budget_usd is None:
+        return "no budget set"
+    if cost.over_budget(estimate):
+        return f"[red]OVER budget of ${estimate.budget_usd:,.2f}[/red]"
+    return f"within budget of ${estimate.budget_usd:,.2f} ({estimate.expected_monthly_usd / estimate.budget_usd:.0%})" if estimate.budget_usd else "budget $0"

@@ -14,3 +14,12 @@ def test_the_configuration_reference_in_readme_is_generated_from_the_config_modu
     start = text.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
     end = text.index("<!-- config-reference:end -->")
     assert text[start:end] == config.reference_markdown(), "run `python -m shoestring config-reference` and paste it into README"
+
+
+def test_what_it_costs_in_readme_is_the_estimators_output(plans):
+    from shoestring import report
+
+    text = README.read_text()
+    start = text.index("<!-- what-it-costs:start -->\n") + len("<!-- what-it-costs:start -->\n")
+    end = text.index("<!-- what-it-costs:end -->")
+    assert text[start:end] == report.markdown(plans), "paste `python -m shoestring cost-report` into README"

@@ -1,0 +1,47 @@
+"""MonthlyBudget: the stack's monthly budget, declared so every reader of the plan sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_gcp as gcp
+
+ALERT_THRESHOLDS = (0.5, 0.9, 1.0)
+
+
+class MonthlyBudgetArgs(TypedDict):
+    monthly_usd: float | None
+    """The budget, in US dollars a month; None for none."""
+    expected_gpu_hours: float
+    """GPU node-hours a month the stack expects to run; the expected estimate counts them."""
+    billing_account: NotRequired[str]
+    """Cloud Billing account ID. When given with a budget, a Cloud Billing budget alerts at 50, 90
+    and 100% of it."""
+    labels: NotRequired[Mapping[str, str]]
+    """Resource label the Cloud Billing budget counts spend of (one key and value), e.g. the stack's."""
+
+
+class MonthlyBudget(pulumi.ComponentResource):
+    """A stack's budget. Its figures are the component's own inputs, so the offline plan, the cost
+    report and the CrossGuard policy pack all read the same numbers from the declared resources."""
+
+    def __init__(self, name: str, args: MonthlyBudgetArgs, opts: pulumi.ResourceOptions | None = None):
+        props = {"monthlyUsd": args["monthly_usd"], "expectedGpuHours": args["expected_gpu_hours"]}
+        super().__init__("shoestring:cost:MonthlyBudget", name, props, opts)
+        if "billing_account" in args and args["monthly_usd"] is not None:
+            gcp.billing.Budget(
+                name,
+                billing_account=args["billing_account"],
+                display_name=name,
+                amount=gcp.billing.BudgetAmountArgs(
+                    specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
+                        currency_code="USD", units=str(round(args["monthly_usd"]))
+                    )
+                ),
+                budget_filter=gcp.billing.BudgetBudgetFilterArgs(labels=args.get("labels")),
+                threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t) for t in ALERT_THRESHOLDS],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs(props)

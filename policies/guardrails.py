@@ -1,0 +1,78 @@
+"""Validation functions of the policy pack: the same estimator and rules as `make cost`, applied
+by the Pulumi engine to the resources of a real `pulumi preview` or `pulumi up`.
+
+Each function takes the arguments pulumi_policy passes and a `report_violation` callback, and
+reads the resources as records of ``{type, name, inputs}`` — CrossGuard's property maps use the
+same camelCase names the offline plan records.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from shoestring import catalog, cost  # noqa: E402  (the repository root is added just above)
+
+ReportViolation = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    """A CrossGuard resource as the estimator reads records."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def monthly_budget(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: the expected monthly estimate must not exceed the stack's declared budget."""
+    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
+    budgets = [r for r in records if r.type == "shoestring:cost:MonthlyBudget"]
+    stack = budgets[0].name.removesuffix("-budget") if budgets else "this stack"
+    problem = cost.over_budget(cost.estimate(stack, records))
+    if problem:
+        report_violation(problem)
+
+
+def zonal_cluster_only(args: Any, report_violation: ReportViolation) -> None:
+    """Resource policy: a GKE cluster is located in a zone, the only kind the free tier covers."""
+    if args.resource_type != "gcp:container/cluster:Cluster":
+        return
+    location = args.props.get("location", "")
+    if not cost.ZONE.match(location):
+        fee = catalog.gke_management_fee_hourly() * catalog.HOURS_PER_MONTH
+        report_violation(
+            f"cluster {args.name} is located in {location!r}, not a zone: a regional cluster pays the "
+            f"${fee:,.2f}/month management fee and runs its node pools in three zones. Use a zone such as {location}-a."
+        )
+
+
+def gpu_pools_scale_to_zero(args: Any, report_violation: ReportViolation) -> None:
+    """Resource policy: a node pool with GPUs has an autoscaling minimum of 0."""
+    if args.resource_type != "gcp:container/nodePool:NodePool":
+        return
+    if not args.props.get("nodeConfig", {}).get("guestAccelerators"):
+        return
+    minimum = args.props.get("autoscaling", {}).get("minNodeCount", 0)
+    if minimum > 0:
+        line = cost.estimate("pool", [PolicyRecord(args.resource_type, args.name, dict(args.props))]).lines[0]
+        idle = "an unpriced amount" if line.idle_monthly is None else f"${line.idle_monthly:,.2f}/month"
+        report_violation(f"GPU node pool {args.name} keeps {minimum} node(s) warm: {idle} while idle. Set its minimum to 0.")
+
+
+def no_load_balancer_services(args: Any, report_violation: ReportViolation) -> None:
+    """Resource policy (advisory): a Service of type LoadBalancer is a forwarding rule of its own."""
+    if args.resource_type != "kubernetes:core/v1:Service":
+        return
+    if args.props.get("spec", {}).get("type") == "LoadBalancer":
+        monthly = max(catalog.forwarding_rule_hourly(region) for region in catalog.regions()) * catalog.HOURS_PER_MONTH
+        report_violation(
+            f"Service {args.name} is a LoadBalancer: one forwarding rule, up to ${monthly:,.2f}/month each. "
+            "Use a ClusterIP Service behind the shared public entry."
+        )

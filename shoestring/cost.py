@@ -1,0 +1,352 @@
+"""Monthly cost estimates from the declared resources, priced with the dated catalog.
+
+The estimator reads only ``{type, name, inputs}`` records — what the offline plan records, and
+what a CrossGuard policy sees — so the plan, the PR diff and the policy pack agree to the cent.
+Three figures per stack:
+
+- **idle**: every pool at its autoscaling minimum for the whole month (GPU pools at 0);
+- **burst**: what one GPU node costs per hour while it runs, and all GPU nodes at their maximum;
+- **expected**: idle plus the stack's expected GPU node-hours at the burst rate.
+
+A resource type the estimator does not know is reported as not priced, never counted as $0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from shoestring import catalog
+
+HOURS = catalog.HOURS_PER_MONTH
+ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+FREE_TIER_LABEL = "shoestring-free-tier"
+STACK_LABEL = "shoestring-stack"
+
+# Resources that cost nothing of their own: what they run on (nodes) or route through (load
+# balancers) is priced where it is declared.
+NO_CHARGE = {
+    "pulumi:pulumi:StackReference",
+    "gcp:serviceaccount/account:Account",
+    "gcp:serviceaccount/iAMMember:IAMMember",
+    "gcp:projects/iAMMember:IAMMember",
+    "gcp:billing/budget:Budget",
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:core/v1:ResourceQuota",
+    "kubernetes:core/v1:LimitRange",
+    "kubernetes:core/v1:ServiceAccount",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:apps/v1:Deployment",
+}
+
+
+class ResourceRecord(Protocol):
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Line:
+    item: str
+    detail: str
+    idle_monthly: float | None
+    """Monthly cost at rest; None when the catalog cannot price it."""
+    burst_hourly: float = 0.0
+    """Extra cost per hour of one GPU node running."""
+    burst_max_hourly: float = 0.0
+    """Extra cost per hour with every GPU node of the pool running."""
+
+
+@dataclass
+class Estimate:
+    stack: str
+    region: str | None
+    lines: list[Line]
+    budget_usd: float | None = None
+    expected_gpu_hours: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def idle_monthly_usd(self) -> float:
+        return round(sum(line.idle_monthly or 0.0 for line in self.lines), 2)
+
+    @property
+    def burst_hourly_usd(self) -> float:
+        return round(sum(line.burst_hourly for line in self.lines), 4)
+
+    @property
+    def burst_max_hourly_usd(self) -> float:
+        return round(sum(line.burst_max_hourly for line in self.lines), 4)
+
+    @property
+    def expected_monthly_usd(self) -> float:
+        return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd, 2)
+
+    @property
+    def not_priced(self) -> list[str]:
+        return [line.item for line in self.lines if line.idle_monthly is None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "idle_monthly_usd": self.idle_monthly_usd,
+            "burst_hourly_usd": self.burst_hourly_usd,
+            "burst_max_hourly_usd": self.burst_max_hourly_usd,
+            "expected_gpu_hours": self.expected_gpu_hours,
+            "expected_monthly_usd": self.expected_monthly_usd,
+            "budget_usd": self.budget_usd,
+            "over_budget": over_budget(self),
+            "not_priced": self.not_priced,
+            "notes": self.notes,
+            "lines": [asdict(line) for line in self.lines],
+        }
+
+
+def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None = None) -> Estimate:
+    """Price a stack from its declared resources. ``host_records`` are the resources of the stack
+    whose cluster this one uses (if any), to say how much of that cluster its quotas reserve."""
+    clusters = _of(records, "gcp:container/cluster:Cluster")
+    region = _region_of(clusters, records)
+    result = Estimate(stack=stack, region=region, lines=[])
+    no_charge = 0
+    for record in records:
+        if record.type == "gcp:container/cluster:Cluster":
+            result.lines.append(_cluster_fee(record))
+        elif record.type == "gcp:container/nodePool:NodePool":
+            result.lines.extend(_node_pool(record, _location_of(record, clusters), region))
+        elif record.type == "kubernetes:core/v1:Service":
+            line = _service(record, region)
+            if line is None:
+                no_charge += 1
+            else:
+                result.lines.append(line)
+        elif record.type == "shoestring:cost:MonthlyBudget":
+            result.budget_usd = record.inputs.get("monthlyUsd")
+            result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
+        elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
+            no_charge += 1
+        else:
+            result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
+    for reference in _of(records, "pulumi:pulumi:StackReference"):
+        result.lines.append(_shared_cluster(reference, records, host_records))
+    result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
+    result.notes.append(f"{no_charge} resources have no charge of their own (namespaces, policies, identities, ClusterIP services)")
+    return result
+
+
+def over_budget(result: Estimate) -> str | None:
+    """Why the stack's expected monthly cost exceeds its budget, or None when it does not."""
+    if result.budget_usd is None or result.expected_monthly_usd <= result.budget_usd:
+        return None
+    largest = sorted((line for line in result.lines if line.idle_monthly), key=lambda line: -line.idle_monthly)[:3]
+    items = "; ".join(f"{line.item} ${line.idle_monthly:,.2f}" for line in largest)
+    gpu = ""
+    if result.expected_gpu_hours and result.burst_hourly_usd:
+        gpu = f"; GPU burst {result.expected_gpu_hours:g} h × ${result.burst_hourly_usd:,.4f}/h = ${result.expected_gpu_hours * result.burst_hourly_usd:,.2f}"
+    return (
+        f"stack {result.stack}: expected ${result.expected_monthly_usd:,.2f}/month exceeds its budget of "
+        f"${result.budget_usd:,.2f}/month by ${result.expected_monthly_usd - result.budget_usd:,.2f}. "
+        f"Largest line items: {items}{gpu}. Lower them, or raise shoestring:budget."
+    )
+
+
+def free_tier_claims(estimates: Iterable[tuple[Estimate, str | None]]) -> list[str]:
+    """Warnings for billing accounts where more than one stack claims the free zonal cluster.
+
+    ``estimates`` pairs each stack's estimate with its billing account (None: not configured)."""
+    claims: dict[str | None, list[str]] = {}
+    for result, account in estimates:
+        if any(line.item == "GKE management fee" and line.idle_monthly == 0 for line in result.lines):
+            claims.setdefault(account, []).append(result.stack)
+    return [
+        f"stacks {', '.join(stacks)} all claim the free zonal cluster of billing account {account or '(not configured)'}; "
+        f"only one is free, the others pay ${catalog.gke_management_fee_hourly() * HOURS:,.2f}/month each"
+        for account, stacks in claims.items()
+        if len(stacks) > 1
+    ]
+
+
+# Per resource type.
+
+
+def _cluster_fee(cluster: ResourceRecord) -> Line:
+    fee = catalog.gke_management_fee_hourly() * HOURS
+    location = cluster.inputs.get("location", "")
+    claims_free_tier = cluster.inputs.get("resourceLabels", {}).get(FREE_TIER_LABEL) == "true"
+    if not ZONE.match(location):
+        return Line("GKE management fee", f"regional cluster {location}: the free tier never covers it; $0.10/h × {HOURS} h", fee)
+    if claims_free_tier:
+        credit = catalog.gke_free_tier_monthly_credit()
+        return Line("GKE management fee", f"zonal cluster claims the billing account's free tier (${credit:,.2f}/month credit)", 0.0)
+    return Line("GKE management fee", f"zonal cluster, not the free one: $0.10/h × {HOURS} h", fee)
+
+
+def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[Line]:
+    inputs = pool.inputs
+    node = inputs.get("nodeConfig", {})
+    machine_type = node.get("machineType", "e2-medium")
+    spot = bool(node.get("spot"))
+    zones = len(inputs.get("nodeLocations") or []) or (1 if ZONE.match(location) else 3)
+    scaling = inputs.get("autoscaling", {})
+    min_nodes = scaling.get("minNodeCount", inputs.get("nodeCount", 0)) * zones
+    max_nodes = scaling.get("maxNodeCount", inputs.get("nodeCount", 0)) * zones
+    accelerators = node.get("guestAccelerators", [])
+    name = pool.name
+    try:
+        machine = catalog.machine(region, machine_type)
+        node_hourly = machine.spot_hourly if spot else machine.hourly
+        for accelerator in accelerators:
+            unbundled = accelerator.get("count", 1) - machine.bundled_gpus
+            if unbundled > 0:
+                node_hourly += unbundled * catalog.gpu_hourly(region, accelerator["type"], spot)
+        disk_monthly = node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
+    except catalog.UnknownPrice as e:
+        return [Line(f"{name} nodes", f"not priced: {e.args[0]}", None)]
+
+    kind = "Spot" if spot else "on-demand"
+    discount = 0.0 if spot else catalog.sustained_use_discount(machine_type)
+    gpus = " + ".join(f"{a.get('count', 1)}× {a['type']}" for a in accelerators)
+    what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
+    where = f"{zones} zones × " if zones > 1 else ""
+    lines = []
+    if accelerators:
+        idle = min_nodes * node_hourly * HOURS * (1 - discount)
+        burst = node_hourly + disk_monthly / HOURS
+        lines.append(
+            Line(
+                f"{name} GPU nodes",
+                f"{where}{min_nodes}–{max_nodes} × {what}; idle at {min_nodes}, ${burst:.4f}/h per node while a burst runs",
+                idle,
+                burst_hourly=burst,
+                burst_max_hourly=(max_nodes - min_nodes) * burst,
+            )
+        )
+    else:
+        sud = f", {discount:.0%} sustained-use discount" if discount else ""
+        lines.append(Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * node_hourly * HOURS * (1 - discount)))
+    if min_nodes:
+        lines.append(
+            Line(f"{name} boot disks", f"{min_nodes} × {node.get('diskSizeGb')} GB {node.get('diskType')}", min_nodes * disk_monthly)
+        )
+    return lines
+
+
+def _service(service: ResourceRecord, region: str | None) -> Line | None:
+    if service.inputs.get("spec", {}).get("type") != "LoadBalancer":
+        return None
+    metadata = service.inputs.get("metadata", {})
+    name = f"{metadata.get('namespace')}/{metadata.get('name')}"
+    if region is None:
+        return Line(f"load balancer {name}", "not priced: the cluster's region is not in this plan", None)
+    hourly = catalog.forwarding_rule_hourly(region)
+    return Line(f"load balancer {name}", f"LoadBalancer Service: one forwarding rule, ${hourly}/h × {HOURS} h", hourly * HOURS)
+
+
+def _shared_cluster(reference: ResourceRecord, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:
+    host = reference.inputs.get("name", "another stack")
+    cpu, memory = _reserved(records)
+    detail = f"runs in {host}'s cluster: no management fee, no nodes of its own; its quotas reserve {cpu:g} vCPU and {memory:g} GiB of requests"
+    if host_records is not None:
+        (low_cpu, low_mem), (high_cpu, high_mem) = _allocatable(host_records)
+        detail += (
+            f", against that cluster's CPU-pool allocatable of {low_cpu:.2f}–{high_cpu:.2f} vCPU and "
+            f"{low_mem:.2f}–{high_mem:.2f} GiB (minimum–maximum nodes; GPU pools excluded)"
+        )
+    return Line("shared cluster", detail, 0.0)
+
+
+# Helpers.
+
+
+def _of(records: Sequence[ResourceRecord], type_: str) -> list[ResourceRecord]:
+    return [r for r in records if r.type == type_]
+
+
+def _region_of(clusters: Sequence[ResourceRecord], records: Sequence[ResourceRecord]) -> str | None:
+    for cluster in clusters:
+        location = cluster.inputs.get("location", "")
+        return catalog.region_of(location) if ZONE.match(location) else location
+    for pool in _of(records, "gcp:container/nodePool:NodePool"):
+        return catalog.region_of(pool.inputs.get("location", ""))
+    return None
+
+
+def _location_of(pool: ResourceRecord, clusters: Sequence[ResourceRecord]) -> str:
+    location = pool.inputs.get("location")
+    if location:
+        return location
+    return clusters[0].inputs.get("location", "") if clusters else ""
+
+
+def _reserved(records: Sequence[ResourceRecord]) -> tuple[float, float]:
+    cpu = memory = 0.0
+    for quota in _of(records, "kubernetes:core/v1:ResourceQuota"):
+        hard = quota.inputs.get("spec", {}).get("hard", {})
+        cpu += parse_cpu(hard.get("requests.cpu", "0"))
+        memory += parse_gib(hard.get("requests.memory", "0"))
+    return cpu, memory
+
+
+def _allocatable(records: Sequence[ResourceRecord]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Allocatable CPU and GiB of the CPU pools at minimum and at maximum size."""
+    clusters = _of(records, "gcp:container/cluster:Cluster")
+    region = _region_of(clusters, records)
+    low = [0.0, 0.0]
+    high = [0.0, 0.0]
+    for pool in _of(records, "gcp:container/nodePool:NodePool"):
+        node = pool.inputs.get("nodeConfig", {})
+        if node.get("guestAccelerators"):
+            continue
+        machine = catalog.machine(region, node.get("machineType", "e2-medium"))
+        cpu, memory = node_allocatable(machine)
+        scaling = pool.inputs.get("autoscaling", {})
+        for totals, count in ((low, scaling.get("minNodeCount", 0)), (high, scaling.get("maxNodeCount", 0))):
+            totals[0] += count * cpu
+            totals[1] += count * memory
+    return (low[0], low[1]), (high[0], high[1])
+
+
+SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
+
+
+def node_allocatable(machine: catalog.Machine) -> tuple[float, float]:
+    """vCPU and GiB a GKE node leaves to pods, per GKE's documented reservations
+    (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes): CPU 6% of the first
+    core, 1% of the second, 0.5% of the next two, 0.25% above four (shared-core E2: 1060m
+    reserved); memory 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8, 6% of the
+    next 112, 2% above 128, and 100 MiB for eviction."""
+    if machine.name in SHARED_CORE:
+        cpu = machine.vcpus - 1.06
+    else:
+        tiers = ((1, 0.06), (1, 0.01), (2, 0.005), (float("inf"), 0.0025))
+        cpu = machine.vcpus - _tiered(machine.vcpus, tiers)
+    memory_tiers = ((4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (float("inf"), 0.02))
+    memory = machine.memory_gb - _tiered(machine.memory_gb, memory_tiers) - 100 / 1024
+    return cpu, memory
+
+
+def _tiered(amount: float, tiers: Sequence[tuple[float, float]]) -> float:
+    reserved = 0.0
+    for size, rate in tiers:
+        portion = min(amount, size)
+        reserved += portion * rate
+        amount -= portion
+        if amount <= 0:
+            break
+    return reserved
+
+
+def parse_cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def parse_gib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024**2, "Mi": 1 / 1024, "Gi": 1.0, "Ti": 1024.0}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 1024**3

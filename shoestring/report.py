@@ -1,0 +1,85 @@
+"""README's "What it costs": every shipped stack's estimate, and what prod's capacity would cost
+built the usual expensive ways — all computed by the estimator from the plans' records."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from shoestring import cost
+from shoestring.offline import Plan, Record
+
+Variant = Callable[[Sequence[Record]], list[Record]]
+
+
+def regional_cluster(records: Sequence[Record]) -> list[Record]:
+    """The cluster in its region instead of its zone: no free tier, every pool in three zones."""
+
+    def relocate(record: Record) -> Record:
+        location = record.inputs.get("location")
+        if record.type not in ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool") or not location:
+            return record
+        inputs = {k: v for k, v in record.inputs.items() if k != "nodeLocations"}
+        return dataclasses.replace(record, inputs=inputs | {"location": location.rsplit("-", 1)[0]})
+
+    return [relocate(r) for r in records]
+
+
+def load_balancer_per_service(records: Sequence[Record]) -> list[Record]:
+    """Every internal service behind a load balancer of its own (a forwarding rule each)."""
+
+    def expose(record: Record) -> Record:
+        if record.type != "kubernetes:core/v1:Service":
+            return record
+        spec = record.inputs.get("spec", {}) | {"type": "LoadBalancer"}
+        return dataclasses.replace(record, inputs=record.inputs | {"spec": spec})
+
+    return [expose(r) for r in records]
+
+
+def always_on_gpu_node(records: Sequence[Record]) -> list[Record]:
+    """The GPU pool keeping one node up all month instead of scaling to zero."""
+
+    def warm(record: Record) -> Record:
+        if record.type != "gcp:container/nodePool:NodePool" or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
+            return record
+        scaling = record.inputs.get("autoscaling", {}) | {"minNodeCount": 1}
+        return dataclasses.replace(record, inputs=record.inputs | {"autoscaling": scaling})
+
+    return [warm(r) for r in records]
+
+
+VARIANTS: tuple[tuple[str, Variant], ...] = (
+    ("a regional cluster instead of a zonal one", regional_cluster),
+    ("an internal load balancer per service instead of ClusterIP", load_balancer_per_service),
+    ("an always-on GPU node instead of scale-to-zero", always_on_gpu_node),
+)
+
+
+def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
+    """The section README embeds between its `what-it-costs` markers."""
+    rows = [
+        "| Stack | Idle $/month | GPU node $/h at burst | Expected GPU node-hours | Expected $/month | Budget $/month |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for stack, plan in plans.items():
+        estimate = cost.estimate(stack, plan.records)
+        budget = "—" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}"
+        rows.append(
+            f"| `{stack}` | {estimate.idle_monthly_usd:,.2f} | {estimate.burst_hourly_usd:,.4f} | "
+            f"{estimate.expected_gpu_hours:g} | {estimate.expected_monthly_usd:,.2f} | {budget} |"
+        )
+    records = plans[baseline].records
+    base = cost.estimate(baseline, records)
+    rows += [
+        "",
+        f"The same `{baseline}` capacity, built the usual ways (expected $/month, {base.expected_gpu_hours:g} GPU node-hours):",
+        "",
+        "| Built with | Expected $/month | More than Shoestring |",
+        "| --- | ---: | ---: |",
+        f"| Shoestring (`{baseline}` as shipped) | {base.expected_monthly_usd:,.2f} | — |",
+    ]
+    for label, variant in VARIANTS:
+        other = cost.estimate(baseline, variant(records))
+        rows.append(f"| {label} | {other.expected_monthly_usd:,.2f} | +{other.expected_monthly_usd - base.expected_monthly_usd:,.2f} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,269 @@
+"""Cost: the estimator against figures computed by hand from shoestring/prices.yaml, budgets that
+stop a stack, and the same rules in the CrossGuard policy pack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
+
+from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
+from shoestring import config, cost, offline
+from shoestring.__main__ import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "policies"))
+import guardrails  # noqa: E402  (policies/guardrails.py, the policy pack's validation functions)
+
+HOURS = 730
+NODES = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}
+
+# Catalog figures, us-central1 (shoestring/prices.yaml).
+N1_STANDARD_1 = 0.04749975
+E2_MEDIUM_SPOT = 0.013396
+G2_STANDARD_4 = 0.706832255
+PD_STANDARD = 0.04
+
+
+def priced(program, stack="test") -> cost.Estimate:
+    return cost.estimate(stack, offline.declare(program, stack=stack).records)
+
+
+def cluster(free_tier: bool) -> ZonalCluster:
+    labels = {cost.STACK_LABEL: "lab", cost.FREE_TIER_LABEL: str(free_tier).lower()}
+    return ZonalCluster("lab", {"project": "acme", "zone": "us-central1-a", "labels": labels})
+
+
+def line(estimate: cost.Estimate, item: str) -> cost.Line:
+    [found] = [x for x in estimate.lines if x.item == item]
+    return found
+
+
+class TestEstimator:
+    def test_a_free_tier_zonal_cluster_with_three_n1_standard_1_nodes(self):
+        def blog_sized() -> None:
+            cluster(free_tier=True)
+            DefaultPool("default-pool", NODES | {"machine_type": "n1-standard-1", "min_nodes": 3, "max_nodes": 3})
+
+        estimate = priced(blog_sized)
+        assert line(estimate, "GKE management fee").idle_monthly == 0
+        # 3 nodes x $0.04749975/h x 730 h, less N1's 30% sustained-use discount for a full month.
+        assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(3 * N1_STANDARD_1 * HOURS * 0.70)
+        assert line(estimate, "default-pool boot disks").idle_monthly == pytest.approx(3 * 30 * PD_STANDARD)
+        assert estimate.idle_monthly_usd == 76.42  # 72.82 + 3.60
+
+    def test_a_second_cluster_in_the_billing_account_pays_the_management_fee(self):
+        estimate = priced(lambda: cluster(free_tier=False))
+        assert line(estimate, "GKE management fee").idle_monthly == pytest.approx(0.10 * HOURS)  # $73.00
+
+    def test_a_regional_cluster_never_gets_the_free_tier_and_runs_nodes_in_three_zones(self):
+        records = offline.declare(
+            lambda: (cluster(free_tier=True), DefaultPool("default-pool", NODES | {"machine_type": "n1-standard-1"})), stack="test"
+        ).records
+        regional = [_relocated(r, "us-central1") for r in records]
+        estimate = cost.estimate("test", regional)
+        assert line(estimate, "GKE management fee").idle_monthly == pytest.approx(73.0)
+        assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(3 * N1_STANDARD_1 * HOURS * 0.70)
+
+    def test_a_scale_to_zero_l4_pool_costs_nothing_idle_and_its_node_hours_when_used(self):
+        gpu = NODES | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4"}
+
+        def stack() -> None:
+            GpuPool("gpu-pool", gpu)
+            MonthlyBudget("test-budget", {"monthly_usd": 100, "expected_gpu_hours": 40})
+
+        estimate = priced(stack)
+        assert estimate.idle_monthly_usd == 0
+        # One L4 node: the g2-standard-4 (GPU bundled) plus its 100 GB pd-standard disk, per hour.
+        node_hour = G2_STANDARD_4 + 100 * PD_STANDARD / HOURS
+        assert estimate.burst_hourly_usd == pytest.approx(node_hour, abs=1e-4)
+        assert estimate.expected_monthly_usd == pytest.approx(40 * node_hour, abs=0.01)  # $28.49
+
+    def test_a_spot_default_pool_gets_spot_prices_and_no_sustained_use_discount(self):
+        estimate = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
+        assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(2 * E2_MEDIUM_SPOT * HOURS)
+
+    def test_a_resource_it_cannot_price_is_listed_as_not_priced_never_as_zero(self):
+        records = [offline.Record("gcp:sql/databaseInstance:DatabaseInstance", "db", None, "urn:db", {})]
+        estimate = cost.estimate("test", records)
+        assert estimate.not_priced == ["gcp:sql/databaseInstance:DatabaseInstance db"]
+        assert estimate.lines[0].idle_monthly is None
+
+    def test_a_gpu_the_catalog_cannot_price_makes_the_pool_not_priced(self):
+        t4 = NODES | {"machine_type": "n1-standard-4", "accelerator": "nvidia-tesla-t4"}
+        estimate = priced(lambda: GpuPool("gpu-pool", t4))
+        assert estimate.not_priced == ["gpu-pool nodes"]
+
+    def test_a_stack_in_another_stacks_cluster_pays_no_fee_and_says_whose_cluster_and_how_much_it_reserves(self, plans):
+        estimate = cost.estimate("staging", plans["staging"].records, plans["prod"].records)
+        assert estimate.idle_monthly_usd == 0
+        shared = line(estimate, "shared cluster")
+        assert "runs in organization/shoestring/prod's cluster" in shared.detail
+        # blog-staging (2 vCPU, 4 GiB) and ml-staging (4 vCPU, 16 GiB) quotas.
+        assert "its quotas reserve 6 vCPU and 20 GiB of requests" in shared.detail
+        # 3-5 n1-standard-1 nodes: 1 - 0.06 = 0.94 vCPU and 3.75 - 0.9375 - 100 MiB = 2.715 GiB each.
+        assert "2.82–4.70 vCPU and 8.14–13.57 GiB" in shared.detail
+
+    def test_node_allocatable_follows_gkes_reservations(self):
+        from shoestring import catalog
+
+        assert cost.node_allocatable(catalog.machine("us-central1", "e2-medium")) == pytest.approx((0.94, 4 - 1 - 100 / 1024))
+        cpu, memory = cost.node_allocatable(catalog.machine("us-central1", "e2-standard-4"))
+        assert cpu == pytest.approx(4 - 0.06 - 0.01 - 0.01)
+        assert memory == pytest.approx(16 - (1 + 0.8 + 0.8) - 100 / 1024)
+
+
+class TestBudgets:
+    def test_every_shipped_stack_is_within_its_budget(self, plans):
+        for stack, plan in plans.items():
+            estimate = cost.estimate(stack, plan.records)
+            assert estimate.budget_usd is not None, f"{stack} has no budget"
+            assert cost.over_budget(estimate) is None
+
+    def test_a_budget_below_the_estimate_names_the_budget_the_estimate_and_the_largest_items(self):
+        environment = _stack_environment("prod", budget=50)
+        result = CliRunner().invoke(cli, ["cost", "--stack", "prod", "--config-from-environment"], env=environment)
+        assert result.exit_code == 1
+        assert "stack prod: expected $116.31/month exceeds its budget of $50.00/month by $66.31" in result.output
+        assert "Largest line items: default-pool nodes $72.82; default-pool boot disks $15.00" in result.output
+        assert "GPU burst 40 h × $0.7123/h = $28.49" in result.output
+
+    def test_raising_the_budget_passes(self):
+        result = CliRunner().invoke(cli, ["cost", "--stack", "prod", "--config-from-environment"], env=_stack_environment("prod", budget=120))
+        assert result.exit_code == 0, result.output
+
+    def test_make_plan_fails_over_budget_too(self, tmp_path):
+        copy = tmp_path / "shoestring"
+        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache"))
+        stack_file = copy / "stacks" / "Pulumi.prod.yaml"
+        stack_file.write_text(stack_file.read_text().replace("shoestring:budget: 160", "shoestring:budget: 50"))
+        completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "prod"], cwd=copy, capture_output=True, text=True)
+        assert completed.returncode == 1
+        assert "stack prod: expected $116.31/month exceeds its budget of $50.00/month" in completed.stderr
+
+    def test_the_program_exports_its_own_estimate(self, plans):
+        exported = plans["prod"].outputs["cost"]
+        estimate = cost.estimate("prod", plans["prod"].records)
+        assert exported == {
+            "idle_monthly_usd": estimate.idle_monthly_usd,
+            "burst_hourly_usd": estimate.burst_hourly_usd,
+            "expected_monthly_usd": estimate.expected_monthly_usd,
+            "budget_usd": estimate.budget_usd,
+        }
+
+    def test_a_billing_account_declares_a_cloud_billing_budget_alerting_at_50_90_and_100_percent(self):
+        args = {"monthly_usd": 160, "expected_gpu_hours": 40, "billing_account": "01ABCD-23EF45-6789AB", "labels": {"shoestring-stack": "prod"}}
+        plan = offline.declare(lambda: MonthlyBudget("prod-budget", args), stack="test")
+        [budget] = plan.of_type("gcp:billing/budget:Budget")
+        assert budget.inputs["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "160"}}
+        assert [t["thresholdPercent"] for t in budget.inputs["thresholdRules"]] == [0.5, 0.9, 1.0]
+        assert budget.inputs["budgetFilter"] == {"labels": {"shoestring-stack": "prod"}}
+
+    def test_no_billing_account_no_cloud_billing_budget(self, plans):
+        assert not plans["prod"].of_type("gcp:billing/budget:Budget")
+
+
+class TestCostCommand:
+    def test_json_has_the_figures_and_the_lines(self):
+        result = CliRunner().invoke(cli, ["cost", "--stack", "dev", "--json"])
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.output)
+        assert {"idle_monthly_usd", "burst_hourly_usd", "expected_monthly_usd", "lines"} <= set(body)
+        assert body["lines"][0]["item"] == "GKE management fee"
+
+    def test_all_stacks_warns_when_two_stacks_of_one_billing_account_claim_the_free_cluster(self):
+        free = cost.Estimate("a", "us-central1", [cost.Line("GKE management fee", "free", 0.0)])
+        also_free = cost.Estimate("b", "us-central1", [cost.Line("GKE management fee", "free", 0.0)])
+        paying = cost.Estimate("c", "us-central1", [cost.Line("GKE management fee", "fee", 73.0)])
+        [warning] = cost.free_tier_claims([(free, "01ABCD-23EF45-6789AB"), (also_free, "01ABCD-23EF45-6789AB"), (paying, "01ABCD-23EF45-6789AB")])
+        assert warning.startswith("stacks a, b all claim the free zonal cluster of billing account 01ABCD-23EF45-6789AB")
+        assert cost.free_tier_claims([(free, "01ABCD-23EF45-6789AB"), (also_free, "999999-999999-999999")]) == []
+
+    def test_the_shipped_stacks_claim_the_free_cluster_once(self):
+        result = CliRunner().invoke(cli, ["cost", "--stack", "all", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["warnings"] == []
+
+
+class TestPolicyPack:
+    """The CrossGuard validation functions, called with pulumi_policy's own argument types."""
+
+    def violations(self, validate, args) -> list[str]:
+        found: list[str] = []
+        validate(args, lambda message, urn=None: found.append(message))
+        return found
+
+    def stack_args(self, records) -> StackValidationArgs:
+        return StackValidationArgs(resources=[_policy_resource(r) for r in records])
+
+    def test_the_budget_policy_passes_a_stack_within_budget(self, plans):
+        assert self.violations(guardrails.monthly_budget, self.stack_args(plans["prod"].records)) == []
+
+    def test_the_budget_policy_fails_a_stack_over_budget_with_the_estimators_message(self, plans):
+        records = [_with_budget(r, 50) for r in plans["prod"].records]
+        [message] = self.violations(guardrails.monthly_budget, self.stack_args(records))
+        assert message.startswith("stack prod: expected $116.31/month exceeds its budget of $50.00/month")
+
+    def test_a_regional_cluster_is_refused(self, plans):
+        [cluster] = [r for r in plans["prod"].records if r.type == "gcp:container/cluster:Cluster"]
+        assert self.violations(guardrails.zonal_cluster_only, _resource_args(cluster)) == []
+        [message] = self.violations(guardrails.zonal_cluster_only, _resource_args(_relocated(cluster, "us-central1")))
+        assert "not a zone: a regional cluster pays the $73.00/month management fee" in message
+
+    def test_a_warm_gpu_pool_is_refused_with_its_idle_cost(self, plans):
+        [pool] = [r for r in plans["prod"].records if r.name == "gpu-pool" and r.type.startswith("gcp:")]
+        assert self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(pool)) == []
+        warm = _replace_inputs(pool, autoscaling={"minNodeCount": 1, "maxNodeCount": 2})
+        [message] = self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(warm))
+        assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $515.99/month while idle. Set its minimum to 0."
+
+    def test_a_load_balancer_service_is_flagged(self, plans):
+        [service] = [r for r in plans["prod"].records if r.name == "blog-frontend" and r.type == "kubernetes:core/v1:Service"]
+        assert self.violations(guardrails.no_load_balancer_services, _resource_args(service)) == []
+        balanced = _replace_inputs(service, spec=service.inputs["spec"] | {"type": "LoadBalancer"})
+        [message] = self.violations(guardrails.no_load_balancer_services, _resource_args(balanced))
+        assert "one forwarding rule, up to $18.25/month each" in message
+
+
+# Helpers.
+
+
+def _relocated(record: offline.Record, location: str) -> offline.Record:
+    if "location" not in record.inputs:
+        return record
+    inputs = {k: v for k, v in record.inputs.items() if k != "nodeLocations"} | {"location": location}
+    return offline.Record(record.type, record.name, record.parent, record.urn, inputs)
+
+
+def _replace_inputs(record: offline.Record, **inputs) -> offline.Record:
+    return offline.Record(record.type, record.name, record.parent, record.urn, record.inputs | inputs)
+
+
+def _with_budget(record: offline.Record, monthly_usd: float) -> offline.Record:
+    if record.type != "shoestring:cost:MonthlyBudget":
+        return record
+    return _replace_inputs(record, monthlyUsd=monthly_usd)
+
+
+def _policy_resource(record: offline.Record) -> PolicyResource:
+    options = PolicyResourceOptions(
+        protect=record.protect, ignore_changes=list(record.ignore_changes), delete_before_replace=None,
+        aliases=[], additional_secret_outputs=[], custom_timeouts=None, parent=None,
+    )
+    return PolicyResource(record.type, record.inputs, record.urn, record.name, options, None, None, [], {})
+
+
+def _resource_args(record: offline.Record) -> ResourceValidationArgs:
+    resource = _policy_resource(record)
+    return ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None)
+
+
+def _stack_environment(stack: str, budget: float) -> dict[str, str]:
+    raw = config.read_stack_files(stack)[0] | {"shoestring:budget": str(budget)}
+    return {"PULUMI_CONFIG": json.dumps(raw)}
