@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 STACK ?= dev
+BASE ?= origin/main
 
-.PHONY: plan cost test bench clean
+.PHONY: plan cost diff test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, 
 
 cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); fails over budget
 	$(PY) -m shoestring cost --stack $(STACK)
+
+diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
+	$(PY) -m shoestring diff --base $(BASE)
 
 test: $(VENV)/.installed $(CHECKOV) ## The whole suite, manifest validation and security scan included
 	$(PY) -m pytest

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import click
 from rich.console import Console
 
-from shoestring import config, cost, offline, render, report
+from shoestring import config, cost, diff, offline, render, report
 from shoestring.config import ConfigError
 
 
@@ -19,12 +20,16 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--stack", default="dev", show_default=True, help="Stack to plan (a file stacks/Pulumi.<stack>.yaml).")
+@click.option("--stack", default="dev", show_default=True, help="Stack to plan (a file stacks/Pulumi.<stack>.yaml), or `all` with --json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON records {type, name, parent, inputs}.")
 def plan(stack: str, as_json: bool) -> None:
     """Run the program for STACK under mocks and show what it declares and costs.
 
     Exits 1 when the stack's expected monthly cost exceeds its budget."""
+    if stack == "all" and as_json:
+        plans = {name: _run(name).to_json() for name in offline.stacks()}
+        click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
+        return
     result = _run(stack)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
@@ -68,6 +73,23 @@ def cost_command(stack: str, as_json: bool, config_from_environment: bool) -> No
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     _fail_if_over_budget(estimates)
+
+
+@cli.command("diff")
+@click.option("--base", default="origin/main", show_default=True, help="Git ref to compare the working tree with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+def diff_command(base: str, as_json: bool) -> None:
+    """What this change does to every stack, against BASE: created, updated, replaced and deleted
+    resources with each changed property, dangers first, and the cost before and after."""
+    try:
+        before = diff.plans_at(base)
+    except subprocess.CalledProcessError as e:
+        raise click.ClickException(f"cannot check out {base!r}: {e.stderr.strip()}") from None
+    diffs = diff.compare(before, diff.plans_in(offline.ROOT))
+    if as_json:
+        click.echo(json.dumps({"base": base, "stacks": [d.to_json() for d in diffs]}, indent=2, sort_keys=True))
+    else:
+        click.echo(diff.markdown(diffs, base), nl=False)
 
 
 @cli.command("cost-report")

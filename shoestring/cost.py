@@ -58,6 +58,8 @@ class Line:
     """Extra cost per hour of one GPU node running."""
     burst_max_hourly: float = 0.0
     """Extra cost per hour with every GPU node of the pool running."""
+    ceiling_monthly: float | None = None
+    """Monthly cost with the pool at its maximum all month (the autoscaler's worst case); None: as idle."""
 
 
 @dataclass
@@ -86,6 +88,11 @@ class Estimate:
         return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd, 2)
 
     @property
+    def ceiling_monthly_usd(self) -> float:
+        """Every pool at its maximum, all month: what the autoscalers could spend at worst."""
+        return round(sum((line.idle_monthly or 0.0) if line.ceiling_monthly is None else line.ceiling_monthly for line in self.lines), 2)
+
+    @property
     def not_priced(self) -> list[str]:
         return [line.item for line in self.lines if line.idle_monthly is None]
 
@@ -98,6 +105,7 @@ class Estimate:
             "burst_max_hourly_usd": self.burst_max_hourly_usd,
             "expected_gpu_hours": self.expected_gpu_hours,
             "expected_monthly_usd": self.expected_monthly_usd,
+            "ceiling_monthly_usd": self.ceiling_monthly_usd,
             "budget_usd": self.budget_usd,
             "over_budget": over_budget(self),
             "not_priced": self.not_priced,
@@ -214,23 +222,34 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
     where = f"{zones} zones × " if zones > 1 else ""
     lines = []
     if accelerators:
-        idle = min_nodes * node_hourly * HOURS * (1 - discount)
+        # A GPU node's boot disk lives and dies with it: priced in the node's line.
+        per_node_month = node_hourly * HOURS * (1 - discount) + disk_monthly
         burst = node_hourly + disk_monthly / HOURS
         lines.append(
             Line(
                 f"{name} GPU nodes",
-                f"{where}{min_nodes}–{max_nodes} × {what}; idle at {min_nodes}, ${burst:.4f}/h per node while a burst runs",
-                idle,
+                f"{where}{min_nodes}–{max_nodes} × {what} + {node.get('diskSizeGb')} GB {node.get('diskType')}; "
+                f"idle at {min_nodes}, ${burst:.4f}/h per node while a burst runs",
+                min_nodes * per_node_month,
                 burst_hourly=burst,
                 burst_max_hourly=(max_nodes - min_nodes) * burst,
+                ceiling_monthly=max_nodes * (node_hourly * HOURS + disk_monthly),
             )
         )
-    else:
-        sud = f", {discount:.0%} sustained-use discount" if discount else ""
-        lines.append(Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * node_hourly * HOURS * (1 - discount)))
+        return lines
+    sud = f", {discount:.0%} sustained-use discount" if discount else ""
+    monthly_node = node_hourly * HOURS * (1 - discount)
+    lines.append(
+        Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * monthly_node, ceiling_monthly=max_nodes * monthly_node)
+    )
     if min_nodes:
         lines.append(
-            Line(f"{name} boot disks", f"{min_nodes} × {node.get('diskSizeGb')} GB {node.get('diskType')}", min_nodes * disk_monthly)
+            Line(
+                f"{name} boot disks",
+                f"{min_nodes} × {node.get('diskSizeGb')} GB {node.get('diskType')}",
+                min_nodes * disk_monthly,
+                ceiling_monthly=max_nodes * disk_monthly,
+            )
         )
     return lines
 

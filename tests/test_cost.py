@@ -85,6 +85,13 @@ class TestEstimator:
         assert estimate.burst_hourly_usd == pytest.approx(node_hour, abs=1e-4)
         assert estimate.expected_monthly_usd == pytest.approx(40 * node_hour, abs=0.01)  # $28.49
 
+    def test_a_warm_gpu_node_costs_its_machine_and_its_disk_all_month(self):
+        warm = NODES | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "min_nodes": 1, "max_nodes": 2}
+        estimate = priced(lambda: GpuPool("gpu-pool", warm))
+        # G2 has no sustained-use discount: $0.706832255/h x 730 h + 100 GB x $0.04.
+        assert estimate.idle_monthly_usd == pytest.approx(G2_STANDARD_4 * HOURS + 100 * PD_STANDARD, abs=0.01)  # $519.99
+        assert estimate.ceiling_monthly_usd == pytest.approx(2 * (G2_STANDARD_4 * HOURS + 100 * PD_STANDARD), abs=0.01)
+
     def test_a_spot_default_pool_gets_spot_prices_and_no_sustained_use_discount(self):
         estimate = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
         assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(2 * E2_MEDIUM_SPOT * HOURS)
@@ -221,7 +228,7 @@ class TestPolicyPack:
         assert self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(pool)) == []
         warm = _replace_inputs(pool, autoscaling={"minNodeCount": 1, "maxNodeCount": 2})
         [message] = self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(warm))
-        assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $515.99/month while idle. Set its minimum to 0."
+        assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $519.99/month while idle. Set its minimum to 0."
 
     def test_a_load_balancer_service_is_flagged(self, plans):
         [service] = [r for r in plans["prod"].records if r.name == "blog-frontend" and r.type == "kubernetes:core/v1:Service"]

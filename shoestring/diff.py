@@ -1,0 +1,311 @@
+"""What a change does to each stack: the offline plans at a base git ref and at the working tree,
+compared resource by resource, with replacements, dangers and the cost before and after.
+
+The report is deterministic: resources in URN order, properties in path order, figures rounded
+the same way, so the same inputs print byte-identical Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoestring import catalog, cost, replacements
+from shoestring.offline import PRICING_ENV, ROOT, Record
+
+ACTIONS = ("create", "update", "replace", "delete")
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class ResourceDiff:
+    action: str
+    type: str
+    name: str
+    urn: str
+    changes: list[Change] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    """Why it is replaced, or why an in-place update still recreates nodes."""
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    resources: list[ResourceDiff]
+    cost_before: cost.Estimate | None
+    cost_after: cost.Estimate | None
+    dangers: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(r.action == action for r in self.resources)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "dangers": self.dangers,
+            "counts": {action: self.count(action) for action in ACTIONS},
+            "resources": [
+                {
+                    "action": r.action,
+                    "type": r.type,
+                    "name": r.name,
+                    "urn": r.urn,
+                    "reasons": r.reasons,
+                    "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in r.changes],
+                }
+                for r in self.resources
+            ],
+            "cost": {side: _figures(e) for side, e in (("before", self.cost_before), ("after", self.cost_after))},
+        }
+
+
+# Planning both sides.
+
+
+def plans_at(ref: str, repo: Path = ROOT) -> dict[str, list[Record]]:
+    """Every stack's records at a git ref, planned in a temporary worktree of ``repo``."""
+    with tempfile.TemporaryDirectory(prefix="shoestring-base-") as tmp:
+        worktree = Path(tmp) / "base"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree), ref], check=True, capture_output=True, text=True)
+        try:
+            return plans_in(worktree)
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], check=True, capture_output=True)
+
+
+def plans_in(root: Path) -> dict[str, list[Record]]:
+    """Every stack's records in a checkout, planned by that checkout's own code."""
+    if not (root / "shoestring" / "__main__.py").exists():
+        return {}
+    try:
+        plans = _plan_json(root, "all")["stacks"]
+    except RuntimeError:  # a base from before `plan --stack all`: one stack at a time
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (root / "stacks").glob("Pulumi.*.yaml"))
+        plans = {stack: _plan_json(root, stack) for stack in stacks}
+    return {stack: [_record(r) for r in plan["resources"]] for stack, plan in plans.items()}
+
+
+def _plan_json(root: Path, stack: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "shoestring", "plan", "--stack", stack, "--json"],
+        cwd=root,
+        env=os.environ | {PRICING_ENV: "1"},  # the program's own cost output is not compared
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"planning {stack} in {root} failed:\n{result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def _record(data: dict[str, Any]) -> Record:
+    return Record(
+        type=data["type"],
+        name=data["name"],
+        parent=data["parent"],
+        urn=data["urn"],
+        inputs=data["inputs"],
+        protect=data.get("protect", False),
+        ignore_changes=tuple(data.get("ignoreChanges", ())),
+    )
+
+
+# Comparing.
+
+
+def compare(before: dict[str, list[Record]], after: dict[str, list[Record]]) -> list[StackDiff]:
+    return [compare_stack(stack, before.get(stack), after.get(stack)) for stack in sorted(set(before) | set(after))]
+
+
+def compare_stack(stack: str, before: list[Record] | None, after: list[Record] | None) -> StackDiff:
+    old = {r.urn: r for r in before or []}
+    new = {r.urn: r for r in after or []}
+    resources = []
+    for urn in sorted(set(old) | set(new)):
+        if urn not in old:
+            resources.append(ResourceDiff("create", new[urn].type, new[urn].name, urn))
+        elif urn not in new:
+            resources.append(ResourceDiff("delete", old[urn].type, old[urn].name, urn))
+        else:
+            changed = _resource_change(old[urn], new[urn])
+            if changed:
+                resources.append(changed)
+    return StackDiff(
+        stack=stack,
+        resources=resources,
+        cost_before=cost.estimate(stack, before) if before is not None else None,
+        cost_after=cost.estimate(stack, after) if after is not None else None,
+        dangers=_dangers(resources, old, new),
+    )
+
+
+def _resource_change(old: Record, new: Record) -> ResourceDiff | None:
+    # What the program tells Pulumi to ignore (ignoreChanges) is no change at all.
+    changes = [
+        Change(path, a, b)
+        for path, a, b in _differences(old.inputs, new.inputs, "")
+        if not any(path == ignored or path.startswith(ignored + ".") for ignored in new.ignore_changes)
+    ]
+    if old.protect != new.protect:
+        changes.append(Change("(protect)", old.protect, new.protect))
+    if not changes:
+        return None
+    replaced_by = [(c.path, replacements.replacement_reason(new.type, c.path)) for c in changes]
+    reasons = [f"`{path}` changed: {reason}" for path, reason in replaced_by if reason]
+    rolling = [f"`{c.path}` changed: {r}" for c in changes if (r := replacements.rolling_reason(new.type, c.path))]
+    action = "replace" if reasons else "update"
+    return ResourceDiff(action, new.type, new.name, new.urn, changes, reasons or rolling)
+
+
+def _differences(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
+    """Leaf paths whose values differ; dicts by key, lists by position unless only reordered."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            child = f"{path}.{key}" if path else key
+            if key not in old:
+                found.append((child, None, new[key]))
+            elif key not in new:
+                found.append((child, old[key], None))
+            else:
+                found.extend(_differences(old[key], new[key], child))
+        return found
+    if isinstance(old, list) and isinstance(new, list):
+        if _canonical(old) == _canonical(new):
+            return []  # same items, another order: not a change a reviewer needs
+        if len(old) == len(new):
+            found = []
+            for index, (a, b) in enumerate(zip(old, new, strict=True)):
+                found.extend(_differences(a, b, f"{path}[{index}]"))
+            return found
+        return [(path, old, new)]
+    return [] if old == new else [(path, old, new)]
+
+
+def _canonical(items: list[Any]) -> list[str]:
+    return sorted(json.dumps(item, sort_keys=True) for item in items)
+
+
+def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[str, Record]) -> list[str]:
+    dangers = []
+    for diff in resources:
+        if diff.type != "gcp:container/cluster:Cluster":
+            continue
+        if diff.action == "delete":
+            dangers.append(f"**Deletes the cluster {diff.name}** and everything running on it.")
+        elif diff.action == "replace":
+            why = "; ".join(diff.reasons)
+            dangers.append(f"**Replaces the cluster {diff.name}**: it is destroyed and created again, with every workload on it ({why}).")
+        for change in diff.changes:
+            if change.path in ("deletionProtection", "(protect)") and change.old is True and change.new is not True:
+                dangers.append(f"**Removes protection from the cluster {diff.name}** (`{change.path}` {change.old} → {change.new}): the next step can delete it.")
+    dangers.extend(_undersized_pools(new))
+    return dangers
+
+
+def _undersized_pools(records: dict[str, Record]) -> list[str]:
+    """CPU pools whose largest size cannot hold the CPU and memory their Deployments request."""
+    found = []
+    plans = list(records.values())
+    region = next((cost.catalog.region_of(r.inputs["location"]) for r in plans if r.type == "gcp:container/cluster:Cluster"), None)
+    if region is None:
+        return found
+    cpu_needed = memory_needed = 0.0
+    for deployment in (r for r in plans if r.type == "kubernetes:apps/v1:Deployment"):
+        spec = deployment.inputs.get("spec", {})
+        pod = spec.get("template", {}).get("spec", {})
+        if pod.get("nodeSelector"):
+            continue  # lands on a GPU pool
+        for container in pod.get("containers", []):
+            requests = container.get("resources", {}).get("requests", {})
+            cpu_needed += spec.get("replicas", 1) * cost.parse_cpu(requests.get("cpu", "0"))
+            memory_needed += spec.get("replicas", 1) * cost.parse_gib(requests.get("memory", "0"))
+    for pool in (r for r in plans if r.type == "gcp:container/nodePool:NodePool"):
+        node = pool.inputs.get("nodeConfig", {})
+        if node.get("guestAccelerators"):
+            continue
+        try:
+            cpu, memory = cost.node_allocatable(catalog.machine(region, node.get("machineType", "e2-medium")))
+        except catalog.UnknownPrice:
+            continue
+        most = pool.inputs.get("autoscaling", {}).get("maxNodeCount", 0)
+        if most * cpu < cpu_needed or most * memory < memory_needed:
+            found.append(
+                f"**Pool {pool.name} is too small for its workloads**: at most {most} node{'' if most == 1 else 's'} offer{'s' if most == 1 else ''} {most * cpu:.2f} vCPU and "
+                f"{most * memory:.2f} GiB allocatable, but the Deployments request {cpu_needed:.2f} vCPU and {memory_needed:.2f} GiB."
+            )
+    return found
+
+
+# Rendering.
+
+
+def markdown(diffs: list[StackDiff], base: str) -> str:
+    lines = [f"## Shoestring plan diff: `{base}` → this change", ""]
+    for diff in diffs:
+        if not diff.resources and _figures(diff.cost_before) == _figures(diff.cost_after):
+            lines += [f"### `{diff.stack}`: no changes", ""]
+            continue
+        counts = ", ".join(f"{diff.count(a)} to {a}" for a in ACTIONS)
+        lines += [f"### `{diff.stack}`: {counts}", ""]
+        lines += [f"> :warning: {danger}" for danger in diff.dangers]
+        if diff.dangers:
+            lines.append("")
+        for action in ("replace", "delete", "update", "create"):
+            for resource in sorted((r for r in diff.resources if r.action == action), key=_reading_order):
+                lines.append(f"- **{action}** `{resource.type}` {resource.name}")
+                lines += [f"  - :warning: {reason}" for reason in resource.reasons]
+                lines += [f"  - `{c.path}`: {_show(c.old)} → {_show(c.new)}" for c in resource.changes]
+        lines += ["", _cost_line(diff.cost_before, diff.cost_after), ""]
+    return "\n".join(lines)
+
+
+# The cluster before its pools, the pools before what runs on them; then by URN.
+_FIRST = ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool")
+
+
+def _reading_order(resource: ResourceDiff) -> tuple[int, str]:
+    rank = _FIRST.index(resource.type) if resource.type in _FIRST else len(_FIRST)
+    return rank, resource.urn
+
+
+def _cost_line(before: cost.Estimate | None, after: cost.Estimate | None) -> str:
+    old, new = _figures(before), _figures(after)
+    parts = []
+    for key, label in (("idle_monthly_usd", "idle"), ("expected_monthly_usd", "expected"), ("ceiling_monthly_usd", "at full scale")):
+        a, b = old.get(key, 0.0), new.get(key, 0.0)
+        parts.append(f"{label} ${a:,.2f} → ${b:,.2f}/month ({_delta(b - a)})")
+    return "**Cost:** " + "; ".join(parts)
+
+
+def _delta(amount: float) -> str:
+    amount = round(amount, 2)
+    return "no change" if amount == 0 else f"{'+' if amount > 0 else '−'}${abs(amount):,.2f}"
+
+
+def _figures(estimate: cost.Estimate | None) -> dict[str, float]:
+    if estimate is None:
+        return {}
+    return {
+        "idle_monthly_usd": estimate.idle_monthly_usd,
+        "expected_monthly_usd": estimate.expected_monthly_usd,
+        "ceiling_monthly_usd": estimate.ceiling_monthly_usd,
+    }
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return f"`{json.dumps(value, sort_keys=True, ensure_ascii=False)}`"

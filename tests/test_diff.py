@@ -1,0 +1,134 @@
+"""`make diff`: what a change does to every stack, as a reviewer reads it in the pull request —
+checked on a temporary git repository made from this project."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_add_a_project import readme_snippet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A git repository holding this project, its first commit tagged `base`."""
+    path = tmp_path_factory.mktemp("repo") / "shoestring"
+    shutil.copytree(ROOT, path, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache"))
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "add", "-A")
+    git(path, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "--quiet", "-m", "base")
+    git(path, "tag", "base")
+    return path
+
+
+@pytest.fixture
+def clean(repo: Path):
+    yield repo
+    git(repo, "checkout", "--quiet", "--", ".")
+    git(repo, "clean", "--quiet", "-fd")
+
+
+def git(path: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, text=True).stdout
+
+
+def diff(repo: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "base"], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def section(report: str, stack: str) -> str:
+    match = re.search(rf"^### `{stack}`.*?(?=^### |\Z)", report, re.S | re.M)
+    assert match, report
+    return match.group(0)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_no_change_says_so_in_one_line_per_stack(clean):
+    report = diff(clean)
+    for stack in ("dev", "prod", "staging"):
+        assert f"### `{stack}`: no changes\n" in report
+
+
+def test_the_report_is_byte_identical_run_to_run(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 4")
+    assert diff(clean) == diff(clean)
+
+
+def test_adding_a_project_shows_only_creates_and_no_cost_change(clean):
+    (clean / "projects" / "notes.py").write_text(readme_snippet())
+    report = diff(clean)
+    for stack in ("dev", "prod", "staging"):
+        part = section(report, stack)
+        assert "0 to update, 0 to replace, 0 to delete" in part
+        assert "**create** `kubernetes:core/v1:Namespace`" in part
+        assert "**Cost:** " in part and "+$" not in part and "−$" not in part
+
+
+def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 4")
+    part = section(diff(clean), "dev")
+    assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
+    assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
+    # Two more e2-medium Spot nodes and their 30 GB pd-standard disks at full scale: 2 x (9.78 + 1.20).
+    assert "at full scale $303.31 → $325.27/month (+$21.96)" in part
+    assert "idle $83.98 → $83.98/month (no change)" in part
+
+
+def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(clean):
+    stack_file = clean / "stacks" / "Pulumi.dev.yaml"
+    edit(stack_file, "machineType: g2-standard-4", "machineType: n1-standard-4")
+    edit(stack_file, "accelerator: nvidia-l4", "accelerator: nvidia-tesla-t4")
+    part = section(diff(clean), "dev")
+    assert "- **replace** `gcp:container/nodePool:NodePool` gpu-pool" in part
+    assert "  - :warning: `nodeConfig.guestAccelerators[0].type` changed: ForceNew: GKE cannot change a pool's accelerator type" in part
+    assert '  - `nodeConfig.guestAccelerators[0].type`: `"nvidia-l4"` → `"nvidia-tesla-t4"`' in part
+
+
+def test_moving_the_cluster_to_another_zone_puts_a_replace_warning_at_the_top(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-b")
+    part = section(diff(clean), "dev")
+    first_item = part.split("\n\n")[1]
+    assert first_item.startswith("> :warning: **Replaces the cluster shoestring-dev**")
+    assert "`location` changed: ForceNew: a cluster cannot move between zones or regions" in first_item
+    assert "- **replace** `gcp:container/nodePool:NodePool` default-pool" in part
+    assert readme_example() in part, "README's diff example is this scenario's output"
+
+
+def readme_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- diff-example:start -->", 1)[1].split("<!-- diff-example:end -->", 1)[0]
+    return re.search(r"```markdown\n(.*?)```", block, re.S).group(1)
+
+
+def test_removing_prods_protection_stands_at_the_top(clean):
+    edit(clean / "stacks" / "Pulumi.prod.yaml", "shoestring:deletionProtection: true", "shoestring:deletionProtection: false")
+    part = section(diff(clean), "prod")
+    assert part.split("\n\n")[1].startswith("> :warning: **Removes protection from the cluster shoestring-prod**")
+
+
+def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(clean):
+    stack_file = clean / "stacks" / "Pulumi.prod.yaml"
+    edit(stack_file, "minNodes: 3\n    maxNodes: 5", "minNodes: 1\n    maxNodes: 1")
+    edit(stack_file, "frontend: {replicas: 3}", "frontend: {replicas: 6}")
+    edit(stack_file, "backend: {replicas: 3}", "backend: {replicas: 6}")
+    part = section(diff(clean), "prod")
+    # 6 x 100m + 6 x 200m = 1.8 vCPU requested; one n1-standard-1 leaves 0.94 vCPU to pods.
+    assert part.split("\n\n")[1].startswith(
+        "> :warning: **Pool default-pool is too small for its workloads**: at most 1 node offers 0.94 vCPU and 2.71 GiB "
+        "allocatable, but the Deployments request 1.80 vCPU and 2.25 GiB."
+    )
+    # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
+    assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
