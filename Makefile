@@ -10,9 +10,10 @@ BASE ?= origin/main
 
 .PHONY: plan cost diff test bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable .  # the on-call command
 	touch $@
 
 $(CHECKOV): requirements-checkov.txt

@@ -71,3 +71,24 @@ def test_readme_lists_every_skipped_check_with_its_reason():
     readme = (ROOT / "README.md").read_text()
     for check in SKIPPED_CHECKS:
         assert check in readme
+
+
+def test_the_bootstrap_job_on_call_creates_is_a_valid_manifest_that_passes_checkov(plans, tmp_path):
+    import types
+
+    import yaml
+
+    from shoestring.oncall.runbooks.bootstrap_database import _job
+    from shoestring.oncall.session import find_target
+
+    job = _job(types.SimpleNamespace(target=find_target("backend", "blog", "prod")), "backend-bootstrap")
+    manifests.write(plans["prod"], tmp_path)  # the namespace's policies, which the Job's pod falls under
+    path = tmp_path / "job-blog-backend-bootstrap.yaml"
+    path.write_text(yaml.safe_dump(job))
+    validated = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "--quiet", "-k", kubernetes_version("prod"), str(path)], capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    scanned = subprocess.run(
+        [str(CHECKOV), "--framework", "kubernetes", "--directory", str(tmp_path), "--compact", "--quiet", "--skip-download", "--skip-check", ",".join(SKIPPED_CHECKS)],
+        capture_output=True, text=True,
+    )
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr

@@ -1,0 +1,54 @@
+"""The deployed commit against the branch's latest, with plain git: `git ls-remote` works for any
+host, and public repositories need no token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+class GitError(Exception):
+    pass
+
+
+def branch_head(repository: str, branch: str) -> str:
+    """The sha the branch points at in the repository."""
+    output = _git("ls-remote", repository, f"refs/heads/{branch}")
+    if not output.strip():
+        raise GitError(f"{repository} has no branch {branch!r}")
+    return output.split()[0]
+
+
+def same_commit(tag: str, sha: str) -> bool:
+    """An image tag names a commit by its full sha or a prefix of at least 7 characters."""
+    return len(tag) >= 7 and sha.startswith(tag.lower())
+
+
+def which_is_newer(repository: str, branch: str, deployed: str, latest: str) -> str | None:
+    """'deployed is N commits behind the branch' or 'ahead of' it, when the history tells; else None."""
+    with tempfile.TemporaryDirectory(prefix="on-call-") as tmp:
+        try:
+            _git("init", "--quiet", "--bare", tmp)
+            # Commit graph only, no file contents: cheap even for a large repository.
+            _git("-C", tmp, "fetch", "--quiet", "--filter=blob:none", repository, f"refs/heads/{branch}")
+            full = _git("-C", tmp, "rev-parse", "--verify", "--quiet", f"{deployed}^{{commit}}").strip()
+            behind = int(_git("-C", tmp, "rev-list", "--count", f"{full}..{latest}"))
+            ahead = int(_git("-C", tmp, "rev-list", "--count", f"{latest}..{full}"))
+        except (GitError, ValueError):
+            return None
+    if behind and not ahead:
+        return f"the deployed commit is {behind} commit{'s' if behind != 1 else ''} behind {branch}"
+    if ahead and not behind:
+        return f"the deployed commit is {ahead} commit{'s' if ahead != 1 else ''} ahead of {branch} (not on it yet, or force-pushed away)"
+    return None
+
+
+def _git(*args: str) -> str:
+    try:
+        # Never hang on a password prompt: a private repository without credentials is an error.
+        result = subprocess.run(["git", *args], capture_output=True, text=True, env=os.environ | {"GIT_TERMINAL_PROMPT": "0"}, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise GitError(str(e)) from None
+    if result.returncode != 0:
+        raise GitError(result.stderr.strip() or f"git {args[0]} failed")
+    return result.stdout

@@ -1,0 +1,168 @@
+"""`on-call bootstrap-database`: run an app's declared one-off setup (projects/<project>.py,
+``bootstrap=``) as a Kubernetes Job in its namespace, follow it, and report how it ended."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+from kubernetes.client import ApiException, V1Job
+
+from shoestring.oncall.runbook import runbook
+from shoestring.oncall.session import CannotCheck, Session
+
+RUN_AS_USER = 10001
+
+
+@runbook(
+    3,
+    click.option("--force", is_flag=True, help="Run again even though a bootstrap already succeeded."),
+    click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the Job to finish."),
+)
+def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
+    """Run the app's database bootstrap as a Job, stream its logs and report its exit code."""
+    app = session.target.app
+    if app.bootstrap is None:
+        raise CannotCheck(f"{session.target.project.name}/{app.name} declares no bootstrap; add bootstrap=Bootstrap(command=...) to its App")
+    name = f"{app.name}-bootstrap"
+    started: list[bool] = []
+
+    def earlier_runs() -> None:
+        job = _read_job(session, name)
+        if job is None:
+            session.ok("no earlier bootstrap")
+            started.append(True)
+        elif _succeeded(job) and not force:
+            finished = job.status.completion_time or job.metadata.creation_timestamp
+            session.problem(f"already bootstrapped: Job {name} succeeded at {finished}; run with --force to bootstrap again")
+        else:
+            state = "succeeded" if _succeeded(job) else "failed" if _failed(job) else "still running"
+            session.info(f"an earlier Job {name} {state}; deleting it to start again")
+            session.call(session.kube.batch.delete_namespaced_job, name, session.target.namespace, propagation_policy="Background")
+            started.append(True)
+
+    def start() -> None:
+        if not started:
+            session.info("skipped: nothing to start")
+            return
+        session.call(session.kube.batch.create_namespaced_job, session.target.namespace, _job(session, name))
+        session.ok(f"started Job {session.target.namespace}/{name}: {' '.join(app.bootstrap.command)}")
+
+    def follow() -> None:
+        if not started:
+            session.info("skipped: nothing to wait for")
+            return
+        job = _wait(session, name, timeout)
+        pod = _pod_of(session, name)
+        if pod is not None:
+            session.info(f"logs of {pod.metadata.name}:")
+            logs = session.call(session.kube.core.read_namespaced_pod_log, pod.metadata.name, session.target.namespace, _preload_content=False)
+            for line in logs.data.decode(errors="replace").splitlines():
+                session.console.print(f"    {line}", markup=False)
+        code = _exit_code(pod)
+        if _succeeded(job):
+            session.success = f"bootstrap succeeded (exit code {code if code is not None else 0})."
+            session.ok("the Job succeeded")
+        else:
+            session.problem(f"the bootstrap failed with exit code {code if code is not None else 'unknown'}; read the logs above, fix, and run with --force")
+
+    session.step("Earlier bootstraps", earlier_runs)
+    session.step(f"Start Job {name}", start)
+    session.step("Wait for it, with its logs", follow)
+
+
+def _read_job(session: Session, name: str) -> V1Job | None:
+    try:
+        return session.call(session.kube.batch.read_namespaced_job, name, session.target.namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def _wait(session: Session, name: str, timeout: int) -> V1Job:
+    deadline = time.monotonic() + timeout
+    with session.console.status(f"waiting for Job {name}…"):
+        while True:
+            job = _read_job(session, name)
+            if job is not None and (_succeeded(job) or _failed(job)):
+                return job
+            if time.monotonic() > deadline:
+                raise CannotCheck(f"Job {name} did not finish within {timeout} s; it is still running, see `on-call bootstrap-database` again or its pod")
+            time.sleep(float(os.environ.get("ON_CALL_POLL_SECONDS", "2")))
+
+
+def _succeeded(job: V1Job) -> bool:
+    return job.status is not None and (job.status.succeeded or 0) > 0
+
+
+def _failed(job: V1Job) -> bool:
+    return job.status is not None and (job.status.failed or 0) > 0
+
+
+def _pod_of(session: Session, job: str):
+    pods = session.call(session.kube.core.list_namespaced_pod, session.target.namespace, label_selector=f"job-name={job}")
+    mine = [p for p in pods.items if (p.metadata.labels or {}).get("job-name") == job]
+    return max(mine, key=lambda p: p.metadata.creation_timestamp or 0, default=None)
+
+
+def _exit_code(pod) -> int | None:
+    for status in (pod.status.container_statuses or []) if pod is not None else []:
+        if status.state and status.state.terminated:
+            return status.state.terminated.exit_code
+    return None
+
+
+def _job(session: Session, name: str) -> dict:
+    """A Job that passes the namespace's Pod Security `restricted` and its quota, like the app's pods."""
+    target = session.target
+    app = target.app
+    image = f"{app.bootstrap.image or app.image}:{app.tag}"
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": target.project.name,
+        "shoestring.dev/bootstrap-of": app.name,
+        "shoestring.dev/environment": target.environment,
+    }
+    security = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    resources = app.resources
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": target.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,  # a failed bootstrap is looked at, not retried blindly
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": "workload",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": "bootstrap",
+                            "image": image,
+                            "imagePullPolicy": "Always",
+                            "command": list(app.bootstrap.command),
+                            "env": [{"name": k, "value": v} for k, v in sorted(app.env.items())],
+                            "resources": {
+                                "requests": {"cpu": resources.cpu, "memory": resources.memory},
+                                "limits": {"cpu": resources.cpu_limit, "memory": resources.memory_limit},
+                            },
+                            "securityContext": security,
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }

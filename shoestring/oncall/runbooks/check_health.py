@@ -1,0 +1,162 @@
+"""`on-call check-health`: is the app up, rolled out, running its branch's latest commit, and —
+for GPU apps — getting its GPU node?"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from kubernetes.client import ApiException, V1Pod
+
+from shoestring.oncall import commits
+from shoestring.oncall.runbook import runbook
+from shoestring.oncall.session import CannotCheck, Session
+
+WAITING_PROBLEMS = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError"}
+
+
+@runbook(4)
+def check_health(session: Session) -> None:
+    """Check an app's uptime, rollout, deployed commit against its branch, and GPU scale-up."""
+    pods: list[V1Pod] = []
+    session.step("Uptime: are the pods ready, and since when?", lambda: pods.extend(_uptime(session)))
+    session.step("Rollout: desired, updated and ready replicas", lambda: _rollout(session))
+    session.step("Deployed commit against the branch's latest", lambda: _commit(session, pods))
+    session.step("GPU: waiting for the GPU pool to scale up?", lambda: _gpu(session, pods))
+
+
+def _uptime(session: Session) -> list[V1Pod]:
+    target = session.target
+    listed = session.call(session.kube.core.list_namespaced_pod, target.namespace, label_selector=target.selector)
+    # The server applies the selector; checking the label again costs nothing and guards the verdict.
+    pods = [p for p in listed.items if (p.metadata.labels or {}).get("app.kubernetes.io/name") == target.app.name]
+    if not pods:
+        if target.app.replicas == 0:
+            session.ok(f"no pods: {target.app.name} is declared with 0 replicas in {target.environment}")
+        else:
+            session.problem(f"no pods of {target.app.name} in {target.namespace}; `pulumi up` the stack, or see the Deployment's events")
+        return pods
+    now = datetime.now(timezone.utc)
+    stable_since: datetime | None = None
+    ready = 0
+    for pod in pods:
+        name = pod.metadata.name
+        statuses = pod.status.container_statuses or []
+        restarts = sum(s.restart_count for s in statuses)
+        waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason]
+        if pod.status.phase == "Pending" and not statuses:
+            if target.app.gpus:  # expected while the GPU pool scales up from zero: step 4 looks closer
+                session.info(f"pod {name} is pending for a GPU node: {_scheduling_reason(pod)}")
+            else:
+                session.problem(f"pod {name} is pending: {_scheduling_reason(pod)}")
+            continue
+        crashing = [reason for reason in waiting if reason in WAITING_PROBLEMS]
+        if crashing:
+            last_exit = _last_exit(statuses)
+            session.problem(f"pod {name} is {crashing[0]} ({restarts} restarts{'; last exit: ' + last_exit if last_exit else ''}); read its logs")
+            continue
+        conditions = {c.type: c for c in pod.status.conditions or []}
+        if conditions.get("Ready") and conditions["Ready"].status == "True":
+            ready += 1
+            for moment in (conditions["Ready"].last_transition_time, *_restart_times(statuses)):
+                if moment is not None and (stable_since is None or moment > stable_since):
+                    stable_since = moment
+            session.info(f"pod {name}: ready, {restarts} restart{'s' if restarts != 1 else ''}")
+        else:
+            session.problem(f"pod {name} is {pod.status.phase} but not ready; check its readiness probe ({target.app.health_path})")
+    if ready == len(pods):
+        minutes = int((now - stable_since).total_seconds() // 60) if stable_since else 0
+        session.ok(f"{ready}/{len(pods)} pods ready; stable for {minutes} minutes (since a pod last became ready or restarted)")
+    return pods
+
+
+def _rollout(session: Session) -> None:
+    target = session.target
+    try:
+        deployment = session.call(session.kube.apps.read_namespaced_deployment, target.app.name, target.namespace)
+    except ApiException as e:
+        if e.status == 404:
+            raise CannotCheck(f"no Deployment {target.namespace}/{target.app.name} in the cluster; is the {target.environment} stack deployed?") from None
+        raise
+    desired = deployment.spec.replicas or 0
+    status = deployment.status
+    updated, ready = status.updated_replicas or 0, status.ready_replicas or 0
+    session.info(f"desired {desired}, updated {updated}, ready {ready}, available {status.available_replicas or 0}")
+    progressing = next((c for c in status.conditions or [] if c.type == "Progressing"), None)
+    if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+        session.problem(f"the rollout is stuck: {progressing.message}; roll back or fix the new pods")
+    elif (status.observed_generation or 0) < (deployment.metadata.generation or 0) or updated < desired:
+        session.info("a rollout is in progress")
+        if ready < desired:
+            session.problem(f"{ready}/{desired} replicas ready while rolling out; wait, or check the new pods")
+    elif ready < desired:
+        session.problem(f"{ready}/{desired} replicas ready")
+    else:
+        session.ok("rolled out: every replica is updated and ready")
+
+
+def _commit(session: Session, pods: list[V1Pod]) -> None:
+    app = session.target.app
+    tags = sorted({_tag(c.image) for p in pods for c in p.spec.containers if c.name == app.name})
+    if not tags:
+        session.info(f"no running pods to read a commit from; the stack declares {app.tag}")
+        tags = [app.tag]
+    try:
+        latest = commits.branch_head(app.repository, app.branch)
+    except commits.GitError as e:
+        session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
+        return
+    for tag in tags:
+        if commits.same_commit(tag, latest):
+            session.ok(f"running {tag}, the latest commit of {app.branch}")
+            continue
+        newer = commits.which_is_newer(app.repository, app.branch, tag, latest) or "cannot tell which is newer"
+        session.problem(f"running {tag} but {app.branch} is at {latest[:12]}: {newer}; deploy the branch or check the pipeline")
+
+
+def _gpu(session: Session, pods: list[V1Pod]) -> None:
+    if not session.target.app.gpus:
+        session.info("not a GPU app: nothing to check")
+        return
+    pending = [p for p in pods if p.status.phase == "Pending"]
+    if not pending:
+        session.ok("no pod is waiting for a GPU node")
+        return
+    for pod in pending:
+        events = session.call(session.kube.core.list_namespaced_event, pod.metadata.namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
+        reasons = {e.reason: e.message for e in sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=timezone.utc))}
+        if "TriggeredScaleUp" in reasons:
+            session.ok(f"pod {pod.metadata.name} is waiting for the GPU pool to scale up from zero: {reasons['TriggeredScaleUp']}")
+        elif "NotTriggerScaleUp" in reasons:
+            session.problem(f"pod {pod.metadata.name} cannot get a GPU node, the autoscaler will not add one: {reasons['NotTriggerScaleUp']}")
+        elif "FailedScheduling" in reasons:
+            message = reasons["FailedScheduling"]
+            why = "taint" if "taint" in message else "quota" if "quota" in message else "scheduling"
+            session.problem(f"pod {pod.metadata.name} fails {why}: {message}")
+        else:
+            session.info(f"pod {pod.metadata.name} is pending with no scheduling events yet")
+
+
+def _tag(image: str) -> str:
+    return image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+
+
+def _scheduling_reason(pod: V1Pod) -> str:
+    for condition in pod.status.conditions or []:
+        if condition.type == "PodScheduled" and condition.status == "False":
+            return f"{condition.reason}: {condition.message}"
+    return "not scheduled yet"
+
+
+def _last_exit(statuses) -> str:
+    for status in statuses:
+        terminated = status.last_state.terminated if status.last_state else None
+        if terminated is not None:
+            return f"{terminated.reason or 'exited'} with code {terminated.exit_code}"
+    return ""
+
+
+def _restart_times(statuses):
+    for status in statuses:
+        terminated = status.last_state.terminated if status.last_state else None
+        if terminated is not None:
+            yield terminated.finished_at
