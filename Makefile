@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV := .tools/checkov/bin/checkov
+GATEWAY_API_VALIDATOR := tools/gateway-api/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
 
@@ -21,6 +22,9 @@ $(CHECKOV): requirements-checkov.txt
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
+$(GATEWAY_API_VALIDATOR): tools/gateway-api/package-lock.json
+	npm ci --prefix tools/gateway-api --no-audit --no-fund --silent
+
 plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, no credentials, no network
 	$(PY) -m shoestring plan --stack $(STACK)
 
@@ -30,11 +34,11 @@ cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); f
 diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
 	$(PY) -m shoestring diff --base $(BASE)
 
-test: $(VENV)/.installed $(CHECKOV) ## The whole suite, manifest validation and security scan included
+test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) ## The whole suite, manifest validation and security scan included
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it
 	$(PY) scripts/bench_projects.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache
+	rm -rf $(VENV) .tools .pytest_cache tools/gateway-api/node_modules

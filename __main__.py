@@ -4,6 +4,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import DefaultPool, GpuPool, MonthlyBudget, Project, ZonalCluster
+from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from shoestring import config, offline, program_args
 
 cfg = config.from_pulumi()
@@ -23,11 +24,26 @@ if cfg.owns_cluster:
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("zone", cfg.zone)
     pulumi.export("kubeconfig", cluster.kubeconfig)
+    if cfg.public_entry == "gateway":
+        gateway = GatewayEntry("public-entry", {"project": cfg.gcp_project, "stack": cfg.stack}, pulumi.ResourceOptions(provider=provider))
+        public_ip = gateway.address
+    elif cfg.public_entry == "tunnel":
+        TunnelEntry("public-entry", program_args.tunnel(cfg), pulumi.ResourceOptions(provider=provider))
 else:
     # No cluster of its own: this stack's projects become namespaces in the host stack's cluster.
     host = pulumi.StackReference(program_args.host_stack_reference(cfg))
     provider = k8s.Provider("host-cluster", kubeconfig=host.require_output("kubeconfig"))
+    public_ip = host.get_output("public_ip")
     pulumi.export("host_stack", host.name)
+
+if program_args.public_hosts(cfg):
+    if cfg.cluster_owner.public_entry == "gateway":
+        HostCertificates(f"{cfg.stack}-certificates", program_args.host_certificates(cfg, program_args.certificate_map_name(cfg)))
+        pulumi.export("public_ip", public_ip)
+        pulumi.export("dns_records", [{"name": host, "type": "A", "value": public_ip} for host in program_args.public_hosts(cfg)])
+    else:
+        target = f"{cfg.tunnel_id}.cfargotunnel.com"
+        pulumi.export("dns_records", [{"name": host, "type": "CNAME", "value": target} for host in program_args.public_hosts(cfg)])
 
 services = {}
 for deployed in cfg.deployed:

@@ -28,6 +28,8 @@ class ZonalClusterArgs(TypedDict):
     upgrades from there. Default: the channel's default version."""
     deletion_protection: NotRequired[bool]
     """GKE refuses to delete the cluster while set. Default ``True``."""
+    gateway_api: NotRequired[bool]
+    """Install the Gateway API's standard channel, for a shared Gateway. Default ``False``."""
     labels: NotRequired[Mapping[str, str]]
     """GCP resource labels of the cluster; GKE copies them to its nodes and disks, so billing
     reports and budgets can filter by them."""
@@ -103,6 +105,7 @@ class ZonalCluster(pulumi.ComponentResource):
             enable_shielded_nodes=True,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
+            gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD") if args.get("gateway_api") else None,
             # Dataplane V2 enforces NetworkPolicy without the Calico add-on's extra pods.
             datapath_provider="ADVANCED_DATAPATH",
             # System logs and metrics only: they fit Cloud Logging's and Monitoring's free allotments;

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_pool import GPU_TAINT_KEY
+from components.public_entry import GATEWAY_API, GATEWAY_NAME
 
 GPU_RESOURCE = "nvidia.com/gpu"
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
@@ -24,6 +25,13 @@ class ContainerResources(TypedDict):
     """Memory request, e.g. ``128Mi``."""
     cpu_limit: str
     memory_limit: str
+
+
+class PublicSpec(TypedDict):
+    hosts: Sequence[str]
+    """Host names the app answers on from the internet."""
+    path: str
+    """Path prefix routed to the app."""
 
 
 class AppSpec(TypedDict):
@@ -51,6 +59,8 @@ class AppSpec(TypedDict):
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
     service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
     """Default ``ClusterIP``: reachable only inside the cluster, costs nothing."""
+    public: NotRequired[PublicSpec]
+    """Reachable from the internet through the cluster's shared public entry."""
 
 
 class InternalServiceArgs(AppSpec):
@@ -59,6 +69,8 @@ class InternalServiceArgs(AppSpec):
     """Labels every object carries (project, environment)."""
     service_account: NotRequired[pulumi.Input[str]]
     """Kubernetes ServiceAccount the pods run as. Default the namespace's ``default``."""
+    gateway_namespace: NotRequired[str]
+    """Namespace of the shared Gateway; with ``public``, the app attaches an HTTPRoute to it."""
 
 
 class InternalService(pulumi.ComponentResource):
@@ -154,6 +166,25 @@ class InternalService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
+        if "public" in args and "gateway_namespace" in args:
+            public = args["public"]
+            k8s.apiextensions.CustomResource(
+                name,
+                api_version=GATEWAY_API,
+                kind="HTTPRoute",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
+                spec={
+                    "parentRefs": [{"name": GATEWAY_NAME, "namespace": args["gateway_namespace"], "sectionName": "https"}],
+                    "hostnames": list(public["hosts"]),
+                    "rules": [
+                        {
+                            "matches": [{"path": {"type": "PathPrefix", "value": public["path"]}}],
+                            "backendRefs": [{"name": app, "port": args["port"]}],
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            )
         self.dns_name = pulumi.Output.concat(app, ".", service.metadata.namespace, ".svc.cluster.local")
         self.register_outputs({"dns_name": self.dns_name})
 

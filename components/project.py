@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
+from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
 PROJECT_LABEL = "shoestring.dev/project"
 ENVIRONMENT_LABEL = "shoestring.dev/environment"
@@ -27,6 +28,12 @@ class QuotaArgs(TypedDict):
     """LoadBalancer Services allowed (each is a billed forwarding rule). Default 0."""
     node_ports: NotRequired[int]
     """NodePort Services allowed. Default 0."""
+
+
+class EntrySpec(TypedDict):
+    kind: Literal["gateway", "tunnel"]
+    namespace: str
+    """Namespace of the Gateway or of the tunnel connector."""
 
 
 class ProjectArgs(TypedDict):
@@ -50,6 +57,8 @@ class ProjectArgs(TypedDict):
     """LimitRange default requests per container. Default ``cpu: 100m, memory: 128Mi``."""
     default_limits: NotRequired[Mapping[str, str]]
     """LimitRange default limits per container. Default ``cpu: 500m, memory: 256Mi``."""
+    public_entry: NotRequired[EntrySpec]
+    """The cluster's shared public entry, for apps with ``public``. Required when any app has it."""
 
 
 class Project(pulumi.ComponentResource):
@@ -71,6 +80,8 @@ class Project(pulumi.ComponentResource):
             ENVIRONMENT_LABEL: args["environment"],
         }
 
+        public_apps = [app for app in args["apps"] if "public" in app]
+        entry = args.get("public_entry")
         namespace = k8s.core.v1.Namespace(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -80,6 +91,8 @@ class Project(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce": level,
                     "pod-security.kubernetes.io/audit": "restricted",
                     "pod-security.kubernetes.io/warn": "restricted",
+                    # The shared Gateway admits routes from namespaces carrying this label only.
+                    **({PUBLIC_LABEL: "true"} if public_apps and entry and entry["kind"] == "gateway" else {}),
                 },
             ),
             opts=child,
@@ -106,6 +119,8 @@ class Project(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if public_apps and entry:
+            self._admit_public_entry(name, public_apps, entry, metadata, child)
         quota = args["quota"]
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
@@ -152,12 +167,52 @@ class Project(pulumi.ComponentResource):
         for app in args["apps"]:
             service = InternalService(
                 f"{name}-{app['name']}",
-                InternalServiceArgs(**app, namespace=ns, labels=labels, service_account=account.metadata.name),
+                InternalServiceArgs(
+                    **app,
+                    namespace=ns,
+                    labels=labels,
+                    service_account=account.metadata.name,
+                    **({"gateway_namespace": entry["namespace"]} if entry and entry["kind"] == "gateway" else {}),
+                ),
                 opts=child,
             )
             self.service_dns_names[app["name"]] = service.dns_name
         self.namespace = ns
         self.register_outputs({"namespace": self.namespace, "service_dns_names": self.service_dns_names})
+
+    @staticmethod
+    def _admit_public_entry(name: str, apps: Sequence[AppSpec], entry: EntrySpec, metadata, child: pulumi.ResourceOptions) -> None:
+        """Ingress to the public apps' ports from the entry only: the load balancer's proxies and
+        health checks (gateway), or the connector's namespace (tunnel)."""
+        if entry["kind"] == "gateway":
+            sources = [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)) for cidr in GOOGLE_FRONT_END_RANGES]
+        else:
+            sources = [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": entry["namespace"]})
+                )
+            ]
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-public-entry",
+            metadata=metadata("allow-public-entry"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_expressions=[
+                        k8s.meta.v1.LabelSelectorRequirementArgs(
+                            key="app.kubernetes.io/name", operator="In", values=sorted(app["name"] for app in apps)
+                        )
+                    ]
+                ),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=sources,
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=app["port"], protocol="TCP") for app in apps],
+                    )
+                ],
+            ),
+            opts=child,
+        )
 
     def _gcp_identity(self, name: str, args: ProjectArgs, roles: list[str], child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """A GCP service account with only the project's roles, usable by the namespace's pods."""

@@ -1,6 +1,6 @@
 """The team's blog: a web frontend and the API behind it, with a Postgres schema to bootstrap."""
 
-from shoestring.definitions import App, Bootstrap, Project, Resources
+from shoestring.definitions import App, Bootstrap, Project, Public, Resources
 
 PROJECT = Project(
     name="blog",
@@ -13,6 +13,7 @@ PROJECT = Project(
             repository="https://github.com/acme/blog",
             branch="main",
             env={"API_URL": "http://backend:8000"},
+            public=Public(hosts=("blog.example.com",)),
         ),
         App(
             name="backend",

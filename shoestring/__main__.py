@@ -60,8 +60,11 @@ def cost_command(stack: str, as_json: bool, config_from_environment: bool) -> No
     # This command prices the records itself; the program need not price itself for its output.
     os.environ[offline.PRICING_ENV] = "1"
     stacks = offline.stacks() if stack == "all" else [stack]
-    environment = json.loads(os.environ.get("PULUMI_CONFIG", "{}")) if config_from_environment else None
-    estimates = [_estimate(name, _run(name, environment)) for name in stacks]
+    environment = secret_keys = None
+    if config_from_environment:
+        environment = json.loads(os.environ.get("PULUMI_CONFIG", "{}"))
+        secret_keys = json.loads(os.environ.get("PULUMI_CONFIG_SECRET_KEYS", "[]"))
+    estimates = [_estimate(name, _run(name, environment, secret_keys)) for name in stacks]
     warnings = cost.free_tier_claims((e, _billing_account(e.stack)) for e in estimates) if stack == "all" else []
     if as_json:
         body = estimates[0].to_json() if stack != "all" else {"stacks": [e.to_json() for e in estimates], "warnings": warnings}
@@ -105,11 +108,11 @@ def config_reference() -> None:
     click.echo(config.reference_markdown(), nl=False)
 
 
-def _run(stack: str, environment: dict[str, str] | None = None) -> offline.Plan:
+def _run(stack: str, environment: dict[str, str] | None = None, secret_keys: list[str] | None = None) -> offline.Plan:
     if stack not in offline.stacks():
         raise click.BadParameter(f"no stack {stack!r}; stacks: {', '.join(offline.stacks())}", param_hint="--stack")
     try:
-        return offline.run(stack, config=environment)
+        return offline.run(stack, config=environment, secret_keys=secret_keys)
     except ConfigError as e:
         click.echo(f"error: stack {stack}: {e}", err=True)
         sys.exit(1)

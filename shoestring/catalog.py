@@ -93,6 +93,17 @@ def forwarding_rule_hourly(region: str) -> float:
     return _region(region)["forwarding_rule"]["hourly"]
 
 
+def static_ip_hourly(region: str, in_use: bool) -> float:
+    return _region(region)["static_ip_in_use" if in_use else "static_ip_unused"]["hourly"]
+
+
+def certificate_monthly(region: str) -> float:
+    entry = _region(region)["certificate_manager_certificate"]
+    if entry["monthly"] is None:
+        raise UnknownPrice(f"Certificate Manager certificate ({entry['note']})")
+    return entry["monthly"]
+
+
 def gke_management_fee_hourly() -> float:
     return _catalog()["gke"]["management_fee"]["hourly"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -27,7 +27,7 @@ PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
-CLUSTER_KEYS = ("zone", "defaultPool", "gpuPool")
+CLUSTER_KEYS = ("zone", "defaultPool", "gpuPool", "publicEntry")
 ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
@@ -137,6 +137,8 @@ class AppSettings(_Strict):
     """Replica count in this stack (default: the definition's)."""
     tag: str | None = None
     """Image tag (git commit sha) deployed in this stack (default: the definition's)."""
+    hosts: list[str] | None = None
+    """Public host names in this stack, replacing the definition's; [] keeps the app private here."""
 
 
 class ProjectSettings(_Strict):
@@ -188,6 +190,12 @@ class StackConfig(_Strict):
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
     projects: dict[str, ProjectSettings] = {}
     """Per-environment values of the projects defined in projects/ (object; keys below)."""
+    public_entry: Literal["gateway", "tunnel", "none"] = "gateway"
+    """The cluster's one way in from the internet: a shared GKE Gateway with Google-managed TLS
+    (one load balancer for every public app), a Cloudflare Tunnel connector ($0 of Google
+    networking), or none. A stack in another stack's cluster uses that cluster's entry."""
+    tunnel_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
+    """Cloudflare Tunnel ID, with publicEntry: tunnel."""
     budget: float | None = Field(default=None, ge=0)
     """Monthly budget in USD. `make plan`, `make cost`, the tests and the policy pack fail when the
     expected monthly estimate exceeds it."""
@@ -319,6 +327,9 @@ def _example(known: list[str], family: str) -> str:
 _RESOLVED = {"stack", "gcp_project", "host", "deployed", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
 _STRUCTURED = {"defaultPool", "gpuPool", "projects"}
+_SECRETS = {"tunnelCredentials"}
+"""Secret settings: checked for presence and secrecy here, never kept in the typed config."""
+TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
 
 StackReader = Callable[[str], Mapping[str, str]]
 
@@ -329,7 +340,7 @@ def from_pulumi() -> StackConfig:
         defined = definitions.discover()
     except definitions.DefinitionError as e:
         raise ConfigError(e.problems) from None
-    return load(pulumi.get_stack(), pulumi.runtime.get_config_env(), defined)
+    return load(pulumi.get_stack(), pulumi.runtime.get_config_env(), defined, secret_keys=pulumi.runtime.get_config_secret_keys_env())
 
 
 def load(
@@ -337,6 +348,7 @@ def load(
     raw: Mapping[str, str],
     defined: Mapping[str, Project] | None = None,
     read_stack: StackReader | None = None,
+    secret_keys: Collection[str] = (),
 ) -> StackConfig:
     """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``).
 
@@ -357,8 +369,12 @@ def load(
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
             continue
-        if key not in _TOP_LEVEL:
-            problems.append(f"{full_key} is not a Shoestring setting{_did_you_mean(key, _TOP_LEVEL)}")
+        if key in _SECRETS:
+            if full_key not in secret_keys:
+                problems.append(f"{full_key} is in plain text: set it with `pulumi config set --secret {key} ...`")
+            continue
+        if key not in _TOP_LEVEL | _SECRETS:
+            problems.append(f"{full_key} is not a Shoestring setting{_did_you_mean(key, _TOP_LEVEL | _SECRETS)}")
             continue
         values[key] = _parse(key, text, problems)
 
@@ -385,7 +401,7 @@ def load(
     cfg = cfg.model_copy(update={"host": host})
     later = _catalog_problems(cfg) if cfg.owns_cluster else []
     deployed, project_problems = _resolve_projects(cfg, defined)
-    later += project_problems
+    later += project_problems + _entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw)
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     return cfg.model_copy(update={"deployed": deployed, "notices": _notices(cfg, deployed)})
@@ -438,6 +454,8 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         for app in project.apps:
             override = settings.apps.get(app.name, AppSettings())
             update = {k: v for k, v in (("replicas", override.replicas), ("tag", override.tag)) if v is not None}
+            if override.hosts is not None:
+                update["public"] = definitions.Public(hosts=tuple(override.hosts), path=app.public.path if app.public else "/") if override.hosts else None
             apps.append(app.model_copy(update=update))
             if app.gpus and gpu is None:
                 problems.append(
@@ -453,6 +471,56 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
         deployed.append(ProjectInstance(definition=project, namespace=namespace, apps=tuple(apps)))
     return tuple(deployed), problems
+
+
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def public_routes(deployed: tuple[ProjectInstance, ...]) -> list[tuple[str, str, str]]:
+    """(host, path, "namespace/app") for every public app, in declaration order."""
+    return [
+        (host, app.public.path, f"{instance.namespace}/{app.name}")
+        for instance in deployed
+        for app in instance.apps
+        if app.public is not None
+        for host in app.public.hosts
+    ]
+
+
+def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has_tunnel_credentials: bool) -> list:
+    problems: list[tuple[str, Any, str]] = []
+    routes = public_routes(deployed)
+    entry = cfg.cluster_owner.public_entry
+    for host, _, app in routes:
+        if not DNS_NAME.match(host):
+            problems.append(("projects", host, f"{app}'s public host is not a valid DNS name: lowercase letters, digits, '-' and dots, e.g. blog.example.com"))
+    if routes and entry == "none":
+        apps = sorted({app for _, _, app in routes})
+        problems.append(
+            ("publicEntry", "none", f"the public apps {apps} have no way in; choose gateway or tunnel, or make them private "
+             f"in this stack with hosts: [] under shoestring:projects")
+        )
+    claimed: dict[tuple[str, str], str] = {}
+    if cfg.host is not None:  # the host stack's apps answer on the same shared entry
+        claimed = {(host, path): f"{app} ({cfg.host.stack})" for host, path, app in public_routes(cfg.host.deployed)}
+    for host, path, app in routes:
+        other = claimed.setdefault((host, path), app)
+        if other != app:
+            problems.append(("projects", f"{host}{path}", f"is claimed by both {other} and {app}; give one of them another host or path"))
+    if routes and not cfg.owns_cluster and entry == "tunnel":
+        problems.append(
+            ("hostStack", cfg.host_stack, f"{cfg.cluster_owner.stack}'s cluster uses a tunnel, whose routes only that stack declares; "
+             "make this stack's apps private (hosts: []) or give the cluster a gateway")
+        )
+    if cfg.owns_cluster and entry == "tunnel":
+        if cfg.tunnel_id is None:
+            problems.append(("tunnelId", None, "publicEntry: tunnel needs the tunnel's ID: `pulumi config set tunnelId <uuid>`"))
+        if not has_tunnel_credentials:
+            problems.append(
+                ("tunnelCredentials", None, "publicEntry: tunnel needs the tunnel's credentials file as a secret: "
+                 "`pulumi config set --secret tunnelCredentials \"$(cat <tunnel-id>.json)\"`")
+            )
+    return problems
 
 
 def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str], list[str]]:

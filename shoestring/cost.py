@@ -39,7 +39,14 @@ NO_CHARGE = {
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:ConfigMap",
+    "kubernetes:core/v1:Secret",
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "gcp:certificatemanager/certificateMap:CertificateMap",
 }
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+CERTIFICATE_TYPES = ("gcp:certificatemanager/certificate:Certificate", "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry")
 
 
 class ResourceRecord(Protocol):
@@ -119,6 +126,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     whose cluster this one uses (if any), to say how much of that cluster its quotas reserve."""
     clusters = _of(records, "gcp:container/cluster:Cluster")
     region = _region_of(clusters, records)
+    if region is None and host_records is not None:  # a stack in another's cluster prices at that cluster's region
+        region = _region_of(_of(host_records, "gcp:container/cluster:Cluster"), host_records)
     result = Estimate(stack=stack, region=region, lines=[])
     no_charge = 0
     for record in records:
@@ -132,6 +141,12 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
                 no_charge += 1
             else:
                 result.lines.append(line)
+        elif record.type == GATEWAY:
+            result.lines.append(_gateway(record, records, region))
+        elif record.type == "gcp:compute/globalAddress:GlobalAddress":
+            result.lines.append(_static_ip(record, region))
+        elif record.type in CERTIFICATE_TYPES:
+            continue  # priced together below
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
@@ -139,6 +154,9 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             no_charge += 1
         else:
             result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
+    certificates = [r for r in records if r.type == CERTIFICATE_TYPES[0]]
+    if certificates:
+        result.lines.append(_certificates(certificates, records, region))
     for reference in _of(records, "pulumi:pulumi:StackReference"):
         result.lines.append(_shared_cluster(reference, records, host_records))
     result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
@@ -263,6 +281,38 @@ def _service(service: ResourceRecord, region: str | None) -> Line | None:
         return Line(f"load balancer {name}", "not priced: the cluster's region is not in this plan", None)
     hourly = catalog.forwarding_rule_hourly(region)
     return Line(f"load balancer {name}", f"LoadBalancer Service: one forwarding rule, ${hourly}/h × {HOURS} h", hourly * HOURS)
+
+
+def _gateway(gateway: ResourceRecord, records: Sequence[ResourceRecord], region: str | None) -> Line:
+    """A GKE Gateway is one global external Application Load Balancer: a forwarding rule per port."""
+    ports = sorted({listener["port"] for listener in gateway.inputs.get("spec", {}).get("listeners", [])})
+    routes = [r for r in _of(records, ROUTE) if r.inputs.get("spec", {}).get("hostnames")]
+    if region is None:
+        return Line("public entry (Gateway)", "not priced: the cluster's region is not in this plan", None)
+    rule = catalog.forwarding_rule_hourly(region) * HOURS
+    alternative = f"; a LoadBalancer Service per public app would be {len(routes)} × ${rule:,.2f} = ${len(routes) * rule:,.2f} and no TLS" if routes else ""
+    return Line(
+        "public entry (Gateway)",
+        f"one load balancer for every public app: {len(ports)} forwarding rules (ports {', '.join(map(str, ports))}) × ${rule:,.2f}; "
+        f"{len(routes)} public app{'s' if len(routes) != 1 else ''} today{alternative}",
+        len(ports) * rule,
+    )
+
+
+def _static_ip(address: ResourceRecord, region: str | None) -> Line:
+    if region is None:
+        return Line(f"static IP {address.name}", "not priced: the cluster's region is not in this plan", None)
+    unused = catalog.static_ip_hourly(region, in_use=False) * HOURS
+    return Line(f"static IP {address.inputs.get('name', address.name)}", f"no charge while the Gateway's forwarding rules use it (${unused:,.2f}/month if left unused)", catalog.static_ip_hourly(region, in_use=True) * HOURS)
+
+
+def _certificates(certificates: Sequence[ResourceRecord], records: Sequence[ResourceRecord], region: str | None) -> Line:
+    hosts = sorted(d for c in certificates for d in c.inputs.get("managed", {}).get("domains", []))
+    try:
+        monthly = len(certificates) * catalog.certificate_monthly(region)
+    except catalog.UnknownPrice as e:
+        return Line("TLS certificates", f"{len(hosts)} Google-managed ({', '.join(hosts)}) — not priced: {e.args[0]}", None)
+    return Line("TLS certificates", f"{len(hosts)} Google-managed ({', '.join(hosts)})", monthly)
 
 
 def _shared_cluster(reference: ResourceRecord, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:

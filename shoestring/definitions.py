@@ -52,6 +52,22 @@ class Bootstrap(_Definition):
     """Image to run instead of the app's own (same tag)."""
 
 
+class Public(_Definition):
+    """Where the app answers from the internet, through the cluster's one shared public entry."""
+
+    hosts: tuple[str, ...]
+    """Host names, e.g. ("blog.example.com",). A stack may replace them (shoestring:projects)."""
+    path: str = "/"
+    """Path prefix routed to the app."""
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r} must start with '/'")
+        return path
+
+
 class App(_Definition):
     """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
 
@@ -79,6 +95,8 @@ class App(_Definition):
     whole_node: bool = False
     """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
     without, pods of whole-node apps never share a node."""
+    public: Public | None = None
+    """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
     bootstrap: Bootstrap | None = None

@@ -84,23 +84,22 @@ def stacks(root: Path = ROOT) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
 
 
-def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None) -> Plan:
+def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None) -> Plan:
     """Run ``root/__main__.py`` for ``stack`` under mocks and return what it declared.
 
     The config is the stack file's, as the Pulumi CLI would assemble it, unless ``config`` (flat,
-    as in PULUMI_CONFIG) is given.
+    as in PULUMI_CONFIG) and its ``secret_keys`` are given.
     """
+    notes: list[str] = []
     if config is None:
         config, secret_keys, notes = read_stack_files(stack, root)
-    else:
-        secret_keys, notes = [], []
     with _importable(root):
         plan = declare(
             lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
             stack=stack,
             project=_project(root)["name"],
             config=dict(config),
-            secret_keys=secret_keys,
+            secret_keys=secret_keys or [],
         )
     plan.notes[:0] = notes
     return plan
@@ -128,7 +127,7 @@ def price_program(stack: str, root: Path = ROOT) -> dict[str, Any]:
         capture_output=True,
         text=True,
     )
-    if result.returncode not in (0, 1):  # 1: over budget, still an estimate
+    if not result.stdout.strip():  # exit 1 with an estimate is over budget; without one, a failure
         raise pulumi.RunError(f"could not price stack {stack}: {result.stderr.strip()}")
     return json.loads(result.stdout)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pulumi
 
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
+from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.node_pool import POOL_LABEL
+from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
 from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL
 from shoestring.definitions import App
@@ -19,6 +21,7 @@ def cluster(cfg: StackConfig) -> ZonalClusterArgs:
         "release_channel": cfg.release_channel,
         "kubernetes_version": cfg.kubernetes_version,
         "deletion_protection": cfg.deletion_protection,
+        "gateway_api": cfg.public_entry == "gateway",
         # Visible in the console and in billing exports, and read by the cost estimate.
         "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
     }
@@ -74,6 +77,39 @@ def host_stack_reference(cfg: StackConfig) -> str:
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{cfg.host_stack}"
 
 
+def entry_namespace(cfg: StackConfig) -> str:
+    return ENTRY_NAMESPACE
+
+
+def certificate_map_name(cfg: StackConfig) -> str:
+    """The Gateway's certificate map, named after the stack that owns the cluster."""
+    return f"shoestring-{cfg.cluster_owner.stack}-entry"
+
+
+def public_hosts(cfg: StackConfig) -> list[str]:
+    return sorted({host for host, _, _ in config.public_routes(cfg.deployed)})
+
+
+def host_certificates(cfg: StackConfig, certificate_map: pulumi.Input[str]) -> HostCertificatesArgs:
+    return {"project": cfg.gcp_project, "certificate_map": certificate_map, "hosts": public_hosts(cfg)}
+
+
+def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
+    routes = []
+    for instance in cfg.deployed:
+        for app in instance.apps:
+            if app.public is None:
+                continue
+            service = f"http://{app.name}.{instance.namespace}.svc.cluster.local:{app.port}"
+            routes += [{"hostname": host, "path": app.public.path, "service": service} for host in app.public.hosts]
+    return {
+        "namespace": entry_namespace(cfg),
+        "tunnel_id": cfg.tunnel_id,
+        "credentials": pulumi.Config().require_secret("tunnelCredentials"),
+        "routes": routes,
+    }
+
+
 def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
     definition = deployed.definition
     gpu = cfg.cluster_owner.gpu_pool
@@ -95,6 +131,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
             "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
         },
         "apps": [app_spec(cfg, app) for app in deployed.apps],
+        **({"public_entry": {"kind": entry, "namespace": entry_namespace(cfg)}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
 
 
@@ -112,6 +149,8 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
         "whole_node": app.whole_node,
         "placement": f"default pool ({owner.default_pool.machine_type})",
     }
+    if app.public is not None:
+        spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}
     if app.gpus:
         gpu = owner.gpu_pool
         # A whole-node app asks for every GPU the node carries, so nothing else can share it.

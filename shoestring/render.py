@@ -115,6 +115,23 @@ def _service(inputs: dict) -> list[str]:
     return [spec.get("type", "ClusterIP"), f"port {ports}"]
 
 
+def _gateway(inputs: dict) -> list[str]:
+    spec = inputs.get("spec", {})
+    listeners = ", ".join(f"{l['protocol']}:{l['port']}" for l in spec.get("listeners", []))
+    return [spec.get("gatewayClassName"), listeners]
+
+
+def _http_route(inputs: dict) -> list[str]:
+    spec = inputs.get("spec", {})
+    hosts = ", ".join(spec.get("hostnames", [])) or "any host"
+    backends = [b["name"] for rule in spec.get("rules", []) for b in rule.get("backendRefs", [])]
+    return [hosts, f"→ {', '.join(backends)}" if backends else "redirect to HTTPS"]
+
+
+def _certificate(inputs: dict) -> list[str]:
+    return [", ".join(inputs.get("managed", {}).get("domains", [])), "Google-managed"]
+
+
 def _network_policy(inputs: dict) -> list[str]:
     ingress = inputs.get("spec", {}).get("ingress")
     return ["denies all ingress" if not ingress else f"admits {len(ingress)} ingress rule(s)"]
@@ -129,6 +146,9 @@ _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "kubernetes:apps/v1:Deployment": _deployment,
     "kubernetes:core/v1:Service": _service,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _network_policy,
+    "kubernetes:gateway.networking.k8s.io/v1:Gateway": _gateway,
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": _http_route,
+    "gcp:certificatemanager/certificate:Certificate": _certificate,
 }
 
 

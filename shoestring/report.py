@@ -82,4 +82,45 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
     for label, variant in VARIANTS:
         other = cost.estimate(baseline, variant(records))
         rows.append(f"| {label} | {other.expected_monthly_usd:,.2f} | +{other.expected_monthly_usd - base.expected_monthly_usd:,.2f} |")
+    rows += ["", "The public entry against a load balancer per public app:", "", "| Stack | Public apps | Shared entry $/month | A LoadBalancer Service each $/month |", "| --- | ---: | ---: | ---: |"]
+    for stack, plan in plans.items():
+        host = _host_records(plan, plans)
+        estimate = cost.estimate(stack, plan.records, host)
+        apps = [r for r in plan.records if r.type == cost.ROUTE and r.inputs.get("spec", {}).get("hostnames")]
+        entry = sum(line.idle_monthly or 0 for line in estimate.lines if line.item.startswith(("public entry", "static IP", "TLS certificates")))
+        per_service = (
+            cost.estimate(stack, load_balancer_per_public_app(plan.records), host).idle_monthly_usd
+            - cost.estimate(stack, without_entry(plan.records), host).idle_monthly_usd
+        )
+        if host is not None and apps:
+            label = f"{entry:,.2f} (rides on its host's Gateway)"
+        else:
+            label = "none" if not apps and not entry else f"{entry:,.2f}"
+        rows.append(f"| `{stack}` | {len(apps)} | {label} | {per_service:,.2f} |")
     return "\n".join(rows) + "\n"
+
+
+def _host_records(plan: Plan, plans: dict[str, Plan]) -> list[Record] | None:
+    for reference in plan.of_type("pulumi:pulumi:StackReference"):
+        host = plans.get(reference.inputs["name"].rsplit("/", 1)[-1])
+        return host.records if host else None
+    return None
+
+
+def without_entry(records: Sequence[Record]) -> list[Record]:
+    """The stack without its Gateway, address and certificates."""
+    entry_types = {cost.GATEWAY, "gcp:compute/globalAddress:GlobalAddress", *cost.CERTIFICATE_TYPES}
+    return [r for r in records if r.type not in entry_types]
+
+
+def load_balancer_per_public_app(records: Sequence[Record]) -> list[Record]:
+    """No shared entry: each app with a public route gets a LoadBalancer Service of its own."""
+    public = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in records if r.type == cost.ROUTE and r.inputs.get("spec", {}).get("hostnames")}
+
+    def expose(record: Record) -> Record:
+        metadata = record.inputs.get("metadata", {})
+        if record.type != "kubernetes:core/v1:Service" or (metadata.get("namespace"), metadata.get("name")) not in public:
+            return record
+        return dataclasses.replace(record, inputs=record.inputs | {"spec": record.inputs["spec"] | {"type": "LoadBalancer"}})
+
+    return [expose(r) for r in without_entry(records)]

@@ -137,22 +137,22 @@ class TestBudgets:
         environment = _stack_environment("prod", budget=50)
         result = CliRunner().invoke(cli, ["cost", "--stack", "prod", "--config-from-environment"], env=environment)
         assert result.exit_code == 1
-        assert "stack prod: expected $116.31/month exceeds its budget of $50.00/month by $66.31" in result.output
-        assert "Largest line items: default-pool nodes $72.82; default-pool boot disks $15.00" in result.output
+        assert "stack prod: expected $152.81/month exceeds its budget of $50.00/month by $102.81" in result.output
+        assert "Largest line items: default-pool nodes $72.82; public entry (Gateway) $36.50; default-pool boot disks $15.00" in result.output
         assert "GPU burst 40 h × $0.7123/h = $28.49" in result.output
 
     def test_raising_the_budget_passes(self):
-        result = CliRunner().invoke(cli, ["cost", "--stack", "prod", "--config-from-environment"], env=_stack_environment("prod", budget=120))
+        result = CliRunner().invoke(cli, ["cost", "--stack", "prod", "--config-from-environment"], env=_stack_environment("prod", budget=160))
         assert result.exit_code == 0, result.output
 
     def test_make_plan_fails_over_budget_too(self, tmp_path):
         copy = tmp_path / "shoestring"
         shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache"))
         stack_file = copy / "stacks" / "Pulumi.prod.yaml"
-        stack_file.write_text(stack_file.read_text().replace("shoestring:budget: 160", "shoestring:budget: 50"))
+        stack_file.write_text(stack_file.read_text().replace("shoestring:budget: 180", "shoestring:budget: 50"))
         completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "prod"], cwd=copy, capture_output=True, text=True)
         assert completed.returncode == 1
-        assert "stack prod: expected $116.31/month exceeds its budget of $50.00/month" in completed.stderr
+        assert "stack prod: expected $152.81/month exceeds its budget of $50.00/month" in completed.stderr
 
     def test_the_program_exports_its_own_estimate(self, plans):
         exported = plans["prod"].outputs["cost"]
@@ -215,7 +215,7 @@ class TestPolicyPack:
     def test_the_budget_policy_fails_a_stack_over_budget_with_the_estimators_message(self, plans):
         records = [_with_budget(r, 50) for r in plans["prod"].records]
         [message] = self.violations(guardrails.monthly_budget, self.stack_args(records))
-        assert message.startswith("stack prod: expected $116.31/month exceeds its budget of $50.00/month")
+        assert message.startswith("stack prod: expected $152.81/month exceeds its budget of $50.00/month")
 
     def test_a_regional_cluster_is_refused(self, plans):
         [cluster] = [r for r in plans["prod"].records if r.type == "gcp:container/cluster:Cluster"]

@@ -3,6 +3,7 @@ version (kubernetes-validate --strict) and passes checkov's Kubernetes policies.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from shoestring import config, manifests, offline
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 KUBERNETES_VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
+GATEWAY_API_VALIDATOR = ROOT / "tools" / "gateway-api" / "validate.mjs"
 
 # checkov checks skipped on purpose; README "Security scan" lists the same ids and reasons.
 SKIPPED_CHECKS = {
@@ -65,6 +67,36 @@ def test_every_manifest_passes_the_checkov_kubernetes_scan(rendered, stack):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed checks:" in result.stdout
+
+
+def validate_gateway_api(files: list[Path]) -> subprocess.CompletedProcess:
+    assert (GATEWAY_API_VALIDATOR.parent / "node_modules").exists(), "`make test` installs the Gateway API validator (npm ci)"
+    return subprocess.run(["node", str(GATEWAY_API_VALIDATOR), *map(str, files)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("stack", offline.stacks())
+def test_every_gateway_api_object_passes_the_gateway_api_schemas(plans, stack, tmp_path):
+    files = manifests.write(plans[stack], tmp_path, gateway_api=True)
+    if stack == "dev":
+        assert files == []  # no public entry in dev
+        return
+    result = validate_gateway_api(files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": valid ") == len(files)
+
+
+def test_the_gateway_api_validator_rejects_an_invalid_route(tmp_path):
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "broken", "namespace": "blog"},
+        "spec": {"hostnames": ["Not_A_Host"], "rules": [{"backendRefs": [{"name": "frontend", "port": 70000}]}]},
+    }
+    path = tmp_path / "route.json"
+    path.write_text(json.dumps(route))
+    result = validate_gateway_api([path])
+    assert result.returncode == 1
+    assert "hostnames/0 must match pattern" in result.stdout and "port must be <= 65535" in result.stdout
 
 
 def test_readme_lists_every_skipped_check_with_its_reason():

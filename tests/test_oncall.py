@@ -19,7 +19,6 @@ from click.testing import CliRunner
 
 from shoestring.oncall.cli import cli
 
-NOW = datetime.now(timezone.utc)
 LABELS = {"app.kubernetes.io/name": "frontend"}
 
 
@@ -130,7 +129,8 @@ def deployment(name: str, replicas: int, ready: int, updated: int | None = None)
 
 
 def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: str | None = None, app: str = "frontend") -> dict:
-    state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} if waiting else {"running": {"startedAt": _t(NOW - timedelta(hours=2))}}
+    now = datetime.now(timezone.utc)
+    state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} if waiting else {"running": {"startedAt": _t(now - timedelta(hours=2))}}
     status = {
         "name": app,
         "image": f"ghcr.io/acme/blog-{app}:{tag}",
@@ -140,7 +140,7 @@ def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: 
         "state": state,
     }
     if waiting:
-        status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": _t(NOW - timedelta(minutes=1))}}
+        status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": _t(now - timedelta(minutes=1))}}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -148,7 +148,7 @@ def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: 
         "spec": {"containers": [{"name": app, "image": f"ghcr.io/acme/blog-{app}:{tag}"}]},
         "status": {
             "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": _t(NOW - timedelta(minutes=42))}],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": _t(now - timedelta(minutes=42))}],
             "containerStatuses": [status],
         },
     }

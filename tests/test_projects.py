@@ -141,12 +141,14 @@ class TestProjectsInEveryStack:
     @pytest.mark.parametrize("stack", offline.stacks())
     def test_each_project_namespace_has_its_network_policies_quota_and_limit_range(self, plans, stack):
         plan = plans[stack]
-        namespaces = {r.inputs["metadata"]["name"] for r in plan.of_type(NAMESPACE)}
+        namespaces = {r.inputs["metadata"]["name"] for r in plan.of_type(NAMESPACE) if "shoestring.dev/project" in r.inputs["metadata"]["labels"]}
         assert namespaces
-        for kind, per_namespace in ((NETWORK_POLICY, 2), (QUOTA, 1), (LIMIT_RANGE, 1)):
-            for namespace in namespaces:
+        for namespace in namespaces:
+            policies = {r.inputs["metadata"]["name"] for r in plan.of_type(NETWORK_POLICY) if r.inputs["metadata"]["namespace"] == namespace}
+            assert {"default-deny-ingress", "allow-same-namespace"} <= policies, f"{stack}: {namespace}"
+            for kind in (QUOTA, LIMIT_RANGE):
                 found = [r for r in plan.of_type(kind) if r.inputs["metadata"]["namespace"] == namespace]
-                assert len(found) == per_namespace, f"{stack}: {namespace} has {len(found)} {kind}"
+                assert len(found) == 1, f"{stack}: {namespace} has {len(found)} {kind}"
 
     @pytest.mark.parametrize("stack", offline.stacks())
     def test_no_service_is_a_load_balancer_or_node_port(self, plans, stack):
@@ -244,7 +246,7 @@ class TestBadProjectConfig:
         assert "set projects.ml.enabled: false" in str(error)
 
     def test_a_disabled_project_is_not_deployed(self):
-        cfg = config.load("dev", self.raw("dev", ml={"enabled": False}), config.definitions.discover())
+        cfg = config.load("dev", self.raw("dev", blog={"apps": {"frontend": {"hosts": []}}}, ml={"enabled": False}), config.definitions.discover())
         assert [p.name for p in cfg.deployed] == ["blog"]
 
     def test_a_stack_in_another_stacks_cluster_declares_no_cluster_settings(self):

@@ -1,0 +1,266 @@
+"""The cluster's one way in from the internet, shared by every public app of every project.
+
+GatewayEntry: a GKE Gateway (one global external Application Load Balancer) with a reserved IP,
+Google-managed certificates from Certificate Manager and an HTTP→HTTPS redirect; each public app
+attaches its own HTTPRoute from its own namespace. HostCertificates: the certificates of one
+stack's hosts, in the Gateway's certificate map. TunnelEntry: a Cloudflare Tunnel connector that
+dials out, so no Google load balancer exists at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+GATEWAY_CLASS = "gke-l7-global-external-managed"
+GATEWAY_NAME = "shoestring"
+ENTRY_NAMESPACE = "shoestring-entry"
+PUBLIC_LABEL = "shoestring.dev/public-entry"
+"""Namespace label the Gateway admits HTTPRoutes from; set on project namespaces with public apps."""
+GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+"""Where a global external Application Load Balancer's proxies and health checks reach pods from."""
+CLOUDFLARED_IMAGE = "cloudflare/cloudflared:2025.11.1"
+RUN_AS_USER = 10001
+
+
+def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
+    """A namespace enforcing Pod Security `restricted`, like every project's."""
+    return k8s.core.v1.Namespace(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            labels={**labels, "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"},
+        ),
+        opts=opts,
+    )
+
+
+class GatewayEntryArgs(TypedDict):
+    project: str
+    """GCP project of the load balancer, address and certificate map."""
+    stack: str
+    """The stack that owns the cluster; names the GCP resources."""
+
+
+class GatewayEntry(pulumi.ComponentResource):
+    """One Gateway for the whole cluster: HTTPS on 443 with the certificates in its map, port 80
+    redirecting to HTTPS, and routes admitted only from namespaces labelled for the public entry."""
+
+    address: pulumi.Output[str]
+    certificate_map: pulumi.Output[str]
+    """Name of the Certificate Manager map every stack's HostCertificates add their hosts to."""
+
+    def __init__(self, name: str, args: GatewayEntryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:k8s:GatewayEntry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/part-of": "shoestring", "app.kubernetes.io/managed-by": "pulumi"}
+        address = gcp.compute.GlobalAddress(f"{name}-ip", name=f"shoestring-{args['stack']}-entry", project=args["project"], opts=child)
+        certificate_map = gcp.certificatemanager.CertificateMap(
+            f"{name}-certificates", name=f"shoestring-{args['stack']}-entry", project=args["project"], opts=child
+        )
+        namespace = restricted_namespace(ENTRY_NAMESPACE, labels, child)
+        k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version=GATEWAY_API,
+            kind="Gateway",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=GATEWAY_NAME,
+                namespace=namespace.metadata.name,
+                labels=labels,
+                # GKE attaches the Certificate Manager map to the load balancer's HTTPS proxy.
+                annotations={"networking.gke.io/certmap": certificate_map.name},
+            ),
+            spec={
+                "gatewayClassName": GATEWAY_CLASS,
+                "addresses": [{"type": "NamedAddress", "value": address.name}],
+                "listeners": [
+                    {
+                        "name": "https",
+                        "protocol": "HTTPS",
+                        "port": 443,
+                        "allowedRoutes": {
+                            "kinds": [{"kind": "HTTPRoute"}],
+                            "namespaces": {"from": "Selector", "selector": {"matchLabels": {PUBLIC_LABEL: "true"}}},
+                        },
+                    },
+                    {
+                        "name": "http",
+                        "protocol": "HTTP",
+                        "port": 80,
+                        "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}], "namespaces": {"from": "Same"}},
+                    },
+                ],
+            },
+            opts=child,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-https-redirect",
+            api_version=GATEWAY_API,
+            kind="HTTPRoute",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="https-redirect", namespace=namespace.metadata.name, labels=labels),
+            spec={
+                "parentRefs": [{"name": GATEWAY_NAME, "sectionName": "http"}],
+                "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
+            },
+            opts=child,
+        )
+        self.address = address.address
+        self.certificate_map = certificate_map.name
+        self.register_outputs({"address": self.address, "certificate_map": self.certificate_map})
+
+
+class HostCertificatesArgs(TypedDict):
+    project: str
+    certificate_map: pulumi.Input[str]
+    """Name of the Gateway's certificate map (it may belong to another stack)."""
+    hosts: Sequence[str]
+
+
+class HostCertificates(pulumi.ComponentResource):
+    """A Google-managed certificate per host, each entered in the Gateway's certificate map.
+
+    Load balancer authorization: the certificate is issued once the host's DNS record points at
+    the Gateway's address, so there is nothing else to set up."""
+
+    hosts: list[str]
+
+    def __init__(self, name: str, args: HostCertificatesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:gke:HostCertificates", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        for host in args["hosts"]:
+            slug = host.replace(".", "-")
+            certificate = gcp.certificatemanager.Certificate(
+                f"{name}-{slug}",
+                name=f"{slug}"[:63],
+                project=args["project"],
+                managed=gcp.certificatemanager.CertificateManagedArgs(domains=[host]),
+                opts=child,
+            )
+            gcp.certificatemanager.CertificateMapEntry(
+                f"{name}-{slug}",
+                name=f"{slug}"[:63],
+                project=args["project"],
+                map=args["certificate_map"],
+                hostname=host,
+                certificates=[certificate.id],
+                opts=child,
+            )
+        self.hosts = list(args["hosts"])
+        self.register_outputs({"hosts": self.hosts})
+
+
+class TunnelRoute(TypedDict):
+    hostname: str
+    service: str
+    """In-cluster URL, e.g. http://frontend.blog.svc.cluster.local:8080."""
+    path: NotRequired[str]
+
+
+class TunnelEntryArgs(TypedDict):
+    namespace: str
+    tunnel_id: str
+    credentials: pulumi.Input[str]
+    """The tunnel's credentials file (JSON), a secret."""
+    routes: Sequence[TunnelRoute]
+
+
+class TunnelEntry(pulumi.ComponentResource):
+    """A cloudflared connector that dials out to Cloudflare and routes host names to in-cluster
+    services: no Google load balancer, no address, no certificate (Cloudflare's edge ends TLS)."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TunnelEntryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:k8s:TunnelEntry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/name": "cloudflared", "app.kubernetes.io/part-of": "shoestring", "app.kubernetes.io/managed-by": "pulumi"}
+        namespace = restricted_namespace(args["namespace"], labels, child)
+        ns = namespace.metadata.name
+
+        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels)
+
+        # The connector only dials out: nothing may connect to it.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-deny-ingress",
+            metadata=metadata("default-deny-ingress"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
+            opts=child,
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata=metadata("tunnel-credentials"),
+            string_data={"credentials.json": args["credentials"]},
+            opts=child,
+        )
+        ingress = [
+            {"hostname": route["hostname"], "path": f"^{route.get('path', '/')}", "service": route["service"]}
+            for route in args["routes"]
+        ] + [{"service": "http_status:404"}]
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=metadata("cloudflared"),
+            data={
+                "config.yaml": pulumi.Output.json_dumps(
+                    {"tunnel": args["tunnel_id"], "credentials-file": "/etc/cloudflared/credentials/credentials.json", "ingress": ingress}
+                )
+            },
+            opts=child,
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-cloudflared",
+            metadata=metadata("cloudflared"),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "cloudflared"}),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            run_as_user=RUN_AS_USER,
+                            run_as_group=RUN_AS_USER,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="cloudflared",
+                                image=CLOUDFLARED_IMAGE,
+                                image_pull_policy="Always",
+                                args=["tunnel", "--no-autoupdate", "--metrics", "0.0.0.0:2000", "--config", "/etc/cloudflared/config/config.yaml", "run"],
+                                ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=2000)],
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
+                                ),
+                                readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/ready", port="metrics")),
+                                liveness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/ready", port="metrics")),
+                                security_context=k8s.core.v1.SecurityContextArgs(
+                                    allow_privilege_escalation=False,
+                                    read_only_root_filesystem=True,
+                                    run_as_non_root=True,
+                                    run_as_user=RUN_AS_USER,
+                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                                ),
+                                volume_mounts=[
+                                    k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/cloudflared/config", read_only=True),
+                                    k8s.core.v1.VolumeMountArgs(name="credentials", mount_path="/etc/cloudflared/credentials", read_only=True),
+                                ],
+                            )
+                        ],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config.metadata.name)),
+                            k8s.core.v1.VolumeArgs(name="credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name)),
+                        ],
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+        self.namespace = ns
+        self.register_outputs({"namespace": self.namespace})
