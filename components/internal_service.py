@@ -9,13 +9,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_pool import GPU_TAINT_KEY
+from components.pod_security import restricted_container, restricted_pod
 from components.public_entry import GATEWAY_API, GATEWAY_NAME
 
 GPU_RESOURCE = "nvidia.com/gpu"
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
 PLACEMENT_ANNOTATION = "shoestring.dev/placement"
 """Where the app's pods land (pool, machine, GPUs), for the plan and for people reading the cluster."""
-RUN_AS_USER = 10001  # a high UID that collides with no host user
 
 
 class ContainerResources(TypedDict):
@@ -116,13 +116,7 @@ class InternalService(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
             readiness_probe=probe,
             liveness_probe=probe,
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                run_as_user=RUN_AS_USER,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=restricted_container(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
         )
         pod = k8s.core.v1.PodSpecArgs(
@@ -130,12 +124,7 @@ class InternalService(pulumi.ComponentResource):
             service_account_name=args.get("service_account"),
             # Workload Identity goes through the GKE metadata server; no pod needs an API token.
             automount_service_account_token=False,
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=RUN_AS_USER,
-                run_as_group=RUN_AS_USER,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_pod(),
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
             node_selector=args["gpu_node_selector"] if gpus else None,
             tolerations=[

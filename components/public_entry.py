@@ -16,6 +16,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.pod_security import restricted_container, restricted_pod
+
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "gke-l7-global-external-managed"
 GATEWAY_NAME = "shoestring"
@@ -25,7 +27,6 @@ PUBLIC_LABEL = "shoestring.dev/public-entry"
 GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 """Where a global external Application Load Balancer's proxies and health checks reach pods from."""
 CLOUDFLARED_IMAGE = "cloudflare/cloudflared:2025.11.1"
-RUN_AS_USER = 10001
 
 
 def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
@@ -222,12 +223,7 @@ class TunnelEntry(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=RUN_AS_USER,
-                            run_as_group=RUN_AS_USER,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_pod(),
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="cloudflared",
@@ -240,13 +236,7 @@ class TunnelEntry(pulumi.ComponentResource):
                                 ),
                                 readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/ready", port="metrics")),
                                 liveness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/ready", port="metrics")),
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    allow_privilege_escalation=False,
-                                    read_only_root_filesystem=True,
-                                    run_as_non_root=True,
-                                    run_as_user=RUN_AS_USER,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                ),
+                                security_context=restricted_container(),
                                 volume_mounts=[
                                     k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/cloudflared/config", read_only=True),
                                     k8s.core.v1.VolumeMountArgs(name="credentials", mount_path="/etc/cloudflared/credentials", read_only=True),

@@ -9,7 +9,6 @@ import yaml
 
 from shoestring.offline import Plan
 
-
 GATEWAY_API_GROUP = "gateway.networking.k8s.io/"
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
-from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.node_pool import POOL_LABEL
+from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
 from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import runpy
+
+from shoestring import offline
+from shoestring.config import ConfigError
 from shoestring.offline import Plan, Record
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -15,3 +19,16 @@ def only(plan: Plan, type_: str, name: str | None = None) -> Record:
     found = [r for r in plan.of_type(type_) if name is None or r.name == name]
     assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
     return found[0]
+
+
+def run_rejected(stack: str, raw: dict[str, str]) -> tuple[Plan, list[ConfigError]]:
+    """Run the whole program with ``raw`` config, keeping the ConfigError it stops with."""
+    errors: list[ConfigError] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(offline.ROOT / "__main__.py"), run_name="__main__")
+        except ConfigError as e:
+            errors.append(e)
+
+    return offline.declare(program, stack=stack, config=raw), errors

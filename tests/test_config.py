@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import runpy
 
 import pytest
+from helpers import run_rejected
 
-from shoestring import config, offline
+from shoestring import config
 from shoestring.config import ConfigError
 
 VALID = {
@@ -134,14 +134,6 @@ def test_every_problem_is_reported_at_once():
 def test_a_stack_with_a_region_for_its_zone_fails_before_declaring_anything(stack):
     raw, _, _ = config.read_stack_files(stack)
     raw["shoestring:zone"] = raw["shoestring:zone"].rsplit("-", 1)[0]
-    errors: list[ConfigError] = []
-
-    def program() -> None:
-        try:
-            runpy.run_path(str(offline.ROOT / "__main__.py"), run_name="__main__")
-        except ConfigError as e:
-            errors.append(e)
-
-    plan = offline.declare(program, stack=stack, config=raw)
+    plan, errors = run_rejected(stack, raw)
     assert plan.records == []
     assert len(errors) == 1 and "a zone is needed" in str(errors[0])

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import kmock
@@ -129,7 +129,7 @@ def deployment(name: str, replicas: int, ready: int, updated: int | None = None)
 
 
 def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: str | None = None, app: str = "frontend") -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} if waiting else {"running": {"startedAt": _t(now - timedelta(hours=2))}}
     status = {
         "name": app,

@@ -4,15 +4,15 @@ wakes the GPU pool; staging shares prod's cluster as suffixed namespaces."""
 from __future__ import annotations
 
 import json
-import runpy
 
 import pytest
-from helpers import CLUSTER, NODE_POOL, only
+from helpers import CLUSTER, NODE_POOL, only, run_rejected
 
 from components import InternalService, Project
 from shoestring import config, offline
 from shoestring.config import ConfigError
-from shoestring.definitions import App, DefinitionError, Project as ProjectDefinition
+from shoestring.definitions import App, DefinitionError
+from shoestring.definitions import Project as ProjectDefinition
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -231,15 +231,7 @@ class TestBadProjectConfig:
     def test_gpu_work_in_a_stack_without_a_gpu_pool_is_refused_before_anything_is_declared(self):
         raw = config.read_stack_files("dev")[0]
         del raw["shoestring:gpuPool"]
-        errors: list[ConfigError] = []
-
-        def program() -> None:
-            try:
-                runpy.run_path(str(offline.ROOT / "__main__.py"), run_name="__main__")
-            except ConfigError as e:
-                errors.append(e)
-
-        plan = offline.declare(program, stack="dev", config=raw)
+        plan, errors = run_rejected("dev", raw)
         assert plan.records == []
         [error] = errors
         assert "shoestring:projects.ml.apps.worker = 'gpus=1': asks for GPUs, but dev's cluster has no GPU pool" in str(error)

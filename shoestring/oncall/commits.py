@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 
+
 class GitError(Exception):
     pass
 

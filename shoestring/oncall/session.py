@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 import urllib3
-from kubernetes import client, config as kubeconfig
+from kubernetes import client
+from kubernetes import config as kubeconfig
 from rich.console import Console
 
 from shoestring import config, definitions

@@ -9,10 +9,9 @@ import time
 import click
 from kubernetes.client import ApiException, V1Job
 
+from components.pod_security import RUN_AS_USER
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session
-
-RUN_AS_USER = 10001
 
 
 @runbook(

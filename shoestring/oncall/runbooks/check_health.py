@@ -3,7 +3,7 @@ for GPU apps — getting its GPU node?"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kubernetes.client import ApiException, V1Pod
 
@@ -35,7 +35,7 @@ def _uptime(session: Session) -> list[V1Pod]:
         else:
             session.problem(f"no pods of {target.app.name} in {target.namespace}; `pulumi up` the stack, or see the Deployment's events")
         return pods
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stable_since: datetime | None = None
     ready = 0
     for pod in pods:
@@ -123,7 +123,7 @@ def _gpu(session: Session, pods: list[V1Pod]) -> None:
         return
     for pod in pending:
         events = session.call(session.kube.core.list_namespaced_event, pod.metadata.namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
-        reasons = {e.reason: e.message for e in sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=timezone.utc))}
+        reasons = {e.reason: e.message for e in sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=UTC))}
         if "TriggeredScaleUp" in reasons:
             session.ok(f"pod {pod.metadata.name} is waiting for the GPU pool to scale up from zero: {reasons['TriggeredScaleUp']}")
         elif "NotTriggerScaleUp" in reasons:
