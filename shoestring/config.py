@@ -303,9 +303,11 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
 
 def _warm_cost(region: str, gpu: GpuPoolConfig) -> str:
     try:
-        return f"${gpu.min_nodes * gpu_node_hourly(region, gpu) * catalog.HOURS_PER_MONTH:,.2f}/month"
+        node = gpu_node_hourly(region, gpu) * catalog.HOURS_PER_MONTH
+        disk = gpu.disk_size_gb * catalog.disk_monthly_per_gb(region, gpu.disk_type)
     except catalog.UnknownPrice as e:
         return f"an amount the price catalog cannot tell ({e.args[0]})"
+    return f"${gpu.min_nodes * (node + disk):,.2f}/month"
 
 
 def gpu_node_hourly(region: str, gpu: GpuPoolConfig) -> float:
