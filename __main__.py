@@ -26,19 +26,20 @@ if cfg.owns_cluster:
     pulumi.export("kubeconfig", cluster.kubeconfig)
     if cfg.public_entry == "gateway":
         gateway = GatewayEntry("public-entry", {"project": cfg.gcp_project, "stack": cfg.stack}, pulumi.ResourceOptions(provider=provider))
-        public_ip = gateway.address
+        public_ip, certificate_map = gateway.address, gateway.certificate_map
     elif cfg.public_entry == "tunnel":
         TunnelEntry("public-entry", program_args.tunnel(cfg), pulumi.ResourceOptions(provider=provider))
 else:
     # No cluster of its own: this stack's projects become namespaces in the host stack's cluster.
     host = pulumi.StackReference(program_args.host_stack_reference(cfg))
     provider = k8s.Provider("host-cluster", kubeconfig=host.require_output("kubeconfig"))
-    public_ip = host.get_output("public_ip")
+    # The host's Gateway and certificate map exist already: prod is deployed first.
+    public_ip, certificate_map = host.get_output("public_ip"), program_args.certificate_map_name(cfg)
     pulumi.export("host_stack", host.name)
 
 if program_args.public_hosts(cfg):
     if cfg.cluster_owner.public_entry == "gateway":
-        HostCertificates(f"{cfg.stack}-certificates", program_args.host_certificates(cfg, program_args.certificate_map_name(cfg)))
+        HostCertificates(f"{cfg.stack}-certificates", program_args.host_certificates(cfg, certificate_map))
         pulumi.export("public_ip", public_ip)
         pulumi.export("dns_records", [{"name": host, "type": "A", "value": public_ip} for host in program_args.public_hosts(cfg)])
     else:
