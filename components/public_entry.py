@@ -29,6 +29,12 @@ GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 CLOUDFLARED_IMAGE = "cloudflare/cloudflared:2025.11.1"
 
 
+def entry_resource_name(stack: str) -> str:
+    """Name of the Gateway's GCP address and certificate map, after the stack that owns the cluster;
+    stacks in that cluster find the map by it."""
+    return f"shoestring-{stack}-entry"
+
+
 def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
     """A namespace enforcing Pod Security `restricted`, like every project's."""
     return k8s.core.v1.Namespace(
@@ -60,10 +66,9 @@ class GatewayEntry(pulumi.ComponentResource):
         super().__init__("shoestring:k8s:GatewayEntry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": "shoestring", "app.kubernetes.io/managed-by": "pulumi"}
-        address = gcp.compute.GlobalAddress(f"{name}-ip", name=f"shoestring-{args['stack']}-entry", project=args["project"], opts=child)
-        certificate_map = gcp.certificatemanager.CertificateMap(
-            f"{name}-certificates", name=f"shoestring-{args['stack']}-entry", project=args["project"], opts=child
-        )
+        gcp_name = entry_resource_name(args["stack"])
+        address = gcp.compute.GlobalAddress(f"{name}-ip", name=gcp_name, project=args["project"], opts=child)
+        certificate_map = gcp.certificatemanager.CertificateMap(f"{name}-certificates", name=gcp_name, project=args["project"], opts=child)
         namespace = restricted_namespace(ENTRY_NAMESPACE, labels, child)
         k8s.apiextensions.CustomResource(
             f"{name}-gateway",
@@ -137,14 +142,14 @@ class HostCertificates(pulumi.ComponentResource):
             slug = host.replace(".", "-")
             certificate = gcp.certificatemanager.Certificate(
                 f"{name}-{slug}",
-                name=f"{slug}"[:63],
+                name=slug[:63],
                 project=args["project"],
                 managed=gcp.certificatemanager.CertificateManagedArgs(domains=[host]),
                 opts=child,
             )
             gcp.certificatemanager.CertificateMapEntry(
                 f"{name}-{slug}",
-                name=f"{slug}"[:63],
+                name=slug[:63],
                 project=args["project"],
                 map=args["certificate_map"],
                 hostname=host,

@@ -120,11 +120,7 @@ def _run(stack: str, environment: dict[str, str] | None = None, secret_keys: lis
 
 def _estimate(stack: str, plan: offline.Plan) -> cost.Estimate:
     """The stack's estimate; a stack in another stack's cluster is set against that cluster."""
-    references = plan.of_type("pulumi:pulumi:StackReference")
-    host_records = None
-    if references:
-        host = references[0].inputs["name"].rsplit("/", 1)[-1]
-        host_records = _run(host).records if host in offline.stacks() else None
+    host_records = _run(plan.host_stack).records if plan.host_stack in offline.stacks() else None
     return cost.estimate(stack, plan.records, host_records)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,10 @@ class UnknownPrice(KeyError):
 def _catalog() -> dict:
     with CATALOG_PATH.open() as f:
         return yaml.safe_load(f)
+
+
+ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
 
 def region_of(zone: str) -> str:
@@ -80,6 +86,17 @@ def gpu_hourly(region: str, accelerator: str, spot: bool) -> float:
     if price is None:
         raise UnknownPrice(f"accelerator {accelerator} in {region} ({entry['note']})")
     return price
+
+
+def node_hourly(region: str, machine_type: str, spot: bool, gpus: Iterable[tuple[str, int]] = ()) -> float:
+    """What one node costs per hour: the machine, plus the (accelerator, count) GPUs its price does not bundle."""
+    node = machine(region, machine_type)
+    hourly = node.spot_hourly if spot else node.hourly
+    for accelerator, count in gpus:
+        unbundled = count - node.bundled_gpus
+        if unbundled > 0:
+            hourly += unbundled * gpu_hourly(region, accelerator, spot)
+    return hourly
 
 
 def disk_monthly_per_gb(region: str, disk_type: str) -> float:

@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
 CLUSTER_KEYS = ("zone", "defaultPool", "gpuPool", "publicEntry")
-ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
-REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
 
 class ConfigError(pulumi.RunError):
@@ -57,7 +55,20 @@ class _Strict(BaseModel):
     )
 
 
-class DefaultPoolConfig(_Strict):
+class _Autoscaled(_Strict):
+    """A node pool's autoscaling bounds (minNodes, maxNodes), declared by each pool with its own defaults."""
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> _Autoscaled:
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(
+                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
+                f"set maxNodes to at least {self.min_nodes}"
+            )
+        return self
+
+
+class DefaultPoolConfig(_Autoscaled):
     """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
 
     machine_type: str = "e2-medium"
@@ -83,17 +94,8 @@ class DefaultPoolConfig(_Strict):
             )
         return min_nodes
 
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> DefaultPoolConfig:
-        if self.max_nodes < self.min_nodes:
-            raise ValueError(
-                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
-                f"set maxNodes to at least {self.min_nodes}"
-            )
-        return self
 
-
-class GpuPoolConfig(_Strict):
+class GpuPoolConfig(_Autoscaled):
     """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
 
     machine_type: str = "g2-standard-4"
@@ -119,15 +121,6 @@ class GpuPoolConfig(_Strict):
     """Boot disk type."""
     disk_size_gb: int = Field(default=100, ge=10)
     """Room for CUDA images, which run to several GB."""
-
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> GpuPoolConfig:
-        if self.max_nodes < self.min_nodes:
-            raise ValueError(
-                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
-                f"set maxNodes to at least {self.min_nodes}"
-            )
-        return self
 
 
 class AppSettings(_Strict):
@@ -237,13 +230,14 @@ class StackConfig(_Strict):
 
 
 def _check_zone(zone: str) -> str:
-    if REGION_PATTERN.match(zone):
+    if catalog.REGION_PATTERN.match(zone):
+        fee = catalog.gke_management_fee_hourly()
         raise ValueError(
             f"{zone} is a region; a zone is needed, e.g. {zone}-a. Only a zonal cluster is covered by "
-            "the free tier: a regional cluster is billed the $0.10/h management fee (~$73/month) and "
+            f"the free tier: a regional cluster is billed the ${fee:.2f}/h management fee (~${fee * catalog.HOURS_PER_MONTH:.0f}/month) and "
             "runs every node pool in three zones, tripling the node bill"
         )
-    if not ZONE_PATTERN.match(zone):
+    if not catalog.ZONE_PATTERN.match(zone):
         raise ValueError(f"{zone!r} is not a zone name; use one such as us-central1-a")
     return zone
 
@@ -303,21 +297,11 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
 
 def _warm_cost(region: str, gpu: GpuPoolConfig) -> str:
     try:
-        node = gpu_node_hourly(region, gpu) * catalog.HOURS_PER_MONTH
+        node = catalog.node_hourly(region, gpu.machine_type, gpu.spot, [(gpu.accelerator, gpu.accelerator_count)]) * catalog.HOURS_PER_MONTH
         disk = gpu.disk_size_gb * catalog.disk_monthly_per_gb(region, gpu.disk_type)
     except catalog.UnknownPrice as e:
         return f"an amount the price catalog cannot tell ({e.args[0]})"
     return f"${gpu.min_nodes * (node + disk):,.2f}/month"
-
-
-def gpu_node_hourly(region: str, gpu: GpuPoolConfig) -> float:
-    """What one GPU node costs per hour: the machine plus any GPUs not bundled in its price."""
-    machine = catalog.machine(region, gpu.machine_type)
-    node = machine.spot_hourly if gpu.spot else machine.hourly
-    unbundled = gpu.accelerator_count - machine.bundled_gpus
-    if unbundled <= 0:
-        return node
-    return node + unbundled * catalog.gpu_hourly(region, gpu.accelerator, gpu.spot)
 
 
 def _example(known: list[str], family: str) -> str:
@@ -525,6 +509,11 @@ def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has
     return problems
 
 
+def stack_names(directory: Path) -> list[str]:
+    """The stacks that have a config file (Pulumi.<stack>.yaml) in ``directory``."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
+
+
 def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str], list[str]]:
     """The flat config the Pulumi CLI would hand the program for ``stack``: project defaults from
     Pulumi.yaml, overlaid by stacks/Pulumi.<stack>.yaml, every value a string (objects as JSON).
@@ -543,8 +532,7 @@ def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], lis
     directory = root / project.get("stackConfigDir", ".")
     path = directory / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(known)}")
+        raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(stack_names(directory))}")
     for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
         key = _qualified(name, key)
         if isinstance(value, dict) and set(value) == {"secure"}:

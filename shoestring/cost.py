@@ -13,7 +13,6 @@ A resource type the estimator does not know is reported as not priced, never cou
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -21,7 +20,6 @@ from typing import Any, Protocol
 from shoestring import catalog
 
 HOURS = catalog.HOURS_PER_MONTH
-ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 FREE_TIER_LABEL = "shoestring-free-tier"
 STACK_LABEL = "shoestring-stack"
 
@@ -125,9 +123,9 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     """Price a stack from its declared resources. ``host_records`` are the resources of the stack
     whose cluster this one uses (if any), to say how much of that cluster its quotas reserve."""
     clusters = _of(records, "gcp:container/cluster:Cluster")
-    region = _region_of(clusters, records)
+    region = region_of(records)
     if region is None and host_records is not None:  # a stack in another's cluster prices at that cluster's region
-        region = _region_of(_of(host_records, "gcp:container/cluster:Cluster"), host_records)
+        region = region_of(host_records)
     result = Estimate(stack=stack, region=region, lines=[])
     no_charge = 0
     for record in records:
@@ -156,7 +154,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
     certificates = [r for r in records if r.type == CERTIFICATE_TYPES[0]]
     if certificates:
-        result.lines.append(_certificates(certificates, records, region))
+        result.lines.append(_certificates(certificates, region))
     for reference in _of(records, "pulumi:pulumi:StackReference"):
         result.lines.append(_shared_cluster(reference, records, host_records))
     result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
@@ -200,15 +198,16 @@ def free_tier_claims(estimates: Iterable[tuple[Estimate, str | None]]) -> list[s
 
 
 def _cluster_fee(cluster: ResourceRecord) -> Line:
-    fee = catalog.gke_management_fee_hourly() * HOURS
+    hourly = catalog.gke_management_fee_hourly()
+    fee = hourly * HOURS
     location = cluster.inputs.get("location", "")
     claims_free_tier = cluster.inputs.get("resourceLabels", {}).get(FREE_TIER_LABEL) == "true"
-    if not ZONE.match(location):
-        return Line("GKE management fee", f"regional cluster {location}: the free tier never covers it; $0.10/h × {HOURS} h", fee)
+    if not catalog.ZONE_PATTERN.match(location):
+        return Line("GKE management fee", f"regional cluster {location}: the free tier never covers it; ${hourly:.2f}/h × {HOURS} h", fee)
     if claims_free_tier:
         credit = catalog.gke_free_tier_monthly_credit()
         return Line("GKE management fee", f"zonal cluster claims the billing account's free tier (${credit:,.2f}/month credit)", 0.0)
-    return Line("GKE management fee", f"zonal cluster, not the free one: $0.10/h × {HOURS} h", fee)
+    return Line("GKE management fee", f"zonal cluster, not the free one: ${hourly:.2f}/h × {HOURS} h", fee)
 
 
 def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[Line]:
@@ -216,19 +215,14 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
     node = inputs.get("nodeConfig", {})
     machine_type = node.get("machineType", "e2-medium")
     spot = bool(node.get("spot"))
-    zones = len(inputs.get("nodeLocations") or []) or (1 if ZONE.match(location) else 3)
+    zones = len(inputs.get("nodeLocations") or []) or (1 if catalog.ZONE_PATTERN.match(location) else 3)
     scaling = inputs.get("autoscaling", {})
     min_nodes = scaling.get("minNodeCount", inputs.get("nodeCount", 0)) * zones
     max_nodes = scaling.get("maxNodeCount", inputs.get("nodeCount", 0)) * zones
     accelerators = node.get("guestAccelerators", [])
     name = pool.name
     try:
-        machine = catalog.machine(region, machine_type)
-        node_hourly = machine.spot_hourly if spot else machine.hourly
-        for accelerator in accelerators:
-            unbundled = accelerator.get("count", 1) - machine.bundled_gpus
-            if unbundled > 0:
-                node_hourly += unbundled * catalog.gpu_hourly(region, accelerator["type"], spot)
+        node_hourly = catalog.node_hourly(region, machine_type, spot, [(a["type"], a.get("count", 1)) for a in accelerators])
         disk_monthly = node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
     except catalog.UnknownPrice as e:
         return [Line(f"{name} nodes", f"not priced: {e.args[0]}", None)]
@@ -238,12 +232,11 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
     gpus = " + ".join(f"{a.get('count', 1)}× {a['type']}" for a in accelerators)
     what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
     where = f"{zones} zones × " if zones > 1 else ""
-    lines = []
     if accelerators:
         # A GPU node's boot disk lives and dies with it: priced in the node's line.
         per_node_month = node_hourly * HOURS * (1 - discount) + disk_monthly
         burst = node_hourly + disk_monthly / HOURS
-        lines.append(
+        return [
             Line(
                 f"{name} GPU nodes",
                 f"{where}{min_nodes}–{max_nodes} × {what} + {node.get('diskSizeGb')} GB {node.get('diskType')}; "
@@ -253,13 +246,10 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
                 burst_max_hourly=(max_nodes - min_nodes) * burst,
                 ceiling_monthly=max_nodes * (node_hourly * HOURS + disk_monthly),
             )
-        )
-        return lines
+        ]
     sud = f", {discount:.0%} sustained-use discount" if discount else ""
     monthly_node = node_hourly * HOURS * (1 - discount)
-    lines.append(
-        Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * monthly_node, ceiling_monthly=max_nodes * monthly_node)
-    )
+    lines = [Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * monthly_node, ceiling_monthly=max_nodes * monthly_node)]
     if min_nodes:
         lines.append(
             Line(
@@ -286,7 +276,7 @@ def _service(service: ResourceRecord, region: str | None) -> Line | None:
 def _gateway(gateway: ResourceRecord, records: Sequence[ResourceRecord], region: str | None) -> Line:
     """A GKE Gateway is one global external Application Load Balancer: a forwarding rule per port."""
     ports = sorted({listener["port"] for listener in gateway.inputs.get("spec", {}).get("listeners", [])})
-    routes = [r for r in _of(records, ROUTE) if r.inputs.get("spec", {}).get("hostnames")]
+    routes = public_routes(records)
     if region is None:
         return Line("public entry (Gateway)", "not priced: the cluster's region is not in this plan", None)
     rule = catalog.forwarding_rule_hourly(region) * HOURS
@@ -306,7 +296,7 @@ def _static_ip(address: ResourceRecord, region: str | None) -> Line:
     return Line(f"static IP {address.inputs.get('name', address.name)}", f"no charge while the Gateway's forwarding rules use it (${unused:,.2f}/month if left unused)", catalog.static_ip_hourly(region, in_use=True) * HOURS)
 
 
-def _certificates(certificates: Sequence[ResourceRecord], records: Sequence[ResourceRecord], region: str | None) -> Line:
+def _certificates(certificates: Sequence[ResourceRecord], region: str | None) -> Line:
     hosts = sorted(d for c in certificates for d in c.inputs.get("managed", {}).get("domains", []))
     try:
         monthly = len(certificates) * catalog.certificate_monthly(region)
@@ -335,10 +325,16 @@ def _of(records: Sequence[ResourceRecord], type_: str) -> list[ResourceRecord]:
     return [r for r in records if r.type == type_]
 
 
-def _region_of(clusters: Sequence[ResourceRecord], records: Sequence[ResourceRecord]) -> str | None:
-    for cluster in clusters:
+def public_routes(records: Sequence[ResourceRecord]) -> list[ResourceRecord]:
+    """The HTTPRoutes of public apps: those with host names (the HTTP-to-HTTPS redirect has none)."""
+    return [r for r in _of(records, ROUTE) if r.inputs.get("spec", {}).get("hostnames")]
+
+
+def region_of(records: Sequence[ResourceRecord]) -> str | None:
+    """The region a stack's resources are priced in: its cluster's, else its node pools'."""
+    for cluster in _of(records, "gcp:container/cluster:Cluster"):
         location = cluster.inputs.get("location", "")
-        return catalog.region_of(location) if ZONE.match(location) else location
+        return catalog.region_of(location) if catalog.ZONE_PATTERN.match(location) else location
     for pool in _of(records, "gcp:container/nodePool:NodePool"):
         return catalog.region_of(pool.inputs.get("location", ""))
     return None
@@ -362,8 +358,7 @@ def _reserved(records: Sequence[ResourceRecord]) -> tuple[float, float]:
 
 def _allocatable(records: Sequence[ResourceRecord]) -> tuple[tuple[float, float], tuple[float, float]]:
     """Allocatable CPU and GiB of the CPU pools at minimum and at maximum size."""
-    clusters = _of(records, "gcp:container/cluster:Cluster")
-    region = _region_of(clusters, records)
+    region = region_of(records)
     low = [0.0, 0.0]
     high = [0.0, 0.0]
     for pool in _of(records, "gcp:container/nodePool:NodePool"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shoestring import catalog, cost, replacements
+from shoestring.config import stack_names
 from shoestring.offline import PRICING_ENV, ROOT, Record
 
 ACTIONS = ("create", "update", "replace", "delete")
@@ -92,8 +93,7 @@ def plans_in(root: Path) -> dict[str, list[Record]]:
     try:
         plans = _plan_json(root, "all")["stacks"]
     except RuntimeError:  # a base from before `plan --stack all`: one stack at a time
-        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (root / "stacks").glob("Pulumi.*.yaml"))
-        plans = {stack: _plan_json(root, stack) for stack in stacks}
+        plans = {stack: _plan_json(root, stack) for stack in stack_names(root / "stacks")}
     return {stack: [_record(r) for r in plan["resources"]] for stack, plan in plans.items()}
 
 
@@ -219,7 +219,7 @@ def _undersized_pools(records: dict[str, Record]) -> list[str]:
     """CPU pools whose largest size cannot hold the CPU and memory their Deployments request."""
     found = []
     plans = list(records.values())
-    region = next((cost.catalog.region_of(r.inputs["location"]) for r in plans if r.type == "gcp:container/cluster:Cluster"), None)
+    region = cost.region_of(plans)
     if region is None:
         return found
     cpu_needed = memory_needed = 0.0

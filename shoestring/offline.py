@@ -26,7 +26,7 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from shoestring.config import read_stack_files
+from shoestring.config import read_stack_files, stack_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -69,6 +69,12 @@ class Plan:
     def of_type(self, type_: str) -> list[Record]:
         return [r for r in self.records if r.type == type_]
 
+    @property
+    def host_stack(self) -> str | None:
+        """The stack whose cluster this one runs in (the short name its StackReference points at), if any."""
+        references = self.of_type("pulumi:pulumi:StackReference")
+        return references[0].inputs["name"].rsplit("/", 1)[-1] if references else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
@@ -80,8 +86,7 @@ class Plan:
 
 def stacks(root: Path = ROOT) -> list[str]:
     """The stacks that have a config file in the project's stack config directory."""
-    directory = root / _project(root).get("stackConfigDir", ".")
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in directory.glob("Pulumi.*.yaml"))
+    return stack_names(root / _project(root).get("stackConfigDir", "."))
 
 
 def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None) -> Plan:
@@ -195,7 +200,6 @@ class _Recorder(mocks.Mocks):
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.notes: list[str] = []
-        self._parents: dict[str, str | None] = {}
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
@@ -223,7 +227,7 @@ _STAND_IN_OUTPUTS: dict[str, dict[str, Any]] = {
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, keeping each registration's parent as well."""
+    """The SDK's mock monitor, keeping each registration's parent, protect and ignoreChanges as well."""
 
     def __init__(self, recorder: _Recorder):
         super().__init__(recorder)

@@ -7,7 +7,7 @@ import pulumi
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.node_pool import POOL_LABEL
-from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs
+from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
 from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL
@@ -77,13 +77,9 @@ def host_stack_reference(cfg: StackConfig) -> str:
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{cfg.host_stack}"
 
 
-def entry_namespace(cfg: StackConfig) -> str:
-    return ENTRY_NAMESPACE
-
-
 def certificate_map_name(cfg: StackConfig) -> str:
     """The Gateway's certificate map, named after the stack that owns the cluster."""
-    return f"shoestring-{cfg.cluster_owner.stack}-entry"
+    return entry_resource_name(cfg.cluster_owner.stack)
 
 
 def public_hosts(cfg: StackConfig) -> list[str]:
@@ -103,7 +99,7 @@ def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
             service = f"http://{app.name}.{instance.namespace}.svc.cluster.local:{app.port}"
             routes += [{"hostname": host, "path": app.public.path, "service": service} for host in app.public.hosts]
     return {
-        "namespace": entry_namespace(cfg),
+        "namespace": ENTRY_NAMESPACE,
         "tunnel_id": cfg.tunnel_id,
         "credentials": pulumi.Config().require_secret("tunnelCredentials"),
         "routes": routes,
@@ -131,7 +127,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
             "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
         },
         "apps": [app_spec(cfg, app) for app in deployed.apps],
-        **({"public_entry": {"kind": entry, "namespace": entry_namespace(cfg)}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
+        **({"public_entry": {"kind": entry, "namespace": ENTRY_NAMESPACE}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
 
 

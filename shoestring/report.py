@@ -84,9 +84,9 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
         rows.append(f"| {label} | {other.expected_monthly_usd:,.2f} | +{other.expected_monthly_usd - base.expected_monthly_usd:,.2f} |")
     rows += ["", "The public entry against a load balancer per public app:", "", "| Stack | Public apps | Shared entry $/month | A LoadBalancer Service each $/month |", "| --- | ---: | ---: | ---: |"]
     for stack, plan in plans.items():
-        host = _host_records(plan, plans)
+        host = plans[plan.host_stack].records if plan.host_stack in plans else None
         estimate = cost.estimate(stack, plan.records, host)
-        apps = [r for r in plan.records if r.type == cost.ROUTE and r.inputs.get("spec", {}).get("hostnames")]
+        apps = cost.public_routes(plan.records)
         entry = sum(line.idle_monthly or 0 for line in estimate.lines if line.item.startswith(("public entry", "static IP", "TLS certificates")))
         per_service = (
             cost.estimate(stack, load_balancer_per_public_app(plan.records), host).idle_monthly_usd
@@ -100,13 +100,6 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
     return "\n".join(rows) + "\n"
 
 
-def _host_records(plan: Plan, plans: dict[str, Plan]) -> list[Record] | None:
-    for reference in plan.of_type("pulumi:pulumi:StackReference"):
-        host = plans.get(reference.inputs["name"].rsplit("/", 1)[-1])
-        return host.records if host else None
-    return None
-
-
 def without_entry(records: Sequence[Record]) -> list[Record]:
     """The stack without its Gateway, address and certificates."""
     entry_types = {cost.GATEWAY, "gcp:compute/globalAddress:GlobalAddress", *cost.CERTIFICATE_TYPES}
@@ -115,7 +108,7 @@ def without_entry(records: Sequence[Record]) -> list[Record]:
 
 def load_balancer_per_public_app(records: Sequence[Record]) -> list[Record]:
     """No shared entry: each app with a public route gets a LoadBalancer Service of its own."""
-    public = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in records if r.type == cost.ROUTE and r.inputs.get("spec", {}).get("hostnames")}
+    public = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in cost.public_routes(records)}
 
     def expose(record: Record) -> Record:
         metadata = record.inputs.get("metadata", {})
