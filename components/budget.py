@@ -19,8 +19,15 @@ class MonthlyBudgetArgs(TypedDict):
     billing_account: NotRequired[str]
     """Cloud Billing account ID. When given with a budget, a Cloud Billing budget alerts at 50, 90
     and 100% of it."""
+    quota_project: NotRequired[str]
+    """GCP project the Budget API calls are billed to; required with ``billing_account``. The Budget
+    API refuses user credentials (ADC from `gcloud auth application-default login`) without a
+    quota project: "billingbudgets.googleapis.com API requires a quota project"
+    (GoogleCloudPlatform/cloud-foundation-fabric#3360)."""
     labels: NotRequired[Mapping[str, str]]
     """Resource label the Cloud Billing budget counts spend of (one key and value), e.g. the stack's."""
+    host_stack: NotRequired[str]
+    """The stack whose cluster this stack runs in, if not its own: its nodes are that stack's bill."""
 
 
 class MonthlyBudget(pulumi.ComponentResource):
@@ -28,9 +35,17 @@ class MonthlyBudget(pulumi.ComponentResource):
     report and the CrossGuard policy pack all read the same numbers from the declared resources."""
 
     def __init__(self, name: str, args: MonthlyBudgetArgs, opts: pulumi.ResourceOptions | None = None):
-        props = {"monthlyUsd": args["monthly_usd"], "expectedGpuHours": args["expected_gpu_hours"]}
+        props = {"monthlyUsd": args["monthly_usd"], "expectedGpuHours": args["expected_gpu_hours"], "hostStack": args.get("host_stack")}
         super().__init__("shoestring:cost:MonthlyBudget", name, props, opts)
         if "billing_account" in args and args["monthly_usd"] is not None:
+            # Sends X-Goog-User-Project: the quota project, whatever credentials run `pulumi up`.
+            billing = gcp.Provider(
+                f"{name}-billing",
+                project=args["quota_project"],
+                billing_project=args["quota_project"],
+                user_project_override=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             gcp.billing.Budget(
                 name,
                 billing_account=args["billing_account"],
@@ -42,6 +57,6 @@ class MonthlyBudget(pulumi.ComponentResource):
                 ),
                 budget_filter=gcp.billing.BudgetBudgetFilterArgs(labels=args.get("labels")),
                 threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t) for t in ALERT_THRESHOLDS],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, provider=billing),
             )
         self.register_outputs(props)

@@ -23,9 +23,6 @@ class ZonalClusterArgs(TypedDict):
     """Zone of the control plane and, by default, of every node pool, e.g. ``us-central1-a``."""
     release_channel: NotRequired[Literal["RAPID", "REGULAR", "STABLE"]]
     """GKE release channel. Default ``REGULAR``."""
-    kubernetes_version: NotRequired[str]
-    """Lowest Kubernetes minor version of the control plane, e.g. ``1.34``; the release channel
-    upgrades from there. Default: the channel's default version."""
     deletion_protection: NotRequired[bool]
     """GKE refuses to delete the cluster while set. Default ``True``."""
     gateway_api: NotRequired[bool]
@@ -54,6 +51,9 @@ class ZonalCluster(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     node_service_account: pulumi.Output[str]
+    workload_identity_pool: pulumi.Output[str]
+    """``PROJECT.svc.id.goog``, as the cluster reports it: depending on it orders a Workload
+    Identity binding after the cluster that creates the pool."""
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ZonalClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -98,7 +98,9 @@ class ZonalCluster(pulumi.ComponentResource):
             ),
             deletion_protection=args.get("deletion_protection", True),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.get("release_channel", "REGULAR")),
-            min_master_version=args.get("kubernetes_version"),
+            # No min_master_version: within a release channel GKE accepts only the versions the
+            # channel offers, and a pinned minor the channel has dropped fails the next update
+            # (cloud.google.com/kubernetes-engine/docs/release-notes: "Available minor versions").
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=f"{project}.svc.id.goog"
             ),
@@ -132,6 +134,7 @@ class ZonalCluster(pulumi.ComponentResource):
         self.name = cluster.name
         self.endpoint = cluster.endpoint
         self.node_service_account = node_account.email
+        self.workload_identity_pool = cluster.workload_identity_config.apply(lambda config: config.workload_pool)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
                 lambda parts: _kubeconfig(*parts)
@@ -144,6 +147,7 @@ class ZonalCluster(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "kubeconfig": self.kubeconfig,
                 "node_service_account": self.node_service_account,
+                "workload_identity_pool": self.workload_identity_pool,
             }
         )
 
@@ -169,6 +173,10 @@ users:
     exec:
       apiVersion: client.authentication.k8s.io/v1beta1
       command: gke-gcloud-auth-plugin
+      # The same identity as the GCP provider: Application Default Credentials, not gcloud's
+      # active account (kubernetes/cloud-provider-gcp#264 added the flag).
+      args:
+      - --use_application_default_credentials
       installHint: Install gke-gcloud-auth-plugin with `gcloud components install gke-gcloud-auth-plugin`.
       provideClusterInfo: true
 """

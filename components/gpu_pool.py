@@ -42,7 +42,7 @@ class GpuPoolArgs(TypedDict):
     spot: NotRequired[bool]
     """Run on Spot VMs. Default ``False``."""
     disk_type: NotRequired[DiskType]
-    """Default ``pd-standard``."""
+    """Default ``pd-balanced``: G2 machines (L4) and A3 offer no ``pd-standard``."""
     disk_size_gb: NotRequired[int]
     """Default 100, room for CUDA images."""
 
@@ -74,7 +74,7 @@ class GpuPool(pulumi.ComponentResource):
             node_config=node_config(
                 service_account=args["service_account"],
                 machine_type=args["machine_type"],
-                disk_type=args.get("disk_type", "pd-standard"),
+                disk_type=args.get("disk_type", "pd-balanced"),
                 disk_size_gb=args.get("disk_size_gb", 100),
                 spot=args.get("spot", False),
                 labels=self.node_selector,

@@ -14,6 +14,7 @@ from components.public_entry import GATEWAY_API, GATEWAY_NAME
 
 GPU_RESOURCE = "nvidia.com/gpu"
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
+HEALTH_CHECK_POLICY_API = "networking.gke.io/v1"
 PLACEMENT_ANNOTATION = "shoestring.dev/placement"
 """Where the app's pods land (pool, machine, GPUs), for the plan and for people reading the cluster."""
 
@@ -138,6 +139,13 @@ class InternalService(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.get("replicas", 1),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                # A surge pod would need a second GPU (a whole second node for a whole-node app): in a
+                # pool at its maximum the rollout waits forever, below it every rollout bills a node.
+                # Replace pods one at a time instead.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=0, max_unavailable=1),
+                ) if gpus or whole_node else None,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels, annotations=annotations),
                     spec=pod,
@@ -171,6 +179,25 @@ class InternalService(pulumi.ComponentResource):
                             "backendRefs": [{"name": app, "port": args["port"]}],
                         }
                     ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            )
+            # The load balancer does not read the readiness probe: without this policy it probes "/"
+            # on the serving port, and an app whose "/" is not 200 gets no traffic (502s).
+            # cloud.google.com/kubernetes-engine/docs/how-to/configure-gateway-resources#configure_health_check
+            k8s.apiextensions.CustomResource(
+                f"{name}-health-check",
+                api_version=HEALTH_CHECK_POLICY_API,
+                kind="HealthCheckPolicy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
+                spec={
+                    "default": {
+                        "config": {
+                            "type": "HTTP",
+                            "httpHealthCheck": {"port": args["port"], "requestPath": args.get("health_path", "/healthz")},
+                        }
+                    },
+                    "targetRef": {"group": "", "kind": "Service", "name": app},
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
             )

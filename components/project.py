@@ -50,6 +50,11 @@ class ProjectArgs(TypedDict):
     """Pod Security Admission level enforced on the namespace. Default ``restricted``."""
     gcp_project: NotRequired[str]
     """GCP project of the cluster; needed with ``gcp_roles``."""
+    workload_identity_pool: NotRequired[pulumi.Input[str]]
+    """The cluster's Workload Identity pool (``PROJECT.svc.id.goog``); needed with ``gcp_roles``.
+    Pass the cluster's own output where the cluster is declared in the same program: the pool
+    exists only once a Workload Identity cluster does, and binding a member of it before then
+    fails with "Identity Pool does not exist" (terraform-google-kubernetes-engine#916)."""
     gcp_roles: NotRequired[Sequence[str]]
     """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
     Identity. Default none: no GCP service account is created."""
@@ -231,7 +236,7 @@ class Project(pulumi.ComponentResource):
             f"{name}-workload-identity",
             service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
-            member=f"serviceAccount:{gcp_project}.svc.id.goog[{args['namespace']}/workload]",
+            member=pulumi.Output.concat("serviceAccount:", args["workload_identity_pool"], f"[{args['namespace']}/workload]"),
             opts=child,
         )
         return account.email

@@ -9,6 +9,7 @@ dials out, so no Google load balancer exists at all.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
@@ -208,16 +209,17 @@ class TunnelEntry(pulumi.ComponentResource):
             {"hostname": route["hostname"], "path": f"^{route.get('path', '/')}", "service": route["service"]}
             for route in args["routes"]
         ] + [{"service": "http_status:404"}]
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata=metadata("cloudflared"),
-            data={
-                "config.yaml": pulumi.Output.json_dumps(
-                    {"tunnel": args["tunnel_id"], "credentials-file": "/etc/cloudflared/credentials/credentials.json", "ingress": ingress}
-                )
-            },
-            opts=child,
+        config_yaml = pulumi.Output.json_dumps(
+            {"tunnel": args["tunnel_id"], "credentials-file": "/etc/cloudflared/credentials/credentials.json", "ingress": ingress}
         )
+        config = k8s.core.v1.ConfigMap(f"{name}-config", metadata=metadata("cloudflared"), data={"config.yaml": config_yaml}, opts=child)
+        # cloudflared reads its files once, at start: a digest of each in the pod template makes a
+        # change to the routes or the credentials roll the connector. The credentials' digest is
+        # not secret (SHA-256 of a file holding a 32-byte random secret reveals nothing of it).
+        restart_on = {
+            "shoestring.dev/config-sha256": config_yaml.apply(_sha256),
+            "shoestring.dev/credentials-sha256": pulumi.Output.unsecret(pulumi.Output.from_input(args["credentials"]).apply(_sha256)),
+        }
         k8s.apps.v1.Deployment(
             f"{name}-cloudflared",
             metadata=metadata("cloudflared"),
@@ -225,7 +227,7 @@ class TunnelEntry(pulumi.ComponentResource):
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "cloudflared"}),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=restart_on),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         security_context=restricted_pod(),
@@ -259,3 +261,7 @@ class TunnelEntry(pulumi.ComponentResource):
         )
         self.namespace = ns
         self.register_outputs({"namespace": self.namespace})
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import click
 from rich.console import Console
 
-from shoestring import config, cost, diff, offline, render, report
+from shoestring import config, cost, diff, offline, permissions, render, report
 from shoestring.config import ConfigError
 
 
@@ -47,24 +46,12 @@ def plan(stack: str, as_json: bool) -> None:
 @cli.command("cost")
 @click.option("--stack", default="dev", show_default=True, help="Stack to price, or `all`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
-@click.option(
-    "--config-from-environment",
-    is_flag=True,
-    help="Read the stack's config from PULUMI_CONFIG, as the Pulumi language host passes it, "
-    "instead of stacks/ (how the program prices itself for its `cost` output).",
-)
-def cost_command(stack: str, as_json: bool, config_from_environment: bool) -> None:
+def cost_command(stack: str, as_json: bool) -> None:
     """Monthly cost of STACK (or all stacks): line items, idle, GPU burst, expected and budget.
 
     Exits 1 when a stack's expected monthly cost exceeds its budget."""
-    # This command prices the records itself; the program need not price itself for its output.
-    os.environ[offline.PRICING_ENV] = "1"
     stacks = offline.stacks() if stack == "all" else [stack]
-    environment = secret_keys = None
-    if config_from_environment:
-        environment = json.loads(os.environ.get("PULUMI_CONFIG", "{}"))
-        secret_keys = json.loads(os.environ.get("PULUMI_CONFIG_SECRET_KEYS", "[]"))
-    estimates = [_estimate(name, _run(name, environment, secret_keys)) for name in stacks]
+    estimates = [_estimate(name, _run(name)) for name in stacks]
     warnings = cost.free_tier_claims((e, _billing_account(e.stack)) for e in estimates) if stack == "all" else []
     if as_json:
         body = estimates[0].to_json() if stack != "all" else {"stacks": [e.to_json() for e in estimates], "warnings": warnings}
@@ -98,8 +85,14 @@ def diff_command(base: str, as_json: bool) -> None:
 @cli.command("cost-report")
 def cost_report() -> None:
     """Print README's "What it costs" tables, computed from every stack's plan."""
-    os.environ[offline.PRICING_ENV] = "1"
     click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
+
+
+@cli.command("deployer-roles")
+def deployer_roles() -> None:
+    """Print README's table of the IAM roles `pulumi up` needs for what the stacks declare."""
+    types = permissions.deployer_types({stack: _run(stack).records for stack in offline.stacks()})
+    click.echo(permissions.markdown(types), nl=False)
 
 
 @cli.command("config-reference")
@@ -108,11 +101,11 @@ def config_reference() -> None:
     click.echo(config.reference_markdown(), nl=False)
 
 
-def _run(stack: str, environment: dict[str, str] | None = None, secret_keys: list[str] | None = None) -> offline.Plan:
+def _run(stack: str) -> offline.Plan:
     if stack not in offline.stacks():
         raise click.BadParameter(f"no stack {stack!r}; stacks: {', '.join(offline.stacks())}", param_hint="--stack")
     try:
-        return offline.run(stack, config=environment, secret_keys=secret_keys)
+        return offline.run(stack)
     except ConfigError as e:
         click.echo(f"error: stack {stack}: {e}", err=True)
         sys.exit(1)

@@ -135,6 +135,15 @@ def sustained_use_discount(machine_type: str) -> float:
     return _catalog()["sustained_use_discount"]["full_month"].get(family, 0.0)
 
 
+def boot_disk_types(machine_type: str) -> list[str]:
+    """The boot disk types the machine's family offers, cheapest first."""
+    family = machine_type.split("-", 1)[0]
+    try:
+        return list(_catalog()["boot_disk_types"][family])
+    except KeyError:
+        raise UnknownPrice(f"boot disk types of the {family} machine family") from None
+
+
 def gpu_machine_family(accelerator: str) -> str:
     """The machine family (e.g. ``g2``) that can carry the accelerator."""
     return _catalog()["accelerator_families"][accelerator]

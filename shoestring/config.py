@@ -117,8 +117,8 @@ class GpuPoolConfig(_Autoscaled):
     GPU types are offered per zone, so a pool may need a neighbouring one."""
     spot: bool = False
     """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
-    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
-    """Boot disk type."""
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
+    """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
     disk_size_gb: int = Field(default=100, ge=10)
     """Room for CUDA images, which run to several GB."""
 
@@ -176,7 +176,8 @@ class StackConfig(_Strict):
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel the cluster follows."""
     kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
-    """Lowest Kubernetes minor version of the control plane; manifests are validated against it."""
+    """Kubernetes minor version the manifests are validated against (`make test`). The release
+    channel, not this, picks the cluster's version: GKE accepts only versions the channel offers."""
     default_pool: DefaultPoolConfig = DefaultPoolConfig()
     """The always-on CPU pool (object; keys below)."""
     gpu_pool: GpuPoolConfig | None = None
@@ -255,6 +256,8 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
         problems.append(
             ("defaultPool.machineType", cfg.default_pool.machine_type, f"not a priced machine type in {region}; use one of {known}")
         )
+    else:
+        problems += _disk_problems("defaultPool", cfg.default_pool.machine_type, cfg.default_pool.disk_type)
     gpu = cfg.gpu_pool
     if gpu is None:
         return problems
@@ -280,6 +283,7 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
     elif gpu.machine_type not in known:
         problems.append(("gpuPool.machineType", gpu.machine_type, f"not a priced machine type in {region}; use one of {known}"))
     else:
+        problems += _disk_problems("gpuPool", gpu.machine_type, gpu.disk_type)
         bundled = catalog.machine(region, gpu.machine_type).bundled_gpus
         if bundled and gpu.accelerator_count != bundled:
             problems.append(
@@ -293,6 +297,18 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
                  f"cost {_warm_cost(region, gpu)} even when idle. Set minNodes: 0, or set gpuPool.keepWarm: true to pay for it")
             )
     return problems
+
+
+def _disk_problems(pool: str, machine_type: str, disk_type: str) -> list[tuple[str, Any, str]]:
+    offered = catalog.boot_disk_types(machine_type)
+    if disk_type in offered:
+        return []
+    family = machine_type.split("-", 1)[0].upper()
+    return [
+        (f"{pool}.diskType", disk_type,
+         f"{machine_type} cannot boot from {disk_type}: {family} machines offer {', '.join(offered)}, and GKE would fail to "
+         f"create the pool's nodes when they are needed. Set {pool}.diskType: {offered[0]}")
+    ]
 
 
 def _warm_cost(region: str, gpu: GpuPoolConfig) -> str:
@@ -321,12 +337,24 @@ StackReader = Callable[[str], Mapping[str, str]]
 
 
 def from_pulumi() -> StackConfig:
-    """The running stack's config, as the Pulumi language host passes it (PULUMI_CONFIG)."""
+    """The running stack's config, from the SDK's config store."""
     try:
         defined = definitions.discover()
     except definitions.DefinitionError as e:
         raise ConfigError(e.problems) from None
-    return load(pulumi.get_stack(), pulumi.runtime.get_config_env(), defined, secret_keys=pulumi.runtime.get_config_secret_keys_env())
+    raw, secret_keys = sdk_config()
+    return load(pulumi.get_stack(), raw, defined, secret_keys=secret_keys)
+
+
+def sdk_config() -> tuple[dict[str, str], set[str]]:
+    """Every config value the SDK holds, and which are secrets: what ``pulumi.Config`` reads.
+
+    The store is filled by ``pulumi.runtime.set_all_config`` (unit tests, Automation API inline
+    programs) and, under it, by the PULUMI_CONFIG variable the language host sets for `pulumi up`.
+    All of it is read, not key by key, so that a mistyped key is reported rather than ignored."""
+    raw = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret_keys = set(pulumi.runtime.get_config_secret_keys_env()) | {key for key in raw if pulumi.runtime.is_config_secret(key)}
+    return raw, secret_keys
 
 
 def load(
@@ -533,7 +561,7 @@ def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], lis
     path = directory / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(stack_names(directory))}")
-    for key, value in (yaml.safe_load(path.read_text()).get("config") or {}).items():
+    for key, value in _stack_file(path, root).items():
         key = _qualified(name, key)
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.append(key)
@@ -541,6 +569,41 @@ def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], lis
             value = "offline-stand-in-secret"
         config[key] = _as_config_string(value)
     return config, secret_keys, notes
+
+
+class StackFileError(ConfigError):
+    """A stack file that is not a Pulumi stack config: not YAML, empty, or a key given twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads it (Go's yaml.v3): a key given twice is an error, never a
+    silent overwrite (appending a second `shoestring:projects:` would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (first on line {seen[key] + 1}); merge the two into one", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _stack_file(path: Path, root: Path) -> dict[str, Any]:
+    """The ``config:`` map of a stack file, or one StackFileError naming the file and the line."""
+    where = path.relative_to(root)
+    try:
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise StackFileError([f"{where}{line}: {e.problem or e.context}"]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        what = "is empty" if document is None else "has no `config:` map"
+        raise StackFileError([f"{where}:1: the stack file {what}; it needs `config:` with at least `gcp:project` (see README, Stacks)"])
+    return document["config"]
 
 
 def _qualified(project: str, key: str) -> str:

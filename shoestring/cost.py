@@ -13,7 +13,7 @@ A resource type the estimator does not know is reported as not priced, never cou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +40,7 @@ NO_CHARGE = {
     "kubernetes:core/v1:ConfigMap",
     "kubernetes:core/v1:Secret",
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "kubernetes:networking.gke.io/v1:HealthCheckPolicy",
     "gcp:certificatemanager/certificateMap:CertificateMap",
 }
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
@@ -148,6 +149,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
+            if record.inputs.get("hostStack"):
+                result.lines.append(_shared_cluster(record.inputs["hostStack"], records, host_records))
         elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
             no_charge += 1
         else:
@@ -155,11 +158,27 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     certificates = [r for r in records if r.type == CERTIFICATE_TYPES[0]]
     if certificates:
         result.lines.append(_certificates(certificates, region))
-    for reference in _of(records, "pulumi:pulumi:StackReference"):
-        result.lines.append(_shared_cluster(reference, records, host_records))
     result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
     result.notes.append(f"{no_charge} resources have no charge of their own (namespaces, policies, identities, ClusterIP services)")
     return result
+
+
+OUTPUT_FIGURES = ("idle_monthly_usd", "burst_hourly_usd", "expected_monthly_usd", "budget_usd")
+
+
+def stack_output(stack: str, records: Sequence[ResourceRecord], warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """The program's ``cost`` output: the estimate's headline figures. Over budget, or unable to
+    price, it warns instead of failing: a deployment is never stopped by its own estimate (the
+    policy pack and `make cost` are where a budget is enforced)."""
+    try:
+        result = estimate(stack, records)
+    except Exception as e:  # noqa: BLE001 — any pricing failure is reported, never fatal
+        warn(f"could not price stack {stack}: {type(e).__name__}: {e}")
+        return None
+    problem = over_budget(result)
+    if problem:
+        warn(problem)
+    return {key: result.to_json()[key] for key in OUTPUT_FIGURES}
 
 
 def over_budget(result: Estimate) -> str | None:
@@ -305,8 +324,7 @@ def _certificates(certificates: Sequence[ResourceRecord], region: str | None) ->
     return Line("TLS certificates", f"{len(hosts)} Google-managed ({', '.join(hosts)})", monthly)
 
 
-def _shared_cluster(reference: ResourceRecord, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:
-    host = reference.inputs.get("name", "another stack")
+def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:
     cpu, memory = _reserved(records)
     detail = f"runs in {host}'s cluster: no management fee, no nodes of its own; its quotas reserve {cpu:g} vCPU and {memory:g} GiB of requests"
     if host_records is not None:

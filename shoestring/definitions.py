@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import traceback
 from types import ModuleType
 from typing import Literal
 
@@ -170,7 +171,13 @@ def discover(package: str = "projects") -> dict[str, Project]:
         try:
             module = importlib.import_module(f"{package}.{module_info.name}")
         except ValidationError as e:
-            problems.extend(f"{where}: {e.title} {_describe(err)}" for err in e.errors())
+            problems.extend(f"{where}:{_line_in(e, where)}: {e.title} {_describe(err)}" for err in e.errors())
+            continue
+        except SyntaxError as e:
+            problems.append(f"{where}:{e.lineno}: {e.msg}")
+            continue
+        except Exception as e:  # noqa: BLE001 — any failure to import a definition is the user's to fix
+            problems.append(f"{where}:{_line_in(e, where)}: {type(e).__name__}: {e}")
             continue
         project = _project_of(module)
         if project is None:
@@ -182,6 +189,12 @@ def discover(package: str = "projects") -> dict[str, Project]:
     if problems:
         raise DefinitionError(problems)
     return found
+
+
+def _line_in(error: BaseException, where: str) -> int:
+    """The line of the project file where ``error`` was raised (its last frame in that file)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.endswith(where)]
+    return frames[-1].lineno if frames else 1
 
 
 def _project_of(module: ModuleType) -> Project | None:

@@ -8,7 +8,6 @@ the same way, so the same inputs print byte-identical Markdown.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,8 @@ from typing import Any
 
 from shoestring import catalog, cost, replacements
 from shoestring.config import stack_names
-from shoestring.offline import PRICING_ENV, ROOT, Record
+from shoestring.offline import ROOT
+from shoestring.records import Record
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -94,32 +94,19 @@ def plans_in(root: Path) -> dict[str, list[Record]]:
         plans = _plan_json(root, "all")["stacks"]
     except RuntimeError:  # a base from before `plan --stack all`: one stack at a time
         plans = {stack: _plan_json(root, stack) for stack in stack_names(root / "stacks")}
-    return {stack: [_record(r) for r in plan["resources"]] for stack, plan in plans.items()}
+    return {stack: [Record.from_json(r) for r in plan["resources"]] for stack, plan in plans.items()}
 
 
 def _plan_json(root: Path, stack: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "shoestring", "plan", "--stack", stack, "--json"],
         cwd=root,
-        env=os.environ | {PRICING_ENV: "1"},  # the program's own cost output is not compared
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"planning {stack} in {root} failed:\n{result.stderr.strip()}")
     return json.loads(result.stdout)
-
-
-def _record(data: dict[str, Any]) -> Record:
-    return Record(
-        type=data["type"],
-        name=data["name"],
-        parent=data["parent"],
-        urn=data["urn"],
-        inputs=data["inputs"],
-        protect=data.get("protect", False),
-        ignore_changes=tuple(data.get("ignoreChanges", ())),
-    )
 
 
 # Comparing.

@@ -9,7 +9,8 @@ import yaml
 
 from shoestring.offline import Plan
 
-GATEWAY_API_GROUP = "gateway.networking.k8s.io/"
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/")
+"""The Gateway API's and GKE's own CRDs: Kubernetes' schemas do not know them."""
 
 
 def of(plan: Plan) -> list[dict]:
@@ -17,22 +18,21 @@ def of(plan: Plan) -> list[dict]:
     return [record.inputs for record in plan.records if record.type.startswith("kubernetes:") and "kind" in record.inputs]
 
 
-def is_gateway_api(manifest: dict) -> bool:
-    """Gateway API objects are CRDs: Kubernetes' own schemas do not know them."""
-    return manifest["apiVersion"].startswith(GATEWAY_API_GROUP)
+def is_custom_resource(manifest: dict) -> bool:
+    return manifest["apiVersion"].startswith(CUSTOM_RESOURCE_GROUPS)
 
 
-def write(plan: Plan, directory: Path, gateway_api: bool = False) -> list[Path]:
+def write(plan: Plan, directory: Path, custom_resources: bool = False) -> list[Path]:
     """One file per object (the validators report by file), named kind-namespace-name: the core
-    objects as YAML, or with ``gateway_api`` the Gateway API objects as JSON."""
+    objects as YAML, or with ``custom_resources`` the Gateway API and GKE objects as JSON."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for manifest in of(plan):
-        if is_gateway_api(manifest) != gateway_api:
+        if is_custom_resource(manifest) != custom_resources:
             continue
         metadata = manifest["metadata"]
         stem = f"{manifest['kind'].lower()}-{metadata.get('namespace', 'cluster')}-{metadata['name']}"
-        path = directory / (f"{stem}.json" if gateway_api else f"{stem}.yaml")
-        path.write_text(json.dumps(manifest, sort_keys=True) if gateway_api else yaml.safe_dump(manifest, sort_keys=True, allow_unicode=True))
+        path = directory / (f"{stem}.json" if custom_resources else f"{stem}.yaml")
+        path.write_text(json.dumps(manifest, sort_keys=True) if custom_resources else yaml.safe_dump(manifest, sort_keys=True, allow_unicode=True))
         paths.append(path)
     return paths

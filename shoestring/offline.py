@@ -1,8 +1,12 @@
 """Run the real Pulumi program for a stack under Pulumi's unit-test mocks and record what it declares.
 
-No CLI, no credentials, no network: ``pulumi.runtime.set_mocks`` stands in for the engine, and a
-recording monitor keeps every registration as a :class:`Record` — the ``{type, name, inputs}``
-shape a CrossGuard policy sees — which the plan, cost and diff reports all read.
+No CLI, no credentials, no network: ``pulumi.runtime.set_mocks`` stands in for the engine. The
+mock monitor does what the engine does with each registration that matters here: it calls the
+program's stack transforms with the arguments the engine would pass them (so the program's own
+``cost`` output is computed as under `pulumi up`), and it keeps the same
+:class:`~shoestring.records.Record` of it, which the plan, cost and diff reports read.
+
+Like the program, this module needs only what requirements.txt installs.
 """
 
 from __future__ import annotations
@@ -13,49 +17,24 @@ import json
 import logging
 import os
 import runpy
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from inspect import isawaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from shoestring.config import read_stack_files, stack_names
+from shoestring.records import SECRET, Record, plain, record_of, urn_of
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "[secret]"
-COMPUTED = "[computed]"
-
-
-@dataclass(frozen=True)
-class Record:
-    """One resource the program declared, with its inputs as Pulumi passes them (camelCase)."""
-
-    type: str
-    name: str
-    parent: str | None
-    """URN of the parent resource; None for children of the stack itself."""
-    urn: str
-    inputs: dict[str, Any]
-    protect: bool = False
-    ignore_changes: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "parent": self.parent,
-            "urn": self.urn,
-            "inputs": self.inputs,
-            "protect": self.protect,
-            "ignoreChanges": list(self.ignore_changes),
-        }
+ConfigVia = Literal["store", "environment"]
 
 
 @dataclass
@@ -71,9 +50,10 @@ class Plan:
 
     @property
     def host_stack(self) -> str | None:
-        """The stack whose cluster this one runs in (the short name its StackReference points at), if any."""
-        references = self.of_type("pulumi:pulumi:StackReference")
-        return references[0].inputs["name"].rsplit("/", 1)[-1] if references else None
+        """The stack whose cluster this one runs in (as its budget records it), if any."""
+        budgets = self.of_type("shoestring:cost:MonthlyBudget")
+        host = budgets[0].inputs.get("hostStack") if budgets else None
+        return host.rsplit("/", 1)[-1] if host else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,7 +69,13 @@ def stacks(root: Path = ROOT) -> list[str]:
     return stack_names(root / _project(root).get("stackConfigDir", "."))
 
 
-def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None) -> Plan:
+def run(
+    stack: str,
+    root: Path = ROOT,
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    config_via: ConfigVia = "store",
+) -> Plan:
     """Run ``root/__main__.py`` for ``stack`` under mocks and return what it declared.
 
     The config is the stack file's, as the Pulumi CLI would assemble it, unless ``config`` (flat,
@@ -105,36 +91,10 @@ def run(stack: str, root: Path = ROOT, config: Mapping[str, str] | None = None, 
             project=_project(root)["name"],
             config=dict(config),
             secret_keys=secret_keys or [],
+            config_via=config_via,
         )
     plan.notes[:0] = notes
     return plan
-
-
-PRICING_ENV = "SHOESTRING_PRICING"
-
-
-def is_pricing() -> bool:
-    """True inside the run that :func:`price_program` makes, so that run does not price itself again."""
-    return os.environ.get(PRICING_ENV) == "1"
-
-
-def price_program(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """The cost estimate of the running program, for it to export as a stack output.
-
-    A separate Python process runs the program again under mocks, with the config the Pulumi
-    language host passed (PULUMI_CONFIG), and prices the records exactly as `make cost` does; a
-    process of its own leaves the running deployment's state untouched.
-    """
-    result = subprocess.run(
-        [sys.executable, "-m", "shoestring", "cost", "--stack", stack, "--config-from-environment", "--json"],
-        cwd=root,
-        env=os.environ | {PRICING_ENV: "1"},
-        capture_output=True,
-        text=True,
-    )
-    if not result.stdout.strip():  # exit 1 with an estimate is over budget; without one, a failure
-        raise pulumi.RunError(f"could not price stack {stack}: {result.stderr.strip()}")
-    return json.loads(result.stdout)
 
 
 def declare(
@@ -144,22 +104,28 @@ def declare(
     project: str = "shoestring",
     config: dict[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    config_via: ConfigVia = "store",
 ) -> Plan:
     """Run ``program`` (a whole Pulumi program, or one component) under mocks and record it.
 
-    Config reaches the program the way the Pulumi language host passes it: PULUMI_CONFIG.
+    Config reaches the program through the SDK's config store (``pulumi.runtime.set_all_config``,
+    as Pulumi's unit-test docs and Automation API inline programs do), or with ``config_via=
+    "environment"`` the way the language host passes it to `pulumi up`'s program: PULUMI_CONFIG.
     """
     recorder = _Recorder()
     warnings = _WarningsTo(recorder.notes)
-    env = {"PULUMI_CONFIG": json.dumps(config or {}), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys or [])}
+    config, secret_keys = dict(config or {}), list(secret_keys or [])
+    env = {"PULUMI_CONFIG": json.dumps(config), "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys)} if config_via == "environment" else {}
 
     def in_fresh_context() -> dict[str, Any]:
+        if config_via == "store":
+            pulumi.runtime.set_all_config(config, secret_keys)
         pulumi.runtime.set_mocks(
             recorder,
             project=project,
             stack=stack,
             preview=True,
-            monitor=_RecordingMonitor(recorder),
+            monitor=_RecordingMonitor(recorder, stack, project),
             organization="organization",  # what a self-managed (DIY) backend reports
             logger=warnings.logger,
         )
@@ -168,10 +134,10 @@ def declare(
         return {name: _sync_await(_resolve(value)) for name, value in exports.items()}
 
     # A fresh context per run: the SDK keeps its settings and root stack in context variables.
-    with _environment(env):
+    with _environment(env, unset=() if config_via == "environment" else ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")):
         outputs = contextvars.Context().run(in_fresh_context)
     records = sorted(recorder.records, key=lambda r: r.urn)
-    return Plan(stack=stack, records=records, outputs=_plain(outputs), notes=recorder.notes)
+    return Plan(stack=stack, records=records, outputs=plain(outputs), notes=recorder.notes)
 
 
 async def _resolve(value: Any) -> Any:
@@ -195,11 +161,15 @@ class _WarningsTo(logging.Handler):
 
 
 class _Recorder(mocks.Mocks):
-    """Answers the engine's questions with the inputs it was given, and keeps them."""
+    """Answers the engine's questions with the inputs it was given, and keeps what it registered."""
 
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.notes: list[str] = []
+        self.transforms: list[Callable[[pulumi.ResourceTransformArgs], Any]] = []
+
+    def register_transform(self, transform) -> None:
+        self.transforms.append(transform)
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
@@ -227,52 +197,52 @@ _STAND_IN_OUTPUTS: dict[str, dict[str, Any]] = {
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, keeping each registration's parent, protect and ignoreChanges as well."""
+    """The SDK's mock monitor, doing with each registration what the engine does with it: URNs
+    composed as the engine composes them, and the registered stack transforms called with the
+    arguments the engine passes them (pulumi/runtime/_callbacks.py builds the same from its
+    TransformRequest). The transforms must leave the resource as it is: the offline plan does
+    not apply changes a transform returns."""
 
-    def __init__(self, recorder: _Recorder):
+    def __init__(self, recorder: _Recorder, stack: str, project: str):
         super().__init__(recorder)
         self.recorder = recorder
+        self.stack, self.project = stack, project
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return urn_of(self.stack, self.project, parent or None, type_, name)
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self._record(request, response.urn, request.object, bool(request.protect), tuple(request.ignoreChanges))
-        return response
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        _ensure_event_loop()
+        args = pulumi.ResourceTransformArgs(
+            custom=bool(request.custom),
+            type_=request.type,
+            name=request.name,
+            props=rpc.deserialize_properties(request.object),
+            opts=pulumi.ResourceOptions(
+                parent=pulumi.resource.DependencyResource(request.parent) if request.parent else None,
+                depends_on=[pulumi.resource.DependencyResource(urn) for urn in request.dependencies],
+                protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges) or None,
+                provider=pulumi.resource.DependencyProviderResource(request.provider) if request.provider else None,
+            ),
+        )
+        for transform in self.recorder.transforms:
+            result = transform(args)
+            if isawaitable(result):
+                result = _sync_await(result)
+            if result is not None:
+                raise NotImplementedError(f"a stack transform changed {request.type} {request.name}; the offline plan does not apply transform results")
+        self.recorder.records.append(_sync_await(record_of(args, self.stack, self.project)))
+        return super().RegisterResource(request)
 
     def ReadResource(self, request):  # noqa: N802 — reads of existing resources, e.g. a StackReference
         response = super().ReadResource(request)
-        self._record(request, response.urn, request.properties)
+        parent = request.parent if request.parent and "::pulumi:pulumi:Stack::" not in request.parent else None
+        inputs = plain(rpc.deserialize_properties(request.properties, keep_unknowns=True))
+        self.recorder.records.append(Record(type=request.type, name=request.name, parent=parent, urn=response.urn, inputs=inputs))
         return response
-
-    def _record(self, request, urn: str, properties, protect: bool = False, ignore_changes: tuple[str, ...] = ()) -> None:
-        self.recorder.records.append(
-            Record(
-                type=request.type,
-                name=request.name,
-                parent=request.parent if "::pulumi:pulumi:Stack::" not in request.parent else None,
-                urn=urn,
-                inputs=_plain(rpc.deserialize_properties(properties, keep_unknowns=True)),
-                protect=protect,
-                ignore_changes=ignore_changes,
-            )
-        )
-
-
-def _plain(value: Any) -> Any:
-    """Inputs as JSON: secrets masked, unknowns marked, resource references by URN, keys sorted."""
-    if rpc.is_rpc_secret(value):
-        return SECRET
-    if isinstance(value, pulumi.output.Unknown):
-        return COMPUTED
-    if isinstance(value, dict):
-        return {k: _plain(value[k]) for k in sorted(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, pulumi.Resource):
-        return f"[resource {type(value).__name__}]"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # the wire format carries every number as a double
-    return value
 
 
 def _project(root: Path) -> dict:
@@ -280,8 +250,10 @@ def _project(root: Path) -> dict:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
+def _environment(values: dict[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in (*values, *unset)}
+    for k in unset:
+        os.environ.pop(k, None)
     os.environ.update(values)
     try:
         yield

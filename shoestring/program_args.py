@@ -19,7 +19,6 @@ def cluster(cfg: StackConfig) -> ZonalClusterArgs:
         "project": cfg.gcp_project,
         "zone": cfg.zone,
         "release_channel": cfg.release_channel,
-        "kubernetes_version": cfg.kubernetes_version,
         "deletion_protection": cfg.deletion_protection,
         "gateway_api": cfg.public_entry == "gateway",
         # Visible in the console and in billing exports, and read by the cost estimate.
@@ -29,8 +28,10 @@ def cluster(cfg: StackConfig) -> ZonalClusterArgs:
 
 def budget(cfg: StackConfig) -> MonthlyBudgetArgs:
     args: MonthlyBudgetArgs = {"monthly_usd": cfg.budget, "expected_gpu_hours": cfg.expected_gpu_hours}
+    if not cfg.owns_cluster:
+        args["host_stack"] = cfg.host_stack
     if cfg.billing_account and cfg.owns_cluster:
-        args |= {"billing_account": cfg.billing_account, "labels": {STACK_LABEL: cfg.stack}}
+        args |= {"billing_account": cfg.billing_account, "quota_project": cfg.gcp_project, "labels": {STACK_LABEL: cfg.stack}}
     return args
 
 
@@ -70,6 +71,11 @@ def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
     }
 
 
+def workload_identity_pool(cfg: StackConfig) -> str:
+    """The pool of a cluster another stack declared (and so created already): its project's."""
+    return f"{cfg.cluster_owner.gcp_project}.svc.id.goog"
+
+
 def host_stack_reference(cfg: StackConfig) -> str:
     """Fully qualified name of the stack whose cluster this stack uses (org/project/stack)."""
     if "/" in cfg.host_stack:
@@ -106,7 +112,7 @@ def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
     }
 
 
-def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
+def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool: pulumi.Input[str]) -> ProjectArgs:
     definition = deployed.definition
     gpu = cfg.cluster_owner.gpu_pool
     uses_gpus = any(app.gpus for app in deployed.apps)
@@ -117,6 +123,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance) -> ProjectArgs:
         "pod_security": definition.pod_security,
         "gcp_project": cfg.gcp_project,
         "gcp_roles": definition.gcp_roles,
+        "workload_identity_pool": workload_identity_pool,
         "quota": {
             "cpu": definition.quota_cpu,
             "memory": definition.quota_memory,

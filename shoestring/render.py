@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from shoestring import cost
-from shoestring.offline import Plan, Record
+from shoestring.offline import Plan
+from shoestring.records import Record
 
 
 def plan_tree(plan: Plan) -> Tree:

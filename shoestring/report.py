@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from shoestring import cost
-from shoestring.offline import Plan, Record
+from shoestring.offline import Plan
+from shoestring.records import Record
 
 Variant = Callable[[Sequence[Record]], list[Record]]
 

@@ -55,9 +55,9 @@ def test_a_region_where_a_zone_belongs_says_a_zone_is_needed_and_why():
 def test_a_gpu_pool_that_cannot_scale_to_zero_states_what_it_costs():
     message = problem(gpuPool={"machineType": "g2-standard-4", "accelerator": "nvidia-l4", "minNodes": 1})
     assert "shoestring:gpuPool.minNodes = 1" in message
-    # 1 x g2-standard-4 in us-central1 at $0.706832255/h x 730 h, and its 100 GB pd-standard boot
-    # disk at $0.04/GB (shoestring/prices.yaml): the same figure the estimator and policy pack give.
-    assert "$519.99/month" in message
+    # 1 x g2-standard-4 in us-central1 at $0.706832255/h x 730 h, and its 100 GB pd-balanced boot
+    # disk at $0.10/GB (shoestring/prices.yaml): the same figure the estimator and policy pack give.
+    assert "$525.99/month" in message
     assert "keepWarm: true" in message
 
 

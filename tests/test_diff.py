@@ -83,7 +83,7 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(cl
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-medium Spot nodes and their 30 GB pd-standard disks at full scale: 2 x (9.78 + 1.20).
-    assert "at full scale $303.31 → $325.27/month (+$21.96)" in part
+    assert "at full scale $309.31 → $331.27/month (+$21.96)" in part
     assert "idle $83.98 → $83.98/month (no change)" in part
 
 

@@ -80,7 +80,7 @@ class TestProjectComponent:
         assert not plan.of_type("gcp:serviceaccount/account:Account")
 
     def test_gcp_roles_create_a_workload_identity_account_with_only_those_roles(self):
-        plan = declare_project(gcp_project="acme", gcp_roles=["roles/storage.objectViewer"])
+        plan = declare_project(gcp_project="acme", gcp_roles=["roles/storage.objectViewer"], workload_identity_pool="acme.svc.id.goog")
         assert [m.inputs["role"] for m in plan.of_type("gcp:projects/iAMMember:IAMMember")] == ["roles/storage.objectViewer"]
         binding = only(plan, "gcp:serviceaccount/iAMMember:IAMMember").inputs
         assert binding["role"] == "roles/iam.workloadIdentityUser"
@@ -273,4 +273,4 @@ class TestDefinitions:
         monkeypatch.syspath_prepend(str(tmp_path))
         with pytest.raises(DefinitionError) as raised:
             config.definitions.discover("brokenprojects")
-        assert "brokenprojects/shop.py: App port = 0: Input should be greater than or equal to 1" in str(raised.value)
+        assert "brokenprojects/shop.py:2: App port = 0: Input should be greater than or equal to 1" in str(raised.value)

@@ -92,11 +92,11 @@ class TestGateway:
         assert route.inputs["spec"]["hostnames"] == ["staging.blog.example.com"]
         assert only(plan, MAP_ENTRY).inputs["map"] == "shoestring-prod-entry"
 
-    def test_a_new_public_app_adds_one_route_and_its_certificate_and_no_forwarding_rule(self, plans):
+    def test_a_new_public_app_adds_its_route_health_check_and_certificate_and_no_forwarding_rule(self, plans):
         before = plans["prod"]
         after = run("prod", {"shoestring:projects": projects("prod", blog__backend={"replicas": 3, "hosts": ["api.example.com"]})})
         added = sorted(r.type for r in after.records if r.urn not in {b.urn for b in before.records})
-        assert added == sorted([ROUTE, CERTIFICATE, MAP_ENTRY])
+        assert added == sorted([ROUTE, "kubernetes:networking.gke.io/v1:HealthCheckPolicy", CERTIFICATE, MAP_ENTRY])
         assert only(after, GATEWAY).inputs == only(before, GATEWAY).inputs
         entry = next(line for line in cost.estimate("prod", after.records).lines if line.item == "public entry (Gateway)")
         assert entry.idle_monthly == pytest.approx(36.50)

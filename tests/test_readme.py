@@ -23,3 +23,13 @@ def test_what_it_costs_in_readme_is_the_estimators_output(plans):
     start = text.index("<!-- what-it-costs:start -->\n") + len("<!-- what-it-costs:start -->\n")
     end = text.index("<!-- what-it-costs:end -->")
     assert text[start:end] == report.markdown(plans), "paste `python -m shoestring cost-report` into README"
+
+
+def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_types(plans):
+    from shoestring import permissions
+
+    text = README.read_text()
+    start = text.index("<!-- deployer-roles:start -->\n") + len("<!-- deployer-roles:start -->\n")
+    end = text.index("<!-- deployer-roles:end -->")
+    types = permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})
+    assert text[start:end] == permissions.markdown(types), "paste `python -m shoestring deployer-roles` into README"

@@ -1,10 +1,15 @@
-// Validates Gateway API objects, one JSON manifest per file: node validate.mjs FILE...
+// Validates Gateway API objects and GKE's Gateway policies, one JSON manifest per file:
+// node validate.mjs FILE...
 // Exit status 1 when any object is invalid, printing each error.
 import { readFileSync } from "node:fs";
 import { Gateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import { HealthCheckPolicy } from "@kubernetes-models/gke/networking.gke.io/v1/HealthCheckPolicy";
 
-const kinds = { "gateway.networking.k8s.io/v1": { Gateway, HTTPRoute } };
+const kinds = {
+  "gateway.networking.k8s.io/v1": { Gateway, HTTPRoute },
+  "networking.gke.io/v1": { HealthCheckPolicy },
+};
 let failed = 0;
 for (const file of process.argv.slice(2)) {
   const manifest = JSON.parse(readFileSync(file, "utf8"));

@@ -1,0 +1,105 @@
+"""The IAM roles an identity needs to run `pulumi up` for what the program declares.
+
+One entry per resource type the program can declare: the predefined roles whose permissions
+create, change and delete it, and why. README "Going live" shows :func:`markdown` of the roles
+the shipped stacks need; a test checks that every type any stack declares has an entry, so a new
+kind of resource cannot reach a deploy whose identity lacks the role for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Grant:
+    roles: tuple[str, ...]
+    why: str
+    on: str = "project"
+    """Where the roles are granted: the GCP ``project``, or the ``billing account``."""
+
+
+NONE = Grant((), "no Google API call of its own")
+
+# cloud.google.com/kubernetes-engine/docs/how-to/iam (predefined GKE roles),
+# cloud.google.com/iam/docs/service-accounts-actas (iam.serviceAccounts.actAs),
+# cloud.google.com/billing/docs/how-to/budgets#budget-permissions (billing.budgets.*).
+GRANTS: dict[str, Grant] = {
+    "gcp:container/cluster:Cluster": Grant(
+        ("roles/container.admin", "roles/iam.serviceAccountUser"),
+        "create and update the cluster; its nodes run as the node service account, which needs "
+        "iam.serviceAccounts.actAs on that account (Service Account User)",
+    ),
+    "gcp:container/nodePool:NodePool": Grant(
+        ("roles/container.admin", "roles/iam.serviceAccountUser"), "node pools, whose nodes run as the node service account"
+    ),
+    "gcp:serviceaccount/account:Account": Grant(("roles/iam.serviceAccountAdmin",), "the node and workload service accounts"),
+    "gcp:serviceaccount/iAMMember:IAMMember": Grant(
+        ("roles/iam.serviceAccountAdmin",), "Workload Identity bindings on the workload service accounts (setIamPolicy)"
+    ),
+    "gcp:projects/iAMMember:IAMMember": Grant(
+        ("roles/resourcemanager.projectIamAdmin",), "the node and workload accounts' project roles"
+    ),
+    "gcp:compute/globalAddress:GlobalAddress": Grant(("roles/compute.publicIpAdmin",), "the Gateway's reserved IP address"),
+    "gcp:certificatemanager/certificateMap:CertificateMap": Grant(("roles/certificatemanager.editor",), "the Gateway's certificate map"),
+    "gcp:certificatemanager/certificate:Certificate": Grant(("roles/certificatemanager.editor",), "Google-managed certificates"),
+    "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": Grant(("roles/certificatemanager.editor",), "certificate map entries"),
+    "gcp:billing/budget:Budget": Grant(
+        ("roles/billing.costsManager",), "the Cloud Billing budget, with `shoestring:billingAccount`", on="billing account"
+    ),
+    "pulumi:providers:gcp": Grant(
+        ("roles/serviceusage.serviceUsageConsumer",), "the budget's provider bills Budget API calls to the project (quota project)"
+    ),
+    # Every Kubernetes object goes through the cluster's API, where Container Admin is cluster-admin.
+    "kubernetes:*": Grant(("roles/container.admin",), "Kubernetes objects, through the cluster's API (IAM-authorized)"),
+    "pulumi:providers:kubernetes": NONE,
+    "pulumi:pulumi:StackReference": NONE,
+    "shoestring:*": NONE,
+}
+
+
+def grant_for(resource_type: str) -> Grant | None:
+    """The grant a resource type needs (None: not listed, a gap to fill)."""
+    if resource_type in GRANTS:
+        return GRANTS[resource_type]
+    package = resource_type.split(":", 1)[0]
+    return GRANTS.get(f"{package}:*")
+
+
+def roles_for(resource_types: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+    """Roles by where they are granted, each with the resource types that need it."""
+    needed: dict[str, dict[str, list[str]]] = {}
+    for resource_type in sorted(set(resource_types)):
+        grant = grant_for(resource_type)
+        if grant is None:
+            raise KeyError(f"no IAM roles are listed for {resource_type}; add it to shoestring/permissions.py")
+        for role in grant.roles:
+            needed.setdefault(grant.on, {}).setdefault(role, []).append(resource_type)
+    return needed
+
+
+def markdown(resource_types: Iterable[str]) -> str:
+    """README's table of the deployer's roles, and the commands that grant them."""
+    needed = roles_for(resource_types)
+    rows = ["| Role | Granted on | Needed for |", "| --- | --- | --- |"]
+    for on, roles in sorted(needed.items(), key=lambda item: item[0] != "project"):
+        for role, types in sorted(roles.items()):
+            whys = sorted({grant_for(t).why for t in types})
+            rows.append(f"| `{role}` | {on} | {'; '.join(whys)} |")
+    commands = ["", "```console"]
+    for role in sorted(needed.get("project", {})):
+        commands.append(f'$ gcloud projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$DEPLOYER" --role {role}')
+    for role in sorted(needed.get("billing account", {})):
+        commands.append(f'$ gcloud billing accounts add-iam-policy-binding "$BILLING_ACCOUNT" --member "serviceAccount:$DEPLOYER" --role {role}')
+    commands.append("```")
+    return "\n".join(rows + commands) + "\n"
+
+
+BUDGET_TYPES = ("gcp:billing/budget:Budget", "pulumi:providers:gcp")
+"""What a stack with ``shoestring:billingAccount`` declares besides; the shipped stacks set none."""
+
+
+def deployer_types(records_by_stack: dict[str, Iterable]) -> set[str]:
+    """Every resource type the stacks declare, and those a billing budget adds."""
+    return {record.type for records in records_by_stack.values() for record in records} | set(BUDGET_TYPES)

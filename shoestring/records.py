@@ -1,0 +1,150 @@
+"""What the program declares, as records: (type, name, inputs, dependencies) and where each sits.
+
+A record is made from the arguments of a Pulumi resource transform — the engine's own view of a
+registration: inputs resolved and camelCase, as the provider and a CrossGuard policy receive them,
+with the parent, the options and the URNs the resource depends on. The program registers
+:class:`Recorder` as a stack transform, so under `pulumi up` the engine hands it every resource
+it is asked to register; offline, the mock monitor (shoestring/offline.py) builds the same
+arguments from each registration and calls the same transforms, as the engine does. The
+estimator, the rules and the reports all read these records.
+
+Only the Pulumi SDK is imported here: this module is part of the program `pulumi up` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+
+SECRET = "[secret]"
+COMPUTED = "[computed]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One resource the program declared, with its inputs as Pulumi passes them (camelCase)."""
+
+    type: str
+    name: str
+    parent: str | None
+    """URN of the parent resource; None for children of the stack itself."""
+    urn: str
+    inputs: dict[str, Any]
+    protect: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    """URNs the engine waits for before registering this resource: explicit ``depends_on`` and
+    the resources whose outputs its inputs use (RegisterResourceRequest.dependencies)."""
+    provider: str | None = None
+    """URN of the provider resource it is registered with, when not the package's default one."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "urn": self.urn,
+            "inputs": self.inputs,
+            "protect": self.protect,
+            "ignoreChanges": list(self.ignore_changes),
+            "dependencies": list(self.dependencies),
+            "provider": self.provider,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        return cls(
+            type=data["type"],
+            name=data["name"],
+            parent=data["parent"],
+            urn=data["urn"],
+            inputs=data["inputs"],
+            protect=data.get("protect", False),
+            ignore_changes=tuple(data.get("ignoreChanges", ())),
+            dependencies=tuple(data.get("dependencies", ())),
+            provider=data.get("provider"),
+        )
+
+
+def urn_of(stack: str, project: str, parent: str | None, type_: str, name: str) -> str:
+    """The URN the engine gives a resource: its type qualified by its parents' types, the stack's
+    own type left out (``urn:pulumi:dev::shoestring::shoestring:gke:GpuPool$gcp:container/nodePool:NodePool::gpu-pool``)."""
+    qualified = type_
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != STACK_TYPE:
+            qualified = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+async def record_of(args: pulumi.ResourceTransformArgs, stack: str, project: str) -> Record:
+    """The record of one registration, from the arguments the engine passes a resource transform."""
+    opts = args.opts
+    parent = await _urn(opts.parent) if opts.parent is not None else None
+    depends_on = opts.depends_on if isinstance(opts.depends_on, Sequence) else [opts.depends_on] if opts.depends_on else []
+    dependencies = sorted({await _urn(d) for d in depends_on})
+    return Record(
+        type=args.type_,
+        name=args.name,
+        parent=None if parent is None or parent.split("::")[2] == STACK_TYPE else parent,
+        urn=urn_of(stack, project, parent, args.type_, args.name),
+        inputs=plain(args.props),
+        protect=bool(opts.protect),
+        ignore_changes=tuple(opts.ignore_changes or ()),
+        dependencies=tuple(dependencies),
+        provider=await _urn(opts.provider) if opts.provider is not None else None,
+    )
+
+
+async def _urn(resource: Any) -> str:
+    return await resource.urn.future()
+
+
+class Recorder:
+    """Keeps a record of every resource registered after :meth:`start`, for the program to price
+    itself in the same process (the ``cost`` output) from what the engine was asked to create."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self._declared: list[pulumi.Resource] = []
+
+    def start(self) -> None:
+        # Read here, in the program's context: the engine calls transforms on another thread.
+        self._stack, self._project = pulumi.get_stack(), pulumi.get_project()
+        pulumi.runtime.register_resource_transform(self._record)
+        # A transform sees each registration but not the resource object; a transformation sees
+        # each object as it is constructed, so `when_complete` can wait for every registration.
+        pulumi.runtime.register_stack_transformation(self._declare)
+
+    async def _record(self, args: pulumi.ResourceTransformArgs) -> None:
+        self.records.append(await record_of(args, self._stack, self._project))
+
+    def _declare(self, args: pulumi.ResourceTransformationArgs) -> None:
+        self._declared.append(args.resource)
+
+    def when_complete(self, summarize: Callable[[list[Record]], Any]) -> pulumi.Output[Any]:
+        """``summarize(records)`` once every resource declared so far has been registered."""
+        urns = [resource.urn for resource in self._declared]
+        return pulumi.Output.all(*urns).apply(lambda _: summarize(sorted(self.records, key=lambda r: r.urn)))
+
+
+def plain(value: Any) -> Any:
+    """Inputs as JSON: secrets masked, unknowns marked, resource references by URN, keys sorted."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, pulumi.output.Unknown):
+        return COMPUTED
+    if isinstance(value, dict):
+        return {k: plain(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"[resource {type(value).__name__}]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format carries every number as a double
+    return value
