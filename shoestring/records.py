@@ -13,7 +13,7 @@ Only the Pulumi SDK is imported here: this module is part of the program `pulumi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +86,8 @@ async def record_of(args: pulumi.ResourceTransformArgs, stack: str, project: str
     """The record of one registration, from the arguments the engine passes a resource transform."""
     opts = args.opts
     parent = await _urn(opts.parent) if opts.parent is not None else None
-    depends_on = opts.depends_on if isinstance(opts.depends_on, Sequence) else [opts.depends_on] if opts.depends_on else []
-    dependencies = sorted({await _urn(d) for d in depends_on})
+    # The engine (and the offline monitor) pass depends_on as a list of URN-only resources.
+    dependencies = sorted({await _urn(d) for d in opts.depends_on or []})
     return Record(
         type=args.type_,
         name=args.name,
