@@ -71,8 +71,10 @@ def no_load_balancer_services(args: Any, report_violation: ReportViolation) -> N
     if args.resource_type != "kubernetes:core/v1:Service":
         return
     if args.props.get("spec", {}).get("type") == "LoadBalancer":
-        monthly = max(catalog.forwarding_rule_hourly(region) for region in catalog.regions()) * catalog.HOURS_PER_MONTH
+        first_five = max(catalog.forwarding_rules_hourly(region, 1) for region in catalog.regions()) * catalog.HOURS_PER_MONTH
+        beyond = max(catalog.forwarding_rules_hourly(region, 6) - catalog.forwarding_rules_hourly(region, 5) for region in catalog.regions())
         report_violation(
-            f"Service {args.name} is a LoadBalancer: one forwarding rule, up to ${monthly:,.2f}/month each. "
+            f"Service {args.name} is a LoadBalancer: a regional forwarding rule of its own, up to ${first_five:,.2f}/month "
+            f"for the project's first five together and ${beyond * catalog.HOURS_PER_MONTH:,.2f} for each beyond. "
             "Use a ClusterIP Service behind the shared public entry."
         )

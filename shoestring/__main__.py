@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import click
 from rich.console import Console
 
-from shoestring import config, cost, diff, offline, permissions, render, report
+from shoestring import catalog, config, cost, diff, offline, permissions, render, report
 from shoestring.config import ConfigError
 
 
@@ -53,6 +54,9 @@ def cost_command(stack: str, as_json: bool) -> None:
     stacks = offline.stacks() if stack == "all" else [stack]
     estimates = [_estimate(name, _run(name)) for name in stacks]
     warnings = cost.free_tier_claims((e, _billing_account(e.stack)) for e in estimates) if stack == "all" else []
+    stale = catalog.staleness_warning(datetime.date.today())
+    if stale:
+        warnings.insert(0, stale)
     if as_json:
         body = estimates[0].to_json() if stack != "all" else {"stacks": [e.to_json() for e in estimates], "warnings": warnings}
         click.echo(json.dumps(body, indent=2, sort_keys=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Iterable
@@ -23,6 +24,10 @@ class Machine:
     spot_hourly: float
     bundled_gpus: int
     """GPUs included in the machine's price (A2 and G2 machines are sold with theirs)."""
+    billed_vcpus: float
+    """vCPUs the machine is billed for: a shared-core machine's sustained share (e2-medium: 1)."""
+    commit_1y_hourly: float | None
+    """With a 1-year resource-based commitment; None when not offered or not read."""
 
 
 class UnknownPrice(KeyError):
@@ -70,6 +75,8 @@ def machine(region: str, machine_type: str) -> Machine:
         hourly=entry["hourly"],
         spot_hourly=entry["spot_hourly"],
         bundled_gpus=entry.get("bundled_gpus", 0),
+        billed_vcpus=entry.get("billed_vcpus", entry["vcpus"]),
+        commit_1y_hourly=entry.get("commit_1y_hourly"),
     )
 
 
@@ -106,19 +113,58 @@ def disk_monthly_per_gb(region: str, disk_type: str) -> float:
         raise UnknownPrice(f"disk type {disk_type} in {region}") from None
 
 
-def forwarding_rule_hourly(region: str) -> float:
-    return _region(region)["forwarding_rule"]["hourly"]
+def forwarding_rules_hourly(region: str, rules: int) -> float:
+    """What ``rules`` forwarding rules of one project and one scope (global, or one region) cost
+    per hour together: one flat rate for the first five, then a rate per rule beyond five."""
+    if rules <= 0:
+        return 0.0
+    entry = _region(region)["forwarding_rules"]
+    return entry["first_five_hourly"] + max(0, rules - 5) * entry["extra_hourly"]
+
+
+def node_external_ip_hourly(region: str, spot: bool) -> float:
+    """The ephemeral external IPv4 address every node of a public-node cluster has."""
+    return _region(region)["node_external_ip"]["spot_hourly" if spot else "hourly"]
 
 
 def static_ip_hourly(region: str, in_use: bool) -> float:
     return _region(region)["static_ip_in_use" if in_use else "static_ip_unused"]["hourly"]
 
 
-def certificate_monthly(region: str) -> float:
-    entry = _region(region)["certificate_manager_certificate"]
-    if entry["monthly"] is None:
-        raise UnknownPrice(f"Certificate Manager certificate ({entry['note']})")
-    return entry["monthly"]
+def certificates_monthly(region: str, certificates: int) -> float:
+    """Certificate Manager certificates of one project: free up to an allowance per project."""
+    entry = _region(region)["certificate_manager"]
+    beyond = certificates - entry["free_certificates_per_project"]
+    if beyond <= 0:
+        return 0.0
+    if entry["monthly_beyond"] is None:
+        raise UnknownPrice(f"Certificate Manager beyond {entry['free_certificates_per_project']} certificates ({entry['note']})")
+    return beyond * entry["monthly_beyond"]
+
+
+def free_certificates_per_project(region: str) -> int:
+    return _region(region)["certificate_manager"]["free_certificates_per_project"]
+
+
+def per_gib_rates(region: str) -> dict[str, dict]:
+    """Usage-priced items ({rate, note}) the plan cannot know the quantity of."""
+    return _region(region)["per_gib"]
+
+
+def data_date() -> datetime.date:
+    """The date of the catalog's data (not the day it was read)."""
+    return _catalog()["data_date"]
+
+
+def staleness_warning(today: datetime.date) -> str | None:
+    """A warning when the catalog's data is older than its `stale_after_days`, else None."""
+    age = (today - data_date()).days
+    if age <= _catalog()["stale_after_days"]:
+        return None
+    return (
+        f"the price catalog's data is from {data_date()} ({age} days old, more than {_catalog()['stale_after_days']}): "
+        f"prices may have moved. Run `make prices` with a Cloud Billing API key (README \"Refreshing the catalog\")."
+    )
 
 
 def gke_management_fee_hourly() -> float:

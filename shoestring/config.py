@@ -422,10 +422,11 @@ def load(
 
 
 def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...]) -> tuple[str, ...]:
-    monthly = catalog.forwarding_rule_hourly(cfg.region) * catalog.HOURS_PER_MONTH
+    first_five = catalog.forwarding_rules_hourly(cfg.region, 1) * catalog.HOURS_PER_MONTH
+    beyond = (catalog.forwarding_rules_hourly(cfg.region, 6) - catalog.forwarding_rules_hourly(cfg.region, 5)) * catalog.HOURS_PER_MONTH
     return tuple(
-        f"{instance.namespace}/{app.name} is a LoadBalancer Service (opted in): one forwarding rule, "
-        f"${monthly:,.2f}/month before traffic"
+        f"{instance.namespace}/{app.name} is a LoadBalancer Service (opted in): a regional forwarding rule, "
+        f"${first_five:,.2f}/month for the project's first five together and ${beyond:,.2f} for each beyond, before traffic"
         for instance in deployed
         for app in instance.apps
         if app.service_type == "LoadBalancer"

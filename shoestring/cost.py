@@ -68,6 +68,14 @@ class Line:
     """Monthly cost with the pool at its maximum all month (the autoscaler's worst case); None: as idle."""
 
 
+@dataclass(frozen=True)
+class Rate:
+    item: str
+    per_gib: float | None
+    """USD per GiB; None when the catalog has no figure for the region."""
+    note: str
+
+
 @dataclass
 class Estimate:
     stack: str
@@ -76,6 +84,8 @@ class Estimate:
     budget_usd: float | None = None
     expected_gpu_hours: float = 0.0
     notes: list[str] = field(default_factory=list)
+    rates: list[Rate] = field(default_factory=list)
+    """Usage-priced items whose quantity the plan cannot know: shown, never counted as $0."""
 
     @property
     def idle_monthly_usd(self) -> float:
@@ -116,6 +126,7 @@ class Estimate:
             "over_budget": over_budget(self),
             "not_priced": self.not_priced,
             "notes": self.notes,
+            "rates": [asdict(rate) for rate in self.rates],
             "lines": [asdict(line) for line in self.lines],
         }
 
@@ -128,24 +139,19 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     if region is None and host_records is not None:  # a stack in another's cluster prices at that cluster's region
         region = region_of(host_records)
     result = Estimate(stack=stack, region=region, lines=[])
+    private_nodes = any(_private_nodes(c) for c in clusters)
     no_charge = 0
     for record in records:
         if record.type == "gcp:container/cluster:Cluster":
             result.lines.append(_cluster_fee(record))
         elif record.type == "gcp:container/nodePool:NodePool":
-            result.lines.extend(_node_pool(record, _location_of(record, clusters), region))
-        elif record.type == "kubernetes:core/v1:Service":
-            line = _service(record, region)
-            if line is None:
-                no_charge += 1
-            else:
-                result.lines.append(line)
-        elif record.type == GATEWAY:
-            result.lines.append(_gateway(record, records, region))
+            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, private_nodes or _private_nodes(record)))
+        elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
+            no_charge += 1
+        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", *CERTIFICATE_TYPES):
+            continue  # priced together below: Google bills them per project, not per resource
         elif record.type == "gcp:compute/globalAddress:GlobalAddress":
             result.lines.append(_static_ip(record, region))
-        elif record.type in CERTIFICATE_TYPES:
-            continue  # priced together below
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
@@ -155,9 +161,12 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             no_charge += 1
         else:
             result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
-    certificates = [r for r in records if r.type == CERTIFICATE_TYPES[0]]
+    result.lines.extend(_forwarding_rules(records, host_records or (), region))
+    certificates = _certificates(records, host_records or (), region)
     if certificates:
-        result.lines.append(_certificates(certificates, region))
+        result.lines.append(certificates)
+    if region is not None:
+        result.rates = _rates(records, host_records or (), region)
     result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
     result.notes.append(f"{no_charge} resources have no charge of their own (namespaces, policies, identities, ClusterIP services)")
     return result
@@ -229,7 +238,7 @@ def _cluster_fee(cluster: ResourceRecord) -> Line:
     return Line("GKE management fee", f"zonal cluster, not the free one: ${hourly:.2f}/h × {HOURS} h", fee)
 
 
-def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[Line]:
+def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_nodes: bool) -> list[Line]:
     inputs = pool.inputs
     node = inputs.get("nodeConfig", {})
     machine_type = node.get("machineType", "e2-medium")
@@ -243,6 +252,7 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
     try:
         node_hourly = catalog.node_hourly(region, machine_type, spot, [(a["type"], a.get("count", 1)) for a in accelerators])
         disk_monthly = node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
+        ip_hourly = 0.0 if private_nodes else catalog.node_external_ip_hourly(region, spot)
     except catalog.UnknownPrice as e:
         return [Line(f"{name} nodes", f"not priced: {e.args[0]}", None)]
 
@@ -252,18 +262,19 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
     what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
     where = f"{zones} zones × " if zones > 1 else ""
     if accelerators:
-        # A GPU node's boot disk lives and dies with it: priced in the node's line.
-        per_node_month = node_hourly * HOURS * (1 - discount) + disk_monthly
-        burst = node_hourly + disk_monthly / HOURS
+        # A GPU node's boot disk and external IP live and die with it: priced in the node's line.
+        per_node_month = (node_hourly * (1 - discount) + ip_hourly) * HOURS + disk_monthly
+        burst = node_hourly + ip_hourly + disk_monthly / HOURS
+        ip = f" + external IP ${ip_hourly:.4f}/h" if ip_hourly else ""
         return [
             Line(
                 f"{name} GPU nodes",
-                f"{where}{min_nodes}–{max_nodes} × {what} + {node.get('diskSizeGb')} GB {node.get('diskType')}; "
+                f"{where}{min_nodes}–{max_nodes} × {what} + {node.get('diskSizeGb')} GB {node.get('diskType')}{ip}; "
                 f"idle at {min_nodes}, ${burst:.4f}/h per node while a burst runs",
                 min_nodes * per_node_month,
                 burst_hourly=burst,
                 burst_max_hourly=(max_nodes - min_nodes) * burst,
-                ceiling_monthly=max_nodes * (node_hourly * HOURS + disk_monthly),
+                ceiling_monthly=max_nodes * ((node_hourly + ip_hourly) * HOURS + disk_monthly),
             )
         ]
     sud = f", {discount:.0%} sustained-use discount" if discount else ""
@@ -278,33 +289,74 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None) -> list[
                 ceiling_monthly=max_nodes * disk_monthly,
             )
         )
+    if min_nodes and ip_hourly:
+        lines.append(
+            Line(
+                f"{name} node IPs",
+                f"{min_nodes} × external IPv4 of a{' Spot' if spot else 'n on-demand'} node, ${ip_hourly}/h (none with private nodes)",
+                min_nodes * ip_hourly * HOURS,
+                ceiling_monthly=max_nodes * ip_hourly * HOURS,
+            )
+        )
     return lines
 
 
-def _service(service: ResourceRecord, region: str | None) -> Line | None:
-    if service.inputs.get("spec", {}).get("type") != "LoadBalancer":
-        return None
-    metadata = service.inputs.get("metadata", {})
-    name = f"{metadata.get('namespace')}/{metadata.get('name')}"
-    if region is None:
-        return Line(f"load balancer {name}", "not priced: the cluster's region is not in this plan", None)
-    hourly = catalog.forwarding_rule_hourly(region)
-    return Line(f"load balancer {name}", f"LoadBalancer Service: one forwarding rule, ${hourly}/h × {HOURS} h", hourly * HOURS)
+def _is_load_balancer(service: ResourceRecord) -> bool:
+    return service.inputs.get("spec", {}).get("type") == "LoadBalancer"
 
 
-def _gateway(gateway: ResourceRecord, records: Sequence[ResourceRecord], region: str | None) -> Line:
-    """A GKE Gateway is one global external Application Load Balancer: a forwarding rule per port."""
-    ports = sorted({listener["port"] for listener in gateway.inputs.get("spec", {}).get("listeners", [])})
-    routes = public_routes(records)
+def forwarding_rules(records: Sequence[ResourceRecord], region: str) -> dict[str, list[str]]:
+    """The forwarding rules the records create, by billing scope: a GKE Gateway of the global
+    class is a global external Application Load Balancer with a rule per listener port; a
+    LoadBalancer Service is a regional passthrough Network Load Balancer, one rule in the region."""
+    scopes: dict[str, list[str]] = {}
+    for gateway in _of(records, GATEWAY):
+        ports = sorted({listener["port"] for listener in gateway.inputs.get("spec", {}).get("listeners", [])})
+        scope = "global" if "global" in gateway.inputs.get("spec", {}).get("gatewayClassName", "global") else region
+        scopes.setdefault(scope, []).extend(f"Gateway port {port}" for port in ports)
+    for service in _of(records, "kubernetes:core/v1:Service"):
+        if _is_load_balancer(service):
+            metadata = service.inputs.get("metadata", {})
+            scopes.setdefault(region, []).append(f"{metadata.get('namespace')}/{metadata.get('name')}")
+    return scopes
+
+
+def _forwarding_rules(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord], region: str | None) -> list[Line]:
+    """Forwarding rules priced as Google bills them: per project and scope, a flat rate for the
+    first five together, then per rule. A stack in another's cluster pays what its rules add
+    to the host's (same project)."""
     if region is None:
-        return Line("public entry (Gateway)", "not priced: the cluster's region is not in this plan", None)
-    rule = catalog.forwarding_rule_hourly(region) * HOURS
-    alternative = f"; a LoadBalancer Service per public app would be {len(routes)} × ${rule:,.2f} = ${len(routes) * rule:,.2f} and no TLS" if routes else ""
-    return Line(
-        "public entry (Gateway)",
-        f"one load balancer for every public app: {len(ports)} forwarding rules (ports {', '.join(map(str, ports))}) × ${rule:,.2f}; "
-        f"{len(routes)} public app{'s' if len(routes) != 1 else ''} today{alternative}",
-        len(ports) * rule,
+        return [Line("forwarding rules", "not priced: the cluster's region is not in this plan", None)] if forwarding_rules(records, "?") else []
+    own, host = forwarding_rules(records, region), forwarding_rules(host_records, region)
+    lines = []
+    for scope, rules in own.items():
+        before = len(host.get(scope, []))
+        monthly = (catalog.forwarding_rules_hourly(region, before + len(rules)) - catalog.forwarding_rules_hourly(region, before)) * HOURS
+        what = "public entry (Gateway)" if all(rule.startswith("Gateway") for rule in rules) else "load balancers"
+        detail = (
+            f"{len(rules)} {scope} forwarding rule{'s' if len(rules) != 1 else ''} ({', '.join(rules)})"
+            f"{f' after the host stack’s {before}' if before else ''}: {_rule_pricing(region)}"
+        )
+        if what.startswith("public entry"):
+            detail += _per_app_alternative(records, host_records, region)
+        lines.append(Line(what if scope == "global" else f"{what} ({scope})", detail, monthly))
+    return lines
+
+
+def _rule_pricing(region: str) -> str:
+    first_five = catalog.forwarding_rules_hourly(region, 1) * HOURS
+    extra = (catalog.forwarding_rules_hourly(region, 6) - catalog.forwarding_rules_hourly(region, 5)) * HOURS
+    return f"${first_five:,.2f}/month for the project's first five in the scope together, ${extra:,.2f} for each one beyond"
+
+
+def _per_app_alternative(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord], region: str) -> str:
+    apps = len(public_routes(records))
+    if not apps:
+        return ""
+    instead = catalog.forwarding_rules_hourly(region, apps) * HOURS
+    return (
+        f"; {apps} public app{'s' if apps != 1 else ''} today, as LoadBalancer Services they would be "
+        f"{apps} regional rule{'s' if apps != 1 else ''} = ${instead:,.2f} with no TLS, host routing or shared address"
     )
 
 
@@ -315,13 +367,33 @@ def _static_ip(address: ResourceRecord, region: str | None) -> Line:
     return Line(f"static IP {address.inputs.get('name', address.name)}", f"no charge while the Gateway's forwarding rules use it (${unused:,.2f}/month if left unused)", catalog.static_ip_hourly(region, in_use=True) * HOURS)
 
 
-def _certificates(certificates: Sequence[ResourceRecord], region: str | None) -> Line:
-    hosts = sorted(d for c in certificates for d in c.inputs.get("managed", {}).get("domains", []))
+def _certificates(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord], region: str | None) -> Line | None:
+    own = _of(records, CERTIFICATE_TYPES[0])
+    if not own:
+        return None
+    hosts = sorted(d for c in own for d in c.inputs.get("managed", {}).get("domains", []))
+    described = f"{len(own)} Google-managed ({', '.join(hosts)})"
+    if region is None:
+        return Line("TLS certificates", f"{described} — not priced: the cluster's region is not in this plan", None)
+    before = len(_of(host_records, CERTIFICATE_TYPES[0]))
     try:
-        monthly = len(certificates) * catalog.certificate_monthly(region)
+        monthly = catalog.certificates_monthly(region, before + len(own)) - catalog.certificates_monthly(region, before)
     except catalog.UnknownPrice as e:
-        return Line("TLS certificates", f"{len(hosts)} Google-managed ({', '.join(hosts)}) — not priced: {e.args[0]}", None)
-    return Line("TLS certificates", f"{len(hosts)} Google-managed ({', '.join(hosts)})", monthly)
+        return Line("TLS certificates", f"{described} — not priced: {e.args[0]}", None)
+    total = before + len(own)
+    return Line("TLS certificates", f"{described}; {total} in the project, free up to {catalog.free_certificates_per_project(region)}", monthly)
+
+
+def _rates(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord], region: str) -> list[Rate]:
+    rates = catalog.per_gib_rates(region)
+    found = []
+    behind_a_load_balancer = forwarding_rules(records, region) or (public_routes(records) and forwarding_rules(host_records, region))
+    if behind_a_load_balancer:
+        entry = rates["load_balancer_data_processed"]
+        found.append(Rate("load balancer data processed", entry["rate"], entry["note"]))
+    entry = rates["internet_egress"]
+    found.append(Rate("internet egress", entry["rate"], entry["note"]))
+    return found
 
 
 def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:
@@ -356,6 +428,12 @@ def region_of(records: Sequence[ResourceRecord]) -> str | None:
     for pool in _of(records, "gcp:container/nodePool:NodePool"):
         return catalog.region_of(pool.inputs.get("location", ""))
     return None
+
+
+def _private_nodes(record: ResourceRecord) -> bool:
+    """Whether the cluster (or the pool) gives its nodes no external address."""
+    inputs = record.inputs
+    return bool(inputs.get("privateClusterConfig", {}).get("enablePrivateNodes") or inputs.get("networkConfig", {}).get("enablePrivateNodes"))
 
 
 def _location_of(pool: ResourceRecord, clusters: Sequence[ResourceRecord]) -> str:

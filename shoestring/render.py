@@ -174,6 +174,11 @@ def cost_table(estimate: cost.Estimate) -> Table:
         "",
     )
     table.add_row("Budget", _budget_status(estimate), "" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}", "")
+    if estimate.rates:
+        table.add_section()
+        for rate in estimate.rates:
+            per_gib = "not priced" if rate.per_gib is None else f"+ ${rate.per_gib:g}/GiB"
+            table.add_row(rate.item, f"{rate.note}; usage the plan cannot know, not in the totals", per_gib, "")
     table.caption = "; ".join(estimate.notes)
     return table
 

@@ -3,6 +3,7 @@ stop a stack, and the same rules in the CrossGuard policy pack."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
 from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
-from shoestring import config, cost, offline
+from shoestring import catalog, config, cost, offline
 from shoestring.__main__ import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,10 +27,12 @@ NODES = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_
 
 # Catalog figures, us-central1 (shoestring/prices.yaml).
 N1_STANDARD_1 = 0.04749975
-E2_MEDIUM_SPOT = 0.013396
+E2_MEDIUM_SPOT = 0.020106
 G2_STANDARD_4 = 0.706832255
 PD_STANDARD = 0.04
 PD_BALANCED = 0.10
+NODE_IP, SPOT_NODE_IP = 0.005, 0.0025
+FIRST_FIVE_RULES, EXTRA_RULE = 0.025, 0.01
 
 
 def priced(program, stack="test") -> cost.Estimate:
@@ -57,7 +60,8 @@ class TestEstimator:
         # 3 nodes x $0.04749975/h x 730 h, less N1's 30% sustained-use discount for a full month.
         assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(3 * N1_STANDARD_1 * HOURS * 0.70)
         assert line(estimate, "default-pool boot disks").idle_monthly == pytest.approx(3 * 30 * PD_STANDARD)
-        assert estimate.idle_monthly_usd == 76.42  # 72.82 + 3.60
+        assert line(estimate, "default-pool node IPs").idle_monthly == pytest.approx(3 * NODE_IP * HOURS)
+        assert estimate.idle_monthly_usd == 87.37  # 72.82 + 3.60 + 10.95
 
     def test_a_second_cluster_in_the_billing_account_pays_the_management_fee(self):
         estimate = priced(lambda: cluster(free_tier=False))
@@ -81,17 +85,18 @@ class TestEstimator:
 
         estimate = priced(stack)
         assert estimate.idle_monthly_usd == 0
-        # One L4 node: the g2-standard-4 (GPU bundled) plus its 100 GB pd-balanced disk, per hour.
-        node_hour = G2_STANDARD_4 + 100 * PD_BALANCED / HOURS
+        # One L4 node: the g2-standard-4 (GPU bundled), its external IP and its 100 GB pd-balanced disk, per hour.
+        node_hour = G2_STANDARD_4 + NODE_IP + 100 * PD_BALANCED / HOURS
         assert estimate.burst_hourly_usd == pytest.approx(node_hour, abs=1e-4)
-        assert estimate.expected_monthly_usd == pytest.approx(40 * node_hour, abs=0.01)  # $28.82
+        assert estimate.expected_monthly_usd == pytest.approx(40 * node_hour, abs=0.01)  # $29.02
 
     def test_a_warm_gpu_node_costs_its_machine_and_its_disk_all_month(self):
         warm = NODES | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "min_nodes": 1, "max_nodes": 2}
         estimate = priced(lambda: GpuPool("gpu-pool", warm))
-        # G2 has no sustained-use discount: $0.706832255/h x 730 h + 100 GB x $0.10 (pd-balanced).
-        assert estimate.idle_monthly_usd == pytest.approx(G2_STANDARD_4 * HOURS + 100 * PD_BALANCED, abs=0.01)  # $525.99
-        assert estimate.ceiling_monthly_usd == pytest.approx(2 * (G2_STANDARD_4 * HOURS + 100 * PD_BALANCED), abs=0.01)
+        # G2 has no sustained-use discount: ($0.706832255 + $0.005 IP)/h x 730 h + 100 GB x $0.10 (pd-balanced).
+        month = (G2_STANDARD_4 + NODE_IP) * HOURS + 100 * PD_BALANCED
+        assert estimate.idle_monthly_usd == pytest.approx(month, abs=0.01)  # $529.64
+        assert estimate.ceiling_monthly_usd == pytest.approx(2 * month, abs=0.01)
 
     def test_a_spot_default_pool_gets_spot_prices_and_no_sustained_use_discount(self):
         estimate = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
@@ -127,6 +132,75 @@ class TestEstimator:
         assert memory == pytest.approx(16 - (1 + 0.8 + 0.8) - 100 / 1024)
 
 
+class TestPricedAsGoogleBills:
+    """Forwarding rules, node addresses and certificates are billed per project, not per resource."""
+
+    def test_the_gateway_prices_at_one_forwarding_rule_minimum(self, plans):
+        # Ports 80 and 443 are two global rules: both within the project's first five, $0.025/h together.
+        entry = line(cost.estimate("prod", plans["prod"].records), "public entry (Gateway)")
+        assert entry.idle_monthly == pytest.approx(FIRST_FIVE_RULES * HOURS)  # $18.25
+
+    @pytest.mark.parametrize(
+        ("services", "monthly"),
+        [(1, FIRST_FIVE_RULES * HOURS), (5, FIRST_FIVE_RULES * HOURS), (6, (FIRST_FIVE_RULES + EXTRA_RULE) * HOURS), (20, (FIRST_FIVE_RULES + 15 * EXTRA_RULE) * HOURS)],
+    )
+    def test_load_balancer_services_price_at_the_minimum_plus_each_rule_beyond_five(self, services, monthly):
+        records = [cluster_record()] + [load_balancer(f"app{i}") for i in range(services)]
+        [rules] = [x for x in cost.estimate("test", records).lines if x.item.startswith("load balancers")]
+        assert rules.idle_monthly == pytest.approx(monthly)  # 1-5: $18.25, 6: $25.55, 20: $127.75
+        assert "us-central1 forwarding rule" in rules.detail
+
+    def test_a_stack_in_another_stacks_cluster_pays_only_what_its_rules_add_to_the_projects(self):
+        host = [cluster_record()] + [load_balancer(f"host{i}") for i in range(4)]
+        guest = [load_balancer("guest0"), load_balancer("guest1")]
+        [rules] = [x for x in cost.estimate("guest", guest, host).lines if x.item.startswith("load balancers")]
+        # The host's 4 rules and the guest's 2 make 6: the guest adds one rule beyond five.
+        assert rules.idle_monthly == pytest.approx(EXTRA_RULE * HOURS)  # $7.30
+
+    def test_a_public_node_pool_adds_one_external_ip_per_node_and_private_nodes_none(self):
+        on_demand = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "max_nodes": 4}))
+        assert line(on_demand, "default-pool node IPs").idle_monthly == pytest.approx(2 * NODE_IP * HOURS)  # $7.30
+        assert line(on_demand, "default-pool node IPs").ceiling_monthly == pytest.approx(4 * NODE_IP * HOURS)
+        spot = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
+        assert line(spot, "default-pool node IPs").idle_monthly == pytest.approx(2 * SPOT_NODE_IP * HOURS)  # $3.65
+
+        records = offline.declare(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2}), stack="test").records
+        private = [cluster_record(privateClusterConfig={"enablePrivateNodes": True}), *records]
+        assert not [x for x in cost.estimate("test", private).lines if x.item.endswith("node IPs")]
+
+    def test_certificates_are_free_up_to_the_projects_allowance(self, plans):
+        certificates = line(cost.estimate("staging", plans["staging"].records, plans["prod"].records), "TLS certificates")
+        assert certificates.idle_monthly == 0
+        assert "2 in the project, free up to 100" in certificates.detail
+
+    def test_usage_it_cannot_know_is_shown_as_a_rate_never_as_zero(self, plans):
+        rates = {rate.item: rate.per_gib for rate in cost.estimate("prod", plans["prod"].records).rates}
+        assert rates == {"load balancer data processed": 0.008, "internet egress": 0.12}
+
+    def test_n2d_gets_its_sustained_use_discount_and_t2d_none(self):
+        assert catalog.sustained_use_discount("n2d-standard-2") == 0.20
+        assert catalog.sustained_use_discount("t2d-standard-2") == 0.0
+        assert catalog.sustained_use_discount("c2-standard-4") == 0.20
+
+    def test_a_shared_core_machine_counts_by_the_share_it_is_billed_for(self):
+        assert catalog.machine("us-central1", "e2-medium").billed_vcpus == 1
+        assert catalog.machine("us-central1", "e2-medium").vcpus == 2  # what GKE's allocatable is computed from
+
+
+class TestCatalogAge:
+    def test_a_catalog_older_than_ninety_days_warns_with_its_data_date_and_the_fix(self):
+        dated = catalog.data_date()
+        assert catalog.staleness_warning(dated + datetime.timedelta(days=90)) is None
+        warning = catalog.staleness_warning(dated + datetime.timedelta(days=91))
+        assert warning.startswith(f"the price catalog's data is from {dated} (91 days old, more than 90)")
+        assert "make prices" in warning
+
+    def test_make_cost_prints_the_warning(self):
+        result = CliRunner().invoke(cli, ["cost", "--stack", "dev"])
+        stale = catalog.staleness_warning(datetime.date.today())
+        assert (stale is not None) == ("price catalog's data is from" in result.output)
+
+
 class TestBudgets:
     def test_every_shipped_stack_is_within_its_budget(self, plans):
         for stack, plan in plans.items():
@@ -135,13 +209,18 @@ class TestBudgets:
             assert cost.over_budget(estimate) is None
 
     def test_a_budget_below_the_estimate_names_the_budget_the_estimate_and_the_largest_items(self):
-        message = cost.over_budget(_with_budget_of("prod", 50))
-        assert "stack prod: expected $153.14/month exceeds its budget of $50.00/month by $103.14" in message
-        assert "Largest line items: default-pool nodes $72.82; public entry (Gateway) $36.50; default-pool boot disks $15.00" in message
-        assert "GPU burst 40 h × $0.7205/h = $28.82" in message
+        estimate = _with_budget_of("prod", 50)
+        message = cost.over_budget(estimate)
+        expected = estimate.expected_monthly_usd
+        assert f"stack prod: expected ${expected:,.2f}/month exceeds its budget of $50.00/month by ${expected - 50:,.2f}" in message
+        largest = sorted((x for x in estimate.lines if x.idle_monthly), key=lambda x: -x.idle_monthly)[:3]
+        assert "Largest line items: " + "; ".join(f"{x.item} ${x.idle_monthly:,.2f}" for x in largest) in message
+        gpu = estimate.expected_gpu_hours * estimate.burst_hourly_usd
+        assert f"GPU burst 40 h × ${estimate.burst_hourly_usd:,.4f}/h = ${gpu:,.2f}" in message
 
     def test_raising_the_budget_passes(self):
-        assert cost.over_budget(_with_budget_of("prod", 160)) is None
+        estimate = _with_budget_of("prod", 50)
+        assert cost.over_budget(_with_budget_of("prod", estimate.expected_monthly_usd + 1)) is None
 
     def test_make_plan_fails_over_budget_too(self, tmp_path):
         copy = tmp_path / "shoestring"
@@ -150,7 +229,8 @@ class TestBudgets:
         stack_file.write_text(stack_file.read_text().replace("shoestring:budget: 180", "shoestring:budget: 50"))
         completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "prod"], cwd=copy, capture_output=True, text=True)
         assert completed.returncode == 1
-        assert "stack prod: expected $153.14/month exceeds its budget of $50.00/month" in completed.stderr
+        expected = _with_budget_of("prod", 50).expected_monthly_usd
+        assert f"stack prod: expected ${expected:,.2f}/month exceeds its budget of $50.00/month" in completed.stderr
 
     def test_a_billing_account_declares_a_cloud_billing_budget_alerting_at_50_90_and_100_percent(self):
         args = {"monthly_usd": 160, "expected_gpu_hours": 40, "billing_account": "01ABCD-23EF45-6789AB", "quota_project": "acme", "labels": {"shoestring-stack": "prod"}}
@@ -183,7 +263,7 @@ class TestCostCommand:
     def test_the_shipped_stacks_claim_the_free_cluster_once(self):
         result = CliRunner().invoke(cli, ["cost", "--stack", "all", "--json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["warnings"] == []
+        assert not [w for w in json.loads(result.output)["warnings"] if "free zonal cluster" in w]
 
 
 class TestPolicyPack:
@@ -203,7 +283,9 @@ class TestPolicyPack:
     def test_the_budget_policy_fails_a_stack_over_budget_with_the_estimators_message(self, plans):
         records = [_with_budget(r, 50) for r in plans["prod"].records]
         [message] = self.violations(guardrails.monthly_budget, self.stack_args(records))
-        assert message.startswith("stack prod: expected $153.14/month exceeds its budget of $50.00/month")
+        expected = cost.estimate("prod", records).expected_monthly_usd
+        assert message == cost.over_budget(cost.estimate("prod", records))
+        assert message.startswith(f"stack prod: expected ${expected:,.2f}/month exceeds its budget of $50.00/month")
 
     def test_a_regional_cluster_is_refused(self, plans):
         [cluster] = [r for r in plans["prod"].records if r.type == "gcp:container/cluster:Cluster"]
@@ -216,17 +298,26 @@ class TestPolicyPack:
         assert self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(pool)) == []
         warm = _replace_inputs(pool, autoscaling={"minNodeCount": 1, "maxNodeCount": 2})
         [message] = self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(warm))
-        assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $525.99/month while idle. Set its minimum to 0."
+        assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $529.64/month while idle. Set its minimum to 0."
 
     def test_a_load_balancer_service_is_flagged(self, plans):
         [service] = [r for r in plans["prod"].records if r.name == "blog-frontend" and r.type == "kubernetes:core/v1:Service"]
         assert self.violations(guardrails.no_load_balancer_services, _resource_args(service)) == []
         balanced = _replace_inputs(service, spec=service.inputs["spec"] | {"type": "LoadBalancer"})
         [message] = self.violations(guardrails.no_load_balancer_services, _resource_args(balanced))
-        assert "one forwarding rule, up to $18.25/month each" in message
+        assert "a regional forwarding rule of its own, up to $18.25/month for the project's first five together and $7.30 for each beyond" in message
 
 
 # Helpers.
+
+
+def cluster_record(**inputs) -> offline.Record:
+    return offline.Record("gcp:container/cluster:Cluster", "lab", None, "urn:lab", {"location": "us-central1-a"} | inputs)
+
+
+def load_balancer(name: str) -> offline.Record:
+    inputs = {"metadata": {"namespace": "shop", "name": name}, "spec": {"type": "LoadBalancer"}}
+    return offline.Record("kubernetes:core/v1:Service", name, None, f"urn:{name}", inputs)
 
 
 def _relocated(record: offline.Record, location: str) -> offline.Record:

@@ -82,9 +82,9 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(cl
     part = section(diff(clean), "dev")
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
-    # Two more e2-medium Spot nodes and their 30 GB pd-standard disks at full scale: 2 x (9.78 + 1.20).
-    assert "at full scale $309.31 → $331.27/month (+$21.96)" in part
-    assert "idle $83.98 → $83.98/month (no change)" in part
+    # Two more e2-medium Spot nodes with their 30 GB pd-standard disks and external IPs at full scale: 2 x (14.68 + 1.20 + 1.825).
+    assert "at full scale $410.29 → $445.69/month (+$35.40)" in part
+    assert "idle $90.70 → $90.70/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(clean):
