@@ -3,7 +3,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import DefaultPool, GpuPool, MonthlyBudget, Project, ZonalCluster
+from components import DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from shoestring import config, cost, program_args
 from shoestring.records import Recorder
@@ -21,6 +21,8 @@ if cfg.owns_cluster:
         opts=pulumi.ResourceOptions(protect=cfg.deletion_protection),
     )
     DefaultPool("default-pool", program_args.default_pool(cfg, cluster))
+    if cfg.spot_pool is not None:
+        SpotPool("spot-pool", program_args.spot_pool(cfg, cluster))
     if cfg.gpu_pool is not None:
         GpuPool("gpu-pool", program_args.gpu_pool(cfg, cluster))
     provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool

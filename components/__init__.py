@@ -6,6 +6,7 @@ from components.gpu_pool import GpuPool, GpuPoolArgs
 from components.internal_service import AppSpec, InternalService, InternalServiceArgs
 from components.node_pool import DefaultPool, DefaultPoolArgs
 from components.project import Project, ProjectArgs, QuotaArgs
+from components.spot_pool import SpotPool, SpotPoolArgs
 
 __all__ = [
     "AppSpec",
@@ -20,6 +21,8 @@ __all__ = [
     "Project",
     "ProjectArgs",
     "QuotaArgs",
+    "SpotPool",
+    "SpotPoolArgs",
     "ZonalCluster",
     "ZonalClusterArgs",
 ]

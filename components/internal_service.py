@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_pool import GPU_TAINT_KEY
+from components.node_pool import CAPACITY_LABEL
 from components.pod_security import restricted_container, restricted_pod
 from components.public_entry import GATEWAY_API, GATEWAY_NAME
 
@@ -93,6 +94,11 @@ class InternalService(pulumi.ComponentResource):
         labels = {**args["labels"], **selector}
         gpus = args.get("gpus", 0)
         whole_node = args.get("whole_node", False)
+        replicas = args.get("replicas", 1)
+        # Replicas of a CPU app split across on-demand and Spot nodes (a skew of at most one), so
+        # a preemption of every Spot node at once still leaves one ready on on-demand capacity;
+        # the budget keeps drains (upgrades, scale-down) from taking the last one.
+        spread = replicas >= 2 and not gpus
         pod_labels = {**labels, WHOLE_NODE_LABEL: "true"} if whole_node else labels
         annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
 
@@ -132,12 +138,20 @@ class InternalService(pulumi.ComponentResource):
                 k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
             ] if gpus else None,
             affinity=_one_per_node() if whole_node else None,
+            topology_spread_constraints=[
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key=CAPACITY_LABEL,
+                    when_unsatisfiable="DoNotSchedule",
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                )
+            ] if spread else None,
         )
         deployment = k8s.apps.v1.Deployment(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels, annotations=annotations),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.get("replicas", 1),
+                replicas=replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 # A surge pod would need a second GPU (a whole second node for a whole-node app): in a
                 # pool at its maximum the rollout waits forever, below it every rollout bills a node.
@@ -153,6 +167,13 @@ class InternalService(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if spread:
+            k8s.policy.v1.PodDisruptionBudget(
+                name,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(min_available=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            )
         service = k8s.core.v1.Service(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),

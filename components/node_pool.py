@@ -9,6 +9,10 @@ import pulumi_gcp as gcp
 
 POOL_LABEL = "shoestring.dev/pool"
 """Node label naming the Shoestring pool a node belongs to; workloads select pools by it."""
+CAPACITY_LABEL = "shoestring.dev/capacity"
+"""Node label of the CPU pools only, ``on-demand`` or ``spot``: apps spread their replicas across
+its values. GPU nodes lack it, so they never count as a domain of that spread (a tainted node in
+a domain the pods cannot reach would hold the spread's skew hostage)."""
 
 # Access is governed by the nodes' service account and its IAM roles, as Google recommends.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -45,31 +49,34 @@ class DefaultPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DefaultPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:gke:DefaultPool", name, None, opts)
-        min_nodes = args.get("min_nodes", 1)
-        pool = gcp.container.NodePool(
-            name,
-            cluster=args["cluster"],
-            project=args["project"],
-            location=args["zone"],
-            # Sets the size at creation only; the autoscaler owns it afterwards, and a change to
-            # this field would otherwise recreate the pool.
-            initial_node_count=min_nodes,
-            autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                min_node_count=min_nodes, max_node_count=args.get("max_nodes", 3)
-            ),
-            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            node_config=node_config(
-                service_account=args["service_account"],
-                machine_type=args.get("machine_type", "e2-medium"),
-                disk_type=args.get("disk_type", "pd-standard"),
-                disk_size_gb=args.get("disk_size_gb", 30),
-                spot=args.get("spot", False),
-                labels={POOL_LABEL: "default"},
-            ),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
-        )
+        pool = cpu_pool(name, args, pool_label="default", spot=args.get("spot", False), parent=self)
         self.name = pool.name
         self.register_outputs({"name": self.name})
+
+
+def cpu_pool(name: str, args: DefaultPoolArgs, *, pool_label: str, spot: bool, parent: pulumi.Resource) -> gcp.container.NodePool:
+    """An autoscaled CPU node pool labelled with its pool and its kind of capacity."""
+    min_nodes = args.get("min_nodes", 1)
+    return gcp.container.NodePool(
+        name,
+        cluster=args["cluster"],
+        project=args["project"],
+        location=args["zone"],
+        # Sets the size at creation only; the autoscaler owns it afterwards, and a change to
+        # this field would otherwise recreate the pool.
+        initial_node_count=min_nodes,
+        autoscaling=gcp.container.NodePoolAutoscalingArgs(min_node_count=min_nodes, max_node_count=args.get("max_nodes", 3)),
+        management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+        node_config=node_config(
+            service_account=args["service_account"],
+            machine_type=args.get("machine_type", "e2-medium"),
+            disk_type=args.get("disk_type", "pd-standard"),
+            disk_size_gb=args.get("disk_size_gb", 30),
+            spot=spot,
+            labels={POOL_LABEL: pool_label, CAPACITY_LABEL: "spot" if spot else "on-demand"},
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["initialNodeCount"]),
+    )
 
 
 def node_config(

@@ -171,6 +171,11 @@ def gke_management_fee_hourly() -> float:
     return _catalog()["gke"]["management_fee"]["hourly"]
 
 
+def gke_system_pods() -> dict:
+    """Requests of GKE's own pods: ``per_node`` (DaemonSets) and ``per_cluster`` (Deployments)."""
+    return _catalog()["gke"]["system_pods"]
+
+
 def gke_free_tier_monthly_credit() -> float:
     return _catalog()["gke"]["free_tier_credit"]["monthly"]
 

@@ -27,7 +27,7 @@ PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
-CLUSTER_KEYS = ("zone", "defaultPool", "gpuPool", "publicEntry")
+CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry")
 
 
 class ConfigError(pulumi.RunError):
@@ -93,6 +93,21 @@ class DefaultPoolConfig(_Autoscaled):
                 "without one they would wake the GPU pool or stay pending. Set minNodes: 1"
             )
         return min_nodes
+
+
+class SpotPoolConfig(_Autoscaled):
+    """`shoestring:spotPool` — extra CPU capacity on Spot VMs, beside the on-demand default pool."""
+
+    machine_type: str = "e2-medium"
+    """Machine type of each Spot node."""
+    min_nodes: int = Field(default=0, ge=0)
+    """Autoscaling floor."""
+    max_nodes: int = Field(default=3, ge=1)
+    """Autoscaling ceiling."""
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
+    """Boot disk type; pd-standard is the cheapest."""
+    disk_size_gb: int = Field(default=30, ge=10)
+    """Boot disk size per node."""
 
 
 class GpuPoolConfig(_Autoscaled):
@@ -180,6 +195,9 @@ class StackConfig(_Strict):
     channel, not this, picks the cluster's version: GKE accepts only versions the channel offers."""
     default_pool: DefaultPoolConfig = DefaultPoolConfig()
     """The always-on CPU pool (object; keys below)."""
+    spot_pool: SpotPoolConfig | None = None
+    """A Spot CPU pool beside it (object; keys below): apps with 2+ replicas spread across both, so
+    losing every Spot node leaves each a replica on the default pool. Omit for none."""
     gpu_pool: GpuPoolConfig | None = None
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
     projects: dict[str, ProjectSettings] = {}
@@ -258,6 +276,11 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
         )
     else:
         problems += _disk_problems("defaultPool", cfg.default_pool.machine_type, cfg.default_pool.disk_type)
+    spot = cfg.spot_pool
+    if spot is not None and spot.machine_type not in known:
+        problems.append(("spotPool.machineType", spot.machine_type, f"not a priced machine type in {region}; use one of {known}"))
+    elif spot is not None:
+        problems += _disk_problems("spotPool", spot.machine_type, spot.disk_type)
     gpu = cfg.gpu_pool
     if gpu is None:
         return problems
@@ -328,7 +351,7 @@ def _example(known: list[str], family: str) -> str:
 
 _RESOLVED = {"stack", "gcp_project", "host", "deployed", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
-_STRUCTURED = {"defaultPool", "gpuPool", "projects"}
+_STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects"}
 _SECRETS = {"tunnelCredentials"}
 """Secret settings: checked for presence and secrecy here, never kept in the typed config."""
 TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
@@ -643,7 +666,7 @@ def _known_fields(parent: list[str]) -> set[str]:
     if parent[0] == "projects":  # projects.<project>[.apps.<app>]
         model = {2: ProjectSettings, 4: AppSettings}.get(len(parent))
     else:
-        model = {"defaultPool": DefaultPoolConfig, "gpuPool": GpuPoolConfig}.get(parent[-1])
+        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig}.get(parent[-1])
     if model is None:
         return set()
     return {to_camel(name) for name in model.model_fields}
@@ -672,6 +695,7 @@ def reference_markdown() -> str:
     rows.append("| `gcp:project` | string | (required) | GCP project ID the stack deploys into. |")
     add(StackConfig, f"{PROJECT}:")
     add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
+    add(SpotPoolConfig, f"{PROJECT}:spotPool.")
     add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
     add(ProjectSettings, f"{PROJECT}:projects.<project>.")
     add(AppSettings, f"{PROJECT}:projects.<project>.apps.<app>.")

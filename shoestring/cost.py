@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from shoestring import catalog
+from shoestring import capacity, catalog
 
 HOURS = catalog.HOURS_PER_MONTH
 FREE_TIER_LABEL = "shoestring-free-tier"
@@ -37,6 +37,7 @@ NO_CHARGE = {
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "kubernetes:apps/v1:Deployment",
+    "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:core/v1:ConfigMap",
     "kubernetes:core/v1:Secret",
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
@@ -140,12 +141,14 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         region = region_of(host_records)
     result = Estimate(stack=stack, region=region, lines=[])
     private_nodes = any(_private_nodes(c) for c in clusters)
+    placement = _at_rest(records, region, result.notes)
     no_charge = 0
     for record in records:
         if record.type == "gcp:container/cluster:Cluster":
             result.lines.append(_cluster_fee(record))
         elif record.type == "gcp:container/nodePool:NodePool":
-            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, private_nodes or _private_nodes(record)))
+            needed = placement.nodes_of(record.name) if placement else None
+            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, private_nodes or _private_nodes(record), needed))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
         elif record.type in (GATEWAY, "kubernetes:core/v1:Service", *CERTIFICATE_TYPES):
@@ -156,7 +159,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
             if record.inputs.get("hostStack"):
-                result.lines.append(_shared_cluster(record.inputs["hostStack"], records, host_records))
+                result.lines.append(_shared_cluster(record.inputs["hostStack"], records, host_records, region))
         elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
             no_charge += 1
         else:
@@ -238,7 +241,9 @@ def _cluster_fee(cluster: ResourceRecord) -> Line:
     return Line("GKE management fee", f"zonal cluster, not the free one: ${hourly:.2f}/h × {HOURS} h", fee)
 
 
-def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_nodes: bool) -> list[Line]:
+def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_nodes: bool, needed: int | None) -> list[Line]:
+    """The pool's lines at rest: its minimum, or more when the stack's pods need more nodes
+    (``needed``, from the capacity placement; None when it could not be computed)."""
     inputs = pool.inputs
     node = inputs.get("nodeConfig", {})
     machine_type = node.get("machineType", "e2-medium")
@@ -247,6 +252,8 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
     scaling = inputs.get("autoscaling", {})
     min_nodes = scaling.get("minNodeCount", inputs.get("nodeCount", 0)) * zones
     max_nodes = scaling.get("maxNodeCount", inputs.get("nodeCount", 0)) * zones
+    resting = max(min_nodes, needed or 0)
+    why = f"; the pods' requests need {needed}, above its minimum of {min_nodes}" if resting > min_nodes else ""
     accelerators = node.get("guestAccelerators", [])
     name = pool.name
     try:
@@ -270,31 +277,31 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
             Line(
                 f"{name} GPU nodes",
                 f"{where}{min_nodes}–{max_nodes} × {what} + {node.get('diskSizeGb')} GB {node.get('diskType')}{ip}; "
-                f"idle at {min_nodes}, ${burst:.4f}/h per node while a burst runs",
-                min_nodes * per_node_month,
+                f"{resting} at rest{why}, ${burst:.4f}/h per node while a burst runs",
+                resting * per_node_month,
                 burst_hourly=burst,
-                burst_max_hourly=(max_nodes - min_nodes) * burst,
+                burst_max_hourly=(max_nodes - resting) * burst,
                 ceiling_monthly=max_nodes * ((node_hourly + ip_hourly) * HOURS + disk_monthly),
             )
         ]
     sud = f", {discount:.0%} sustained-use discount" if discount else ""
     monthly_node = node_hourly * HOURS * (1 - discount)
-    lines = [Line(f"{name} nodes", f"{where}{min_nodes} × {what}{sud} (up to {max_nodes})", min_nodes * monthly_node, ceiling_monthly=max_nodes * monthly_node)]
-    if min_nodes:
+    lines = [Line(f"{name} nodes", f"{where}{resting} × {what}{sud} at rest{why} (up to {max_nodes})", resting * monthly_node, ceiling_monthly=max_nodes * monthly_node)]
+    if resting:
         lines.append(
             Line(
                 f"{name} boot disks",
-                f"{min_nodes} × {node.get('diskSizeGb')} GB {node.get('diskType')}",
-                min_nodes * disk_monthly,
+                f"{resting} × {node.get('diskSizeGb')} GB {node.get('diskType')}",
+                resting * disk_monthly,
                 ceiling_monthly=max_nodes * disk_monthly,
             )
         )
-    if min_nodes and ip_hourly:
+    if resting and ip_hourly:
         lines.append(
             Line(
                 f"{name} node IPs",
-                f"{min_nodes} × external IPv4 of a{' Spot' if spot else 'n on-demand'} node, ${ip_hourly}/h (none with private nodes)",
-                min_nodes * ip_hourly * HOURS,
+                f"{resting} × external IPv4 of a{' Spot' if spot else 'n on-demand'} node, ${ip_hourly}/h (none with private nodes)",
+                resting * ip_hourly * HOURS,
                 ceiling_monthly=max_nodes * ip_hourly * HOURS,
             )
         )
@@ -396,16 +403,59 @@ def _rates(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRec
     return found
 
 
-def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None) -> Line:
-    cpu, memory = _reserved(records)
-    detail = f"runs in {host}'s cluster: no management fee, no nodes of its own; its quotas reserve {cpu:g} vCPU and {memory:g} GiB of requests"
-    if host_records is not None:
-        (low_cpu, low_mem), (high_cpu, high_mem) = _allocatable(host_records)
-        detail += (
-            f", against that cluster's CPU-pool allocatable of {low_cpu:.2f}–{high_cpu:.2f} vCPU and "
-            f"{low_mem:.2f}–{high_mem:.2f} GiB (minimum–maximum nodes; GPU pools excluded)"
-        )
-    return Line("shared cluster", detail, 0.0)
+def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str | None) -> Line:
+    """What this stack's pods add to the host's cluster at rest: the nodes they need beyond the
+    host's own, at the host pools' prices."""
+    pods = capacity.pods_of(records)
+    cpu, memory = sum(p.cpu for p in pods), sum(p.memory for p in pods)
+    quota_cpu, quota_memory = _reserved(records)
+    detail = (
+        f"runs in {host}'s cluster, no management fee; its pods request {cpu:g} vCPU and {memory:.2f} GiB at rest "
+        f"(its quotas allow up to {quota_cpu:g} vCPU and {quota_memory:g} GiB)"
+    )
+    if host_records is None or region is None:
+        return Line("shared cluster", f"{detail} — not priced: {host}'s plan is not available", None)
+    try:
+        alone, shared = capacity.at_rest(host_records, region), capacity.at_rest(host_records, region, guests=records)
+    except catalog.UnknownPrice as e:
+        return Line("shared cluster", f"{detail} — not priced: {e.args[0]}", None)
+    private = any(_private_nodes(c) for c in _of(host_records, "gcp:container/cluster:Cluster"))
+    added, monthly = [], 0.0
+    for pool in _of(host_records, "gcp:container/nodePool:NodePool"):
+        extra = shared.nodes_of(pool.name) - alone.nodes_of(pool.name)
+        if extra > 0:
+            per_node = node_monthly(pool, region, private)
+            added.append(f"{extra} × {pool.inputs.get('nodeConfig', {}).get('machineType')} in {pool.name} (${per_node:,.2f}/month each)")
+            monthly += extra * per_node
+    if shared.unschedulable:
+        detail += f"; {len(shared.unschedulable)} pod(s) fit nowhere even with {host}'s pools at their maximum"
+    if added:
+        return Line("shared cluster", f"{detail}; they add {', '.join(added)} to {host}'s nodes at rest", monthly)
+    return Line("shared cluster", f"{detail}; they fit in the room {host}'s nodes have at rest", 0.0)
+
+
+def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> float:
+    """One node of the pool for a whole month: machine (after any sustained-use discount), boot disk and address."""
+    node = pool.inputs.get("nodeConfig", {})
+    machine_type, spot = node.get("machineType", "e2-medium"), bool(node.get("spot"))
+    gpus = [(a["type"], a.get("count", 1)) for a in node.get("guestAccelerators", [])]
+    discount = 0.0 if spot else catalog.sustained_use_discount(machine_type)
+    hourly = catalog.node_hourly(region, machine_type, spot, gpus) * (1 - discount)
+    ip = 0.0 if private_nodes else catalog.node_external_ip_hourly(region, spot)
+    return (hourly + ip) * HOURS + node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
+
+
+def _at_rest(records: Sequence[ResourceRecord], region: str | None, notes: list[str]) -> capacity.Placement | None:
+    """The stack's own cluster at rest, or None (no pools, or a machine the catalog lacks)."""
+    if region is None or not _of(records, "gcp:container/nodePool:NodePool"):
+        return None
+    try:
+        placement = capacity.at_rest(records, region)
+    except catalog.UnknownPrice:
+        return None
+    for pod in placement.unschedulable:
+        notes.append(f"a pod of {pod.owner} ({pod.cpu:g} vCPU, {pod.memory:.2f} GiB) fits on no pool even at its maximum")
+    return placement
 
 
 # Helpers.
@@ -447,66 +497,6 @@ def _reserved(records: Sequence[ResourceRecord]) -> tuple[float, float]:
     cpu = memory = 0.0
     for quota in _of(records, "kubernetes:core/v1:ResourceQuota"):
         hard = quota.inputs.get("spec", {}).get("hard", {})
-        cpu += parse_cpu(hard.get("requests.cpu", "0"))
-        memory += parse_gib(hard.get("requests.memory", "0"))
+        cpu += capacity.parse_cpu(hard.get("requests.cpu", "0"))
+        memory += capacity.parse_gib(hard.get("requests.memory", "0"))
     return cpu, memory
-
-
-def _allocatable(records: Sequence[ResourceRecord]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Allocatable CPU and GiB of the CPU pools at minimum and at maximum size."""
-    region = region_of(records)
-    low = [0.0, 0.0]
-    high = [0.0, 0.0]
-    for pool in _of(records, "gcp:container/nodePool:NodePool"):
-        node = pool.inputs.get("nodeConfig", {})
-        if node.get("guestAccelerators"):
-            continue
-        machine = catalog.machine(region, node.get("machineType", "e2-medium"))
-        cpu, memory = node_allocatable(machine)
-        scaling = pool.inputs.get("autoscaling", {})
-        for totals, count in ((low, scaling.get("minNodeCount", 0)), (high, scaling.get("maxNodeCount", 0))):
-            totals[0] += count * cpu
-            totals[1] += count * memory
-    return (low[0], low[1]), (high[0], high[1])
-
-
-SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
-
-
-def node_allocatable(machine: catalog.Machine) -> tuple[float, float]:
-    """vCPU and GiB a GKE node leaves to pods, per GKE's documented reservations
-    (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes): CPU 6% of the first
-    core, 1% of the second, 0.5% of the next two, 0.25% above four (shared-core E2: 1060m
-    reserved); memory 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8, 6% of the
-    next 112, 2% above 128, and 100 MiB for eviction."""
-    if machine.name in SHARED_CORE:
-        cpu = machine.vcpus - 1.06
-    else:
-        tiers = ((1, 0.06), (1, 0.01), (2, 0.005), (float("inf"), 0.0025))
-        cpu = machine.vcpus - _tiered(machine.vcpus, tiers)
-    memory_tiers = ((4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (float("inf"), 0.02))
-    memory = machine.memory_gb - _tiered(machine.memory_gb, memory_tiers) - 100 / 1024
-    return cpu, memory
-
-
-def _tiered(amount: float, tiers: Sequence[tuple[float, float]]) -> float:
-    reserved = 0.0
-    for size, rate in tiers:
-        portion = min(amount, size)
-        reserved += portion * rate
-        amount -= portion
-        if amount <= 0:
-            break
-    return reserved
-
-
-def parse_cpu(quantity: str) -> float:
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-def parse_gib(quantity: str) -> float:
-    units = {"Ki": 1 / 1024**2, "Mi": 1 / 1024, "Gi": 1.0, "Ti": 1024.0}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return float(quantity[: -len(suffix)]) * factor
-    return float(quantity) / 1024**3

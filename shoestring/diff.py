@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoestring import catalog, cost, replacements
+from shoestring import capacity, catalog, cost, replacements
 from shoestring.config import stack_names
 from shoestring.offline import ROOT
 from shoestring.records import Record
@@ -203,37 +203,24 @@ def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[st
 
 
 def _undersized_pools(records: dict[str, Record]) -> list[str]:
-    """CPU pools whose largest size cannot hold the CPU and memory their Deployments request."""
-    found = []
+    """Pods that fit on no pool even with every pool at its maximum (the capacity placement)."""
     plans = list(records.values())
     region = cost.region_of(plans)
-    if region is None:
-        return found
-    cpu_needed = memory_needed = 0.0
-    for deployment in (r for r in plans if r.type == "kubernetes:apps/v1:Deployment"):
-        spec = deployment.inputs.get("spec", {})
-        pod = spec.get("template", {}).get("spec", {})
-        if pod.get("nodeSelector"):
-            continue  # lands on a GPU pool
-        for container in pod.get("containers", []):
-            requests = container.get("resources", {}).get("requests", {})
-            cpu_needed += spec.get("replicas", 1) * cost.parse_cpu(requests.get("cpu", "0"))
-            memory_needed += spec.get("replicas", 1) * cost.parse_gib(requests.get("memory", "0"))
-    for pool in (r for r in plans if r.type == "gcp:container/nodePool:NodePool"):
-        node = pool.inputs.get("nodeConfig", {})
-        if node.get("guestAccelerators"):
-            continue
-        try:
-            cpu, memory = cost.node_allocatable(catalog.machine(region, node.get("machineType", "e2-medium")))
-        except catalog.UnknownPrice:
-            continue
-        most = pool.inputs.get("autoscaling", {}).get("maxNodeCount", 0)
-        if most * cpu < cpu_needed or most * memory < memory_needed:
-            found.append(
-                f"**Pool {pool.name} is too small for its workloads**: at most {most} node{'' if most == 1 else 's'} offer{'s' if most == 1 else ''} {most * cpu:.2f} vCPU and "
-                f"{most * memory:.2f} GiB allocatable, but the Deployments request {cpu_needed:.2f} vCPU and {memory_needed:.2f} GiB."
-            )
-    return found
+    if region is None or not any(r.type == capacity.NODE_POOL for r in plans):
+        return []
+    try:
+        placement = capacity.at_rest(plans, region)
+    except catalog.UnknownPrice:
+        return []
+    stranded: dict[str, int] = {}
+    for pod in placement.unschedulable:
+        stranded[pod.owner] = stranded.get(pod.owner, 0) + 1
+    pools = ", ".join(f"{p.name} (at most {p.max_nodes} × {p.machine.name})" for p in capacity.pools_of(plans, region))
+    return [
+        f"**{count} pod{'s' if count != 1 else ''} of {owner} would stay Pending**: {'they fit' if count != 1 else 'it fits'} on no node "
+        f"even with every pool at its maximum — {pools}."
+        for owner, count in stranded.items()
+    ]
 
 
 # Rendering.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, ZonalCluster, ZonalClusterArgs
+from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.node_pool import POOL_LABEL
 from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
@@ -36,7 +36,14 @@ def budget(cfg: StackConfig) -> MonthlyBudgetArgs:
 
 
 def default_pool(cfg: StackConfig, on: ZonalCluster) -> DefaultPoolArgs:
-    pool = cfg.default_pool
+    return _cpu_pool(cfg, on, cfg.default_pool) | {"spot": cfg.default_pool.spot}
+
+
+def spot_pool(cfg: StackConfig, on: ZonalCluster) -> SpotPoolArgs:
+    return _cpu_pool(cfg, on, cfg.spot_pool)
+
+
+def _cpu_pool(cfg: StackConfig, on: ZonalCluster, pool: config.DefaultPoolConfig | config.SpotPoolConfig) -> DefaultPoolArgs:
     return {
         "cluster": on.name,
         "project": cfg.gcp_project,
@@ -47,7 +54,6 @@ def default_pool(cfg: StackConfig, on: ZonalCluster) -> DefaultPoolArgs:
         "max_nodes": pool.max_nodes,
         "disk_type": pool.disk_type,
         "disk_size_gb": pool.disk_size_gb,
-        "spot": pool.spot,
     }
 
 
@@ -150,7 +156,8 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
         "resources": app.resources.model_dump(),
         "service_type": app.service_type,
         "whole_node": app.whole_node,
-        "placement": f"default pool ({owner.default_pool.machine_type})",
+        "placement": f"default pool ({owner.default_pool.machine_type})"
+        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None else ""),
     }
     if app.public is not None:
         spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}

@@ -165,7 +165,7 @@ def cost_table(estimate: cost.Estimate) -> Table:
         burst = f"{line.burst_hourly:,.4f}" if line.burst_hourly else ""
         table.add_row(line.item, line.detail, idle, burst)
     table.add_section()
-    table.add_row("[bold]Idle total[/bold]", "every pool at its minimum, all month", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
+    table.add_row("[bold]Idle total[/bold]", "every pool at rest (its minimum, or what the pods' requests need), all month", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
     table.add_row("GPU node at burst", f"one GPU node running; all GPU nodes at their maximum: ${estimate.burst_max_hourly_usd:,.4f}/h", "", f"{estimate.burst_hourly_usd:,.4f}")
     table.add_row(
         "[bold]Expected[/bold]",

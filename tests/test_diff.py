@@ -84,7 +84,7 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(cl
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-medium Spot nodes with their 30 GB pd-standard disks and external IPs at full scale: 2 x (14.68 + 1.20 + 1.825).
     assert "at full scale $410.29 → $445.69/month (+$35.40)" in part
-    assert "idle $90.70 → $90.70/month (no change)" in part
+    assert "idle $108.40 → $108.40/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(clean):
@@ -121,14 +121,16 @@ def test_removing_prods_protection_stands_at_the_top(clean):
 
 def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(clean):
     stack_file = clean / "stacks" / "Pulumi.prod.yaml"
-    edit(stack_file, "minNodes: 3\n    maxNodes: 5", "minNodes: 1\n    maxNodes: 1")
-    edit(stack_file, "frontend: {replicas: 3}", "frontend: {replicas: 6}")
-    edit(stack_file, "backend: {replicas: 3}", "backend: {replicas: 6}")
+    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  shoestring:spotPool", "minNodes: 1\n    maxNodes: 1\n  shoestring:spotPool")
+    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  # The ml", "minNodes: 1\n    maxNodes: 1\n  # The ml")
+    edit(stack_file, "backend: {replicas: 3}", "backend: {replicas: 8}")
     part = section(diff(clean), "prod")
-    # 6 x 100m + 6 x 200m = 1.8 vCPU requested; one n1-standard-1 leaves 0.94 vCPU to pods.
+    # One e2-medium (0.94 vCPU allocatable) and one n2d-standard-2 (1.93) less 0.315 vCPU of system
+    # DaemonSets each, the system Deployments, 3 frontends (100m) and 8 backends (200m): three stay Pending.
+    pools = "default-pool (at most 1 × e2-medium), gpu-pool (at most 2 × g2-standard-4), spot-pool (at most 1 × n2d-standard-2)."
     assert part.split("\n\n")[1].startswith(
-        "> :warning: **Pool default-pool is too small for its workloads**: at most 1 node offers 0.94 vCPU and 2.71 GiB "
-        "allocatable, but the Deployments request 1.80 vCPU and 2.25 GiB."
+        f"> :warning: **1 pod of blog/backend would stay Pending**: it fits on no node even with every pool at its maximum — {pools}\n"
+        f"> :warning: **2 pods of blog/frontend would stay Pending**: they fit on no node even with every pool at its maximum — {pools}"
     )
     # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part

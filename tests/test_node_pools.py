@@ -1,13 +1,14 @@
-"""DefaultPool and GpuPool: an always-on CPU pool, and GPU nodes that exist only while needed."""
+"""DefaultPool, SpotPool and GpuPool: an always-on CPU pool, Spot capacity beside it, and GPU
+nodes that exist only while needed."""
 
 from __future__ import annotations
 
 import pytest
 from helpers import NODE_POOL, only
 
-from components import DefaultPool, GpuPool
+from components import DefaultPool, GpuPool, SpotPool
 from components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE
-from components.node_pool import POOL_LABEL
+from components.node_pool import CAPACITY_LABEL, POOL_LABEL
 from shoestring import offline
 
 COMMON = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}
@@ -41,7 +42,18 @@ class TestDefaultPool:
 
     def test_it_takes_every_pod_no_taints(self, default_pool):
         assert "taints" not in default_pool.inputs["nodeConfig"]
-        assert default_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "default"}
+        assert default_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "default", CAPACITY_LABEL: "on-demand"}
+
+
+class TestSpotPool:
+    def test_it_is_spot_capacity_labelled_as_such_that_may_scale_to_zero(self):
+        pool = only(offline.declare(lambda: SpotPool("spot", COMMON | {"machine_type": "n2d-standard-2"}), stack="test"), NODE_POOL)
+        node = pool.inputs["nodeConfig"]
+        assert (node["machineType"], node["spot"]) == ("n2d-standard-2", True)
+        assert node["labels"] == {POOL_LABEL: "spot", CAPACITY_LABEL: "spot"}
+        assert pool.inputs["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 3}
+        assert "taints" not in node  # any CPU pod may land there; apps with spare replicas spread across both
+        assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
 
     def test_nodes_use_the_given_account_the_metadata_server_and_shielded_vms(self, default_pool):
         node = default_pool.inputs["nodeConfig"]

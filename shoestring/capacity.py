@@ -1,0 +1,276 @@
+"""How many nodes each pool runs: the pods a stack declares, packed onto its pools as the
+scheduler and the cluster autoscaler would, from the same {type, name, inputs} records.
+
+Each node offers its machine's GKE allocatable (GKE's documented reservations, see
+`node_allocatable`) less the system DaemonSets every node runs; the cluster's own system
+Deployments (kube-dns and friends) need a home too. Both come from `gke.system_pods` in
+prices.yaml, with their source. Pods are the Deployments' replicas times their containers'
+requests (a namespace's LimitRange default where a container sets none), placed largest first
+on the eligible node with the most free CPU (the scheduler's default "least allocated" scoring),
+honouring node selectors, taints, one-per-node anti-affinity and a spread across capacity
+types; a pod that fits nowhere adds a node to the cheapest pool that can take it, up to its
+maximum — as the autoscaler scales up only for a pod that cannot be scheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shoestring import catalog
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
+SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
+
+
+class ResourceRecord(Protocol):
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    machine: catalog.Machine
+    spot: bool
+    min_nodes: int
+    max_nodes: int
+    labels: dict[str, str]
+    taints: frozenset[str]
+    """Keys of its NoSchedule taints."""
+    gpus: int
+
+    @property
+    def allocatable(self) -> tuple[float, float]:
+        """vCPU and GiB a node leaves to pods, after GKE's reservations and the system DaemonSets."""
+        cpu, memory = node_allocatable(self.machine)
+        daemons_cpu, daemons_memory = system_pods()[0]
+        return cpu - daemons_cpu, memory - daemons_memory
+
+
+@dataclass(frozen=True)
+class Pod:
+    owner: str
+    """``namespace/app`` for a stack's pods, ``kube-system/<name>`` for GKE's."""
+    cpu: float
+    memory: float
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: frozenset[str] = frozenset()
+    spread_key: str | None = None
+    """Node label its replicas spread across, at a skew of at most one."""
+    whole_node: bool = False
+    gpus: int = 0
+
+
+@dataclass
+class Node:
+    pool: Pool
+    free_cpu: float
+    free_memory: float
+    pods: list[Pod] = field(default_factory=list)
+
+
+@dataclass
+class Placement:
+    nodes: list[Node]
+    unschedulable: list[Pod]
+
+    def nodes_of(self, pool: str) -> int:
+        return sum(1 for node in self.nodes if node.pool.name == pool)
+
+    def on(self, owner: str) -> list[Node]:
+        return [node for node in self.nodes if any(pod.owner == owner for pod in node.pods)]
+
+
+def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
+    pools = []
+    for record in records:
+        if record.type != NODE_POOL:
+            continue
+        node = record.inputs.get("nodeConfig", {})
+        scaling = record.inputs.get("autoscaling", {})
+        pools.append(
+            Pool(
+                name=record.name,
+                machine=catalog.machine(region, node.get("machineType", "e2-medium")),
+                spot=bool(node.get("spot")),
+                # Counts arrive as floats from a policy pack (protobuf Struct numbers).
+                min_nodes=int(scaling.get("minNodeCount", record.inputs.get("nodeCount", 0))),
+                max_nodes=int(scaling.get("maxNodeCount", record.inputs.get("nodeCount", 0))),
+                labels=dict(node.get("labels", {})),
+                taints=frozenset(t["key"] for t in node.get("taints", []) if t.get("effect") == "NO_SCHEDULE"),
+                gpus=int(sum(a.get("count", 1) for a in node.get("guestAccelerators", []))),
+            )
+        )
+    return pools
+
+
+def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
+    """Every pod the stack's Deployments run at their declared replicas."""
+    defaults = _limit_range_defaults(records)
+    pods = []
+    for record in records:
+        if record.type != DEPLOYMENT:
+            continue
+        metadata, spec = record.inputs.get("metadata", {}), record.inputs.get("spec", {})
+        template = spec.get("template", {})
+        pod = template.get("spec", {})
+        namespace = metadata.get("namespace", "default")
+        default = defaults.get(namespace, {})
+        cpu = memory = 0.0
+        gpus = 0
+        for container in pod.get("containers", []):
+            requests = container.get("resources", {}).get("requests", {})
+            cpu += parse_cpu(requests.get("cpu", default.get("cpu", "0")))
+            memory += parse_gib(requests.get("memory", default.get("memory", "0")))
+            gpus += int(float(requests.get("nvidia.com/gpu", 0)))
+        spread = [c["topologyKey"] for c in pod.get("topologySpreadConstraints", []) if c.get("whenUnsatisfiable") == "DoNotSchedule"]
+        shape = Pod(
+            owner=f"{namespace}/{metadata.get('name', record.name)}",
+            cpu=cpu,
+            memory=memory,
+            node_selector=dict(pod.get("nodeSelector", {})),
+            tolerations=frozenset(t.get("key") for t in pod.get("tolerations", [])),
+            spread_key=spread[0] if spread else None,
+            whole_node=template.get("metadata", {}).get("labels", {}).get(WHOLE_NODE_LABEL) == "true",
+            gpus=gpus,
+        )
+        pods.extend([shape] * int(spec.get("replicas", 1)))
+    return pods
+
+
+def system_pods() -> tuple[tuple[float, float], list[Pod]]:
+    """GKE's own pods: (vCPU, GiB) the DaemonSets take on every node, and the cluster's system
+    Deployments' pods, which go wherever they fit (they tolerate no taint)."""
+    figures = catalog.gke_system_pods()
+    per_node = figures["per_node"].values()
+    daemons = (sum(parse_cpu(p["cpu"]) for p in per_node), sum(parse_gib(p["memory"]) for p in per_node))
+    cluster = [
+        Pod(owner=f"kube-system/{name}", cpu=parse_cpu(p["cpu"]), memory=parse_gib(p["memory"]))
+        for name, p in figures["per_cluster"].items()
+        for _ in range(p.get("replicas", 1))
+    ]
+    return daemons, cluster
+
+
+def place(pools: Sequence[Pool], pods: Sequence[Pod], region: str, nodes: Sequence[Node] = ()) -> Placement:
+    """Pack ``pods`` onto ``nodes`` (by default every pool at its minimum), adding nodes as the
+    autoscaler would. Passing the nodes of an earlier placement packs more pods beside them."""
+    nodes = list(nodes) or [Node(pool, *pool.allocatable) for pool in pools for _ in range(pool.min_nodes)]
+    unschedulable = []
+    for pod in sorted(pods, key=lambda p: (-p.gpus, -p.cpu, -p.memory, p.owner)):
+        fitting = [n for n in nodes if _fits(pod, n) and _spread_allows(pod, n, nodes)]
+        if fitting:
+            node = max(fitting, key=lambda n: n.free_cpu)
+        else:
+            node = _scale_up(pod, pools, nodes, region)
+            if node is None:
+                unschedulable.append(pod)
+                continue
+            nodes.append(node)
+        node.pods.append(pod)
+        node.free_cpu -= pod.cpu
+        node.free_memory -= pod.memory
+    return Placement(nodes, unschedulable)
+
+
+def at_rest(records: Sequence[ResourceRecord], region: str, guests: Sequence[ResourceRecord] = ()) -> Placement:
+    """The cluster at rest: the system pods and the pods of ``records`` (and of the stacks whose
+    namespaces live in this cluster, ``guests``) at their declared replicas."""
+    pools = pools_of(records, region)
+    return place(pools, system_pods()[1] + pods_of(records) + pods_of(guests), region)
+
+
+def _eligible(pod: Pod, pool: Pool) -> bool:
+    selected = all(pool.labels.get(k) == v for k, v in pod.node_selector.items())
+    return selected and pool.taints <= pod.tolerations and (pod.spread_key is None or pod.spread_key in pool.labels)
+
+
+def _fits(pod: Pod, node: Node) -> bool:
+    if not _eligible(pod, node.pool) or pod.gpus > node.pool.gpus - sum(p.gpus for p in node.pods):
+        return False
+    if pod.whole_node and any(p.whole_node for p in node.pods):
+        return False
+    return pod.cpu <= node.free_cpu + 1e-9 and pod.memory <= node.free_memory + 1e-9
+
+
+def _spread_allows(pod: Pod, node: Node, nodes: Sequence[Node]) -> bool:
+    """kube-scheduler's PodTopologySpread filter at maxSkew 1, over the domains (label values) of
+    the nodes the pod may run on."""
+    if pod.spread_key is None:
+        return True
+    counts: dict[str, int] = {}
+    for other in nodes:
+        if _eligible(pod, other.pool):
+            domain = other.pool.labels[pod.spread_key]
+            counts[domain] = counts.get(domain, 0) + sum(1 for p in other.pods if p.owner == pod.owner)
+    domain = node.pool.labels[pod.spread_key]
+    return counts[domain] + 1 - min(counts.values()) <= 1
+
+
+def _scale_up(pod: Pod, pools: Sequence[Pool], nodes: Sequence[Node], region: str) -> Node | None:
+    """A new node of the cheapest pool that could run the pod, or None when none can."""
+    candidates = []
+    for pool in pools:
+        if sum(1 for n in nodes if n.pool is pool) >= pool.max_nodes:
+            continue
+        fresh = Node(pool, *pool.allocatable)
+        if _fits(pod, fresh) and _spread_allows(pod, fresh, [*nodes, fresh]):
+            candidates.append((pool.machine.spot_hourly if pool.spot else pool.machine.hourly, fresh))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def _limit_range_defaults(records: Sequence[ResourceRecord]) -> dict[str, dict[str, str]]:
+    defaults: dict[str, dict[str, str]] = {}
+    for record in records:
+        if record.type != LIMIT_RANGE:
+            continue
+        namespace = record.inputs.get("metadata", {}).get("namespace", "default")
+        for limit in record.inputs.get("spec", {}).get("limits", []):
+            if limit.get("type") == "Container" and limit.get("defaultRequest"):
+                defaults[namespace] = dict(limit["defaultRequest"])
+    return defaults
+
+
+def node_allocatable(machine: catalog.Machine) -> tuple[float, float]:
+    """vCPU and GiB a GKE node leaves to pods, per GKE's documented reservations
+    (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes): CPU 6% of the first
+    core, 1% of the second, 0.5% of the next two, 0.25% above four (shared-core E2: 1060m
+    reserved); memory 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8, 6% of the
+    next 112, 2% above 128, and 100 MiB for eviction."""
+    if machine.name in SHARED_CORE:
+        cpu = machine.vcpus - 1.06
+    else:
+        tiers = ((1, 0.06), (1, 0.01), (2, 0.005), (float("inf"), 0.0025))
+        cpu = machine.vcpus - _tiered(machine.vcpus, tiers)
+    memory_tiers = ((4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (float("inf"), 0.02))
+    memory = machine.memory_gb - _tiered(machine.memory_gb, memory_tiers) - 100 / 1024
+    return cpu, memory
+
+
+def _tiered(amount: float, tiers: Sequence[tuple[float, float]]) -> float:
+    reserved = 0.0
+    for size, rate in tiers:
+        portion = min(amount, size)
+        reserved += portion * rate
+        amount -= portion
+        if amount <= 0:
+            break
+    return reserved
+
+
+def parse_cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def parse_gib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024**2, "Mi": 1 / 1024, "Gi": 1.0, "Ti": 1024.0, "M": 1e6 / 1024**3, "G": 1e9 / 1024**3}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 1024**3
