@@ -74,7 +74,9 @@ def cost_command(stack: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
 def diff_command(base: str, as_json: bool) -> None:
     """What this change does to every stack, against BASE: created, updated, replaced and deleted
-    resources with each changed property, dangers first, and the cost before and after."""
+    resources with each changed property, money and dangers first, and the cost before and after.
+
+    Exits 1, after printing the whole diff, when a stack is over its budget after the change."""
     try:
         before = diff.plans_at(base)
     except subprocess.CalledProcessError as e:
@@ -84,6 +86,8 @@ def diff_command(base: str, as_json: bool) -> None:
         click.echo(json.dumps({"base": base, "stacks": [d.to_json() for d in diffs]}, indent=2, sort_keys=True))
     else:
         click.echo(diff.markdown(diffs, base), nl=False)
+    if any(d.over_budget for d in diffs):
+        sys.exit(1)
 
 
 @cli.command("cost-report")

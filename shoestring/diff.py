@@ -48,6 +48,12 @@ class StackDiff:
     cost_before: cost.Estimate | None
     cost_after: cost.Estimate | None
     dangers: list[str] = field(default_factory=list)
+    money: list[str] = field(default_factory=list)
+    """What the change does to the stack's money: a budget breach, a large change, the burst ceiling."""
+
+    @property
+    def over_budget(self) -> str | None:
+        return cost.over_budget(self.cost_after) if self.cost_after is not None else None
 
     def count(self, action: str) -> int:
         return sum(r.action == action for r in self.resources)
@@ -56,6 +62,8 @@ class StackDiff:
         return {
             "stack": self.stack,
             "dangers": self.dangers,
+            "money": self.money,
+            "over_budget": self.over_budget,
             "counts": {action: self.count(action) for action in ACTIONS},
             "resources": [
                 {
@@ -113,10 +121,21 @@ def _plan_json(root: Path, stack: str) -> dict[str, Any]:
 
 
 def compare(before: dict[str, list[Record]], after: dict[str, list[Record]]) -> list[StackDiff]:
-    return [compare_stack(stack, before.get(stack), after.get(stack)) for stack in sorted(set(before) | set(after))]
+    return [
+        compare_stack(stack, before.get(stack), after.get(stack), _host_of(before.get(stack), before), _host_of(after.get(stack), after))
+        for stack in sorted(set(before) | set(after))
+    ]
 
 
-def compare_stack(stack: str, before: list[Record] | None, after: list[Record] | None) -> StackDiff:
+def _host_of(records: list[Record] | None, plans: dict[str, list[Record]]) -> list[Record] | None:
+    """The records of the stack whose cluster this one lives in, on the same side of the diff."""
+    host = next((r.inputs.get("hostStack") for r in records or [] if r.type == "shoestring:cost:MonthlyBudget"), None)
+    return plans.get(host) if host else None
+
+
+def compare_stack(
+    stack: str, before: list[Record] | None, after: list[Record] | None, host_before: list[Record] | None = None, host_after: list[Record] | None = None
+) -> StackDiff:
     old = {r.urn: r for r in before or []}
     new = {r.urn: r for r in after or []}
     resources = []
@@ -129,13 +148,43 @@ def compare_stack(stack: str, before: list[Record] | None, after: list[Record] |
             changed = _resource_change(old[urn], new[urn])
             if changed:
                 resources.append(changed)
+    cost_before = cost.estimate(stack, before, host_before) if before is not None else None
+    cost_after = cost.estimate(stack, after, host_after) if after is not None else None
     return StackDiff(
         stack=stack,
         resources=resources,
-        cost_before=cost.estimate(stack, before) if before is not None else None,
-        cost_after=cost.estimate(stack, after) if after is not None else None,
+        cost_before=cost_before,
+        cost_after=cost_after,
         dangers=_dangers(resources, old, new),
+        money=_money(cost_before, cost_after),
     )
+
+
+NOTABLE_CHANGE = (0.10, 10.0)
+"""A change of the expected monthly cost worth a reviewer's eye: more than 10%, or more than $10."""
+
+
+def _money(before: cost.Estimate | None, after: cost.Estimate | None) -> list[str]:
+    found = []
+    if after is not None and cost.over_budget(after):
+        found.append(
+            f"**Over budget**: expected ${after.expected_monthly_usd:,.2f}/month against a budget of ${after.budget_usd:,.2f}/month "
+            f"(+${after.expected_monthly_usd - after.budget_usd:,.2f}). Lower the largest line items, or raise shoestring:budget."
+        )
+    old = before.expected_monthly_usd if before is not None else 0.0
+    new = after.expected_monthly_usd if after is not None else 0.0
+    share, dollars = NOTABLE_CHANGE
+    if abs(new - old) > dollars or (old and abs(new - old) / old > share):
+        relative = f", {(new - old) / old:+.0%}" if old else ""
+        found.append(f"**Expected cost ${old:,.2f} → ${new:,.2f}/month** ({_delta(new - old)}{relative})")
+    old_burst = before.burst_max_hourly_usd if before is not None else 0.0
+    new_burst = after.burst_max_hourly_usd if after is not None else 0.0
+    if round(new_burst - old_burst, 4):
+        found.append(
+            f"**Maximum GPU burst ${old_burst:,.4f} → ${new_burst:,.4f}/h**: every GPU node at the pool's maximum costs "
+            f"{_delta((new_burst - old_burst) * cost.HOURS)}/month more if it ran all month"
+        )
+    return found
 
 
 def _resource_change(old: Record, new: Record) -> ResourceDiff | None:
@@ -228,14 +277,18 @@ def _undersized_pools(records: dict[str, Record]) -> list[str]:
 
 def markdown(diffs: list[StackDiff], base: str) -> str:
     lines = [f"## Shoestring plan diff: `{base}` → this change", ""]
+    # Budget breaches first of all: the check fails on them, and a reviewer should see why at once.
+    breaches = [f"> :no_entry: **`{d.stack}` is over budget**: {d.over_budget}" for d in diffs if d.over_budget]
+    lines += [*breaches, ""] if breaches else []
     for diff in diffs:
         if not diff.resources and _figures(diff.cost_before) == _figures(diff.cost_after):
             lines += [f"### `{diff.stack}`: no changes", ""]
             continue
         counts = ", ".join(f"{diff.count(a)} to {a}" for a in ACTIONS)
         lines += [f"### `{diff.stack}`: {counts}", ""]
+        lines += [f"> :moneybag: {money}" for money in diff.money]
         lines += [f"> :warning: {danger}" for danger in diff.dangers]
-        if diff.dangers:
+        if diff.money or diff.dangers:
             lines.append("")
         for action in ("replace", "delete", "update", "create"):
             for resource in sorted((r for r in diff.resources if r.action == action), key=_reading_order):

@@ -38,9 +38,9 @@ def git(path: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, text=True).stdout
 
 
-def diff(repo: Path) -> str:
+def diff(repo: Path, exit_code: int = 0) -> str:
     result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "base"], cwd=repo, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_code, result.stderr
     return result.stdout
 
 
@@ -134,3 +134,31 @@ def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(clean):
     )
     # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
+
+
+def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(clean):
+    # A second on-demand and a second Spot node always on: the expected cost passes prod's $100.
+    stack_file = clean / "stacks" / "Pulumi.prod.yaml"
+    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  shoestring:spotPool", "minNodes: 3\n    maxNodes: 3\n  shoestring:spotPool")
+    report = diff(clean, exit_code=1)
+    first_lines = report.splitlines()[:4]
+    [breach] = [line for line in first_lines if line.startswith("> :no_entry:")]
+    assert breach.startswith("> :no_entry: **`prod` is over budget**: stack prod: expected $")
+    assert "exceeds its budget of $100.00/month" in breach
+    part = section(report, "prod")
+    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $100.00/month" in part
+    assert "> :moneybag: **Expected cost $84.98 → $" in part
+
+
+def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(clean):
+    edit(clean / "stacks" / "Pulumi.prod.yaml", "driverVersion: DEFAULT\n    maxNodes: 2", "driverVersion: DEFAULT\n    maxNodes: 8")
+    part = section(diff(clean), "prod")
+    # Six more Spot g2-standard-4 nodes: ($0.397336 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
+    per_node = 0.397336 + 0.0025 + 100 * 0.10 / 730
+    assert f"> :moneybag: **Maximum GPU burst ${2 * per_node:,.4f} → ${8 * per_node:,.4f}/h**" in part
+    assert f"costs +${round(6 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
+
+
+def test_a_small_change_in_cost_is_not_flagged(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 3")
+    assert ":moneybag:" not in section(diff(clean), "dev")
