@@ -97,6 +97,26 @@ def cost_report() -> None:
     click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
 
 
+@cli.command()
+@click.option("--stack", default="prod", show_default=True, help="Stack whose cluster to size (its guests' pods included).")
+@click.option("--min-vcpus", default=0.0, show_default=True, help="Keep at least this many billed vCPUs.")
+@click.option("--min-memory-gb", default=0.0, show_default=True, help="Keep at least this much node memory.")
+@click.option("--top", default=8, show_default=True, help="How many shapes to list.")
+def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None:
+    """The cheapest on-demand + Spot pool shapes that fit STACK's pods with headroom, keeping
+    system pods and a replica of every app on on-demand nodes, and the saving against today's."""
+    from shoestring import advisor, capacity
+
+    plan = _run(stack)
+    region = cost.region_of(plan.records)
+    if region is None or not any(r.type == capacity.NODE_POOL for r in plan.records):
+        raise click.ClickException(f"stack {stack} has no node pools of its own; advise its host stack instead")
+    guests = [r for name in offline.stacks() if name != stack and _run(name).host_stack == stack for r in _run(name).records]
+    found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb)
+    current = advisor.current_monthly(plan.records, region, capacity.at_rest(plan.records, region, guests))
+    click.echo(advisor.markdown(stack, found, current, top), nl=False)
+
+
 @cli.command("prices")
 def prices() -> None:
     """Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API.

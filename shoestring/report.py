@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from shoestring import cost
+from shoestring import catalog, cost
 from shoestring.offline import Plan
 from shoestring.records import Record
 
@@ -64,7 +64,7 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for stack, plan in plans.items():
-        estimate = cost.estimate(stack, plan.records)
+        estimate = cost.estimate(stack, plan.records, plans[plan.host_stack].records if plan.host_stack in plans else None)
         budget = "—" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}"
         rows.append(
             f"| `{stack}` | {estimate.idle_monthly_usd:,.2f} | {estimate.burst_hourly_usd:,.4f} | "
@@ -98,6 +98,17 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
         else:
             label = "none" if not apps and not entry else f"{entry:,.2f}"
         rows.append(f"| `{stack}` | {len(apps)} | {label} | {per_service:,.2f} |")
+    region = base.region
+    gateway = catalog.forwarding_rules_hourly(region, 2) * catalog.HOURS_PER_MONTH
+    rows += [
+        "",
+        f"Forwarding rules as Google bills them ({region}: the project's first five in a scope together, then each one beyond):",
+        "",
+        "| Public apps | Shared Gateway (2 global rules) $/month | A LoadBalancer Service each $/month |",
+        "| ---: | ---: | ---: |",
+    ]
+    for apps in (1, 5, 20):
+        rows.append(f"| {apps} | {gateway:,.2f} | {catalog.forwarding_rules_hourly(region, apps) * catalog.HOURS_PER_MONTH:,.2f} |")
     return "\n".join(rows) + "\n"
 
 

@@ -33,3 +33,17 @@ def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_
     end = text.index("<!-- deployer-roles:end -->")
     types = permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})
     assert text[start:end] == permissions.markdown(types), "paste `python -m shoestring deployer-roles` into README"
+
+
+def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
+    from shoestring import advisor, capacity, cost
+
+    text = README.read_text()
+    start = text.index("<!-- advise:start -->\n") + len("<!-- advise:start -->\n")
+    end = text.index("<!-- advise:end -->")
+    prod, guests = plans["prod"].records, plans["staging"].records
+    found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25)
+    current = advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests))
+    assert cost.region_of(prod) == "us-central1"
+    expected = advisor.markdown("prod", found, current, top=6)
+    assert text[start:end] == expected, "paste `python -m shoestring advise --stack prod --min-vcpus 3 --min-memory-gb 11.25 --top 6` into README"
