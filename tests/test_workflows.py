@@ -39,11 +39,16 @@ def test_actionlint_would_catch_a_mistyped_action_input(tmp_path):
 def test_pull_requests_get_the_tests_and_one_sticky_plan_diff_comment():
     jobs = load("preview.yml")["jobs"]
     steps = jobs["offline"]["steps"]
-    assert {"run": "make test"} in steps
+    tests = next(s for s in steps if s.get("id") == "tests")
+    assert tests["run"] == "make test" and tests["continue-on-error"] is True
     report = next(s for s in steps if s.get("id") == "report")
+    assert steps.index(report) > steps.index(tests) and "if" not in report  # posted even when a test failed
+    assert "make --silent diff BASE=\"origin/${{ github.base_ref }}\" || status=$?" in report["run"]
     assert "make --silent diff" in report["run"] and "make --silent cost STACK=all" in report["run"]
     sticky = next(s for s in steps if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment"))
     assert sticky["with"]["header"] == "shoestring-plan-diff"
+    assert steps[-1]["if"] == "steps.tests.outcome == 'failure' || steps.report.outputs.status != '0'"
+    assert steps.index(sticky) < len(steps) - 1  # the check fails only after the comment is posted
 
 
 def test_with_credentials_each_stack_gets_a_real_preview_with_the_policy_pack():
