@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import json
+
 import kmock
 import pytest
 from click.testing import CliRunner
 
+from shoestring import config
 from shoestring.oncall.cli import cli
 
 LABELS = {"app.kubernetes.io/name": "frontend"}
@@ -103,6 +106,23 @@ def remote(tmp_path, monkeypatch) -> dict[str, str]:
     return shas
 
 
+@pytest.fixture
+def declare(monkeypatch):
+    """Set the tag (or replicas) prod's stack file declares for an app, as an edit to it would."""
+    original = config.read_stack_files
+
+    def set_app(project: str, app: str, **settings) -> None:
+        def read(stack: str):
+            raw, *rest = original(stack)
+            projects = json.loads(raw["shoestring:projects"])
+            projects[project]["apps"][app] = projects[project]["apps"].get(app, {}) | settings
+            return (raw | {"shoestring:projects": json.dumps(projects)}, *rest)
+
+        monkeypatch.setattr(config, "read_stack_files", read)
+
+    return set_app
+
+
 def run_git(*args: str) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
 
@@ -164,7 +184,8 @@ def on_call(kube: KubeApi, tmp_path: Path, *args: str, input: str | None = None)
 
 
 class TestCheckHealth:
-    def test_a_healthy_app_running_its_branchs_latest_commit_exits_0(self, kube, remote, tmp_path):
+    def test_a_healthy_app_running_its_branchs_latest_commit_exits_0(self, kube, remote, tmp_path, declare):
+        declare("blog", "frontend", tag=remote["new"][:12])
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 3, 3))
         for i in range(3):
             kube.put("v1/pods", "blog", pod(f"frontend-{i}", remote["new"][:12]))
@@ -173,26 +194,85 @@ class TestCheckHealth:
         assert "Step 1/4: Uptime" in result.output and "Step 4/4: GPU" in result.output
         assert "3/3 pods ready; stable for 42 minutes" in result.output
         assert "desired 3, updated 3, ready 3" in result.output
-        assert f"running {remote['new'][:12]}, the latest commit of main" in result.output
+        assert f"stacks/Pulumi.prod.yaml declares {remote['new'][:12]}, the latest commit of main, and it runs" in " ".join(result.output.split())
         assert "Verdict: healthy" in result.output
 
-    def test_a_crash_looping_app_exits_1_naming_the_pod_and_the_reason(self, kube, remote, tmp_path):
+    def test_a_crash_looping_app_exits_1_naming_the_pod_the_reason_and_the_command_to_read_its_logs(self, kube, remote, tmp_path, declare):
+        declare("blog", "frontend", tag=remote["new"][:12])
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 3, 2))
         kube.put("v1/pods", "blog", pod("frontend-0", remote["new"][:12]))
         kube.put("v1/pods", "blog", pod("frontend-1", remote["new"][:12]))
         kube.put("v1/pods", "blog", pod("frontend-2", remote["new"][:12], ready=False, restarts=7, waiting="CrashLoopBackOff"))
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
         assert result.exit_code == 1, result.output
-        assert "pod frontend-2 is CrashLoopBackOff (7 restarts; last exit: Error with code 1)" in " ".join(result.output.split())
+        text = " ".join(result.output.split())
+        assert "pod frontend-2 is CrashLoopBackOff (7 restarts; last exit: Error with code 1); read its previous logs" in text
+        assert "next: kubectl -n blog logs pod/frontend-2 --previous" in text
         assert "Verdict: unhealthy" in result.output
 
-    def test_a_sha_mismatch_exits_1_printing_both_and_which_is_newer(self, kube, remote, tmp_path):
+    def one_frontend(self, kube, tmp_path, declare, declared: str, running: str) -> tuple[int, str]:
+        """check-health of a one-replica frontend: the tag prod declares, and the one that runs."""
+        declare("blog", "frontend", tag=declared)
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
-        kube.put("v1/pods", "blog", pod("frontend-0", remote["old"][:12]))
+        kube.put("v1/pods", "blog", pod("frontend-0", running))
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
-        assert result.exit_code == 1, result.output
+        return result.exit_code, " ".join(result.output.split())
+
+    def test_a_stack_behind_its_branch_exits_1_printing_both_and_which_is_newer(self, kube, remote, tmp_path, declare):
+        code, text = self.one_frontend(kube, tmp_path, declare, declared=remote["old"][:12], running=remote["old"][:12])
+        assert code == 1, text
+        assert (
+            f"running {remote['old'][:12]}; stacks/Pulumi.prod.yaml declares {remote['old'][:12]} but main is at {remote['new'][:12]}: "
+            "the declared commit is 1 commit behind main; the pipeline has not deployed main"
+        ) in text
+
+    def test_a_cluster_running_another_tag_than_the_stack_declares_has_drifted_exit_1_naming_both(self, kube, remote, tmp_path, declare):
+        code, text = self.one_frontend(kube, tmp_path, declare, declared=remote["new"][:12], running=remote["old"][:12])
+        assert code == 1, text
+        assert f"the cluster drifted: running {remote['old'][:12]}, but stacks/Pulumi.prod.yaml declares {remote['new'][:12]}" in text
+
+    def test_a_tag_that_is_not_a_commit_says_so(self, kube, remote, tmp_path, declare):
+        code, text = self.one_frontend(kube, tmp_path, declare, declared=remote["new"][:12], running="latest")
+        assert code == 1, text
+        assert "running tag 'latest', which is not a commit sha" in text
+
+    def test_an_app_at_rest_by_design_exits_0(self, kube, remote, tmp_path):
+        # prod declares ml/worker with 0 replicas: no pods, a Deployment scaled to 0.
+        worker = deployment("worker", 0, 0)
+        worker["metadata"]["namespace"] = "ml"
+        kube.put("apps/v1/deployments", "ml", worker)
+        # kmock answers a list in a namespace it holds nothing of with 404 (the API server, with an
+        # empty list): a pod of another app stands in for the namespace's existence.
+        other = pod("other-0", "0123456789ab", app="other")
+        other["metadata"]["namespace"] = "ml"
+        kube.put("v1/pods", "ml", other)
+        result = on_call(kube, tmp_path, "check-health", "--app", "worker", "--yes")
+        assert result.exit_code == 0, result.output
+        assert "at rest: worker is scaled to 0 replicas, nothing runs" in " ".join(result.output.split())
+        assert "Verdict: healthy" in result.output
+
+    @pytest.mark.parametrize(("status", "reason"), [(401, "Unauthorized"), (403, "Forbidden")])
+    def test_a_refusal_by_the_api_server_exits_2_without_a_traceback(self, kube, tmp_path, status, reason):
+        message = 'pods is forbidden: User "oncall@acme.iam.gserviceaccount.com" cannot list resource "pods" in API group "" in the namespace "blog"'
+        kube.emulator["get /api/v1/namespaces/blog/pods"] << status << {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": status}
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
         text = " ".join(result.output.split())
-        assert f"running {remote['old'][:12]} but main is at {remote['new'][:12]}: the deployed commit is 1 commit behind main" in text
+        assert f"the API server at {kube.url} (context test)" in text
+        if status == 403:
+            assert "the identity needs permission to list pods in namespace blog" in text and message in text
+        else:
+            assert "rejected the credentials (401 Unauthorized)" in text and "gcloud container clusters get-credentials" in text
+
+    def test_a_broken_stack_file_exits_2_without_a_traceback(self, kube, tmp_path, monkeypatch):
+        def broken(stack: str):
+            raise config.StackFileError(["stacks/Pulumi.prod.yaml:3: duplicated key shoestring:zone"])
+
+        monkeypatch.setattr(config, "read_stack_files", broken)
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "stacks/Pulumi.prod.yaml:3: duplicated key" in result.output
 
     def test_a_cluster_that_does_not_answer_exits_2_with_a_clear_message(self, tmp_path):
         with socket.socket() as probe:  # a port nothing listens on
@@ -206,7 +286,8 @@ class TestCheckHealth:
         )
         result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--kubeconfig", str(kubeconfig)])
         assert result.exit_code == 2, result.output
-        assert "Verdict: cannot check — the cluster does not answer" in result.output
+        text = " ".join(result.output.split())
+        assert f"Verdict: cannot check — the cluster at http://127.0.0.1:{port} (context dead) does not answer" in text
         assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
 
     def test_an_unknown_app_exits_2_listing_the_known_ones(self, kube, tmp_path):
@@ -214,7 +295,8 @@ class TestCheckHealth:
         assert result.exit_code == 2, result.output
         assert "no app 'frontnd' in prod. Known apps: blog/frontend, blog/backend, ml/worker" in " ".join(result.output.split())
 
-    def test_answering_no_at_a_step_stops_the_walk_through_cleanly(self, kube, remote, tmp_path):
+    def test_answering_no_at_a_step_stops_the_walk_through_cleanly(self, kube, remote, tmp_path, declare):
+        declare("blog", "frontend", tag=remote["new"][:12])
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
         kube.put("v1/pods", "blog", pod("frontend-0", remote["new"][:12]))
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", input="y\nn\n")
@@ -225,17 +307,18 @@ class TestCheckHealth:
     def test_an_unreachable_git_host_leaves_only_that_step_unchecked_exit_2(self, kube, tmp_path, monkeypatch):
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-such-gitconfig"))
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
-        kube.put("v1/pods", "blog", pod("frontend-0", "0123456789ab"))
+        kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))  # the tag prod declares
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
         assert result.exit_code == 2, result.output
         assert "Step 4/4" in result.output  # the other steps still ran
         assert "Verdict: cannot check everything — cannot read the latest commit of main from https://github.com/acme/blog" in " ".join(result.output.split())
 
-    def test_a_gpu_app_waiting_for_scale_up_says_so(self, kube, remote, tmp_path):
+    def test_a_gpu_pod_waiting_on_a_triggered_scale_up_exits_3_and_0_with_wait_once_it_runs(self, kube, remote, tmp_path, declare):
+        declare("ml", "worker", replicas=1, tag=remote["new"][:12])
         worker = deployment("worker", 1, 0)
         worker["metadata"]["namespace"] = "ml"
         kube.put("apps/v1/deployments", "ml", worker)
-        pending = pod("worker-0", "51d0c7e8f9a2", app="worker")
+        pending = pod("worker-0", remote["new"][:12], app="worker")
         pending["metadata"]["namespace"] = "ml"
         pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}
         kube.put("v1/pods", "ml", pending)
@@ -246,7 +329,36 @@ class TestCheckHealth:
         })
         result = on_call(kube, tmp_path, "check-health", "--app", "worker", "--yes")
         text = " ".join(result.output.split())
+        assert result.exit_code == 3, result.output
         assert "pod worker-0 is waiting for the GPU pool to scale up from zero: pod triggered scale-up: [{gpu-pool 0->1 (max: 2)}]" in text
+        assert "Verdict: waiting" in text
+
+        def node_arrives() -> None:  # what the autoscaler and kubelet would do a little later
+            time.sleep(0.3)
+            running = pod("worker-0", remote["new"][:12], app="worker")
+            running["metadata"]["namespace"] = "ml"
+            kube.put("v1/pods", "ml", running)
+            kube.put("apps/v1/deployments", "ml", worker | {"status": worker["status"] | {"readyReplicas": 1, "availableReplicas": 1}})
+
+        threading.Thread(target=node_arrives, daemon=True).start()
+        waited = on_call(kube, tmp_path, "check-health", "--app", "worker", "--yes", "--wait", "--wait-timeout", "20")
+        assert waited.exit_code == 0, waited.output
+        assert "Verdict: waiting" in waited.output and "Verdict: healthy" in waited.output  # checked again until it resolved
+
+    def test_json_prints_the_steps_the_findings_and_the_verdict(self, kube, remote, tmp_path, declare):
+        declare("blog", "frontend", tag=remote["new"][:12])
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
+        kube.put("v1/pods", "blog", pod("frontend-0", remote["new"][:12]))
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--json")
+        report = json.loads(result.output)
+        assert (report["exit_code"], report["verdict"]) == (0, "healthy — nothing to do.")
+        assert [s["title"] for s in report["steps"]][0] == "Uptime: are the pods ready, and since when?"
+        assert report["steps"][0]["findings"][-1]["kind"] == "ok"
+
+    def test_version_and_the_exit_codes_are_in_the_help(self):
+        assert CliRunner().invoke(cli, ["--version"]).output.startswith("on-call, version ")
+        help_text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+        assert "3 waiting on something expected to resolve" in help_text and "2 could not check" in help_text
 
 
 class TestBootstrapDatabase:
@@ -298,7 +410,47 @@ class TestBootstrapDatabase:
         assert "psycopg.OperationalError: connection refused" in result.output
         assert "the bootstrap failed with exit code 3" in result.output
 
-    def test_a_second_bootstrap_is_refused_without_force(self, kube, tmp_path):
+    def test_a_running_bootstrap_job_is_left_alone_without_force_exit_1(self, kube, tmp_path):
+        kube.put(self.JOB, "blog", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "backend-bootstrap", "namespace": "blog", "creationTimestamp": "2026-11-25T10:00:00Z"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "bootstrap", "image": "i"}]}}},
+            "status": {"active": 1},
+        })
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes")
+        assert result.exit_code == 1, result.output
+        assert kube.has(self.JOB, "blog", "backend-bootstrap")  # still there
+        text = " ".join(result.output.split())
+        assert "Job backend-bootstrap is still running" in text and "it was left alone" in text
+        assert "next: kubectl -n blog logs job/backend-bootstrap -f" in text
+
+    def test_with_force_a_running_job_is_deleted_and_it_says_so(self, kube, tmp_path):
+        kube.put(self.JOB, "blog", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "backend-bootstrap", "namespace": "blog"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "bootstrap", "image": "i"}]}}},
+            "status": {"active": 1},
+        })
+        self.finish_job_after_delete(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force")
+        assert "deleted the earlier Job backend-bootstrap (still running) as --force asked" in " ".join(result.output.split())
+
+    def finish_job_after_delete(self, kube: KubeApi) -> None:
+        def controller() -> None:
+            deadline = time.monotonic() + 10
+            while kube.has(self.JOB, "blog", "backend-bootstrap") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.finish_job(kube, 0, b"done\n")
+
+        threading.Thread(target=controller, daemon=True).start()
+
+    def test_changing_steps_default_to_no(self, kube, tmp_path):
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", input="\n")
+        assert result.exit_code == 0, result.output
+        assert "Run this step? It changes the cluster [y/N]" in result.output
+        assert not kube.has(self.JOB, "blog", "backend-bootstrap")
+
+    def test_a_second_bootstrap_is_nothing_to_do_without_force(self, kube, tmp_path):
         kube.put(self.JOB, "blog", {
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": "backend-bootstrap", "namespace": "blog"},
@@ -306,9 +458,10 @@ class TestBootstrapDatabase:
             "status": {"succeeded": 1, "completionTime": "2026-11-20T10:00:00Z"},
         })
         result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes")
-        assert result.exit_code == 1, result.output
-        assert "already bootstrapped: Job backend-bootstrap succeeded at 2026-11-20 10:00:00+00:00; run with --force" in " ".join(result.output.split())
+        assert result.exit_code == 0, result.output
+        assert "already bootstrapped: Job backend-bootstrap succeeded at 2026-11-20 10:00:00+00:00; nothing to do (--force bootstraps again)" in " ".join(result.output.split())
         assert "skipped: nothing to start" in result.output
+        assert "Verdict: already bootstrapped — nothing to do." in result.output
 
 
 def test_the_runbook_in_readme_is_a_working_command(kube, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 
 import click
@@ -11,10 +12,19 @@ from shoestring.oncall import runbooks
 
 
 @click.group()
+@click.version_option(importlib.metadata.version("shoestring"), prog_name="on-call")
 def cli() -> None:
     """Guided, step-by-step triage and one-off jobs for Shoestring's apps, over the Kubernetes API.
 
-    Exit status: 0 healthy, 1 unhealthy, 2 cannot check."""
+    \b
+    Exit status, one meaning each:
+      0  healthy, or nothing to do (an app at rest by design, a bootstrap already done)
+      1  a problem found (the verdict names it, and the next command to run)
+      2  could not check (cluster unreachable, 401/403, bad kubeconfig or stack file)
+      3  waiting on something expected to resolve (a triggered GPU scale-up, a rollout, a
+         running Job); --wait checks again until it resolves or --wait-timeout passes
+
+    Shell completion: eval "$(_ON_CALL_COMPLETE=bash_source on-call)" (zsh_source, fish_source)."""
 
 
 for module_info in sorted(pkgutil.iter_modules(runbooks.__path__), key=lambda m: m.name):

@@ -20,6 +20,11 @@ def branch_head(repository: str, branch: str) -> str:
     return output.split()[0]
 
 
+def is_commit(tag: str) -> bool:
+    """Whether an image tag can name a commit: 7 to 40 hexadecimal characters."""
+    return 7 <= len(tag) <= 40 and all(c in "0123456789abcdef" for c in tag.lower())
+
+
 def same_commit(tag: str, sha: str) -> bool:
     """An image tag names a commit by its full sha or a prefix of at least 7 characters."""
     return len(tag) >= 7 and sha.startswith(tag.lower())

@@ -1,16 +1,22 @@
 """The `@runbook` decorator: one function in one module of shoestring/oncall/runbooks becomes an
-`on-call` command with the common options (--app, --project, --env, --yes, cluster access) and
-its own, runs as a guided session and exits 0 healthy, 1 unhealthy, 2 cannot check."""
+`on-call` command with the common options (--app, --project, --env, --yes, --wait, --json,
+cluster access) and its own, runs as a guided session and exits with one meaning per status:
+0 healthy or nothing to do, 1 a problem found, 2 could not check, 3 waiting on something that is
+expected to resolve (with --wait: polled until it does, or the timeout)."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import sys
+import time
 from collections.abc import Callable
 
 import click
 from rich.console import Console
 
-from shoestring.oncall.session import CANNOT_CHECK, HEALTHY, UNHEALTHY, CannotCheck, Session, StoppedByUser, connect, find_target
+from shoestring.oncall.session import CANNOT_CHECK, HEALTHY, UNHEALTHY, WAITING, CannotCheck, Session, StoppedByUser, connect, find_target
 
 RunbookFunction = Callable[..., None]
 
@@ -19,26 +25,27 @@ def runbook(steps: int, *options: Callable) -> Callable[[RunbookFunction], click
     """Make ``function(session, **options)`` an `on-call` command walking ``steps`` steps."""
 
     def decorate(function: RunbookFunction) -> click.Command:
-        def command(app: str, project: str | None, env: str, yes: bool, kubeconfig: str | None, context: str | None, from_stack: str | None, **extra) -> None:
-            console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-            try:
-                target = find_target(app, project, env)
-                console.print(f"[bold]{target.project.name}/{target.app.name}[/bold] in namespace [bold]{target.namespace}[/bold] ({env})")
-                session = Session(target, connect(kubeconfig, context, from_stack), console, assume_yes=yes, steps_total=steps)
-                function(session, **extra)
-            except StoppedByUser as e:
-                console.print(f"[yellow]{e}[/yellow]")
-                sys.exit(HEALTHY)
-            except CannotCheck as e:
-                console.print(f"[bold red]Verdict: cannot check[/bold red] — {e}")
-                sys.exit(CANNOT_CHECK)
-            if session.problems:
-                console.print(f"[bold red]Verdict: unhealthy[/bold red] — {len(session.problems)} problem(s): " + "; ".join(session.problems))
-                sys.exit(UNHEALTHY)
-            if session.unchecked:
-                console.print("[bold yellow]Verdict: cannot check[/bold yellow] everything — " + "; ".join(session.unchecked))
-                sys.exit(CANNOT_CHECK)
-            console.print(f"[bold green]Verdict: {session.success}[/bold green]")
+        def command(
+            app: str, project: str | None, env: str, yes: bool, wait: bool, wait_timeout: int, as_json: bool,
+            kubeconfig: str | None, context: str | None, from_stack: str | None, **extra,
+        ) -> None:
+            out = io.StringIO() if as_json else None
+            console = Console(file=out, highlight=False, width=None if sys.stdout.isatty() else 120)
+            deadline = time.monotonic() + wait_timeout
+            assume_yes = yes or as_json
+            while True:
+                status, verdict, session = _walk(function, console, app, project, env, assume_yes, kubeconfig, context, from_stack, steps, extra)
+                if status != WAITING or not wait or time.monotonic() > deadline:
+                    break
+                console.print(f"[cyan]waiting[/cyan]: checking again in {_poll_seconds():g} s (until --wait-timeout)")
+                time.sleep(_poll_seconds())
+                assume_yes = True  # the engineer already agreed to every step once
+            if as_json:
+                click.echo(json.dumps({
+                    "verdict": verdict, "exit_code": status,
+                    "steps": session.steps if session else [], "next": session.next_commands if session else [],
+                }, indent=2))
+            sys.exit(status)
 
         command.__doc__ = function.__doc__
         for option in reversed(_COMMON + list(options)):
@@ -48,11 +55,50 @@ def runbook(steps: int, *options: Callable) -> Callable[[RunbookFunction], click
     return decorate
 
 
+def _walk(function, console, app, project, env, assume_yes, kubeconfig, context, from_stack, steps, extra) -> tuple[int, str, Session | None]:
+    """One walk through the runbook: its exit status, verdict line and session."""
+    session = None
+    try:
+        target = find_target(app, project, env)
+        console.print(f"[bold]{target.project.name}/{target.app.name}[/bold] in namespace [bold]{target.namespace}[/bold] ({env})")
+        session = Session(target, connect(kubeconfig, context, from_stack), console, assume_yes=assume_yes, steps_total=steps)
+        function(session, **extra)
+    except StoppedByUser as e:
+        console.print(f"[yellow]{e}[/yellow]")
+        return HEALTHY, str(e), session
+    except CannotCheck as e:
+        console.print(f"[bold red]Verdict: cannot check[/bold red] — {e}")
+        return CANNOT_CHECK, f"cannot check — {e}", session
+    if session.next_commands:
+        console.print("Next: " + "; ".join(f"[bold]{c}[/bold]" for c in session.next_commands))
+    if session.problems:
+        verdict = f"unhealthy — {len(session.problems)} problem(s): " + "; ".join(session.problems)
+        console.print(f"[bold red]Verdict: {verdict}[/bold red]")
+        return UNHEALTHY, verdict, session
+    if session.unchecked:
+        verdict = "cannot check everything — " + "; ".join(session.unchecked)
+        console.print(f"[bold yellow]Verdict: {verdict}[/bold yellow]")
+        return CANNOT_CHECK, verdict, session
+    if session.pending:
+        verdict = "waiting — " + "; ".join(session.pending)
+        console.print(f"[bold cyan]Verdict: {verdict}[/bold cyan]")
+        return WAITING, verdict, session
+    console.print(f"[bold green]Verdict: {session.success}[/bold green]")
+    return HEALTHY, session.success, session
+
+
+def _poll_seconds() -> float:
+    return float(os.environ.get("ON_CALL_POLL_SECONDS", "10"))
+
+
 _COMMON = [
     click.option("--app", required=True, help="App name, as in projects/<project>.py."),
     click.option("--project", default=None, help="Project of the app, when the name alone is ambiguous."),
     click.option("--env", default="prod", show_default=True, help="Stack the app runs in (stacks/Pulumi.<env>.yaml)."),
     click.option("--yes", is_flag=True, help="Run every step without asking (scripts, CI)."),
+    click.option("--wait", is_flag=True, help="While the verdict is 'waiting' (exit 3), check again until it is not."),
+    click.option("--wait-timeout", default=900, show_default=True, help="Seconds --wait keeps checking."),
+    click.option("--json", "as_json", is_flag=True, help="Print the steps, findings, next commands and verdict as JSON (implies --yes)."),
     click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Kubeconfig file (default: KUBECONFIG or ~/.kube/config)."),
     click.option("--context", default=None, help="Kubeconfig context (default: the current one)."),
     click.option("--from-stack", default=None, help="Use this Pulumi stack's kubeconfig output instead (needs the Pulumi CLI)."),

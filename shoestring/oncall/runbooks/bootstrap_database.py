@@ -1,5 +1,8 @@
 """`on-call bootstrap-database`: run an app's declared one-off setup (projects/<project>.py,
-``bootstrap=``) as a Kubernetes Job in its namespace, follow it, and report how it ended."""
+``bootstrap=``) as a Kubernetes Job in its namespace, follow it, and report how it ended.
+
+It never destroys by default: a Job that is still running is left alone unless --force, the
+steps that change the cluster default to "No", and a bootstrap already done is nothing to do."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from shoestring.oncall.session import CannotCheck, Session
 
 @runbook(
     3,
-    click.option("--force", is_flag=True, help="Run again even though a bootstrap already succeeded."),
+    click.option("--force", is_flag=True, help="Run again even though a bootstrap succeeded, or delete one still running and start again."),
     click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the Job to finish."),
 )
 def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
@@ -25,6 +28,8 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
     if app.bootstrap is None:
         raise CannotCheck(f"{session.target.project.name}/{app.name} declares no bootstrap; add bootstrap=Bootstrap(command=...) to its App")
     name = f"{app.name}-bootstrap"
+    namespace = session.target.namespace
+    follow_logs = f"kubectl -n {namespace} logs job/{name} -f"
     started: list[bool] = []
 
     def earlier_runs() -> None:
@@ -32,14 +37,24 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
         if job is None:
             session.ok("no earlier bootstrap")
             started.append(True)
-        elif _succeeded(job) and not force:
+            return
+        running = not _succeeded(job) and not _failed(job)
+        if _succeeded(job) and not force:
             finished = job.status.completion_time or job.metadata.creation_timestamp
-            session.problem(f"already bootstrapped: Job {name} succeeded at {finished}; run with --force to bootstrap again")
-        else:
-            state = "succeeded" if _succeeded(job) else "failed" if _failed(job) else "still running"
-            session.info(f"an earlier Job {name} {state}; deleting it to start again")
-            session.call(session.kube.batch.delete_namespaced_job, name, session.target.namespace, propagation_policy="Background")
-            started.append(True)
+            session.ok(f"already bootstrapped: Job {name} succeeded at {finished}; nothing to do (--force bootstraps again)")
+            session.success = "already bootstrapped — nothing to do."
+            return
+        if running and not force:
+            session.problem(
+                f"Job {name} is still running (created {job.metadata.creation_timestamp}); it was left alone: wait for it, "
+                f"or run with --force to delete it and start again",
+                next_command=follow_logs,
+            )
+            return
+        state = "succeeded" if _succeeded(job) else "failed" if _failed(job) else "still running"
+        session.call(session.kube.batch.delete_namespaced_job, name, namespace, propagation_policy="Background")
+        session.info(f"deleted the earlier Job {name} ({state}){' as --force asked' if force else ''}, to start again")
+        started.append(True)
 
     def start() -> None:
         if not started:
@@ -53,6 +68,10 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
             session.info("skipped: nothing to wait for")
             return
         job = _wait(session, name, timeout)
+        if job is None:
+            session.waiting(f"Job {name} is still running after {timeout} s; running on-call again will not start another while it runs")
+            session.suggest(follow_logs)
+            return
         pod = _pod_of(session, name)
         if pod is not None:
             session.info(f"logs of {pod.metadata.name}:")
@@ -66,8 +85,8 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
         else:
             session.problem(f"the bootstrap failed with exit code {code if code is not None else 'unknown'}; read the logs above, fix, and run with --force")
 
-    session.step("Earlier bootstraps", earlier_runs)
-    session.step(f"Start Job {name}", start)
+    session.step("Earlier bootstraps (a finished or, with --force, running Job is deleted)", earlier_runs, changes=True)
+    session.step(f"Start Job {name}", start, changes=True)
     session.step("Wait for it, with its logs", follow)
 
 
@@ -80,7 +99,8 @@ def _read_job(session: Session, name: str) -> V1Job | None:
         raise
 
 
-def _wait(session: Session, name: str, timeout: int) -> V1Job:
+def _wait(session: Session, name: str, timeout: int) -> V1Job | None:
+    """The Job once it has finished, or None if it still runs at the timeout."""
     deadline = time.monotonic() + timeout
     with session.console.status(f"waiting for Job {name}…"):
         while True:
@@ -88,7 +108,7 @@ def _wait(session: Session, name: str, timeout: int) -> V1Job:
             if job is not None and (_succeeded(job) or _failed(job)):
                 return job
             if time.monotonic() > deadline:
-                raise CannotCheck(f"Job {name} did not finish within {timeout} s; it is still running, see `on-call bootstrap-database` again or its pod")
+                return None
             time.sleep(float(os.environ.get("ON_CALL_POLL_SECONDS", "2")))
 
 

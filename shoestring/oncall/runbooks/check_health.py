@@ -1,5 +1,6 @@
-"""`on-call check-health`: is the app up, rolled out, running its branch's latest commit, and —
-for GPU apps — getting its GPU node?"""
+"""`on-call check-health`: is the app up, rolled out, running the commit its stack declares and
+its branch's latest, and — for GPU apps — getting its GPU node? An app at rest by design (0
+replicas) is healthy; a GPU pod waiting on a scale-up the autoscaler triggered is "waiting"."""
 
 from __future__ import annotations
 
@@ -52,7 +53,15 @@ def _uptime(session: Session) -> list[V1Pod]:
         crashing = [reason for reason in waiting if reason in WAITING_PROBLEMS]
         if crashing:
             last_exit = _last_exit(statuses)
-            session.problem(f"pod {name} is {crashing[0]} ({restarts} restarts{'; last exit: ' + last_exit if last_exit else ''}); read its logs")
+            oom = "OOMKilled" in last_exit
+            advice = (
+                f"it ran out of memory: raise memory_limit (now {target.app.resources.memory_limit}) in projects/{target.project.name}.py"
+                if oom else "read its previous logs"
+            )
+            session.problem(
+                f"pod {name} is {crashing[0]} ({restarts} restarts{'; last exit: ' + last_exit if last_exit else ''}); {advice}",
+                next_command=f"kubectl -n {target.namespace} logs pod/{name} --previous",
+            )
             continue
         conditions = {c.type: c for c in pod.status.conditions or []}
         if conditions.get("Ready") and conditions["Ready"].status == "True":
@@ -62,7 +71,10 @@ def _uptime(session: Session) -> list[V1Pod]:
                     stable_since = moment
             session.info(f"pod {name}: ready, {restarts} restart{'s' if restarts != 1 else ''}")
         else:
-            session.problem(f"pod {name} is {pod.status.phase} but not ready; check its readiness probe ({target.app.health_path})")
+            session.problem(
+                f"pod {name} is {pod.status.phase} but not ready; check its readiness probe ({target.app.health_path})",
+                next_command=f"kubectl -n {target.namespace} describe pod/{name}",
+            )
     if ready == len(pods):
         minutes = int((now - stable_since).total_seconds() // 60) if stable_since else 0
         session.ok(f"{ready}/{len(pods)} pods ready; stable for {minutes} minutes (since a pod last became ready or restarted)")
@@ -82,35 +94,61 @@ def _rollout(session: Session) -> None:
     updated, ready = status.updated_replicas or 0, status.ready_replicas or 0
     session.info(f"desired {desired}, updated {updated}, ready {ready}, available {status.available_replicas or 0}")
     progressing = next((c for c in status.conditions or [] if c.type == "Progressing"), None)
-    if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
-        session.problem(f"the rollout is stuck: {progressing.message}; roll back or fix the new pods")
+    rollout = f"kubectl -n {target.namespace} rollout status deployment/{target.app.name}"
+    if desired == 0:
+        session.ok(f"at rest: {target.app.name} is scaled to 0 replicas, nothing runs")
+    elif progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+        session.problem(f"the rollout is stuck: {progressing.message}; roll back or fix the new pods", next_command=f"kubectl -n {target.namespace} rollout undo deployment/{target.app.name}")
     elif (status.observed_generation or 0) < (deployment.metadata.generation or 0) or updated < desired:
-        session.info("a rollout is in progress")
-        if ready < desired:
-            session.problem(f"{ready}/{desired} replicas ready while rolling out; wait, or check the new pods")
+        session.waiting(f"a rollout is in progress: {updated}/{desired} replicas updated, {ready} ready")
+        session.suggest(rollout)
+    elif ready < desired and target.app.gpus:
+        session.info(f"{ready}/{desired} replicas ready: GPU pods wait for a GPU node (step 4 looks at the scale-up)")
     elif ready < desired:
-        session.problem(f"{ready}/{desired} replicas ready")
+        session.problem(f"{ready}/{desired} replicas ready", next_command=f"kubectl -n {target.namespace} describe deployment/{target.app.name}")
     else:
         session.ok("rolled out: every replica is updated and ready")
 
 
 def _commit(session: Session, pods: list[V1Pod]) -> None:
-    app = session.target.app
-    tags = sorted({_tag(c.image) for p in pods for c in p.spec.containers if c.name == app.name})
-    if not tags:
-        session.info(f"no running pods to read a commit from; the stack declares {app.tag}")
-        tags = [app.tag]
+    """Three shas: what runs, what the stack declares, and the branch's latest — and which one is
+    out of step: the cluster drifted from the stack, or the stack is behind its branch."""
+    target = session.target
+    app = target.app
+    running = sorted({_tag(c.image) for p in pods if p.status.phase == "Running" for c in p.spec.containers if c.name == app.name})
+    declared = app.tag
+    stack_file = f"stacks/Pulumi.{target.environment}.yaml"
+    if not running and app.replicas == 0:
+        session.ok(f"at rest: nothing runs; the stack declares {declared} for when it does")
+    for tag in running:
+        if not commits.is_commit(tag):
+            session.problem(f"running tag {tag!r}, which is not a commit sha: which commit runs cannot be told; tag images by their commit")
+        elif tag != declared:
+            session.problem(
+                f"the cluster drifted: running {tag}, but {stack_file} declares {declared}; `pulumi up` the stack to converge "
+                f"(`pulumi refresh` shows what was changed outside it)",
+                next_command=f"pulumi preview --refresh --stack {target.environment}",
+            )
+    if not commits.is_commit(declared):
+        session.problem(f"{stack_file} declares tag {declared!r}, which is not a commit sha; declare the commit the image was built from")
+        return
     try:
         latest = commits.branch_head(app.repository, app.branch)
     except commits.GitError as e:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
         return
-    for tag in tags:
-        if commits.same_commit(tag, latest):
-            session.ok(f"running {tag}, the latest commit of {app.branch}")
-            continue
-        newer = commits.which_is_newer(app.repository, app.branch, tag, latest) or "cannot tell which is newer"
-        session.problem(f"running {tag} but {app.branch} is at {latest[:12]}: {newer}; deploy the branch or check the pipeline")
+    if commits.same_commit(declared, latest):
+        session.ok(f"{stack_file} declares {declared}, the latest commit of {app.branch}" + (f", and it runs" if running == [declared] else ""))
+        return
+    newer = commits.which_is_newer(app.repository, app.branch, declared, latest) or "cannot tell which is newer"
+    if not running and app.replicas == 0:
+        session.info(f"when it next runs, it runs {declared}; {app.branch} is at {latest[:12]} ({newer.replace('the deployed commit', 'the declared commit')})")
+        return
+    runs = f"running {', '.join(running)}; " if running else ""
+    session.problem(
+        f"{runs}{stack_file} declares {declared} but {app.branch} is at {latest[:12]}: {newer.replace('the deployed commit', 'the declared commit')}; "
+        f"the pipeline has not deployed {app.branch}: set the tag to {latest[:12]} and `pulumi up`, or check the pipeline"
+    )
 
 
 def _gpu(session: Session, pods: list[V1Pod]) -> None:
@@ -125,7 +163,7 @@ def _gpu(session: Session, pods: list[V1Pod]) -> None:
         events = session.call(session.kube.core.list_namespaced_event, pod.metadata.namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
         reasons = {e.reason: e.message for e in sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=UTC))}
         if "TriggeredScaleUp" in reasons:
-            session.ok(f"pod {pod.metadata.name} is waiting for the GPU pool to scale up from zero: {reasons['TriggeredScaleUp']}")
+            session.waiting(f"pod {pod.metadata.name} is waiting for the GPU pool to scale up from zero: {reasons['TriggeredScaleUp']}")
         elif "NotTriggerScaleUp" in reasons:
             session.problem(f"pod {pod.metadata.name} cannot get a GPU node, the autoscaler will not add one: {reasons['NotTriggerScaleUp']}")
         elif "FailedScheduling" in reasons:
