@@ -21,7 +21,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--stack", default="dev", show_default=True, help="Stack to plan (a file stacks/Pulumi.<stack>.yaml), or `all` with --json.")
+@click.option("--stack", default="dev", show_default=True, help="Stack to plan (a file stacks/Pulumi.<stack>.yaml), or `all`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON records {type, name, parent, inputs}.")
 def plan(stack: str, as_json: bool) -> None:
     """Run the program for STACK under mocks and show what it declares and costs.
@@ -31,18 +31,20 @@ def plan(stack: str, as_json: bool) -> None:
         plans = {name: _run(name).to_json() for name in offline.stacks()}
         click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
         return
-    result = _run(stack)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        click.echo(json.dumps(_run(stack).to_json(), indent=2, sort_keys=True))
         return
     console = _console()
-    console.print(render.plan_tree(result))
-    for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
-    console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
-    estimate = _estimate(stack, result)
-    console.print(render.cost_summary(estimate))
-    _fail_if_over_budget([estimate])
+    estimates = []
+    for name in offline.stacks() if stack == "all" else [stack]:
+        result = _run(name)
+        console.print(render.plan_tree(result))
+        for note in result.notes:
+            console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
+        estimates.append(_estimate(name, result))
+        console.print(render.cost_summary(estimates[-1]))
+    _fail_if_over_budget(estimates)
 
 
 @cli.command("cost")

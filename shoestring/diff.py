@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoestring import capacity, catalog, cost, replacements
+from shoestring import capacity, catalog, cost, render, replacements
 from shoestring.config import stack_names
 from shoestring.offline import ROOT
 from shoestring.records import Record
@@ -39,6 +39,8 @@ class ResourceDiff:
     changes: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     """Why it is replaced, or why an in-place update still recreates nodes."""
+    summary: str = ""
+    """The settings that matter of a created resource (image, replicas, hosts...)."""
 
 
 @dataclass
@@ -50,6 +52,8 @@ class StackDiff:
     dangers: list[str] = field(default_factory=list)
     money: list[str] = field(default_factory=list)
     """What the change does to the stack's money: a budget breach, a large change, the burst ceiling."""
+    blocked: list[str] = field(default_factory=list)
+    """What `pulumi up` will refuse to do as the change stands (protected resources it would delete)."""
 
     @property
     def over_budget(self) -> str | None:
@@ -62,6 +66,7 @@ class StackDiff:
         return {
             "stack": self.stack,
             "dangers": self.dangers,
+            "blocked": self.blocked,
             "money": self.money,
             "over_budget": self.over_budget,
             "counts": {action: self.count(action) for action in ACTIONS},
@@ -141,7 +146,7 @@ def compare_stack(
     resources = []
     for urn in sorted(set(old) | set(new)):
         if urn not in old:
-            resources.append(ResourceDiff("create", new[urn].type, new[urn].name, urn))
+            resources.append(ResourceDiff("create", new[urn].type, new[urn].name, urn, summary=render.summary(new[urn])))
         elif urn not in new:
             resources.append(ResourceDiff("delete", old[urn].type, old[urn].name, urn))
         else:
@@ -157,6 +162,7 @@ def compare_stack(
         cost_after=cost_after,
         dangers=_dangers(resources, old, new),
         money=_money(cost_before, cost_after),
+        blocked=_blocked(resources, old),
     )
 
 
@@ -247,8 +253,56 @@ def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[st
         for change in diff.changes:
             if change.path in ("deletionProtection", "(protect)") and change.old is True and change.new is not True:
                 dangers.append(f"**Removes protection from the cluster {diff.name}** (`{change.path}` {change.old} → {change.new}): the next step can delete it.")
+    dangers.extend(_hosts_going_away(old, new))
+    for diff in resources:
+        if diff.action == "delete" and diff.type == "kubernetes:core/v1:Namespace":
+            dangers.append(f"**Deletes the namespace {old[diff.urn].inputs.get('metadata', {}).get('name')}** and everything in it, data included.")
+    restarted = [
+        (diff, [c.path for c in diff.changes if c.path.startswith("spec.template")])
+        for diff in resources
+        if diff.type == "kubernetes:apps/v1:Deployment" and diff.action == "update"
+    ]
+    for diff, paths in restarted:
+        if paths:
+            name = new[diff.urn].inputs.get("metadata", {})
+            dangers.append(
+                f"**Restarts every pod of {name.get('namespace')}/{name.get('name')}**: its pod template changes "
+                f"({', '.join(f'`{p}`' for p in paths[:3])}{', …' if len(paths) > 3 else ''}), so the Deployment rolls all its pods."
+            )
     dangers.extend(_undersized_pools(new))
     return dangers
+
+
+def _blocked(resources: list[ResourceDiff], old: dict[str, Record]) -> list[str]:
+    """Replacements and deletions of protected resources: `pulumi up` stops on them."""
+    found = []
+    for diff in resources:
+        if diff.action not in ("replace", "delete"):
+            continue
+        record = old[diff.urn]
+        guards = [g for g, on in (("Pulumi `protect`", record.protect), ("GKE deletion protection", record.inputs.get("deletionProtection") is True)) if on]
+        if not guards:
+            continue
+        found.append(
+            f"**{' and '.join(guards)} block the {'replacement' if diff.action == 'replace' else 'deletion'} of {diff.name}** "
+            f"(`{diff.type}`): `pulumi up` stops before deleting it. To go ahead on purpose, in two steps: set "
+            f"`shoestring:deletionProtection: false` in the stack file and `pulumi up` (that lifts both guards and changes nothing else), "
+            f"then `pulumi up` this change — and expect everything on the cluster to be recreated."
+        )
+    return found
+
+
+def _hosts_going_away(old: dict[str, Record], new: dict[str, Record]) -> list[str]:
+    """Public host names served before the change and by no route after it."""
+    def hosts(records: dict[str, Record]) -> dict[str, str]:
+        return {
+            host: f"{route.inputs.get('metadata', {}).get('namespace')}/{route.inputs.get('metadata', {}).get('name')}"
+            for route in cost.public_routes(list(records.values()))
+            for host in route.inputs["spec"]["hostnames"]
+        }
+
+    before, after = hosts(old), hosts(new)
+    return [f"**Takes {host} off the internet**: no route serves it after this change (it was HTTPRoute {before[host]})." for host in sorted(set(before) - set(after))]
 
 
 def _undersized_pools(records: dict[str, Record]) -> list[str]:
@@ -279,6 +333,7 @@ def markdown(diffs: list[StackDiff], base: str) -> str:
     lines = [f"## Shoestring plan diff: `{base}` → this change", ""]
     # Budget breaches first of all: the check fails on them, and a reviewer should see why at once.
     breaches = [f"> :no_entry: **`{d.stack}` is over budget**: {d.over_budget}" for d in diffs if d.over_budget]
+    breaches += [f"> :no_entry: `{d.stack}`: {blocked}" for d in diffs for blocked in d.blocked]
     lines += [*breaches, ""] if breaches else []
     for diff in diffs:
         if not diff.resources and _figures(diff.cost_before) == _figures(diff.cost_after):
@@ -292,7 +347,7 @@ def markdown(diffs: list[StackDiff], base: str) -> str:
             lines.append("")
         for action in ("replace", "delete", "update", "create"):
             for resource in sorted((r for r in diff.resources if r.action == action), key=_reading_order):
-                lines.append(f"- **{action}** `{resource.type}` {resource.name}")
+                lines.append(f"- **{action}** `{resource.type}` {resource.name}" + (f" — {resource.summary}" if resource.summary else ""))
                 lines += [f"  - :warning: {reason}" for reason in resource.reasons]
                 lines += [f"  - `{c.path}`: {_show(c.old)} → {_show(c.new)}" for c in resource.changes]
         lines += ["", _cost_line(diff.cost_before, diff.cost_after), ""]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from test_add_a_project import readme_snippet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,8 @@ def test_adding_a_project_shows_only_creates_and_no_cost_change(clean):
         assert "0 to update, 0 to replace, 0 to delete" in part
         assert "**create** `kubernetes:core/v1:Namespace`" in part
         assert "**Cost:** " in part and "+$" not in part and "−$" not in part
+    # A created resource shows the settings a reviewer checks: image, replicas, where it runs.
+    assert re.search(r"- \*\*create\*\* `kubernetes:apps/v1:Deployment` notes-\w+ — ghcr\.io/\S+ · \d+ replicas · on ", section(report, "prod"))
 
 
 def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(clean):
@@ -162,3 +165,33 @@ def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(clean):
 def test_a_small_change_in_cost_is_not_flagged(clean):
     edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 3")
     assert ":moneybag:" not in section(diff(clean), "dev")
+
+
+def test_moving_prods_cluster_says_first_that_protection_blocks_it_and_how_to_proceed(clean):
+    edit(clean / "stacks" / "Pulumi.prod.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-b")
+    report = diff(clean)
+    first_lines = report.splitlines()[:4]
+    [blocked] = [line for line in first_lines if "block the replacement of shoestring-prod" in line]
+    assert blocked.startswith("> :no_entry: `prod`: **Pulumi `protect` and GKE deletion protection block the replacement of shoestring-prod**")
+    assert "set `shoestring:deletionProtection: false` in the stack file and `pulumi up`" in blocked
+    assert "then `pulumi up` this change" in blocked
+
+
+def test_deleting_a_project_flags_its_public_host_and_namespace_going_away(clean):
+    (clean / "projects" / "blog.py").unlink()
+    for stack in ("dev", "prod", "staging"):
+        path = clean / "stacks" / f"Pulumi.{stack}.yaml"
+        document = yaml.safe_load(path.read_text())
+        del document["config"]["shoestring:projects"]["blog"]
+        path.write_text(yaml.safe_dump(document))
+    part = section(diff(clean), "prod")
+    dangers = [line for line in part.splitlines() if line.startswith("> :warning:")]
+    assert "> :warning: **Takes blog.example.com off the internet**: no route serves it after this change (it was HTTPRoute blog/frontend)." in dangers
+    assert "> :warning: **Deletes the namespace blog** and everything in it, data included." in dangers
+
+
+def test_a_new_image_tag_says_which_deployments_restart_every_pod(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "frontend: {replicas: 1, tag: 0a7d3e5b1c9f, hosts: []}", "frontend: {replicas: 1, tag: 1b8e4f6c2d0a, hosts: []}")
+    part = section(diff(clean), "dev")
+    assert "> :warning: **Restarts every pod of blog/frontend**: its pod template changes (`spec.template.spec.containers[0].image`)" in part
+    assert "Restarts every pod of blog/backend" not in part

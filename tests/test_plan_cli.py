@@ -40,3 +40,11 @@ def test_an_unknown_stack_names_the_known_ones():
     result = CliRunner().invoke(cli, ["plan", "--stack", "qa"])
     assert result.exit_code == 2
     assert "no stack 'qa'; stacks: dev, prod, staging" in result.output
+
+
+def test_make_plan_stack_all_plans_and_prices_every_stack():
+    result = CliRunner().invoke(cli, ["plan", "--stack", "all"])
+    assert result.exit_code == 0, result.output
+    for stack in ("dev", "prod", "staging"):
+        assert f"stack {stack}" in result.output
+    assert result.output.count("cost: $") == 3
