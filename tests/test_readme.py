@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from shoestring import config
@@ -47,3 +48,24 @@ def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
     assert cost.region_of(prod) == "us-central1"
     expected = advisor.markdown("prod", found, current, top=6)
     assert text[start:end] == expected, "paste `python -m shoestring advise --stack prod --min-vcpus 3 --min-memory-gb 11.25 --top 6` into README"
+
+
+MERMAID = README.parent / "tools" / "mermaid"
+
+
+def _mermaid(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", str(MERMAID / "parse.mjs"), str(path)], check=False, capture_output=True, text=True, timeout=120)
+
+
+def test_the_architecture_diagram_parses_with_mermaids_own_parser():
+    result = _mermaid(README)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"diagramType":"flowchart-v2"' in result.stdout
+
+
+def test_the_parser_would_catch_a_broken_diagram(tmp_path):
+    broken = tmp_path / "README.md"
+    broken.write_text(README.read_text().replace('default["default pool:', 'default["default pool:(', 1).replace('on-demand, system pods"]', 'on-demand, system pods"', 1))
+    result = _mermaid(broken)
+    assert result.returncode == 1
+    assert '"error":"Parse error' in result.stdout
