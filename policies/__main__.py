@@ -4,10 +4,18 @@ from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 import guardrails
 
+from shoestring import security  # noqa: E402  (guardrails puts the repository root on the path)
+
 PolicyPack(
     name="shoestring-cost",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
+        *[ResourceValidationPolicy(name=rule.name, description=rule.description, validate=guardrails.security_rule(rule)) for rule in security.RULES],
+        StackValidationPolicy(
+            name="no-shadowed-hosts",
+            description="No project routes a host another project serves (a path under another's host included).",
+            validate=guardrails.no_shadowed_hosts,
+        ),
         StackValidationPolicy(
             name="monthly-budget",
             description="The stack's expected monthly cost, from Shoestring's price catalog, stays within its budget.",

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import catalog, cost  # noqa: E402  (the repository root is added just above)
+from shoestring import catalog, cost, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 
@@ -78,3 +78,20 @@ def no_load_balancer_services(args: Any, report_violation: ReportViolation) -> N
             f"for the project's first five together and ${beyond * catalog.HOURS_PER_MONTH:,.2f} for each beyond. "
             "Use a ClusterIP Service behind the shared public entry."
         )
+
+
+def security_rule(rule: security.Rule) -> Callable[[Any, ReportViolation], None]:
+    """A resource policy running one of shoestring/security.py's rules, as `make plan` does."""
+
+    def validate(args: Any, report_violation: ReportViolation) -> None:
+        for message in rule.check(args.resource_type, dict(args.props)):
+            report_violation(f"{args.resource_type} {args.name}: {message}")
+
+    return validate
+
+
+def no_shadowed_hosts(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: no project routes a host another project serves."""
+    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
+    for violation in security.shadowed_hosts(records):
+        report_violation(f"{violation.resource}: {violation.message}")

@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-from shoestring import catalog, config, cost, diff, offline, permissions, render, report
+from shoestring import catalog, config, cost, diff, offline, permissions, render, report, security
 from shoestring.config import ConfigError
 
 
@@ -26,7 +26,8 @@ def cli() -> None:
 def plan(stack: str, as_json: bool) -> None:
     """Run the program for STACK under mocks and show what it declares and costs.
 
-    Exits 1 when the stack's expected monthly cost exceeds its budget."""
+    Exits 1 when a security or tenancy rule is broken (shoestring/security.py, the rules the
+    policy pack enforces) or the stack's expected monthly cost exceeds its budget."""
     if stack == "all" and as_json:
         plans = {name: _run(name).to_json() for name in offline.stacks()}
         click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
@@ -35,7 +36,8 @@ def plan(stack: str, as_json: bool) -> None:
         click.echo(json.dumps(_run(stack).to_json(), indent=2, sort_keys=True))
         return
     console = _console()
-    estimates = []
+    estimates: list[cost.Estimate] = []
+    broken: list[str] = []
     for name in offline.stacks() if stack == "all" else [stack]:
         result = _run(name)
         console.print(render.plan_tree(result))
@@ -44,6 +46,11 @@ def plan(stack: str, as_json: bool) -> None:
         console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
         estimates.append(_estimate(name, result))
         console.print(render.cost_summary(estimates[-1]))
+        broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records))
+    for violation in broken:
+        click.echo(f"error: {violation}", err=True)
+    if broken:
+        sys.exit(1)
     _fail_if_over_budget(estimates)
 
 

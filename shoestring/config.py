@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from shoestring import catalog, definitions
+from components.public_entry import ENTRY_NAMESPACE
+from shoestring import catalog, definitions, security
 from shoestring.definitions import App, Project
 
 PROJECT = "shoestring"
@@ -507,8 +508,12 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
                      f"asks for {app.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}")
                 )
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
+        if security.is_reserved(namespace) or namespace == ENTRY_NAMESPACE:
+            owner_of = "the shared public entry" if namespace == ENTRY_NAMESPACE else "Kubernetes or GKE"
+            problems.append((f"projects.{name}", namespace, f"namespace {namespace} belongs to {owner_of}; rename the project in its definition (projects/)"))
         deployed.append(ProjectInstance(definition=project, namespace=namespace, apps=tuple(apps)))
     return tuple(deployed), problems
+
 
 
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -545,6 +550,13 @@ def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has
         other = claimed.setdefault((host, path), app)
         if other != app:
             problems.append(("projects", f"{host}{path}", f"is claimed by both {other} and {app}; give one of them another host or path"))
+    # A host belongs to the first namespace that routes it: another project may not take a path
+    # of it (blog.example.com/admin under the blog's blog.example.com).
+    hosts: dict[str, tuple[str, str]] = {}
+    for host, path, app in [*(public_routes(cfg.host.deployed) if cfg.host is not None else []), *routes]:
+        owner, owner_path = hosts.setdefault(host, (app, path))
+        if owner.split("/")[0] != app.split("/")[0] and path != owner_path:
+            problems.append(("projects", f"{host}{path}", f"is under {host}, which {owner} serves: a project may not route paths of another's host; give {app} a host of its own"))
     if routes and not cfg.owns_cluster and entry == "tunnel":
         problems.append(
             ("hostStack", cfg.host_stack, f"{cfg.cluster_owner.stack}'s cluster uses a tunnel, whose routes only that stack declares; "

@@ -200,8 +200,9 @@ class _RecordingMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, doing with each registration what the engine does with it: URNs
     composed as the engine composes them, and the registered stack transforms called with the
     arguments the engine passes them (pulumi/runtime/_callbacks.py builds the same from its
-    TransformRequest). The transforms must leave the resource as it is: the offline plan does
-    not apply changes a transform returns."""
+    TransformRequest), in order, each given what the one before returned, the record made of
+    what the last returned — as the engine registers it. (The mock's own state keeps the
+    program's original inputs; only the records, which every check reads, see the changes.)"""
 
     def __init__(self, recorder: _Recorder, stack: str, project: str):
         super().__init__(recorder)
@@ -233,7 +234,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             if isawaitable(result):
                 result = _sync_await(result)
             if result is not None:
-                raise NotImplementedError(f"a stack transform changed {request.type} {request.name}; the offline plan does not apply transform results")
+                args = pulumi.ResourceTransformArgs(custom=args.custom, type_=args.type_, name=args.name, props=result.props, opts=result.opts or args.opts)
         self.recorder.records.append(_sync_await(record_of(args, self.stack, self.project)))
         return super().RegisterResource(request)
 

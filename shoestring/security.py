@@ -1,0 +1,177 @@
+"""Security and tenancy rules for GKE workloads, over {type, name, inputs} records.
+
+Each rule is a plain function of one resource's type and inputs (or, for `shadowed_hosts`, of
+all of a stack's records) returning the violations it finds, so the same functions run in
+`make plan` (shoestring/__main__.py, before anything is deployed) and in the CrossGuard policy
+pack (policies/guardrails.py). The module imports nothing else of Shoestring's, so another
+project can use it as it stands.
+
+The workload rules are the Pod Security Standards' `baseline` and `restricted` controls
+(kubernetes.io/docs/concepts/security/pod-security-standards) that GKE's hardening guide asks
+for, checked on the pod templates the program declares rather than at admission time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+POD_TEMPLATE_TYPES = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+NAMESPACE = "kubernetes:core/v1:Namespace"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
+"""Namespaces Kubernetes and GKE own (kube-system, gke-managed-*, gmp-system...)."""
+
+
+class ResourceRecord(Protocol):
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    resource: str
+    """``<type> <name>``."""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.resource}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Callable[[str, Mapping[str, Any]], list[str]]
+
+
+def _pod(type_: str, inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_TEMPLATE_TYPES.get(type_)
+    if path is None:
+        return None
+    node: Any = inputs
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, Mapping) else {}
+    return node
+
+
+def _containers(pod: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    yield from pod.get("initContainers", []) or []
+    yield from pod.get("containers", []) or []
+
+
+def no_privileged_containers(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None else [
+        f"container {c.get('name')} is privileged" for c in _containers(pod) if (c.get("securityContext") or {}).get("privileged")
+    ]
+
+
+def no_host_namespaces(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None else [f"the pod shares the node's {key.removeprefix('host')} namespace ({key}: true)" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
+
+
+def no_host_path_volumes(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None else [
+        f"volume {v.get('name')} mounts the node's {v['hostPath'].get('path')}" for v in pod.get("volumes", []) or [] if v.get("hostPath")
+    ]
+
+
+def no_added_capabilities(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None else [
+        f"container {c.get('name')} adds capabilities {', '.join(added)}"
+        for c in _containers(pod)
+        if (added := ((c.get("securityContext") or {}).get("capabilities") or {}).get("add"))
+    ]
+
+
+def runs_as_non_root(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    if pod is None:
+        return []
+    pod_level = (pod.get("securityContext") or {})
+    found = []
+    for c in _containers(pod):
+        context = c.get("securityContext") or {}
+        non_root = context.get("runAsNonRoot", pod_level.get("runAsNonRoot"))
+        user = context.get("runAsUser", pod_level.get("runAsUser"))
+        if not non_root or user == 0:
+            found.append(f"container {c.get('name')} may run as root (runAsNonRoot {non_root}, runAsUser {user})")
+    return found
+
+
+def read_only_root_filesystem(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None else [
+        f"container {c.get('name')} can write its root filesystem" for c in _containers(pod) if not (c.get("securityContext") or {}).get("readOnlyRootFilesystem")
+    ]
+
+
+def pod_security_enforced(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    if type_ != NAMESPACE:
+        return []
+    level = ((inputs.get("metadata") or {}).get("labels") or {}).get(ENFORCE_LABEL)
+    return [] if level in ("restricted", "baseline") else [f"Pod Security is {level or 'not enforced'}; enforce restricted (or baseline)"]
+
+
+def reserved_namespace_names(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    if type_ != NAMESPACE:
+        return []
+    name = (inputs.get("metadata") or {}).get("name", "")
+    return [f"namespace {name} is reserved for Kubernetes or GKE"] if is_reserved(name) else []
+
+
+def is_reserved(namespace: str) -> bool:
+    return any(namespace == pattern or (pattern.endswith("*") and namespace.startswith(pattern[:-1])) for pattern in RESERVED_NAMESPACES)
+
+
+RULES = (
+    Rule("no-privileged-containers", "No container runs privileged.", no_privileged_containers),
+    Rule("no-host-namespaces", "No pod shares the node's network, PID or IPC namespace.", no_host_namespaces),
+    Rule("no-host-path-volumes", "No pod mounts a path of the node.", no_host_path_volumes),
+    Rule("no-added-capabilities", "No container adds Linux capabilities.", no_added_capabilities),
+    Rule("run-as-non-root", "Every container runs as a non-root user.", runs_as_non_root),
+    Rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", read_only_root_filesystem),
+    Rule("pod-security-enforced", "Every namespace enforces Pod Security restricted or baseline.", pod_security_enforced),
+    Rule("reserved-namespace-names", "No namespace takes a name Kubernetes or GKE reserves.", reserved_namespace_names),
+)
+
+
+def shadowed_hosts(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Routes of different namespaces (projects) on the same host: the later one takes paths of
+    the other's host — e.g. one project's blog.example.com/admin under another's blog.example.com."""
+    owners: dict[str, tuple[str, str]] = {}
+    found = []
+    for route in sorted((r for r in records if r.type == HTTP_ROUTE), key=lambda r: r.name):
+        metadata = route.inputs.get("metadata") or {}
+        namespace = metadata.get("namespace", "")
+        for host in (route.inputs.get("spec") or {}).get("hostnames", []) or []:
+            owner = owners.setdefault(host, (namespace, route.name))
+            if owner[0] != namespace:
+                found.append(Violation("no-shadowed-hosts", f"{route.type} {route.name}", f"routes {host}, which {owner[0]} already serves ({owner[1]})"))
+    return found
+
+
+def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Every rule over a stack's records."""
+    records = list(records)
+    found = [
+        Violation(rule.name, f"{record.type} {record.name}", message)
+        for record in records
+        for rule in RULES
+        for message in rule.check(record.type, record.inputs)
+    ]
+    return found + shadowed_hosts(records)

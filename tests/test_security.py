@@ -1,0 +1,169 @@
+"""Security and tenancy rules (shoestring/security.py): each rule passes the shipped plan and
+fails the same resource with one field changed — the way pulumi/compliance-policies tests its
+rules — and `make plan` refuses a project that breaks one, as the policy pack would."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shoestring import config, security
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOYMENT, NAMESPACE = "kubernetes:apps/v1:Deployment", security.NAMESPACE
+
+
+def prod(plans, type_: str, name: str):
+    return next(r for r in plans["prod"].records if r.type == type_ and r.name == name)
+
+
+def pod_spec(inputs: dict) -> dict:
+    return inputs["spec"]["template"]["spec"]
+
+
+def privileged(i): pod_spec(i)["containers"][0]["securityContext"]["privileged"] = True
+def host_network(i): pod_spec(i)["hostNetwork"] = True
+def host_path(i): pod_spec(i)["volumes"].append({"name": "root", "hostPath": {"path": "/"}})
+def net_admin(i): pod_spec(i)["containers"][0]["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+def as_root(i): pod_spec(i)["containers"][0]["securityContext"]["runAsUser"] = 0
+def writable_root(i): pod_spec(i)["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = False
+def pod_security_privileged(i): i["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "privileged"
+def kube_system(i): i["metadata"]["name"] = "kube-system"
+
+
+CASES = [
+    ("no-privileged-containers", DEPLOYMENT, "blog-frontend", privileged, "container frontend is privileged"),
+    ("no-host-namespaces", DEPLOYMENT, "blog-frontend", host_network, "the pod shares the node's Network namespace (hostNetwork: true)"),
+    ("no-host-path-volumes", DEPLOYMENT, "blog-frontend", host_path, "volume root mounts the node's /"),
+    ("no-added-capabilities", DEPLOYMENT, "blog-frontend", net_admin, "container frontend adds capabilities NET_ADMIN"),
+    ("run-as-non-root", DEPLOYMENT, "blog-frontend", as_root, "container frontend may run as root (runAsNonRoot True, runAsUser 0)"),
+    ("read-only-root-filesystem", DEPLOYMENT, "blog-frontend", writable_root, "container frontend can write its root filesystem"),
+    ("pod-security-enforced", NAMESPACE, "blog", pod_security_privileged, "Pod Security is privileged; enforce restricted (or baseline)"),
+    ("reserved-namespace-names", NAMESPACE, "blog", kube_system, "namespace kube-system is reserved for Kubernetes or GKE"),
+]
+
+
+@pytest.mark.parametrize(("rule", "type_", "name", "change", "message"), CASES, ids=[c[0] for c in CASES])
+def test_each_rule_passes_the_shipped_resource_and_fails_it_with_one_field_changed(plans, rule, type_, name, change, message):
+    [check] = [r.check for r in security.RULES if r.name == rule]
+    record = prod(plans, type_, name)
+    assert check(record.type, record.inputs) == []
+    violating = copy.deepcopy(record.inputs)
+    change(violating)
+    assert check(record.type, violating) == [message]
+    # ...and no other rule objects to that one change.
+    others = [r.name for r in security.RULES if r.name != rule and r.check(record.type, violating) != r.check(record.type, record.inputs)]
+    assert others == [] or rule == "run-as-non-root"
+
+
+def test_every_rule_has_a_case():
+    assert {c[0] for c in CASES} == {r.name for r in security.RULES}
+
+
+def test_every_shipped_stack_passes_every_rule(plans):
+    for stack, plan in plans.items():
+        assert security.violations(plan.records) == [], stack
+
+
+def test_a_route_on_another_projects_host_is_a_shadowed_host():
+    def route(namespace: str, name: str, host: str):
+        return type("R", (), {"type": security.HTTP_ROUTE, "name": name, "inputs": {"metadata": {"namespace": namespace}, "spec": {"hostnames": [host]}}})()
+
+    assert security.shadowed_hosts([route("blog", "blog-frontend", "blog.example.com"), route("shop", "shop-web", "shop.example.com")]) == []
+    [violation] = security.shadowed_hosts([route("blog", "blog-frontend", "blog.example.com"), route("shop", "shop-web", "blog.example.com")])
+    assert str(violation) == f"no-shadowed-hosts: {security.HTTP_ROUTE} shop-web: routes blog.example.com, which blog already serves (blog-frontend)"
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    copy_ = tmp_path_factory.mktemp("hostile") / "shoestring"
+    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
+    return copy_
+
+
+def test_the_policy_pack_runs_the_same_rules(plans):
+    from test_cost import _resource_args
+
+    import guardrails
+
+    [rule] = [r for r in security.RULES if r.name == "no-privileged-containers"]
+    record = prod(plans, DEPLOYMENT, "blog-frontend")
+    found: list[str] = []
+    guardrails.security_rule(rule)(_resource_args(record), lambda message, urn=None: found.append(message))
+    assert found == []
+    inputs = copy.deepcopy(record.inputs)
+    privileged(inputs)
+    guardrails.security_rule(rule)(_resource_args(type(record)(**{**record.__dict__, "inputs": inputs})), lambda message, urn=None: found.append(message))
+    assert found == [f"{DEPLOYMENT} blog-frontend: container frontend is privileged"]
+
+
+class TestMakePlanRefuses:
+    """`make plan` on a copy of the repository, with one hostile or mistaken project file."""
+
+    def plan(self, clone: Path, project_file: str, text: str) -> subprocess.CompletedProcess:
+        path = clone / "projects" / project_file
+        path.write_text(text)
+        try:
+            return subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "dev"], cwd=clone, capture_output=True, text=True)
+        finally:
+            path.unlink()
+
+    def test_a_project_file_that_patches_the_components_to_privileged_pods_fails_naming_each_rule_and_resource(self, clone):
+        hostile = '''"""A project file that patches every pod and namespace the program declares."""
+import copy
+
+import pulumi
+
+from shoestring.definitions import App, Project
+
+
+def _loosen(args: pulumi.ResourceTransformArgs):
+    props = copy.deepcopy(dict(args.props))
+    if args.type_ == "kubernetes:apps/v1:Deployment":
+        pod = props["spec"]["template"]["spec"]
+        pod["containers"][0]["securityContext"]["privileged"] = True
+        pod["volumes"] = [*pod.get("volumes", []), {"name": "root", "hostPath": {"path": "/"}}]
+    elif args.type_ == "kubernetes:core/v1:Namespace":
+        props["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "privileged"
+    else:
+        return None
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
+pulumi.runtime.register_resource_transform(_loosen)
+
+PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/tools"),))
+'''
+        completed = self.plan(clone, "tools.py", hostile)
+        assert completed.returncode == 1, completed.stdout + completed.stderr
+        errors = completed.stderr
+        assert "error: stack dev: policy no-privileged-containers: kubernetes:apps/v1:Deployment blog-frontend: container frontend is privileged" in errors
+        assert "error: stack dev: policy no-host-path-volumes: kubernetes:apps/v1:Deployment blog-backend: volume root mounts the node's /" in errors
+        assert "error: stack dev: policy pod-security-enforced: kubernetes:core/v1:Namespace blog: Pod Security is privileged" in errors
+
+    def test_a_project_named_kube_system_is_refused(self, clone):
+        named = '''from shoestring.definitions import App, Project
+PROJECT = Project(name="kube-system", apps=(App(name="web", image="ghcr.io/acme/x", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/x"),))
+'''
+        completed = self.plan(clone, "kube_system.py", named)
+        assert completed.returncode == 1
+        assert "namespace kube-system belongs to Kubernetes or GKE; rename the project in its definition (projects/)" in completed.stderr
+
+
+def test_a_path_under_another_projects_host_is_refused():
+    raw = config.read_stack_files("prod")[0]
+    projects = json.loads(raw["shoestring:projects"])
+    projects["ml"]["apps"]["worker"] = {"replicas": 0, "hosts": ["blog.example.com"]}
+    defined = config.definitions.discover()
+    ml = defined["ml"]
+    worker = ml.apps[0].model_copy(update={"public": config.definitions.Public(hosts=("blog.example.com",), path="/admin")})
+    defined = defined | {"ml": ml.model_copy(update={"apps": (worker,)})}
+    with pytest.raises(config.ConfigError) as raised:
+        config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, defined)
+    assert "shoestring:projects = 'blog.example.com/admin': is under blog.example.com, which blog/frontend serves" in str(raised.value)
