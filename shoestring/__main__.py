@@ -154,6 +154,12 @@ def deployer_roles() -> None:
     click.echo(permissions.markdown(types), nl=False)
 
 
+@cli.command("preview-roles")
+def preview_roles() -> None:
+    """Print README's table of the read-only roles of the pull-request preview identity."""
+    click.echo(permissions.preview_markdown(), nl=False)
+
+
 @cli.command("config-reference")
 def config_reference() -> None:
     """Print the configuration reference table that README embeds."""

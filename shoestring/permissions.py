@@ -103,3 +103,31 @@ BUDGET_TYPES = ("gcp:billing/budget:Budget", "pulumi:providers:gcp")
 def deployer_types(records_by_stack: dict[str, Iterable]) -> set[str]:
     """Every resource type the stacks declare, and those a billing budget adds."""
     return {record.type for records in records_by_stack.values() for record in records} | set(BUDGET_TYPES)
+
+
+PREVIEW_ROLES: dict[str, str] = {
+    "roles/viewer": "read every Google Cloud resource the stacks declare, to diff them",
+    "roles/container.viewer": "read the cluster and its Kubernetes objects (not Secrets' contents)",
+    "roles/iam.securityReviewer": "read IAM policies: the Workload Identity bindings and project roles",
+}
+"""The pull-request preview identity's roles: read only. A pull request's code runs with this
+identity, so it must not be able to change anything (cloud.google.com/iam/docs/understanding-roles)."""
+
+READ_ONLY_ROLE = ("roles/viewer", "roles/browser", "roles/iam.securityReviewer")
+"""Roles that grant no write permission beyond the ``*.viewer`` family."""
+
+
+def is_read_only(role: str) -> bool:
+    return role in READ_ONLY_ROLE or role.endswith((".viewer", "Viewer"))
+
+
+def preview_markdown() -> str:
+    """README's table of the preview identity's roles, and the commands that grant them."""
+    rows = ["| Role | Why |", "| --- | --- |", *(f"| `{role}` | {why} |" for role, why in PREVIEW_ROLES.items())]
+    commands = [
+        "",
+        "```console",
+        *(f'$ gcloud projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$PREVIEWER" --role {role}' for role in PREVIEW_ROLES),
+        "```",
+    ]
+    return "\n".join(rows + commands) + "\n"

@@ -69,3 +69,12 @@ def test_the_parser_would_catch_a_broken_diagram(tmp_path):
     result = _mermaid(broken)
     assert result.returncode == 1
     assert '"error":"Parse error' in result.stdout
+
+
+def test_the_preview_identitys_roles_in_readme_are_generated():
+    from shoestring import permissions
+
+    text = README.read_text()
+    start = text.index("<!-- preview-roles:start -->\n") + len("<!-- preview-roles:start -->\n")
+    end = text.index("<!-- preview-roles:end -->")
+    assert text[start:end] == permissions.preview_markdown(), "paste `python -m shoestring preview-roles` into README"
