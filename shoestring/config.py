@@ -149,6 +149,11 @@ class AppSettings(_Strict):
     hosts: list[str] | None = None
     """Public host names in this stack, replacing the definition's; [] keeps the app private here."""
 
+    @field_validator("tag")
+    @classmethod
+    def _commit_tag(cls, tag: str | None) -> str | None:
+        return None if tag is None else definitions.check_commit_tag(tag)
+
 
 class ProjectSettings(_Strict):
     """`shoestring:projects.<project>` — a project's per-environment values."""

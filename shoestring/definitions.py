@@ -19,6 +19,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def check_commit_tag(tag: str) -> str:
+    """Images are tagged by the git commit they were built from, so `on-call check-health` can
+    compare what runs with its branch: a moving tag (latest, v1) says nothing of which commit runs."""
+    if not COMMIT_TAG.match(tag):
+        raise ValueError(f"{tag!r} is not a commit sha; tag the image with the commit it was built from (7 to 40 lowercase hex characters, e.g. 9c4e1f2a7b3d)")
+    return tag
 QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 
 
@@ -106,6 +115,11 @@ class App(_Definition):
     @classmethod
     def _dns_label(cls, name: str) -> str:
         return _check_dns_label(name)
+
+    @field_validator("tag")
+    @classmethod
+    def _commit_tag(cls, tag: str) -> str:
+        return check_commit_tag(tag)
 
 
 class Project(_Definition):

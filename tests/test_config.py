@@ -138,3 +138,15 @@ def test_a_stack_with_a_region_for_its_zone_fails_before_declaring_anything(stac
     plan, errors = run_rejected(stack, raw)
     assert plan.records == []
     assert len(errors) == 1 and "a zone is needed" in str(errors[0])
+
+
+@pytest.mark.parametrize("tag", ["latest", "v1", "1.2.3", "9C4E1F2A7B3D", "abc"])
+def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the_fix(tag):
+    raw = config.read_stack_files("prod")[0]
+    projects = json.loads(raw["shoestring:projects"])
+    projects["blog"]["apps"]["frontend"]["tag"] = tag
+    with pytest.raises(config.ConfigError) as raised:
+        config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, config.definitions.discover())
+    message = str(raised.value)
+    assert "shoestring:projects.blog.apps.frontend.tag" in message and repr(tag) in message
+    assert "is not a commit sha; tag the image with the commit it was built from" in message
