@@ -38,6 +38,7 @@ def plan(stack: str, as_json: bool) -> None:
     console = _console()
     estimates: list[cost.Estimate] = []
     broken: list[str] = []
+    planned: dict[str, list] = {}
     for name in offline.stacks() if stack == "all" else [stack]:
         result = _run(name)
         console.print(render.plan_tree(result))
@@ -47,6 +48,8 @@ def plan(stack: str, as_json: bool) -> None:
         estimates.append(_estimate(name, result))
         console.print(render.cost_summary(estimates[-1]))
         broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records))
+        planned[name] = result.records
+    broken.extend(f"policy {v}" for v in security.shared_workload_identities(planned))
     for violation in broken:
         click.echo(f"error: {violation}", err=True)
     if broken:

@@ -175,3 +175,29 @@ def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
         for message in rule.check(record.type, record.inputs)
     ]
     return found + shadowed_hosts(records)
+
+
+WORKLOAD_IDENTITY_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
+
+
+def shared_workload_identities(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
+    """Workload Identity members that more than one stack binds. Every cluster of a GCP project
+    shares the project's workload pool, so `PROJECT.svc.id.goog[ns/ksa]` is the same identity in
+    all of them (GKE's identity sameness): a dev pod in namespace ml would get prod's roles.
+    cloud.google.com/kubernetes-engine/docs/concepts/workload-identity#identity_sameness"""
+    bound: dict[str, list[str]] = {}
+    for stack, records in records_by_stack.items():
+        for record in records:
+            member = record.inputs.get("member", "") if record.type == WORKLOAD_IDENTITY_BINDING else ""
+            if ".svc.id.goog[" in member and stack not in bound.setdefault(member, []):
+                bound[member].append(stack)
+    return [
+        Violation(
+            "unique-workload-identity-members",
+            f"stacks {', '.join(stacks)}",
+            f"all bind {member}: in one GCP project the same namespace and service account is one identity across clusters; "
+            f"give the stacks separate GCP projects, or one of them suffixed namespaces",
+        )
+        for member, stacks in bound.items()
+        if len(stacks) > 1
+    ]

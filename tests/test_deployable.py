@@ -299,13 +299,16 @@ def plan_with(clone: Path, path: str, text: str | None, append: bool = False) ->
         target.write_text(original)
 
 
+DEV_PROJECTS_LINE = 1 + (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().splitlines().index("  shoestring:projects:")
+
+
 class TestBrokenFilesEndInOneMessage:
     @pytest.mark.parametrize(
         ("path", "text", "append", "where"),
         [
             ("stacks/Pulumi.dev.yaml", "config:\n  gcp:project: [unclosed\n", False, "stacks/Pulumi.dev.yaml:3:"),
             ("stacks/Pulumi.dev.yaml", "", False, "stacks/Pulumi.dev.yaml:1: the stack file is empty"),
-            ("stacks/Pulumi.dev.yaml", "  shoestring:projects:\n    blog:\n      apps:\n        frontend: {replicas: 2}\n", True, "'shoestring:projects' is given twice (first on line 25)"),
+            ("stacks/Pulumi.dev.yaml", "  shoestring:projects:\n    blog:\n      apps:\n        frontend: {replicas: 2}\n", True, f"'shoestring:projects' is given twice (first on line {DEV_PROJECTS_LINE})"),
             ("projects/ml.py", "PROJECT = (\n", True, "projects/ml.py:26: '(' was never closed"),
         ],
         ids=["invalid-yaml", "empty-file", "duplicate-key", "project-syntax-error"],

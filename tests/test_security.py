@@ -167,3 +167,28 @@ def test_a_path_under_another_projects_host_is_refused():
     with pytest.raises(config.ConfigError) as raised:
         config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, defined)
     assert "shoestring:projects = 'blog.example.com/admin': is under blog.example.com, which blog/frontend serves" in str(raised.value)
+
+
+def test_two_stacks_in_one_gcp_project_may_not_bind_the_same_workload_identity(plans):
+    # Shipped: dev has a GCP project of its own, staging's namespaces are suffixed.
+    assert security.shared_workload_identities({s: p.records for s, p in plans.items()}) == []
+    raw = config.read_stack_files("dev")[0] | {"gcp:project": config.read_stack_files("prod")[0]["gcp:project"]}
+    from shoestring import offline
+
+    same_project = offline.run("dev", config=raw)
+    [violation] = security.shared_workload_identities({"dev": same_project.records, "prod": plans["prod"].records})
+    assert str(violation).startswith(
+        "unique-workload-identity-members: stacks dev, prod: all bind serviceAccount:replace-with-your-gcp-project-id.svc.id.goog[ml/workload]"
+    )
+
+
+def test_make_plan_all_refuses_a_workload_identity_two_stacks_share(clone):
+    path = clone / "stacks" / "Pulumi.dev.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("replace-with-your-dev-project-id", "replace-with-your-gcp-project-id"))
+    try:
+        completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "all"], cwd=clone, capture_output=True, text=True)
+    finally:
+        path.write_text(original)
+    assert completed.returncode == 1
+    assert "error: policy unique-workload-identity-members: stacks dev, prod: all bind" in completed.stderr
