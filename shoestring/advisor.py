@@ -86,7 +86,7 @@ def shapes(
 
 def current_monthly(records: Sequence[cost.ResourceRecord], region: str, placement: capacity.Placement) -> float:
     """What the stack's CPU pools cost at rest today."""
-    private = any(cost._private_nodes(c) for c in records if c.type == "gcp:container/cluster:Cluster")  # noqa: SLF001
+    private = any(cost.private_nodes(c) for c in records if c.type == "gcp:container/cluster:Cluster")
     return sum(
         placement.nodes_of(pool.name) * cost.node_monthly(pool, region, private)
         for pool in records

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from shoestring import capacity, catalog
 
@@ -49,10 +49,8 @@ ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 CERTIFICATE_TYPES = ("gcp:certificatemanager/certificate:Certificate", "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry")
 
 
-class ResourceRecord(Protocol):
-    type: str
-    name: str
-    inputs: dict[str, Any]
+ResourceRecord = capacity.ResourceRecord
+"""{type, name, inputs}: what the offline plan records and a CrossGuard policy sees."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     if region is None and host_records is not None:  # a stack in another's cluster prices at that cluster's region
         region = region_of(host_records)
     result = Estimate(stack=stack, region=region, lines=[])
-    private_nodes = any(_private_nodes(c) for c in clusters)
+    nodes_private = any(private_nodes(c) for c in clusters)
     placement = _at_rest(records, region, result.notes)
     no_charge = 0
     for record in records:
@@ -148,7 +146,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.lines.append(_cluster_fee(record))
         elif record.type == "gcp:container/nodePool:NodePool":
             needed = placement.nodes_of(record.name) if placement else None
-            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, private_nodes or _private_nodes(record), needed))
+            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
         elif record.type in (GATEWAY, "kubernetes:core/v1:Service", *CERTIFICATE_TYPES):
@@ -419,7 +417,7 @@ def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: 
         alone, shared = capacity.at_rest(host_records, region), capacity.at_rest(host_records, region, guests=records)
     except catalog.UnknownPrice as e:
         return Line("shared cluster", f"{detail} — not priced: {e.args[0]}", None)
-    private = any(_private_nodes(c) for c in _of(host_records, "gcp:container/cluster:Cluster"))
+    private = any(private_nodes(c) for c in _of(host_records, "gcp:container/cluster:Cluster"))
     added, monthly = [], 0.0
     for pool in _of(host_records, "gcp:container/nodePool:NodePool"):
         extra = shared.nodes_of(pool.name) - alone.nodes_of(pool.name)
@@ -480,7 +478,7 @@ def region_of(records: Sequence[ResourceRecord]) -> str | None:
     return None
 
 
-def _private_nodes(record: ResourceRecord) -> bool:
+def private_nodes(record: ResourceRecord) -> bool:
     """Whether the cluster (or the pool) gives its nodes no external address."""
     inputs = record.inputs
     return bool(inputs.get("privateClusterConfig", {}).get("enablePrivateNodes") or inputs.get("networkConfig", {}).get("enablePrivateNodes"))
