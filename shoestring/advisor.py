@@ -70,7 +70,7 @@ def shapes(
         if disk is None:
             continue
         standby = [_pool("default-pool", on_demand, on_demand_nodes, spot=False)]
-        if capacity.place(standby, [*one_each, *daemons_and_dns], region).unschedulable:
+        if capacity.place(standby, [*one_each, *daemons_and_dns]).unschedulable:
             continue
         for spot, spot_nodes in [(None, 0), *itertools.product(machines, range(1, MAX_NODES + 1))]:
             if spot is not None and _disk(spot.name) is None:
@@ -79,7 +79,7 @@ def shapes(
             shape = _priced(region, on_demand, on_demand_nodes, spot, spot_nodes, private_nodes)
             if shape.vcpus < min_vcpus or shape.memory_gb < min_memory_gb:
                 continue
-            if not capacity.place(pools, [*capacity.system_pods()[1], *padded], region).unschedulable:
+            if not capacity.place(pools, [*capacity.system_pods()[1], *padded]).unschedulable:
                 found.append(shape)
     return sorted(found, key=lambda s: (s.monthly, s.on_demand_nodes + s.spot_nodes))
 

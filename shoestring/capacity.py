@@ -158,17 +158,16 @@ def system_pods() -> tuple[tuple[float, float], list[Pod]]:
     return daemons, cluster
 
 
-def place(pools: Sequence[Pool], pods: Sequence[Pod], region: str, nodes: Sequence[Node] = ()) -> Placement:
-    """Pack ``pods`` onto ``nodes`` (by default every pool at its minimum), adding nodes as the
-    autoscaler would. Passing the nodes of an earlier placement packs more pods beside them."""
-    nodes = list(nodes) or [Node(pool, *pool.allocatable) for pool in pools for _ in range(pool.min_nodes)]
+def place(pools: Sequence[Pool], pods: Sequence[Pod]) -> Placement:
+    """Pack ``pods`` onto every pool at its minimum, adding nodes as the autoscaler would."""
+    nodes = [Node(pool, *pool.allocatable) for pool in pools for _ in range(pool.min_nodes)]
     unschedulable = []
     for pod in sorted(pods, key=lambda p: (-p.gpus, -p.cpu, -p.memory, p.owner)):
         fitting = [n for n in nodes if _fits(pod, n) and _spread_allows(pod, n, nodes)]
         if fitting:
             node = max(fitting, key=lambda n: n.free_cpu)
         else:
-            node = _scale_up(pod, pools, nodes, region)
+            node = _scale_up(pod, pools, nodes)
             if node is None:
                 unschedulable.append(pod)
                 continue
@@ -183,7 +182,7 @@ def at_rest(records: Sequence[ResourceRecord], region: str, guests: Sequence[Res
     """The cluster at rest: the system pods and the pods of ``records`` (and of the stacks whose
     namespaces live in this cluster, ``guests``) at their declared replicas."""
     pools = pools_of(records, region)
-    return place(pools, system_pods()[1] + pods_of(records) + pods_of(guests), region)
+    return place(pools, system_pods()[1] + pods_of(records) + pods_of(guests))
 
 
 def _eligible(pod: Pod, pool: Pool) -> bool:
@@ -213,7 +212,7 @@ def _spread_allows(pod: Pod, node: Node, nodes: Sequence[Node]) -> bool:
     return counts[domain] + 1 - min(counts.values()) <= 1
 
 
-def _scale_up(pod: Pod, pools: Sequence[Pool], nodes: Sequence[Node], region: str) -> Node | None:
+def _scale_up(pod: Pod, pools: Sequence[Pool], nodes: Sequence[Node]) -> Node | None:
     """A new node of the cheapest pool that could run the pod, or None when none can."""
     candidates = []
     for pool in pools:

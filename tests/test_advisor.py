@@ -24,7 +24,7 @@ def test_every_shape_keeps_a_replica_of_each_app_and_kube_dns_on_its_on_demand_n
     dns = max(capacity.system_pods()[1], key=lambda p: p.cpu)
     for shape in found:
         pool = capacity.Pool("default-pool", shape.on_demand, False, shape.on_demand_nodes, shape.on_demand_nodes, {"shoestring.dev/capacity": "on-demand"}, frozenset(), 0)
-        assert capacity.place([pool], [*apps, dns], "us-central1").unschedulable == [], shape.describe()
+        assert capacity.place([pool], [*apps, dns]).unschedulable == [], shape.describe()
 
 
 def test_a_single_small_on_demand_node_is_never_enough_for_prod(found):

@@ -93,7 +93,7 @@ class TestShippedProd:
         on_demand = [p for p in capacity.pools_of(records, "us-central1") if not p.spot and not p.gpus]
         apps = {p.owner: p for p in capacity.pods_of(records) if not p.gpus}
         dns = max(capacity.system_pods()[1], key=lambda p: p.cpu)
-        alone = capacity.place([_at_minimum(p) for p in on_demand], [*apps.values(), dns], "us-central1")
+        alone = capacity.place([_at_minimum(p) for p in on_demand], [*apps.values(), dns])
         assert alone.unschedulable == []
 
     def test_apps_spread_across_capacity_types_and_keep_one_replica_through_drains(self, plans):

@@ -138,7 +138,7 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
         return
     if commits.same_commit(declared, latest):
-        session.ok(f"{stack_file} declares {declared}, the latest commit of {app.branch}" + (f", and it runs" if running == [declared] else ""))
+        session.ok(f"{stack_file} declares {declared}, the latest commit of {app.branch}" + (", and it runs" if running == [declared] else ""))
         return
     newer = commits.which_is_newer(app.repository, app.branch, declared, latest) or "cannot tell which is newer"
     if not running and app.replicas == 0:
