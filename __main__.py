@@ -3,7 +3,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
+from components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from shoestring import config, cost, program_args
 from shoestring.records import Recorder
@@ -15,9 +15,10 @@ for notice in cfg.notices:
     pulumi.log.warn(notice)
 
 if cfg.owns_cluster:
+    network = ClusterNetwork(f"shoestring-{cfg.stack}", program_args.network(cfg))
     cluster = ZonalCluster(
         f"shoestring-{cfg.stack}",
-        program_args.cluster(cfg),
+        program_args.cluster(cfg, network),
         opts=pulumi.ResourceOptions(protect=cfg.deletion_protection),
     )
     DefaultPool("default-pool", program_args.default_pool(cfg, cluster))

@@ -37,8 +37,9 @@ def entry_resource_name(stack: str) -> str:
 
 
 def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
-    """A namespace enforcing Pod Security `restricted`, like every project's."""
-    return k8s.core.v1.Namespace(
+    """A namespace enforcing Pod Security `restricted` and denying all ingress, like every
+    project's: the Gateway object needs no pod traffic, and cloudflared only dials out."""
+    namespace = k8s.core.v1.Namespace(
         name,
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=name,
@@ -46,6 +47,13 @@ def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.Reso
         ),
         opts=opts,
     )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny-ingress",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny-ingress", namespace=namespace.metadata.name),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
+        opts=opts,
+    )
+    return namespace
 
 
 class GatewayEntryArgs(TypedDict):

@@ -4,13 +4,21 @@ from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 import guardrails
 
-from shoestring import security  # noqa: E402  (guardrails puts the repository root on the path)
+from shoestring import cis_gke, security  # noqa: E402  (guardrails puts the repository root on the path)
 
 PolicyPack(
     name="shoestring-cost",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
-        *[ResourceValidationPolicy(name=rule.name, description=rule.description, validate=guardrails.security_rule(rule)) for rule in security.RULES],
+        *[
+            ResourceValidationPolicy(name=rule.name, description=rule.description, validate=guardrails.security_rule(rule))
+            for rule in security.RULES + cis_gke.RULES
+        ],
+        StackValidationPolicy(
+            name="namespaces-have-network-policies",
+            description="Every namespace the stack declares has a NetworkPolicy (CIS GKE 4.3.2).",
+            validate=guardrails.namespaces_have_network_policies,
+        ),
         StackValidationPolicy(
             name="no-shadowed-hosts",
             description="No project routes a host another project serves (a path under another's host included).",

@@ -95,3 +95,10 @@ def no_shadowed_hosts(args: Any, report_violation: ReportViolation) -> None:
     records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
     for violation in security.shadowed_hosts(records):
         report_violation(f"{violation.resource}: {violation.message}")
+
+
+def namespaces_have_network_policies(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: every namespace the stack declares has a NetworkPolicy."""
+    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
+    for violation in security.namespaces_without_network_policies(records):
+        report_violation(f"{violation.resource}: {violation.message}")

@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-from shoestring import catalog, config, cost, diff, offline, permissions, render, report, security
+from shoestring import catalog, cis_gke, config, cost, diff, offline, permissions, render, report, security
 from shoestring.config import ConfigError
 
 
@@ -26,8 +26,8 @@ def cli() -> None:
 def plan(stack: str, as_json: bool) -> None:
     """Run the program for STACK under mocks and show what it declares and costs.
 
-    Exits 1 when a security or tenancy rule is broken (shoestring/security.py, the rules the
-    policy pack enforces) or the stack's expected monthly cost exceeds its budget."""
+    Exits 1 when a security, tenancy or CIS GKE rule is broken (shoestring/security.py and
+    shoestring/cis_gke.py, the rules the policy pack enforces) or the stack's expected monthly cost exceeds its budget."""
     if stack == "all" and as_json:
         plans = {name: _run(name).to_json() for name in offline.stacks()}
         click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
@@ -47,7 +47,7 @@ def plan(stack: str, as_json: bool) -> None:
         console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
         estimates.append(_estimate(name, result))
         console.print(render.cost_summary(estimates[-1]))
-        broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records))
+        broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records) + cis_gke.violations(result.records))
         planned[name] = result.records
     broken.extend(f"policy {v}" for v in security.shared_workload_identities(planned))
     for violation in broken:

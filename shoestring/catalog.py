@@ -127,6 +127,11 @@ def node_external_ip_hourly(region: str, spot: bool) -> float:
     return _region(region)["node_external_ip"]["spot_hourly" if spot else "hourly"]
 
 
+def cloud_nat() -> dict:
+    """Public Cloud NAT's rates (per VM-hour, per NAT IP-hour, per GiB), the same in every region."""
+    return _catalog()["cloud_nat"]
+
+
 def static_ip_hourly(region: str, in_use: bool) -> float:
     return _region(region)["static_ip_in_use" if in_use else "static_ip_unused"]["hourly"]
 

@@ -9,6 +9,7 @@ program declares a single resource.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -28,7 +29,7 @@ PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
-CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry")
+CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes")
 
 
 class ConfigError(pulumi.RunError):
@@ -139,6 +140,31 @@ class GpuPoolConfig(_Autoscaled):
     """Room for CUDA images, which run to several GB."""
 
 
+class ControlPlaneConfig(_Strict):
+    """`shoestring:controlPlane` — who reaches the Kubernetes API, and how."""
+
+    authorized_networks: list[str] = []
+    """CIDRs allowed to the control plane's IP endpoints. Empty (the default) turns the IP
+    endpoints off: kubectl, Pulumi and on-call reach the cluster through its DNS-based endpoint,
+    which Google's front end admits only with IAM permission `container.clusters.connect` (CIS GKE
+    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint."""
+    rbac_security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+    """Google Groups for RBAC (CIS GKE 5.8.2): `gke-security-groups@<your domain>`, the Google
+    Workspace group whose member groups RoleBindings may name. Needs a Workspace or Cloud Identity domain."""
+
+    @field_validator("authorized_networks")
+    @classmethod
+    def _cidrs(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                parsed = ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a CIDR block; write e.g. 203.0.113.0/24") from None
+            if parsed.prefixlen == 0:
+                raise ValueError(f"{network} admits the whole internet to the control plane; list your own networks, or none to use only the DNS endpoint")
+        return networks
+
+
 class AppSettings(_Strict):
     """`shoestring:projects.<project>.apps.<app>` — what differs per environment."""
 
@@ -208,6 +234,13 @@ class StackConfig(_Strict):
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
     projects: dict[str, ProjectSettings] = {}
     """Per-environment values of the projects defined in projects/ (object; keys below)."""
+    control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    """Access to the Kubernetes API (object; keys below)."""
+    private_nodes: bool = False
+    """Nodes without external IPs (CIS GKE 5.6.5), reaching the internet through Cloud NAT:
+    $0.0014 per node-hour and $0.005 per NAT IP-hour, against the $0.005 (Spot $0.0025) each
+    node's external IP costs, plus $0.045 per GiB the NAT processes (image pulls included).
+    `make cost` shows both; the custom VPC's firewall admits no ingress either way."""
     public_entry: Literal["gateway", "tunnel", "none"] = "gateway"
     """The cluster's one way in from the internet: a shared GKE Gateway with Google-managed TLS
     (one load balancer for every public app), a Cloudflare Tunnel connector ($0 of Google
@@ -357,7 +390,7 @@ def _example(known: list[str], family: str) -> str:
 
 _RESOLVED = {"stack", "gcp_project", "host", "deployed", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
-_STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects"}
+_STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects", "controlPlane"}
 _SECRETS = {"tunnelCredentials"}
 """Secret settings: checked for presence and secrecy here, never kept in the typed config."""
 TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
@@ -683,7 +716,7 @@ def _known_fields(parent: list[str]) -> set[str]:
     if parent[0] == "projects":  # projects.<project>[.apps.<app>]
         model = {2: ProjectSettings, 4: AppSettings}.get(len(parent))
     else:
-        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig}.get(parent[-1])
+        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig, "controlPlane": ControlPlaneConfig}.get(parent[-1])
     if model is None:
         return set()
     return {to_camel(name) for name in model.model_fields}
@@ -714,6 +747,7 @@ def reference_markdown() -> str:
     add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
     add(SpotPoolConfig, f"{PROJECT}:spotPool.")
     add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
+    add(ControlPlaneConfig, f"{PROJECT}:controlPlane.")
     add(ProjectSettings, f"{PROJECT}:projects.<project>.")
     add(AppSettings, f"{PROJECT}:projects.<project>.apps.<app>.")
     return "\n".join(rows) + "\n"
@@ -722,6 +756,8 @@ def reference_markdown() -> str:
 def _type_name(annotation: Any) -> str:
     if get_origin(annotation) is Literal:
         return " \\| ".join(f"`{v}`" for v in get_args(annotation))
+    if get_origin(annotation) is list:
+        return "list"
     optional = [a for a in get_args(annotation) if a is not type(None)]
     if len(optional) == 1:
         annotation = optional[0]

@@ -25,7 +25,11 @@ STACK_LABEL = "shoestring-stack"
 
 # Resources that cost nothing of their own: what they run on (nodes) or route through (load
 # balancers) is priced where it is declared.
+ROUTER_NAT = "gcp:compute/routerNat:RouterNat"
 NO_CHARGE = {
+    "gcp:compute/network:Network",
+    "gcp:compute/subnetwork:Subnetwork",
+    "gcp:compute/router:Router",
     "pulumi:pulumi:StackReference",
     "gcp:serviceaccount/account:Account",
     "gcp:serviceaccount/iAMMember:IAMMember",
@@ -149,7 +153,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
-        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", *CERTIFICATE_TYPES):
+        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, *CERTIFICATE_TYPES):
             continue  # priced together below: Google bills them per project, not per resource
         elif record.type == "gcp:compute/globalAddress:GlobalAddress":
             result.lines.append(_static_ip(record, region))
@@ -162,6 +166,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             no_charge += 1
         else:
             result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
+    if _of(records, ROUTER_NAT) and region is not None:
+        result.lines.append(_cloud_nat(records, region, placement))
     result.lines.extend(_forwarding_rules(records, host_records or (), region))
     certificates = _certificates(records, host_records or (), region)
     if certificates:
@@ -306,6 +312,23 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
     return lines
 
 
+def _cloud_nat(records: Sequence[ResourceRecord], region: str, placement: capacity.Placement | None) -> Line:
+    """Cloud NAT, the way out for private nodes: per node it serves (in place of the external IP
+    a public node has), plus its own address; the GiB it processes are a usage rate."""
+    nat = catalog.cloud_nat()
+    pools = _of(records, "gcp:container/nodePool:NodePool")
+    resting = sum(placement.nodes_of(p.name) if placement else p.inputs.get("autoscaling", {}).get("minNodeCount", 0) for p in pools)
+    billed = min(resting, nat["max_vms_billed"])
+    gpu = any(p.inputs.get("nodeConfig", {}).get("guestAccelerators") for p in pools)
+    return Line(
+        "Cloud NAT",
+        f"{billed} node(s) at rest × ${nat['per_vm_hourly']}/h + 1 NAT IP × ${nat['ip_hourly']}/h"
+        + (f"; ${nat['per_vm_hourly']}/h per GPU node while a burst runs" if gpu else ""),
+        (billed * nat["per_vm_hourly"] + nat["ip_hourly"]) * HOURS,
+        burst_hourly=nat["per_vm_hourly"] if gpu else 0.0,
+    )
+
+
 def _is_load_balancer(service: ResourceRecord) -> bool:
     return service.inputs.get("spec", {}).get("type") == "LoadBalancer"
 
@@ -398,6 +421,8 @@ def _rates(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRec
         found.append(Rate("load balancer data processed", entry["rate"], entry["note"]))
     entry = rates["internet_egress"]
     found.append(Rate("internet egress", entry["rate"], entry["note"]))
+    if _of(records, ROUTER_NAT):
+        found.append(Rate("Cloud NAT data processed", catalog.cloud_nat()["per_gib"], "every GiB through the NAT, both directions: image pulls from ghcr.io and Docker Hub included"))
     return found
 
 

@@ -172,8 +172,7 @@ class _Recorder(mocks.Mocks):
         self.transforms.append(transform)
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-        state = dict(args.inputs)
-        state.update(_STAND_IN_OUTPUTS.get(args.typ, {}))
+        state = _merged(dict(args.inputs), _STAND_IN_OUTPUTS.get(args.typ, {}))
         if args.typ == "pulumi:pulumi:StackReference":
             referenced = args.inputs.get("name")
             self.notes.append(f"stack reference {referenced}: its outputs (kubeconfig) are stood in for offline")
@@ -191,9 +190,17 @@ _STAND_IN_OUTPUTS: dict[str, dict[str, Any]] = {
     "gcp:container/cluster:Cluster": {
         "endpoint": "203.0.113.10",
         "masterAuth": {"clusterCaCertificate": "T0ZGTElORS1QTEFOLUNB"},
+        "controlPlaneEndpointsConfig": {"dnsEndpointConfig": {"endpoint": "gke-0ff11e.us-central1-a.gke.goog"}},
     },
     "gcp:serviceaccount/account:Account": {"email": "offline-plan@example.iam.gserviceaccount.com"},
 }
+
+
+def _merged(inputs: dict, outputs: dict) -> dict:
+    """The provider's outputs laid over the inputs, nested objects merged key by key."""
+    for key, value in outputs.items():
+        inputs[key] = _merged(dict(inputs.get(key) or {}), value) if isinstance(value, dict) else value
+    return inputs
 
 
 class _RecordingMonitor(mocks.MockMonitor):

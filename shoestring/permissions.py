@@ -41,6 +41,12 @@ GRANTS: dict[str, Grant] = {
     "gcp:projects/iAMMember:IAMMember": Grant(
         ("roles/resourcemanager.projectIamAdmin",), "the node and workload accounts' project roles"
     ),
+    # cloud.google.com/compute/docs/access/iam#compute.networkAdmin: networks, subnets, routers
+    # and Cloud NAT, but not firewall rules or SSL certificates.
+    "gcp:compute/network:Network": Grant(("roles/compute.networkAdmin",), "the cluster's VPC"),
+    "gcp:compute/subnetwork:Subnetwork": Grant(("roles/compute.networkAdmin",), "the cluster's subnet and its Pod and Service ranges"),
+    "gcp:compute/router:Router": Grant(("roles/compute.networkAdmin",), "the Cloud Router of Cloud NAT, with privateNodes"),
+    "gcp:compute/routerNat:RouterNat": Grant(("roles/compute.networkAdmin",), "Cloud NAT, with privateNodes"),
     "gcp:compute/globalAddress:GlobalAddress": Grant(("roles/compute.publicIpAdmin",), "the Gateway's reserved IP address"),
     "gcp:certificatemanager/certificateMap:CertificateMap": Grant(("roles/certificatemanager.editor",), "the Gateway's certificate map"),
     "gcp:certificatemanager/certificate:Certificate": Grant(("roles/certificatemanager.editor",), "Google-managed certificates"),

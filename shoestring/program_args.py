@@ -6,6 +6,7 @@ import pulumi
 
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
+from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.node_pool import POOL_LABEL
 from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
@@ -14,16 +15,26 @@ from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL
 from shoestring.definitions import App
 
 
-def cluster(cfg: StackConfig) -> ZonalClusterArgs:
-    return {
+def network(cfg: StackConfig) -> ClusterNetworkArgs:
+    return {"project": cfg.gcp_project, "region": cfg.region, "cloud_nat": cfg.private_nodes}
+
+
+def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
+    args: ZonalClusterArgs = {
         "project": cfg.gcp_project,
         "zone": cfg.zone,
+        "network": network,
+        "authorized_networks": cfg.control_plane.authorized_networks,
+        "private_nodes": cfg.private_nodes,
         "release_channel": cfg.release_channel,
         "deletion_protection": cfg.deletion_protection,
         "gateway_api": cfg.public_entry == "gateway",
         # Visible in the console and in billing exports, and read by the cost estimate.
         "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
     }
+    if cfg.control_plane.rbac_security_group:
+        args["rbac_security_group"] = cfg.control_plane.rbac_security_group
+    return args
 
 
 def budget(cfg: StackConfig) -> MonthlyBudgetArgs:

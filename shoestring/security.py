@@ -53,6 +53,8 @@ class Rule:
     name: str
     description: str
     check: Callable[[str, Mapping[str, Any]], list[str]]
+    cis: str | None = None
+    """The CIS GKE Benchmark 1.9 control(s) the rule enforces, e.g. ``4.2.1``."""
 
 
 def _pod(type_: str, inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -120,6 +122,19 @@ def read_only_root_filesystem(type_: str, inputs: Mapping[str, Any]) -> list[str
     ]
 
 
+def no_default_service_account(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    account = None if pod is None else pod.get("serviceAccountName") or "default"
+    return [f"the pod runs as the namespace's {account} service account; give it one of its own"] if account == "default" else []
+
+
+def no_automounted_token(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    return [] if pod is None or pod.get("automountServiceAccountToken") is False else [
+        "the pod mounts a Kubernetes API token it does not need; set automountServiceAccountToken: false"
+    ]
+
+
 def pod_security_enforced(type_: str, inputs: Mapping[str, Any]) -> list[str]:
     if type_ != NAMESPACE:
         return []
@@ -139,14 +154,16 @@ def is_reserved(namespace: str) -> bool:
 
 
 RULES = (
-    Rule("no-privileged-containers", "No container runs privileged.", no_privileged_containers),
-    Rule("no-host-namespaces", "No pod shares the node's network, PID or IPC namespace.", no_host_namespaces),
-    Rule("no-host-path-volumes", "No pod mounts a path of the node.", no_host_path_volumes),
-    Rule("no-added-capabilities", "No container adds Linux capabilities.", no_added_capabilities),
-    Rule("run-as-non-root", "Every container runs as a non-root user.", runs_as_non_root),
-    Rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", read_only_root_filesystem),
-    Rule("pod-security-enforced", "Every namespace enforces Pod Security restricted or baseline.", pod_security_enforced),
-    Rule("reserved-namespace-names", "No namespace takes a name Kubernetes or GKE reserves.", reserved_namespace_names),
+    Rule("no-privileged-containers", "No container runs privileged.", no_privileged_containers, "4.2.1"),
+    Rule("no-host-namespaces", "No pod shares the node's network, PID or IPC namespace.", no_host_namespaces, "4.2.1"),
+    Rule("no-host-path-volumes", "No pod mounts a path of the node.", no_host_path_volumes, "4.2.1"),
+    Rule("no-added-capabilities", "No container adds Linux capabilities.", no_added_capabilities, "4.2.1"),
+    Rule("run-as-non-root", "Every container runs as a non-root user.", runs_as_non_root, "4.2.1"),
+    Rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", read_only_root_filesystem, "4.6.3"),
+    Rule("no-default-service-account", "No pod runs as its namespace's default service account.", no_default_service_account, "4.1.4"),
+    Rule("no-automounted-token", "No pod mounts a Kubernetes API token.", no_automounted_token, "4.1.5"),
+    Rule("pod-security-enforced", "Every namespace enforces Pod Security restricted or baseline.", pod_security_enforced, "4.2.1"),
+    Rule("reserved-namespace-names", "No namespace takes a name Kubernetes or GKE reserves.", reserved_namespace_names, "4.6.4"),
 )
 
 
@@ -165,6 +182,21 @@ def shadowed_hosts(records: Iterable[ResourceRecord]) -> list[Violation]:
     return found
 
 
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def namespaces_without_network_policies(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Namespaces the stack declares with no NetworkPolicy in them (CIS GKE 4.3.2): without one,
+    every pod of the cluster can reach every pod of the namespace."""
+    records = list(records)
+    covered = {(r.inputs.get("metadata") or {}).get("namespace") for r in records if r.type == NETWORK_POLICY}
+    return [
+        Violation("namespaces-have-network-policies", f"{r.type} {r.name}", f"namespace {name} has no NetworkPolicy; declare a default-deny ingress policy")
+        for r in records
+        if r.type == NAMESPACE and (name := (r.inputs.get("metadata") or {}).get("name")) not in covered
+    ]
+
+
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     """Every rule over a stack's records."""
     records = list(records)
@@ -174,7 +206,7 @@ def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
         for rule in RULES
         for message in rule.check(record.type, record.inputs)
     ]
-    return found + shadowed_hosts(records)
+    return found + shadowed_hosts(records) + namespaces_without_network_policies(records)
 
 
 WORKLOAD_IDENTITY_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"

@@ -32,3 +32,11 @@ def run_rejected(stack: str, raw: dict[str, str]) -> tuple[Plan, list[ConfigErro
             errors.append(e)
 
     return offline.declare(program, stack=stack, config=raw), errors
+
+
+def zonal_cluster(name: str = "lab", zone: str = "europe-west1-b", opts=None, **args):
+    """A ZonalCluster of project acme in its own ClusterNetwork, as the program declares it."""
+    from components import ClusterNetwork, ZonalCluster
+
+    network = ClusterNetwork(name, {"project": "acme", "region": zone.rsplit("-", 1)[0]}, opts)
+    return ZonalCluster(name, {"project": "acme", "zone": zone, "network": network, **args}, opts)

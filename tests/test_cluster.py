@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pulumi
 import pytest
-from helpers import CLUSTER, IAM_MEMBER, SERVICE_ACCOUNT, only
+from helpers import CLUSTER, IAM_MEMBER, SERVICE_ACCOUNT, only, zonal_cluster
 
-from components import ZonalCluster
 from components.cluster import NODE_ROLES
 from shoestring import offline
 
@@ -14,7 +13,7 @@ from shoestring import offline
 @pytest.fixture(scope="module")
 def plan() -> offline.Plan:
     def program() -> None:
-        cluster = ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b"})
+        cluster = zonal_cluster()
         pulumi.export("kubeconfig", cluster.kubeconfig)
 
     return offline.declare(program, stack="test")
@@ -75,21 +74,75 @@ def test_the_kubeconfig_is_a_secret_that_authenticates_with_the_gcloud_plugin():
     captured: dict[str, str] = {}
 
     def program() -> None:
-        cluster = ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b"})
+        cluster = zonal_cluster()
         pulumi.export("kubeconfig", cluster.kubeconfig)
         cluster.kubeconfig.apply(lambda text: captured.setdefault("kubeconfig", text))
 
     plan = offline.declare(program, stack="test")
     assert plan.outputs["kubeconfig"] == offline.SECRET
     assert "command: gke-gcloud-auth-plugin" in captured["kubeconfig"]
-    assert "server: https://203.0.113.10" in captured["kubeconfig"]
+    # The DNS-based endpoint (IAM-gated), not the IP endpoint, which is off.
+    assert "server: https://gke-0ff11e.us-central1-a.gke.goog" in captured["kubeconfig"]
+    assert "certificate-authority-data" not in captured["kubeconfig"]
     provider = only(plan, "pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == offline.SECRET
 
 
 def test_protect_passed_to_the_component_reaches_every_child():
     plan = offline.declare(
-        lambda: ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b"}, pulumi.ResourceOptions(protect=True)),
+        lambda: zonal_cluster(opts=pulumi.ResourceOptions(protect=True)),
         stack="test",
     )
     assert all(r.protect for r in plan.records)
+
+
+def test_the_cluster_has_a_vpc_of_its_own_with_no_firewall_rule_and_private_google_access(plan):
+    [network] = plan.of_type("gcp:compute/network:Network")
+    [subnet] = plan.of_type("gcp:compute/subnetwork:Subnetwork")
+    assert network.inputs["autoCreateSubnetworks"] is False
+    assert subnet.inputs["privateIpGoogleAccess"] is True
+    assert {r["rangeName"] for r in subnet.inputs["secondaryIpRanges"]} == {"pods", "services"}
+    assert plan.of_type("gcp:compute/firewall:Firewall") == []
+    cluster = only(plan, CLUSTER).inputs
+    assert (cluster["network"], cluster["subnetwork"]) == ("lab-id", "lab-europe-west1-id")  # the ids the mocks give them
+    assert cluster["ipAllocationPolicy"] == {"clusterSecondaryRangeName": "pods", "servicesSecondaryRangeName": "services"}
+    assert plan.of_type("gcp:compute/routerNat:RouterNat") == []  # public nodes need no NAT
+
+
+def test_the_control_plane_is_reached_only_through_its_iam_gated_dns_endpoint(plan):
+    endpoints = only(plan, CLUSTER).inputs["controlPlaneEndpointsConfig"]
+    assert endpoints["dnsEndpointConfig"]["allowExternalTraffic"] is True
+    assert endpoints["ipEndpointsConfig"] == {"enabled": False}
+    assert "masterAuthorizedNetworksConfig" not in only(plan, CLUSTER).inputs
+
+
+def test_the_cis_controls_that_cost_nothing_are_on(plan):
+    inputs = only(plan, CLUSTER).inputs
+    assert inputs["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": False}}
+    assert inputs["enableLegacyAbac"] is False
+    assert inputs["enableIntranodeVisibility"] is True
+    assert inputs["securityPostureConfig"]["mode"] == "BASIC"
+    assert inputs["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+    assert "authenticatorGroupsConfig" not in inputs  # only with a configured group
+
+
+def test_authorized_networks_turn_the_ip_endpoints_on_for_those_networks_only():
+    plan = offline.declare(lambda: zonal_cluster(authorized_networks=["203.0.113.0/24"], rbac_security_group="gke-security-groups@example.com"), stack="test")
+    inputs = only(plan, CLUSTER).inputs
+    assert inputs["controlPlaneEndpointsConfig"]["ipEndpointsConfig"] == {"enabled": True}
+    assert inputs["masterAuthorizedNetworksConfig"] == {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}], "gcpPublicCidrsAccessEnabled": False}
+    assert inputs["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
+
+
+def test_private_nodes_get_no_external_ip_and_reach_out_through_cloud_nat():
+    def program() -> None:
+        from components import ClusterNetwork, ZonalCluster
+
+        network = ClusterNetwork("lab", {"project": "acme", "region": "europe-west1", "cloud_nat": True})
+        ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b", "network": network, "private_nodes": True})
+
+    plan = offline.declare(program, stack="test")
+    assert only(plan, CLUSTER).inputs["privateClusterConfig"] == {"enablePrivateNodes": True}
+    [nat] = plan.of_type("gcp:compute/routerNat:RouterNat")
+    assert nat.inputs["natIpAllocateOption"] == "AUTO_ONLY"
+    assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"

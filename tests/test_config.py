@@ -150,3 +150,29 @@ def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the
     message = str(raised.value)
     assert "shoestring:projects.blog.apps.frontend.tag" in message and repr(tag) in message
     assert "is not a commit sha; tag the image with the commit it was built from" in message
+
+
+class TestControlPlane:
+    """`shoestring:controlPlane`: the DNS-based endpoint alone by default, authorized networks by choice."""
+
+    def test_by_default_no_network_reaches_the_ip_endpoints(self):
+        cfg = load()
+        assert cfg.control_plane.authorized_networks == [] and cfg.control_plane.rbac_security_group is None
+        assert cfg.private_nodes is False
+
+    def test_authorized_networks_must_be_cidr_blocks_and_never_the_whole_internet(self):
+        assert load(controlPlane={"authorizedNetworks": ["203.0.113.0/24"]}).control_plane.authorized_networks == ["203.0.113.0/24"]
+        message = problem(controlPlane={"authorizedNetworks": ["office"]})
+        assert "shoestring:controlPlane.authorizedNetworks = ['office']: 'office' is not a CIDR block; write e.g. 203.0.113.0/24" in message
+        message = problem(controlPlane={"authorizedNetworks": ["0.0.0.0/0"]})
+        assert "0.0.0.0/0 admits the whole internet to the control plane" in message
+
+    def test_the_rbac_group_must_be_gke_security_groups_of_a_domain(self):
+        assert load(controlPlane={"rbacSecurityGroup": "gke-security-groups@example.com"}).control_plane.rbac_security_group
+        message = problem(controlPlane={"rbacSecurityGroup": "admins@example.com"})
+        assert "shoestring:controlPlane.rbacSecurityGroup = 'admins@example.com'" in message
+
+    def test_a_typo_inside_it_names_the_known_keys(self):
+        assert "shoestring:controlPlane.authorisedNetworks is not a known setting; did you mean authorizedNetworks?" in problem(
+            controlPlane={"authorisedNetworks": []}
+        )

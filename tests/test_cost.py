@@ -18,6 +18,7 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidat
 from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
 from shoestring import capacity, catalog, config, cost, offline
 from shoestring.__main__ import cli
+from helpers import zonal_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "policies"))
@@ -42,7 +43,7 @@ def priced(program, stack="test") -> cost.Estimate:
 
 def cluster(free_tier: bool) -> ZonalCluster:
     labels = {cost.STACK_LABEL: "lab", cost.FREE_TIER_LABEL: str(free_tier).lower()}
-    return ZonalCluster("lab", {"project": "acme", "zone": "us-central1-a", "labels": labels})
+    return zonal_cluster(zone="us-central1-a", labels=labels)
 
 
 def line(estimate: cost.Estimate, item: str) -> cost.Line:
@@ -168,6 +169,17 @@ class TestPricedAsGoogleBills:
         records = offline.declare(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2}), stack="test").records
         private = [cluster_record(privateClusterConfig={"enablePrivateNodes": True}), *records]
         assert not [x for x in cost.estimate("test", private).lines if x.item.endswith("node IPs")]
+
+    def test_private_nodes_trade_each_nodes_ip_for_cloud_nats_per_node_rate_and_its_one_address(self, plans):
+        raw = config.read_stack_files("prod")[0] | {"shoestring:privateNodes": "true"}
+        private = cost.estimate("prod", offline.run("prod", config=raw).records)
+        public = cost.estimate("prod", plans["prod"].records)
+        assert not [x for x in private.lines if x.item.endswith("node IPs")]
+        # prod at rest: one on-demand and one Spot node. NAT: 2 × $0.0014/h + one NAT IP at $0.005/h.
+        assert line(private, "Cloud NAT").idle_monthly == pytest.approx((2 * 0.0014 + 0.005) * HOURS)  # $5.69
+        assert sum(x.idle_monthly for x in public.lines if x.item.endswith("node IPs")) == pytest.approx((NODE_IP + SPOT_NODE_IP) * HOURS)  # $5.48
+        assert {r.item: r.per_gib for r in private.rates}["Cloud NAT data processed"] == 0.045
+        assert line(private, "Cloud NAT").burst_hourly == 0.0014  # a GPU node behind the NAT
 
     def test_certificates_are_free_up_to_the_projects_allowance(self, plans):
         certificates = line(cost.estimate("staging", plans["staging"].records, plans["prod"].records), "TLS certificates")

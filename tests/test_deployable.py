@@ -85,7 +85,7 @@ class TestOneRuntime:
         for stack in STACKS:
             assert offline.run(stack).outputs["cost"]["budget_usd"] is not None
 
-    def test_the_policy_pack_loads_from_its_own_requirements_and_answers_the_engine(self):
+    def test_the_policy_pack_loads_from_its_own_requirements_and_answers_the_engine(self, plans):
         """Started as the CLI starts it, the pack prints its port and serves pulumi's Analyzer API."""
         python = venv_for(ROOT / "policies" / "requirements.txt")
         pack = subprocess.Popen([str(python), "__main__.py"], cwd=ROOT / "policies", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -95,14 +95,17 @@ class TestOneRuntime:
                 analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
                 names = {policy.name for policy in analyzer.GetAnalyzerInfo(analyzer_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), timeout=30).policies}
                 assert {"monthly-budget", "zonal-cluster-only", "gpu-pools-scale-to-zero"} <= names
+                shipped_pool = next(r for r in plans["prod"].records if r.type == NODE_POOL and r.name == "gpu-pool")
                 warm_gpu_pool = analyzer_pb2.AnalyzeRequest(type=NODE_POOL, name="gpu-pool", urn="urn:pulumi:prod::shoestring::gcp:container/nodePool:NodePool::gpu-pool")
-                warm_gpu_pool.properties.update(
-                    {"autoscaling": {"minNodeCount": 1, "maxNodeCount": 2}, "location": "us-central1-a",
-                     "nodeConfig": {"machineType": "g2-standard-4", "diskType": "pd-balanced", "diskSizeGb": 100,
-                                    "guestAccelerators": [{"type": "nvidia-l4", "count": 1}]}}
-                )
+                warm_gpu_pool.properties.update(shipped_pool.inputs | {"autoscaling": {"minNodeCount": 1, "maxNodeCount": 2}})
                 diagnostics = analyzer.Analyze(warm_gpu_pool, timeout=30).diagnostics
                 assert [d.policyName for d in diagnostics] == ["gpu-pools-scale-to-zero"]
+                # A cluster on the project's default network breaks one CIS GKE rule, and only it.
+                shipped_cluster = next(r for r in plans["prod"].records if r.type == CLUSTER)
+                on_default = analyzer_pb2.AnalyzeRequest(type=CLUSTER, name="shoestring-prod", urn="urn:pulumi:prod::shoestring::gcp:container/cluster:Cluster::shoestring-prod")
+                on_default.properties.update(shipped_cluster.inputs | {"network": "default"})
+                diagnostics = analyzer.Analyze(on_default, timeout=30).diagnostics
+                assert [d.policyName for d in diagnostics] == ["cluster-dedicated-network"]
         finally:
             pack.kill()
             pack.wait()
@@ -263,7 +266,7 @@ class TestWhatGoogleAccepts:
         assert template(blog, '{"TunnelSecret": "new"}') != template(blog, "{}")
 
     def test_the_kubernetes_provider_authenticates_with_application_default_credentials_like_the_gcp_provider(self):
-        kubeconfig = yaml.safe_load(_kubeconfig("c", "203.0.113.10", "Q0E="))
+        kubeconfig = yaml.safe_load(_kubeconfig("c", "gke-0ff11e.us-central1-a.gke.goog"))
         [user] = kubeconfig["users"]
         assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
         assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]

@@ -35,6 +35,8 @@ def as_root(i): pod_spec(i)["containers"][0]["securityContext"]["runAsUser"] = 0
 def writable_root(i): pod_spec(i)["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = False
 def pod_security_privileged(i): i["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "privileged"
 def kube_system(i): i["metadata"]["name"] = "kube-system"
+def default_account(i): del pod_spec(i)["serviceAccountName"]
+def mounted_token(i): pod_spec(i)["automountServiceAccountToken"] = True
 
 
 CASES = [
@@ -46,6 +48,8 @@ CASES = [
     ("read-only-root-filesystem", DEPLOYMENT, "blog-frontend", writable_root, "container frontend can write its root filesystem"),
     ("pod-security-enforced", NAMESPACE, "blog", pod_security_privileged, "Pod Security is privileged; enforce restricted (or baseline)"),
     ("reserved-namespace-names", NAMESPACE, "blog", kube_system, "namespace kube-system is reserved for Kubernetes or GKE"),
+    ("no-default-service-account", DEPLOYMENT, "blog-frontend", default_account, "the pod runs as the namespace's default service account; give it one of its own"),
+    ("no-automounted-token", DEPLOYMENT, "blog-frontend", mounted_token, "the pod mounts a Kubernetes API token it does not need; set automountServiceAccountToken: false"),
 ]
 
 
@@ -64,6 +68,16 @@ def test_each_rule_passes_the_shipped_resource_and_fails_it_with_one_field_chang
 
 def test_every_rule_has_a_case():
     assert {c[0] for c in CASES} == {r.name for r in security.RULES}
+
+
+def test_a_namespace_without_a_network_policy_is_reported(plans):
+    records = plans["prod"].records
+    assert security.namespaces_without_network_policies(records) == []
+    without_blogs = [r for r in records if not (r.type == security.NETWORK_POLICY and r.inputs["metadata"]["namespace"] == "blog")]
+    [violation] = security.namespaces_without_network_policies(without_blogs)
+    assert str(violation) == (
+        "namespaces-have-network-policies: kubernetes:core/v1:Namespace blog: namespace blog has no NetworkPolicy; declare a default-deny ingress policy"
+    )
 
 
 def test_every_shipped_stack_passes_every_rule(plans):
@@ -146,6 +160,26 @@ PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools"
         assert "error: stack dev: policy no-privileged-containers: kubernetes:apps/v1:Deployment blog-frontend: container frontend is privileged" in errors
         assert "error: stack dev: policy no-host-path-volumes: kubernetes:apps/v1:Deployment blog-backend: volume root mounts the node's /" in errors
         assert "error: stack dev: policy pod-security-enforced: kubernetes:core/v1:Namespace blog: Pod Security is privileged" in errors
+
+    def test_a_project_file_that_moves_the_cluster_to_the_default_network_fails_naming_the_cis_rule(self, clone):
+        mistaken = '''import pulumi
+
+from shoestring.definitions import App, Project
+
+
+def _default_network(args: pulumi.ResourceTransformArgs):
+    if args.type_ != "gcp:container/cluster:Cluster":
+        return None
+    return pulumi.ResourceTransformResult({**args.props, "network": "default"}, args.opts)
+
+
+pulumi.runtime.register_resource_transform(_default_network)
+
+PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/tools"),))
+'''
+        completed = self.plan(clone, "tools.py", mistaken)
+        assert completed.returncode == 1, completed.stdout + completed.stderr
+        assert "error: stack dev: policy cluster-dedicated-network: gcp:container/cluster:Cluster shoestring-dev: the cluster is on the project's default network" in completed.stderr
 
     def test_a_project_named_kube_system_is_refused(self, clone):
         named = '''from shoestring.definitions import App, Project

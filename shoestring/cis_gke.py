@@ -1,0 +1,202 @@
+"""CIS GKE Benchmark 1.9 (section 5, managed services) over {type, name, inputs} records.
+
+`RULES` are the controls a cluster, node pool, network or firewall declaration can be checked
+for; each is a plain function of one resource's type and inputs, like shoestring/security.py's,
+so the same functions run in `make plan` and in the policy pack (policies/). `CONTROLS` lists
+every control of the benchmark as kube-bench's `cfg/gke-1.9.0/managedservices.yaml` encodes it,
+with the rule that enforces it or the reason none does, and its monthly cost: README "Security"
+is generated from it (:func:`markdown`). The module imports only shoestring/security.py, so
+another project can take the two as they stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shoestring.security import ResourceRecord, Rule, Violation
+
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+FIREWALL = "gcp:compute/firewall:Firewall"
+PUBLIC_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+
+
+def _get(inputs: Mapping[str, Any], *path: str) -> Any:
+    node: Any = inputs
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def _cluster_check(check: Callable[[Mapping[str, Any]], str | None]) -> Callable[[str, Mapping[str, Any]], list[str]]:
+    def run(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+        problem = check(inputs) if type_ == CLUSTER else None
+        return [problem] if problem else []
+
+    return run
+
+
+def _pool_check(check: Callable[[Mapping[str, Any]], str | None]) -> Callable[[str, Mapping[str, Any]], list[str]]:
+    """A node-pool check, applied to node pools and to a cluster's own (default) node config."""
+
+    def run(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+        if type_ == NODE_POOL:
+            problem = check(inputs)
+        elif type_ == CLUSTER and inputs.get("nodeConfig"):
+            problem = check({"nodeConfig": inputs["nodeConfig"]})
+        else:
+            problem = None
+        return [problem] if problem else []
+
+    return run
+
+
+def dedicated_network(inputs: Mapping[str, Any]) -> str | None:
+    network = inputs.get("network")
+    if not network or str(network).rsplit("/", 1)[-1] == "default":
+        return "the cluster is on the project's default network, whose auto-created rules admit SSH and RDP from 0.0.0.0/0; give it a VPC of its own"
+    return None
+
+
+def no_firewall_open_to_internet(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    if type_ != FIREWALL or inputs.get("direction", "INGRESS") != "INGRESS" or inputs.get("denies"):
+        return []
+    open_ = [r for r in inputs.get("sourceRanges") or [] if r in ("0.0.0.0/0", "::/0")]
+    return [f"admits ingress from {', '.join(open_)}; admit only the ranges that need it"] if open_ else []
+
+
+def vpc_native(inputs: Mapping[str, Any]) -> str | None:
+    if inputs.get("networkingMode") != "VPC_NATIVE" or not inputs.get("ipAllocationPolicy"):
+        return "the cluster is routes-based; set networkingMode VPC_NATIVE with an ipAllocationPolicy (alias IPs)"
+    return None
+
+
+def control_plane_not_public(inputs: Mapping[str, Any]) -> str | None:
+    if _get(inputs, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled") is False:
+        return None
+    blocks = _get(inputs, "masterAuthorizedNetworksConfig", "cidrBlocks") or []
+    cidrs = [b.get("cidrBlock") for b in blocks]
+    if not cidrs:
+        return "the control plane's IP endpoints admit every address; turn them off (use the DNS-based endpoint) or list authorized networks"
+    if "0.0.0.0/0" in cidrs:
+        return "an authorized network of 0.0.0.0/0 admits every address; list your own networks"
+    if _get(inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is not False:
+        return "authorized networks still admit every Google Cloud public IP (gcpPublicCidrsAccessEnabled); set it false"
+    return None
+
+
+def intranode_visibility(inputs: Mapping[str, Any]) -> str | None:
+    return None if inputs.get("enableIntranodeVisibility") is True else "intranode visibility is off; set enableIntranodeVisibility"
+
+
+def no_client_certificate(inputs: Mapping[str, Any]) -> str | None:
+    issued = _get(inputs, "masterAuth", "clientCertificateConfig", "issueClientCertificate")
+    return None if issued is False else "a client certificate may be issued (a credential that cannot be revoked); set issueClientCertificate false"
+
+
+def no_legacy_abac(inputs: Mapping[str, Any]) -> str | None:
+    return "legacy ABAC authorization is on; turn it off" if inputs.get("enableLegacyAbac") else None
+
+
+def security_posture(inputs: Mapping[str, Any]) -> str | None:
+    mode = _get(inputs, "securityPostureConfig", "mode")
+    return None if mode in ("BASIC", "ENTERPRISE") else f"security posture is {mode or 'unset'}; set mode BASIC (free)"
+
+
+def binary_authorization(inputs: Mapping[str, Any]) -> str | None:
+    mode = _get(inputs, "binaryAuthorization", "evaluationMode")
+    return None if mode == "PROJECT_SINGLETON_POLICY_ENFORCE" else f"Binary Authorization is {mode or 'off'}; set evaluationMode PROJECT_SINGLETON_POLICY_ENFORCE"
+
+
+def shielded_nodes(inputs: Mapping[str, Any]) -> str | None:
+    return None if inputs.get("enableShieldedNodes") is True else "shielded nodes are off; set enableShieldedNodes"
+
+
+def workload_identity(inputs: Mapping[str, Any]) -> str | None:
+    return None if _get(inputs, "workloadIdentityConfig", "workloadPool") else "Workload Identity is off; set workloadIdentityConfig.workloadPool to PROJECT.svc.id.goog"
+
+
+def release_channel(inputs: Mapping[str, Any]) -> str | None:
+    channel = _get(inputs, "releaseChannel", "channel")
+    return None if channel in PUBLIC_CHANNELS else f"release channel is {channel or 'unset'}; follow RAPID, REGULAR or STABLE"
+
+
+def system_logging_and_monitoring(inputs: Mapping[str, Any]) -> str | None:
+    logged = "SYSTEM_COMPONENTS" in (_get(inputs, "loggingConfig", "enableComponents") or [])
+    monitored = "SYSTEM_COMPONENTS" in (_get(inputs, "monitoringConfig", "enableComponents") or [])
+    return None if logged and monitored else "system components are not logged and monitored; enable SYSTEM_COMPONENTS in loggingConfig and monitoringConfig"
+
+
+def no_kubernetes_alpha(inputs: Mapping[str, Any]) -> str | None:
+    return "Kubernetes alpha features are on (an alpha cluster expires after 30 days); turn them off" if inputs.get("enableKubernetesAlpha") else None
+
+
+def no_default_compute_service_account(inputs: Mapping[str, Any]) -> str | None:
+    account = _get(inputs, "nodeConfig", "serviceAccount")
+    if not account or account == "default" or str(account).endswith("-compute@developer.gserviceaccount.com"):
+        return "nodes run as the Compute Engine default service account (Editor on the project); give them a dedicated one"
+    return None
+
+
+def gke_metadata_server(inputs: Mapping[str, Any]) -> str | None:
+    mode = _get(inputs, "nodeConfig", "workloadMetadataConfig", "mode")
+    return None if mode == "GKE_METADATA" else f"workload metadata mode is {mode or 'unset'}; set GKE_METADATA so pods cannot read the node's credentials"
+
+
+def cos_containerd(inputs: Mapping[str, Any]) -> str | None:
+    image = _get(inputs, "nodeConfig", "imageType")
+    return None if image in (None, "COS_CONTAINERD") else f"node image is {image}; use COS_CONTAINERD (GKE's default)"
+
+
+def auto_repair(inputs: Mapping[str, Any]) -> str | None:
+    return None if _get(inputs, "management", "autoRepair") is not False else "node auto-repair is off; turn it on"
+
+
+def auto_upgrade(inputs: Mapping[str, Any]) -> str | None:
+    return None if _get(inputs, "management", "autoUpgrade") is not False else "node auto-upgrade is off; turn it on"
+
+
+def integrity_monitoring(inputs: Mapping[str, Any]) -> str | None:
+    enabled = _get(inputs, "nodeConfig", "shieldedInstanceConfig", "enableIntegrityMonitoring")
+    return None if enabled is not False else "integrity monitoring is off on shielded nodes; turn it on"
+
+
+def secure_boot(inputs: Mapping[str, Any]) -> str | None:
+    enabled = _get(inputs, "nodeConfig", "shieldedInstanceConfig", "enableSecureBoot")
+    return None if enabled is True else "secure boot is off on shielded nodes; set enableSecureBoot"
+
+
+RULES = (
+    Rule("cluster-dedicated-network", "The cluster has a VPC of its own, not the project's default network.", _cluster_check(dedicated_network), "5.6.6"),
+    Rule("no-firewall-open-to-internet", "No firewall rule admits ingress from 0.0.0.0/0.", no_firewall_open_to_internet, "5.6.6"),
+    Rule("vpc-native-cluster", "The cluster is VPC-native (alias IPs).", _cluster_check(vpc_native), "5.6.2"),
+    Rule("control-plane-not-public", "The control plane's IP endpoints are off or limited to authorized networks.", _cluster_check(control_plane_not_public), "5.6.3, 5.6.4"),
+    Rule("intranode-visibility", "Intranode visibility is on.", _cluster_check(intranode_visibility), "5.6.1"),
+    Rule("no-client-certificate", "The cluster issues no client certificate.", _cluster_check(no_client_certificate), "5.8.1"),
+    Rule("no-legacy-abac", "Legacy ABAC authorization is off.", _cluster_check(no_legacy_abac), "5.8.3"),
+    Rule("security-posture", "Security posture is BASIC or ENTERPRISE.", _cluster_check(security_posture), "5.10.4"),
+    Rule("binary-authorization", "Binary Authorization enforces the project's policy.", _cluster_check(binary_authorization), "5.1.4"),
+    Rule("shielded-nodes", "Shielded GKE nodes are on.", _cluster_check(shielded_nodes), "5.5.5"),
+    Rule("workload-identity", "Workload Identity is on.", _cluster_check(workload_identity), "5.2.2"),
+    Rule("release-channel", "The cluster follows a release channel.", _cluster_check(release_channel), "5.5.4"),
+    Rule("system-logging-and-monitoring", "System components are logged and monitored.", _cluster_check(system_logging_and_monitoring), "5.7.1"),
+    Rule("no-kubernetes-alpha", "Kubernetes alpha features are off.", _cluster_check(no_kubernetes_alpha), "5.10.2"),
+    Rule("no-default-compute-service-account", "Nodes run as a dedicated service account.", _pool_check(no_default_compute_service_account), "5.2.1"),
+    Rule("gke-metadata-server", "Nodes serve the GKE metadata server.", _pool_check(gke_metadata_server), "5.4.1"),
+    Rule("cos-containerd-nodes", "Nodes run Container-Optimized OS with containerd.", _pool_check(cos_containerd), "5.5.1"),
+    Rule("node-auto-repair", "Node auto-repair is on.", _pool_check(auto_repair), "5.5.2"),
+    Rule("node-auto-upgrade", "Node auto-upgrade is on.", _pool_check(auto_upgrade), "5.5.3"),
+    Rule("node-integrity-monitoring", "Shielded nodes monitor their integrity.", _pool_check(integrity_monitoring), "5.5.6"),
+    Rule("node-secure-boot", "Shielded nodes boot securely.", _pool_check(secure_boot), "5.5.7"),
+)
+
+
+def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
+    return [
+        Violation(rule.name, f"{record.type} {record.name}", message)
+        for record in records
+        for rule in RULES
+        for message in rule.check(record.type, record.inputs)
+    ]

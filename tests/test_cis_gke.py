@@ -1,0 +1,94 @@
+"""CIS GKE Benchmark 1.9 rules (shoestring/cis_gke.py): each passes the shipped prod cluster,
+node pool or network and fails it with one field changed, expecting exactly that rule's
+violation — the way pulumi/compliance-policies tests its rules."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from helpers import CLUSTER, NODE_POOL
+
+from shoestring import cis_gke
+
+FIREWALL = cis_gke.FIREWALL
+# A rule like the ones GKE adds for load-balancer health checks (Google's probe ranges only).
+HEALTH_CHECKS = {"network": "shoestring-prod", "direction": "INGRESS", "sourceRanges": ["35.191.0.0/16", "130.211.0.0/22"], "allows": [{"protocol": "tcp"}]}
+
+
+def shipped(plans, type_: str, name: str) -> dict:
+    if type_ == FIREWALL:
+        return copy.deepcopy(HEALTH_CHECKS)
+    return copy.deepcopy(next(r for r in plans["prod"].records if r.type == type_ and r.name == name).inputs)
+
+
+def at(path: str, value):
+    def change(inputs: dict) -> None:
+        *parents, last = path.split(".")
+        node = inputs
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+
+    return change
+
+
+CASES = [
+    ("cluster-dedicated-network", CLUSTER, at("network", "default"),
+     "the cluster is on the project's default network, whose auto-created rules admit SSH and RDP from 0.0.0.0/0; give it a VPC of its own"),
+    ("no-firewall-open-to-internet", FIREWALL, at("sourceRanges", ["0.0.0.0/0"]), "admits ingress from 0.0.0.0/0; admit only the ranges that need it"),
+    ("vpc-native-cluster", CLUSTER, at("networkingMode", "ROUTES"), "the cluster is routes-based; set networkingMode VPC_NATIVE with an ipAllocationPolicy (alias IPs)"),
+    ("control-plane-not-public", CLUSTER, at("controlPlaneEndpointsConfig.ipEndpointsConfig.enabled", True),
+     "the control plane's IP endpoints admit every address; turn them off (use the DNS-based endpoint) or list authorized networks"),
+    ("intranode-visibility", CLUSTER, at("enableIntranodeVisibility", False), "intranode visibility is off; set enableIntranodeVisibility"),
+    ("no-client-certificate", CLUSTER, at("masterAuth.clientCertificateConfig.issueClientCertificate", True),
+     "a client certificate may be issued (a credential that cannot be revoked); set issueClientCertificate false"),
+    ("no-legacy-abac", CLUSTER, at("enableLegacyAbac", True), "legacy ABAC authorization is on; turn it off"),
+    ("security-posture", CLUSTER, at("securityPostureConfig.mode", "DISABLED"), "security posture is DISABLED; set mode BASIC (free)"),
+    ("binary-authorization", CLUSTER, at("binaryAuthorization.evaluationMode", "DISABLED"),
+     "Binary Authorization is DISABLED; set evaluationMode PROJECT_SINGLETON_POLICY_ENFORCE"),
+    ("shielded-nodes", CLUSTER, at("enableShieldedNodes", False), "shielded nodes are off; set enableShieldedNodes"),
+    ("workload-identity", CLUSTER, at("workloadIdentityConfig", {}), "Workload Identity is off; set workloadIdentityConfig.workloadPool to PROJECT.svc.id.goog"),
+    ("release-channel", CLUSTER, at("releaseChannel.channel", "UNSPECIFIED"), "release channel is UNSPECIFIED; follow RAPID, REGULAR or STABLE"),
+    ("system-logging-and-monitoring", CLUSTER, at("loggingConfig.enableComponents", []),
+     "system components are not logged and monitored; enable SYSTEM_COMPONENTS in loggingConfig and monitoringConfig"),
+    ("no-kubernetes-alpha", CLUSTER, at("enableKubernetesAlpha", True), "Kubernetes alpha features are on (an alpha cluster expires after 30 days); turn them off"),
+    ("no-default-compute-service-account", NODE_POOL, at("nodeConfig.serviceAccount", "default"),
+     "nodes run as the Compute Engine default service account (Editor on the project); give them a dedicated one"),
+    ("gke-metadata-server", NODE_POOL, at("nodeConfig.workloadMetadataConfig.mode", "GCE_METADATA"),
+     "workload metadata mode is GCE_METADATA; set GKE_METADATA so pods cannot read the node's credentials"),
+    ("cos-containerd-nodes", NODE_POOL, at("nodeConfig.imageType", "UBUNTU_CONTAINERD"), "node image is UBUNTU_CONTAINERD; use COS_CONTAINERD (GKE's default)"),
+    ("node-auto-repair", NODE_POOL, at("management.autoRepair", False), "node auto-repair is off; turn it on"),
+    ("node-auto-upgrade", NODE_POOL, at("management.autoUpgrade", False), "node auto-upgrade is off; turn it on"),
+    ("node-integrity-monitoring", NODE_POOL, at("nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring", False),
+     "integrity monitoring is off on shielded nodes; turn it on"),
+    ("node-secure-boot", NODE_POOL, at("nodeConfig.shieldedInstanceConfig.enableSecureBoot", False), "secure boot is off on shielded nodes; set enableSecureBoot"),
+]
+NAMES = {CLUSTER: "shoestring-prod", NODE_POOL: "default-pool", FIREWALL: "health-checks"}
+
+
+@pytest.mark.parametrize(("rule", "type_", "change", "message"), CASES, ids=[c[0] for c in CASES])
+def test_each_rule_passes_the_shipped_resource_and_fails_it_with_one_field_changed(plans, rule, type_, change, message):
+    inputs = shipped(plans, type_, NAMES[type_])
+    assert [r.name for r in cis_gke.RULES if r.check(type_, inputs)] == []
+    change(inputs)
+    assert {r.name: r.check(type_, inputs) for r in cis_gke.RULES if r.check(type_, inputs)} == {rule: [message]}
+
+
+def test_every_rule_has_a_case():
+    assert [c[0] for c in CASES] == [r.name for r in cis_gke.RULES]
+
+
+def test_authorized_networks_pass_only_when_they_name_networks_and_shut_out_google_cloud(plans):
+    inputs = shipped(plans, CLUSTER, "shoestring-prod")
+    at("controlPlaneEndpointsConfig.ipEndpointsConfig.enabled", True)(inputs)
+    at("masterAuthorizedNetworksConfig", {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}], "gcpPublicCidrsAccessEnabled": False})(inputs)
+    assert cis_gke.control_plane_not_public(inputs) is None
+    at("masterAuthorizedNetworksConfig.cidrBlocks", [{"cidrBlock": "0.0.0.0/0"}])(inputs)
+    assert cis_gke.control_plane_not_public(inputs) == "an authorized network of 0.0.0.0/0 admits every address; list your own networks"
+
+
+def test_every_shipped_stack_passes_every_cis_rule(plans):
+    for stack, plan in plans.items():
+        assert cis_gke.violations(plan.records) == [], stack
+
