@@ -29,6 +29,9 @@ class ZonalClusterArgs(TypedDict):
     off and the DNS-based endpoint, gated by IAM, is the only way in."""
     private_nodes: NotRequired[bool]
     """Nodes get no external IP (pair with the network's Cloud NAT). Default ``False``."""
+    secret_manager: NotRequired[bool]
+    """Run GKE's Secret Manager add-on, which mounts Secret Manager secrets into pods as files.
+    Default ``False``."""
     rbac_security_group: NotRequired[str]
     """``gke-security-groups@<domain>``: Google Groups for RBAC. Default none."""
     release_channel: NotRequired[Literal["RAPID", "REGULAR", "STABLE"]]
@@ -135,6 +138,7 @@ class ZonalCluster(pulumi.ComponentResource):
             # Enforces the project's Binary Authorization policy; a new project's allows every
             # image until you write one (cloud.google.com/binary-authorization/docs/setting-up).
             binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
+            secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True) if args.get("secret_manager") else None,
             authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=args["rbac_security_group"])
             if args.get("rbac_security_group")
             else None,

@@ -51,6 +51,10 @@ class AppSpec(TypedDict):
     health_path: NotRequired[str]
     """HTTP path of the readiness and liveness probes. Default ``/healthz``."""
     env: NotRequired[Mapping[str, str]]
+    secrets: NotRequired[Mapping[str, str]]
+    """Secret Manager secrets by the name the app knows them by, each ``projects/P/secrets/S``:
+    mounted read-only under ``/var/run/secrets/shoestring/<NAME>`` (latest version) through GKE's
+    Secret Manager add-on, with ``<NAME>_FILE`` in the environment. Never a Kubernetes Secret."""
     gpus: NotRequired[int]
     """GPUs per pod. Above 0 the pods tolerate the GPU taint and select ``gpu_node_selector``."""
     gpu_node_selector: NotRequired[Mapping[str, str]]
@@ -113,18 +117,34 @@ class InternalService(pulumi.ComponentResource):
             limits[GPU_RESOURCE] = str(gpus)
             requests[GPU_RESOURCE] = str(gpus)
 
+        secrets = dict(args.get("secrets", {}))
+        env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(args.get("env", {}).items())]
+        env += [k8s.core.v1.EnvVarArgs(name=f"{k}_FILE", value=f"{SECRETS_PATH}/{k}") for k in sorted(secrets)]
+        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))]
+        provider_class = _secret_provider_class(name, app, args["namespace"], labels, secrets, child) if secrets else None
+        if secrets:
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="secrets", mount_path=SECRETS_PATH, read_only=True))
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="secrets",
+                    csi=k8s.core.v1.CSIVolumeSourceArgs(
+                        driver=SECRETS_DRIVER, read_only=True, volume_attributes={"secretProviderClass": f"{app}-secrets"}
+                    ),
+                )
+            )
         container = k8s.core.v1.ContainerArgs(
             name=app,
             image=args["image"],
             # Tags are commit shas and never move, but Always keeps a re-pushed tag from being stale.
             image_pull_policy="Always",
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args["port"])],
-            env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(args.get("env", {}).items())] or None,
+            env=env or None,
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
             readiness_probe=probe,
             liveness_probe=probe,
             security_context=restricted_container(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            volume_mounts=mounts,
         )
         pod = k8s.core.v1.PodSpecArgs(
             containers=[container],
@@ -132,7 +152,7 @@ class InternalService(pulumi.ComponentResource):
             # Workload Identity goes through the GKE metadata server; no pod needs an API token.
             automount_service_account_token=False,
             security_context=restricted_pod(),
-            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+            volumes=volumes,
             node_selector=args["gpu_node_selector"] if gpus else None,
             tolerations=[
                 k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
@@ -165,7 +185,7 @@ class InternalService(pulumi.ComponentResource):
                     spec=pod,
                 ),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[provider_class] if provider_class else None),
         )
         if spread:
             k8s.policy.v1.PodDisruptionBudget(
@@ -238,3 +258,25 @@ def _one_per_node() -> k8s.core.v1.AffinityArgs:
             ]
         )
     )
+
+
+SECRETS_PATH = "/var/run/secrets/shoestring"
+SECRETS_DRIVER = "secrets-store-gke.csi.k8s.io"
+"""The CSI driver of GKE's Secret Manager add-on, which mounts secrets as in-memory files
+(cloud.google.com/secret-manager/docs/secret-manager-managed-csi-component)."""
+
+
+def _secret_provider_class(
+    name: str, app: str, namespace: pulumi.Input[str], labels: Mapping[str, str], secrets: Mapping[str, str], child: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """The add-on's SecretProviderClass: each secret's latest version, at the file named for it."""
+    listed = "".join(f'- resourceName: "{resource}/versions/latest"\n  path: "{file}"\n' for file, resource in sorted(secrets.items()))
+    provider_class = k8s.apiextensions.CustomResource(
+        f"{name}-secrets",
+        api_version="secrets-store.csi.x-k8s.io/v1",
+        kind="SecretProviderClass",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{app}-secrets", namespace=namespace, labels=labels),
+        spec={"provider": "gke", "parameters": {"secrets": listed}},
+        opts=child,
+    )
+    return provider_class

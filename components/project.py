@@ -159,8 +159,9 @@ class Project(pulumi.ComponentResource):
 
         workload_annotations = None
         roles = list(args.get("gcp_roles", ()))
-        if roles:
-            workload_annotations = {"iam.gke.io/gcp-service-account": self._gcp_identity(name, args, roles, child)}
+        secrets = sorted({resource for app in args["apps"] for resource in app.get("secrets", {}).values()})
+        if roles or secrets:
+            workload_annotations = {"iam.gke.io/gcp-service-account": self._gcp_identity(name, args, roles, secrets, child)}
         account = k8s.core.v1.ServiceAccount(
             f"{name}-workload",
             metadata=metadata("workload", workload_annotations),
@@ -219,8 +220,9 @@ class Project(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _gcp_identity(self, name: str, args: ProjectArgs, roles: list[str], child: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        """A GCP service account with only the project's roles, usable by the namespace's pods."""
+    def _gcp_identity(self, name: str, args: ProjectArgs, roles: list[str], secrets: list[str], child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """A GCP service account with only the project's roles, and read access to exactly the
+        secrets its apps name, usable by the namespace's pods."""
         gcp_project = args["gcp_project"]
         account = gcp.serviceaccount.Account(
             f"{name}-workload",
@@ -232,6 +234,16 @@ class Project(pulumi.ComponentResource):
         member = account.email.apply(lambda email: f"serviceAccount:{email}")
         for role in roles:
             gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
+        for resource in secrets:
+            secret_project, secret = resource.split("/")[1], resource.rsplit("/", 1)[-1]
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-reads-{secret}",
+                project=secret_project,
+                secret_id=secret,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+                opts=child,
+            )
         gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity",
             service_account_id=account.name,

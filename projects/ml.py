@@ -8,7 +8,7 @@ PROJECT = Project(
         App(
             name="worker",
             image="ghcr.io/acme/ml-worker",
-            tag="51d0c7e8f9a2",
+            tag="51d0c7e8f9a2@sha256:8e029ad9cb709f6af1c29bcd683d6b95a44a3079ede0f0ae6d5a3863c10270fc",
             port=8080,
             repository="https://github.com/acme/ml",
             branch="main",

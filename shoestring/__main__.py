@@ -49,7 +49,7 @@ def plan(stack: str, as_json: bool) -> None:
         console.print(render.cost_summary(estimates[-1]))
         broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records) + cis_gke.violations(result.records))
         planned[name] = result.records
-    broken.extend(f"policy {v}" for v in security.shared_workload_identities(planned))
+    broken.extend(f"policy {v}" for v in security.shared_workload_identities(planned) + security.shared_secrets(planned))
     for violation in broken:
         click.echo(f"error: {violation}", err=True)
     if broken:
@@ -161,6 +161,13 @@ def deployer_roles() -> None:
 def preview_roles() -> None:
     """Print README's table of the read-only roles of the pull-request preview identity."""
     click.echo(permissions.preview_markdown(), nl=False)
+
+
+@cli.command("security-table")
+def security_table() -> None:
+    """Print README's table of CIS GKE 1.9 controls: status per stack, rules, monthly cost."""
+    plans = {stack: _run(stack) for stack in offline.stacks()}
+    click.echo(cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}), nl=False)
 
 
 @cli.command("config-reference")

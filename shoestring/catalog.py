@@ -132,6 +132,11 @@ def cloud_nat() -> dict:
     return _catalog()["cloud_nat"]
 
 
+def secret_manager() -> dict:
+    """Secret Manager's rates: per active secret version a month, per 10,000 accesses."""
+    return _catalog()["secret_manager"]
+
+
 def static_ip_hourly(region: str, in_use: bool) -> float:
     return _region(region)["static_ip_in_use" if in_use else "static_ip_unused"]["hourly"]
 

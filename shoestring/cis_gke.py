@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shoestring import security
 from shoestring.security import ResourceRecord, Rule, Violation
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -200,3 +201,151 @@ def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
         for rule in RULES
         for message in rule.check(record.type, record.inputs)
     ]
+
+
+# Every control of CIS GKE 1.9's sections 4 (Kubernetes policies) and 5 (managed services).
+# Sections 1-3 (control plane, etcd, node configuration files) are Google's to configure on GKE;
+# kube-bench checks them on a running node.
+
+RBAC_TYPES = (
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+)
+PASS, FAIL = "pass", "**fail**"
+HostedStatus = Callable[[list[ResourceRecord]], str]
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    title: str
+    enforced_by: tuple[str, ...] = ()
+    """Rules (this module's, shoestring/security.py's or the policy pack's) whose findings decide the status."""
+    cost: str = "$0"
+    status: str | HostedStatus | None = None
+    """Status where no rule decides it: a fixed text, or a function of the stack's records."""
+    cluster: bool = True
+    """A control of the cluster: a stack in another stack's cluster inherits that cluster's status."""
+
+
+def _no_rbac_objects(records: list[ResourceRecord]) -> str:
+    return "pass: the program declares no RBAC object" if not any(r.type in RBAC_TYPES for r in records) else "review: RBAC objects declared"
+
+
+def _datapath(records: list[ResourceRecord]) -> str:
+    clusters = [r for r in records if r.type == CLUSTER]
+    return PASS + ": Dataplane V2" if clusters and all(r.inputs.get("datapathProvider") == "ADVANCED_DATAPATH" for r in clusters) else FAIL
+
+
+def _private_nodes(records: list[ResourceRecord]) -> str:
+    private = any(_get(r.inputs, "privateClusterConfig", "enablePrivateNodes") for r in records if r.type == CLUSTER)
+    return "on, with Cloud NAT" if private else "off: public IPs cost less at rest (README, Private nodes)"
+
+
+def _groups(records: list[ResourceRecord]) -> str:
+    configured = any(_get(r.inputs, "authenticatorGroupsConfig", "securityGroup") for r in records if r.type == CLUSTER)
+    return PASS if configured else "opt-in: `controlPlane.rbacSecurityGroup`"
+
+
+def _no_load_balancer_services(records: list[ResourceRecord]) -> str:
+    services = [r for r in records if r.type == "kubernetes:core/v1:Service" and _get(r.inputs, "spec", "type") == "LoadBalancer"]
+    if services:
+        return FAIL
+    gateway = any(r.type == "kubernetes:gateway.networking.k8s.io/v1:Gateway" for r in records)
+    return PASS + (": Certificate Manager certificates on the Gateway" if gateway else ": no LoadBalancer Service")
+
+
+CONTROLS = (
+    Control("4.1.1", "cluster-admin role only where required", status=_no_rbac_objects, cluster=False),
+    Control("4.1.2", "Minimize access to secrets", status=_no_rbac_objects, cluster=False),
+    Control("4.1.3", "Minimize wildcard use in Roles and ClusterRoles", status=_no_rbac_objects, cluster=False),
+    Control("4.1.4", "Default service accounts are not actively used", ("no-default-service-account",), cluster=False),
+    Control("4.1.5", "Service account tokens mounted only where necessary", ("no-automounted-token",), cluster=False),
+    Control("4.1.6", "Avoid use of the system:masters group", ("no-client-certificate",)),
+    Control("4.1.7", "Limit Bind, Impersonate and Escalate", status=_no_rbac_objects, cluster=False),
+    Control("4.1.8", "Avoid bindings to system:anonymous", status=_no_rbac_objects, cluster=False),
+    Control("4.1.9", "Avoid non-default bindings to system:unauthenticated", status=_no_rbac_objects, cluster=False),
+    Control("4.1.10", "Avoid non-default bindings to system:authenticated", status=_no_rbac_objects, cluster=False),
+    Control(
+        "4.2.1", "Pod Security Standard baseline or stricter in every namespace",
+        ("pod-security-enforced", "no-privileged-containers", "no-host-namespaces", "no-host-path-volumes", "no-added-capabilities", "run-as-non-root"),
+        cluster=False,
+    ),
+    Control("4.3.1", "The CNI supports Network Policies", status=_datapath),
+    Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), cluster=False),
+    Control("4.4.1", "Secrets as files, not environment variables", ("no-secrets-in-env",), cluster=False),
+    Control("4.4.2", "External secret storage", status="pass: Secret Manager (an app's `secrets`)", cluster=False),
+    Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization",)),
+    Control("4.6.1", "Namespaces as administrative boundaries", status="pass: a namespace per project", cluster=False),
+    Control("4.6.2", "seccomp profile RuntimeDefault", ("seccomp-runtime-default",), cluster=False),
+    Control("4.6.3", "Security context on pods and containers", ("read-only-root-filesystem", "run-as-non-root"), cluster=False),
+    Control("4.6.4", "The default namespace is not used", ("reserved-namespace-names",), cluster=False),
+    Control("5.1.1", "Image vulnerability scanning", cost="Artifact Analysis, per image scanned", status="off (priced)"),
+    Control("5.1.2", "Minimize user access to image repositories", cost="n/a", status="outside the program: no registry is declared"),
+    Control("5.1.3", "Cluster access to image repositories read-only", ("no-default-compute-service-account",), status=None),
+    Control("5.1.4", "Only trusted container images", ("binary-authorization",)),
+    Control("5.2.1", "Not the Compute Engine default service account", ("no-default-compute-service-account",)),
+    Control("5.2.2", "Dedicated GCP service accounts and Workload Identity", ("workload-identity",)),
+    Control("5.3.1", "Secrets encrypted with Cloud KMS keys", cost="Cloud KMS, per key version and per 10,000 operations", status="off (priced)"),
+    Control("5.4.1", "GKE metadata server", ("gke-metadata-server",)),
+    Control("5.5.1", "Container-Optimized OS with containerd", ("cos-containerd-nodes",)),
+    Control("5.5.2", "Node auto-repair", ("node-auto-repair",)),
+    Control("5.5.3", "Node auto-upgrade", ("node-auto-upgrade",)),
+    Control("5.5.4", "Release channels", ("release-channel",)),
+    Control("5.5.5", "Shielded GKE nodes", ("shielded-nodes",)),
+    Control("5.5.6", "Integrity monitoring", ("node-integrity-monitoring",)),
+    Control("5.5.7", "Secure boot", ("node-secure-boot",)),
+    Control("5.6.1", "VPC flow logs and intranode visibility", ("intranode-visibility",), cost="$0 intranode visibility; flow logs billed as log volume", status="intranode on; flow logs off (priced)"),
+    Control("5.6.2", "VPC-native clusters", ("vpc-native-cluster",)),
+    Control("5.6.3", "Control plane authorized networks", ("control-plane-not-public",)),
+    Control("5.6.4", "No public control-plane access (DNS-based endpoint only)", ("control-plane-not-public",)),
+    Control("5.6.5", "Private nodes", cost="Cloud NAT: $0.0014/node-h + $0.005/h a NAT IP + $0.045/GiB, for $0.005/node-h of public IPs", status=_private_nodes),
+    Control("5.6.6", "Firewall the worker nodes", ("cluster-dedicated-network", "no-firewall-open-to-internet")),
+    Control("5.6.7", "Google-managed SSL certificates", status=_no_load_balancer_services, cluster=False),
+    Control("5.7.1", "Logging and Cloud Monitoring", ("system-logging-and-monitoring",)),
+    Control("5.7.2", "Linux auditd logging", cost="a DaemonSet and its log volume", status="off (priced)"),
+    Control("5.8.1", "Client certificate authentication disabled", ("no-client-certificate",)),
+    Control("5.8.2", "Google Groups for RBAC", cost="$0 with a Google Workspace or Cloud Identity domain", status=_groups),
+    Control("5.8.3", "Legacy ABAC disabled", ("no-legacy-abac",)),
+    Control("5.9.1", "CMEK for persistent disks", cost="Cloud KMS key", status="off (priced): no persistent disk is declared"),
+    Control("5.9.2", "CMEK for boot disks", cost="Cloud KMS key", status="off (priced)"),
+    Control("5.10.1", "Kubernetes web UI disabled", status="pass: no dashboard add-on"),
+    Control("5.10.2", "No alpha clusters in production", ("no-kubernetes-alpha",)),
+    Control("5.10.3", "GKE Sandbox for untrusted workloads", cost="a node pool of its own", status="not used: every workload is the team's own"),
+    Control("5.10.4", "Security posture", ("security-posture",)),
+)
+
+
+def status(control: Control, records: list[ResourceRecord], owns_cluster: bool, host: str | None, found: Mapping[str, list[Violation]]) -> str:
+    """The control's status in one stack; ``found`` is every rule's violations in it, by rule name."""
+    if control.cluster and not owns_cluster:
+        return f"{host}'s cluster"
+    if control.enforced_by:
+        broken = [name for name in control.enforced_by if found.get(name)]
+        decided = FAIL if broken else PASS
+        if isinstance(control.status, str):
+            return control.status if not broken else FAIL
+        return decided
+    return control.status(records) if callable(control.status) else str(control.status)
+
+
+def markdown(stacks: Mapping[str, tuple[list[ResourceRecord], str | None]]) -> str:
+    """README "Security": every control, its status per stack, the rules that enforce it, its cost.
+
+    ``stacks`` maps a stack to its records and its host stack (None: it owns its cluster)."""
+    names = list(stacks)
+    found: dict[str, dict[str, list[Violation]]] = {}
+    for stack, (records, _) in stacks.items():
+        for violation in security.violations(records) + violations(records):
+            found.setdefault(stack, {}).setdefault(violation.rule, []).append(violation)
+    rows = [
+        f"| CIS GKE 1.9 | Control | {' | '.join(names)} | Enforced by | Monthly cost |",
+        f"| --- | --- | {' | '.join('---' for _ in names)} | --- | --- |",
+    ]
+    for control in CONTROLS:
+        cells = [status(control, records, host is None, host, found.get(stack, {})) for stack, (records, host) in stacks.items()]
+        rules = ", ".join(f"`{name}`" for name in control.enforced_by) or "—"
+        rows.append(f"| {control.id} | {control.title} | {' | '.join(cells)} | {rules} | {control.cost} |")
+    return "\n".join(rows) + "\n"

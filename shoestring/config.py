@@ -174,6 +174,9 @@ class AppSettings(_Strict):
     """Image tag (git commit sha) deployed in this stack (default: the definition's)."""
     hosts: list[str] | None = None
     """Public host names in this stack, replacing the definition's; [] keeps the app private here."""
+    secrets: dict[str, str] | None = None
+    """Secret Manager secret ids in this stack, replacing the definition's (same names): a stack
+    sharing a GCP project with another must read its own secrets, not the other's."""
 
     @field_validator("tag")
     @classmethod
@@ -259,6 +262,8 @@ class StackConfig(_Strict):
     # Resolved by load(), not set in config.
     host: StackConfig | None = None
     deployed: tuple[ProjectInstance, ...] = ()
+    secret_manager: bool = False
+    """Some project definition names Secret Manager secrets: the cluster runs GKE's add-on for them."""
     notices: tuple[str, ...] = ()
     """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
 
@@ -388,7 +393,7 @@ def _example(known: list[str], family: str) -> str:
 
 # Loading.
 
-_RESOLVED = {"stack", "gcp_project", "host", "deployed", "notices"}
+_RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
 _STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects", "controlPlane"}
 _SECRETS = {"tunnelCredentials"}
@@ -480,7 +485,8 @@ def load(
     later += project_problems + _entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw)
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
-    return cfg.model_copy(update={"deployed": deployed, "notices": _notices(cfg, deployed)})
+    uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
+    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "notices": _notices(cfg, deployed)})
 
 
 def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...]) -> tuple[str, ...]:
@@ -530,7 +536,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         apps = []
         for app in project.apps:
             override = settings.apps.get(app.name, AppSettings())
-            update = {k: v for k, v in (("replicas", override.replicas), ("tag", override.tag)) if v is not None}
+            update = {k: v for k, v in (("replicas", override.replicas), ("tag", override.tag), ("secrets", override.secrets)) if v is not None}
             if override.hosts is not None:
                 update["public"] = definitions.Public(hosts=tuple(override.hosts), path=app.public.path if app.public else "/") if override.hosts else None
             apps.append(app.model_copy(update=update))

@@ -26,7 +26,9 @@ STACK_LABEL = "shoestring-stack"
 # Resources that cost nothing of their own: what they run on (nodes) or route through (load
 # balancers) is priced where it is declared.
 ROUTER_NAT = "gcp:compute/routerNat:RouterNat"
+SECRET_ACCESS = "gcp:secretmanager/secretIamMember:SecretIamMember"
 NO_CHARGE = {
+    "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass",
     "gcp:compute/network:Network",
     "gcp:compute/subnetwork:Subnetwork",
     "gcp:compute/router:Router",
@@ -153,7 +155,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
-        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, *CERTIFICATE_TYPES):
+        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, SECRET_ACCESS, *CERTIFICATE_TYPES):
             continue  # priced together below: Google bills them per project, not per resource
         elif record.type == "gcp:compute/globalAddress:GlobalAddress":
             result.lines.append(_static_ip(record, region))
@@ -166,6 +168,18 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             no_charge += 1
         else:
             result.lines.append(Line(f"{record.type} {record.name}", "not priced: the catalog has no figure for this type", None))
+    secrets = sorted({(r.inputs.get("project"), r.inputs.get("secretId")) for r in _of(records, SECRET_ACCESS)})
+    if secrets:
+        rates = catalog.secret_manager()
+        result.lines.append(
+            Line(
+                "Secret Manager",
+                f"{len(secrets)} secret(s) the apps read ({', '.join(s for _, s in secrets)}), one active version each at "
+                f"${rates['version_monthly']}/month (the billing account's first {rates['free_versions']} are free; not assumed); "
+                f"reads ${rates['access_per_10k']} per 10,000 beyond {rates['free_accesses']:,} a month, once per pod start, not counted",
+                len(secrets) * rates["version_monthly"],
+            )
+        )
     if _of(records, ROUTER_NAT) and region is not None:
         result.lines.append(_cloud_nat(records, region, placement))
     result.lines.extend(_forwarding_rules(records, host_records or (), region))

@@ -19,14 +19,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}(@sha256:[0-9a-f]{64})?$")
 
 
 def check_commit_tag(tag: str) -> str:
     """Images are tagged by the git commit they were built from, so `on-call check-health` can
     compare what runs with its branch: a moving tag (latest, v1) says nothing of which commit runs."""
     if not COMMIT_TAG.match(tag):
-        raise ValueError(f"{tag!r} is not a commit sha; tag the image with the commit it was built from (7 to 40 lowercase hex characters, e.g. 9c4e1f2a7b3d)")
+        raise ValueError(
+            f"{tag!r} is not a commit sha; tag the image with the commit it was built from (7 to 40 lowercase hex characters, "
+            "e.g. 9c4e1f2a7b3d), and pin its digest after it (9c4e1f2a7b3d@sha256:<64 hex>) so the registry cannot serve other bytes"
+        )
     return tag
 QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 
@@ -86,7 +92,7 @@ class App(_Definition):
     image: str
     """Image repository without tag, e.g. ghcr.io/acme/blog-frontend. Images are tagged by git commit sha."""
     tag: str
-    """Default image tag (a git commit sha); a stack may override it."""
+    """Default image tag: the git commit sha, and best its digest after it (`sha@sha256:...`); a stack may override it."""
     port: int = Field(ge=1, le=65535)
     """Container port; the Service exposes the same port."""
     replicas: int = Field(default=1, ge=0)
@@ -99,7 +105,13 @@ class App(_Definition):
     """HTTP path of the readiness and liveness probes."""
     resources: Resources = Resources()
     env: dict[str, str] = {}
-    """Plain environment variables. Secrets do not belong here."""
+    """Plain environment variables. A name that reads as a credential (PASSWORD, TOKEN, SECRET,
+    KEY...) is refused: such values belong in `secrets`."""
+    secrets: dict[str, str] = {}
+    """Secrets from Google Secret Manager, by the name the app knows them by:
+    `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
+    at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
+    `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
     gpus: int = Field(default=0, ge=0)
     """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
     whole_node: bool = False
@@ -120,6 +132,33 @@ class App(_Definition):
     @classmethod
     def _commit_tag(cls, tag: str) -> str:
         return check_commit_tag(tag)
+
+    @field_validator("env")
+    @classmethod
+    def _no_credentials(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            words = set(re.split(r"[^A-Z0-9]+", name.upper()))
+            if words & CREDENTIAL_WORDS:
+                raise ValueError(
+                    f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager "
+                    f"(`gcloud secrets create ...`) and name it in secrets={{{name!r}: '<secret id>'}} instead"
+                )
+        return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, secrets: dict[str, str]) -> dict[str, str]:
+        for name, secret in secrets.items():
+            if not ENV_NAME.match(name):
+                raise ValueError(f"secrets key {name!r} is not an environment-style name (A-Z, 0-9, _)")
+            if not SECRET_ID.match(secret):
+                raise ValueError(f"secrets[{name!r}] = {secret!r} is not a Secret Manager secret id (letters, digits, - and _, up to 255)")
+        return secrets
+
+    @property
+    def commit(self) -> str:
+        """The git commit the image was built from: the tag without its digest."""
+        return self.tag.split("@", 1)[0]
 
 
 class Project(_Definition):

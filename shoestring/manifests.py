@@ -7,15 +7,21 @@ from pathlib import Path
 
 import yaml
 
-from shoestring.offline import Plan
+from shoestring.offline import SECRET, Plan
 
 CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/")
 """The Gateway API's and GKE's own CRDs: Kubernetes' schemas do not know them."""
 
 
 def of(plan: Plan) -> list[dict]:
-    """Every Kubernetes object the plan declares, as a manifest (apiVersion, kind, metadata, spec...)."""
-    return [record.inputs for record in plan.records if record.type.startswith("kubernetes:") and "kind" in record.inputs]
+    """Every Kubernetes object the plan declares, as a manifest (apiVersion, kind, metadata, spec...).
+    A secret field the offline plan cannot see stands as one placeholder key, so the object keeps
+    its schema's shape."""
+    return [
+        {key: ({"offline-plan": "secret value not shown"} if value == SECRET else value) for key, value in record.inputs.items()}
+        for record in plan.records
+        if record.type.startswith("kubernetes:") and "kind" in record.inputs
+    ]
 
 
 def is_custom_resource(manifest: dict) -> bool:

@@ -47,6 +47,10 @@ GRANTS: dict[str, Grant] = {
     "gcp:compute/subnetwork:Subnetwork": Grant(("roles/compute.networkAdmin",), "the cluster's subnet and its Pod and Service ranges"),
     "gcp:compute/router:Router": Grant(("roles/compute.networkAdmin",), "the Cloud Router of Cloud NAT, with privateNodes"),
     "gcp:compute/routerNat:RouterNat": Grant(("roles/compute.networkAdmin",), "Cloud NAT, with privateNodes"),
+    "gcp:secretmanager/secretIamMember:SecretIamMember": Grant(
+        ("roles/secretmanager.admin",), "grant each project's identity read access to exactly its secrets (setIamPolicy on a secret)"
+    ),
+    "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass": Grant(("roles/container.admin",), "the Secret Manager add-on's SecretProviderClasses"),
     "gcp:compute/globalAddress:GlobalAddress": Grant(("roles/compute.publicIpAdmin",), "the Gateway's reserved IP address"),
     "gcp:certificatemanager/certificateMap:CertificateMap": Grant(("roles/certificatemanager.editor",), "the Gateway's certificate map"),
     "gcp:certificatemanager/certificate:Certificate": Grant(("roles/certificatemanager.editor",), "Google-managed certificates"),

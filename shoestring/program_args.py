@@ -32,6 +32,8 @@ def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
         # Visible in the console and in billing exports, and read by the cost estimate.
         "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
     }
+    if cfg.secret_manager:
+        args["secret_manager"] = True
     if cfg.control_plane.rbac_security_group:
         args["rbac_security_group"] = cfg.control_plane.rbac_security_group
     return args
@@ -172,6 +174,8 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
     }
     if app.public is not None:
         spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}
+    if app.secrets:
+        spec["secrets"] = {name: f"projects/{cfg.gcp_project}/secrets/{secret}" for name, secret in app.secrets.items()}
     if app.gpus:
         gpu = owner.gpu_pool
         # A whole-node app asks for every GPU the node carries, so nothing else can share it.

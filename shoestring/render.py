@@ -3,6 +3,8 @@ reviewer checks (zone, machine types, node counts, taints, accelerators)."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 
 from rich.table import Table
@@ -107,7 +109,8 @@ def _deployment(inputs: dict) -> list[str]:
     spec = inputs.get("spec", {})
     [container] = spec.get("template", {}).get("spec", {}).get("containers", [{}])
     placement = inputs.get("metadata", {}).get("annotations", {}).get("shoestring.dev/placement")
-    return [container.get("image"), f"{spec.get('replicas')} replicas", f"on {placement}" if placement else ""]
+    image = re.sub(r"@sha256:([0-9a-f]{8})[0-9a-f]{56}", r"@sha256:\1…", container.get("image") or "")  # the digest's head names it
+    return [image, f"{spec.get('replicas')} replicas", f"on {placement}" if placement else ""]
 
 
 def _service(inputs: dict) -> list[str]:

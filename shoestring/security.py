@@ -135,6 +135,30 @@ def no_automounted_token(type_: str, inputs: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def no_secrets_in_env(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    if pod is None:
+        return []
+    found = []
+    for c in _containers(pod):
+        names = [e.get("name") for e in c.get("env") or [] if ((e.get("valueFrom") or {}).get("secretKeyRef"))]
+        names += [f"every key of Secret {f['secretRef'].get('name')}" for f in c.get("envFrom") or [] if f.get("secretRef")]
+        found += [f"container {c.get('name')} reads {name} from a Secret into its environment; mount it as a file" for name in names]
+    return found
+
+
+def seccomp_runtime_default(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    pod = _pod(type_, inputs)
+    if pod is None:
+        return []
+    pod_level = ((pod.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
+    return [
+        f"container {c.get('name')} runs without the RuntimeDefault seccomp profile"
+        for c in _containers(pod)
+        if (((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type") or pod_level) not in ("RuntimeDefault", "Localhost")
+    ]
+
+
 def pod_security_enforced(type_: str, inputs: Mapping[str, Any]) -> list[str]:
     if type_ != NAMESPACE:
         return []
@@ -162,6 +186,8 @@ RULES = (
     Rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", read_only_root_filesystem, "4.6.3"),
     Rule("no-default-service-account", "No pod runs as its namespace's default service account.", no_default_service_account, "4.1.4"),
     Rule("no-automounted-token", "No pod mounts a Kubernetes API token.", no_automounted_token, "4.1.5"),
+    Rule("no-secrets-in-env", "No container takes a Secret into its environment (files instead).", no_secrets_in_env, "4.4.1"),
+    Rule("seccomp-runtime-default", "Every container runs under the RuntimeDefault seccomp profile.", seccomp_runtime_default, "4.6.2"),
     Rule("pod-security-enforced", "Every namespace enforces Pod Security restricted or baseline.", pod_security_enforced, "4.2.1"),
     Rule("reserved-namespace-names", "No namespace takes a name Kubernetes or GKE reserves.", reserved_namespace_names, "4.6.4"),
 )
@@ -231,5 +257,30 @@ def shared_workload_identities(records_by_stack: Mapping[str, Iterable[ResourceR
             f"give the stacks separate GCP projects, or one of them suffixed namespaces",
         )
         for member, stacks in bound.items()
+        if len(stacks) > 1
+    ]
+
+
+SECRET_ACCESS = "gcp:secretmanager/secretIamMember:SecretIamMember"
+
+
+def shared_secrets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
+    """Secret Manager secrets that more than one stack's apps read: staging reading prod's
+    database URL is prod's data in staging's hands. A stack overrides an app's secrets per stack."""
+    readers: dict[tuple[str, str], list[str]] = {}
+    for stack, records in records_by_stack.items():
+        for record in records:
+            if record.type == SECRET_ACCESS:
+                key = (record.inputs.get("project", ""), record.inputs.get("secretId", ""))
+                if stack not in readers.setdefault(key, []):
+                    readers[key].append(stack)
+    return [
+        Violation(
+            "unique-secrets-per-stack",
+            f"stacks {', '.join(stacks)}",
+            f"all read secret {secret} of project {project}; give each stack its own "
+            f"(shoestring:projects.<project>.apps.<app>.secrets)",
+        )
+        for (project, secret), stacks in readers.items()
         if len(stacks) > 1
     ]

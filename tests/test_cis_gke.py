@@ -92,3 +92,23 @@ def test_every_shipped_stack_passes_every_cis_rule(plans):
     for stack, plan in plans.items():
         assert cis_gke.violations(plan.records) == [], stack
 
+
+
+def test_every_control_names_rules_that_exist_and_every_zero_cost_control_passes_in_the_shipped_stacks(plans):
+    from shoestring import security
+
+    known = {r.name for r in cis_gke.RULES + security.RULES} | {"namespaces-have-network-policies"}
+    assert {name for c in cis_gke.CONTROLS for name in c.enforced_by} <= known
+    table = cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()})
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[-1] == "$0":
+            assert all(s.startswith("pass") or s.endswith("cluster") for s in cells[2:-2]), row
+
+
+def test_a_broken_rule_shows_as_a_failure_in_the_table(plans):
+    records = [r for r in plans["dev"].records]
+    cluster = next(r for r in records if r.type == CLUSTER)
+    broken = [type(cluster)(**{**cluster.__dict__, "inputs": {**cluster.inputs, "enableLegacyAbac": True}}) if r is cluster else r for r in records]
+    row = next(line for line in cis_gke.markdown({"dev": (broken, None)}).splitlines() if line.startswith("| 5.8.3 "))
+    assert row == "| 5.8.3 | Legacy ABAC disabled | **fail** | `no-legacy-abac` | $0 |"

@@ -140,7 +140,7 @@ def test_a_stack_with_a_region_for_its_zone_fails_before_declaring_anything(stac
     assert len(errors) == 1 and "a zone is needed" in str(errors[0])
 
 
-@pytest.mark.parametrize("tag", ["latest", "v1", "1.2.3", "9C4E1F2A7B3D", "abc"])
+@pytest.mark.parametrize("tag", ["latest", "v1", "1.2.3", "9C4E1F2A7B3D", "abc", "9c4e1f2a7b3d@sha256:abc", "latest@sha256:" + "0" * 64])
 def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the_fix(tag):
     raw = config.read_stack_files("prod")[0]
     projects = json.loads(raw["shoestring:projects"])
@@ -150,6 +150,25 @@ def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the
     message = str(raised.value)
     assert "shoestring:projects.blog.apps.frontend.tag" in message and repr(tag) in message
     assert "is not a commit sha; tag the image with the commit it was built from" in message
+
+
+def test_a_tag_may_pin_its_digest_after_the_commit_and_the_commit_is_what_on_call_compares():
+    from shoestring.definitions import App
+
+    app = App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:" + "a" * 64, port=8080, repository="r")
+    assert app.commit == "9c4e1f2a7b3d"
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "API_KEY", "GITHUB_TOKEN", "client-secret"])
+def test_an_env_name_that_reads_as_a_credential_is_refused_naming_secrets_as_the_fix(name):
+    from pydantic import ValidationError
+
+    from shoestring.definitions import App
+
+    with pytest.raises(ValidationError) as raised:
+        App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="r", env={name: "hunter2"})
+    assert f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager" in str(raised.value)
+    assert App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="r", env={"KEYCLOAK_URL": "x", "MONKEY": "y"}).env
 
 
 class TestControlPlane:

@@ -123,7 +123,9 @@ class TestEstimator:
         assert "its pods request 0.3 vCPU and 0.38 GiB at rest (its quotas allow up to 6 vCPU and 20 GiB)" in shared.detail
         # They fit beside prod's pods on prod's one on-demand and one Spot node: nothing added.
         assert "they fit in the room prod's nodes have at rest" in shared.detail
-        assert estimate.idle_monthly_usd == 0
+        # Its only charge: the one Secret Manager secret its backend reads, one version at $0.06.
+        assert estimate.idle_monthly_usd == pytest.approx(0.06)
+        assert "1 secret(s) the apps read (blog-staging-db-url)" in line(estimate, "Secret Manager").detail
 
     def test_node_allocatable_follows_gkes_reservations(self):
         from shoestring import catalog

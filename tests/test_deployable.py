@@ -181,7 +181,7 @@ class TestDependencies:
     @pytest.mark.parametrize("stack", ["dev", "prod"])
     def test_the_workload_identity_member_waits_for_the_cluster_that_creates_its_pool(self, plans, stack):
         cluster = only(plans[stack], CLUSTER)
-        member = only(plans[stack], WORKLOAD_IDENTITY_MEMBER)
+        member = only(plans[stack], WORKLOAD_IDENTITY_MEMBER, "ml-workload-identity")
         assert cluster.urn in member.dependencies
         assert member.inputs["member"].endswith(".svc.id.goog[ml/workload]")
 
@@ -201,7 +201,7 @@ class TestDependencies:
         completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "prod", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
         records = json.loads(completed.stdout)["resources"]
         [cluster] = [r for r in records if r["type"] == CLUSTER]
-        [member] = [r for r in records if r["type"] == WORKLOAD_IDENTITY_MEMBER]
+        [member] = [r for r in records if r["type"] == WORKLOAD_IDENTITY_MEMBER and r["name"] == "ml-workload-identity"]
         assert cluster["urn"] in member["dependencies"]
 
 

@@ -191,7 +191,7 @@ def test_deleting_a_project_flags_its_public_host_and_namespace_going_away(clean
 
 
 def test_a_new_image_tag_says_which_deployments_restart_every_pod(clean):
-    edit(clean / "stacks" / "Pulumi.dev.yaml", "frontend: {replicas: 1, tag: 0a7d3e5b1c9f, hosts: []}", "frontend: {replicas: 1, tag: 1b8e4f6c2d0a, hosts: []}")
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "tag: \"0a7d3e5b1c9f@sha256:f6afa10e", "tag: \"1b8e4f6c2d0a@sha256:f6afa10e")
     part = section(diff(clean), "dev")
     assert "> :warning: **Restarts every pod of blog/frontend**: its pod template changes (`spec.template.spec.containers[0].image`)" in part
     assert "Restarts every pod of blog/backend" not in part

@@ -274,3 +274,47 @@ class TestDefinitions:
         with pytest.raises(DefinitionError) as raised:
             config.definitions.discover("brokenprojects")
         assert "brokenprojects/shop.py:2: App port = 0: Input should be greater than or equal to 1" in str(raised.value)
+
+
+class TestSecrets:
+    """App secrets come from Secret Manager as files, read by the project's own identity only."""
+
+    def test_a_named_secret_is_mounted_as_a_file_through_the_add_on_never_a_kubernetes_secret(self, plans):
+        prod = plans["prod"]
+        deployment = next(r for r in prod.of_type("kubernetes:apps/v1:Deployment") if r.name == "blog-backend").inputs
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "secrets"]
+        assert volume["csi"] == {"driver": "secrets-store-gke.csi.k8s.io", "readOnly": True, "volumeAttributes": {"secretProviderClass": "backend-secrets"}}
+        [container] = pod["containers"]
+        assert {"name": "secrets", "mountPath": "/var/run/secrets/shoestring", "readOnly": True} in container["volumeMounts"]
+        assert {"name": "DATABASE_URL_FILE", "value": "/var/run/secrets/shoestring/DATABASE_URL"} in container["env"]
+        [provider_class] = [r for r in prod.records if r.type == "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"]
+        assert provider_class.inputs["spec"] == {
+            "provider": "gke",
+            "parameters": {"secrets": '- resourceName: "projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest"\n  path: "DATABASE_URL"\n'},
+        }
+        assert not prod.of_type("kubernetes:core/v1:Secret")
+        assert only(prod, "gcp:container/cluster:Cluster").inputs["secretManagerConfig"] == {"enabled": True}
+
+    def test_the_projects_identity_may_read_exactly_its_secrets(self, plans):
+        [grant] = plans["prod"].of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
+        assert grant.inputs["secretId"] == "blog-db-url" and grant.inputs["role"] == "roles/secretmanager.secretAccessor"
+        assert grant.inputs["member"] == "serviceAccount:offline-plan@example.iam.gserviceaccount.com"  # blog's workload account
+        [account] = [r for r in plans["prod"].of_type("kubernetes:core/v1:ServiceAccount") if r.inputs["metadata"]["namespace"] == "blog"]
+        assert "iam.gke.io/gcp-service-account" in account.inputs["metadata"]["annotations"]
+
+    def test_staging_in_prods_gcp_project_reads_its_own_secret(self, plans):
+        from shoestring import security
+
+        [grant] = plans["staging"].of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
+        assert grant.inputs["secretId"] == "blog-staging-db-url"
+        assert security.shared_secrets({s: p.records for s, p in plans.items()}) == []
+        raw = config.read_stack_files("staging")[0]
+        projects = json.loads(raw["shoestring:projects"])
+        del projects["blog"]["apps"]["backend"]["secrets"]
+        same = offline.run("staging", config=raw | {"shoestring:projects": json.dumps(projects)})
+        [violation] = security.shared_secrets({"prod": plans["prod"].records, "staging": same.records})
+        assert str(violation) == (
+            "unique-secrets-per-stack: stacks prod, staging: all read secret blog-db-url of project replace-with-your-gcp-project-id; "
+            "give each stack its own (shoestring:projects.<project>.apps.<app>.secrets)"
+        )

@@ -78,3 +78,26 @@ def test_the_preview_identitys_roles_in_readme_are_generated():
     start = text.index("<!-- preview-roles:start -->\n") + len("<!-- preview-roles:start -->\n")
     end = text.index("<!-- preview-roles:end -->")
     assert text[start:end] == permissions.preview_markdown(), "paste `python -m shoestring preview-roles` into README"
+
+
+def test_the_cis_gke_table_in_readme_is_generated_from_the_rules(plans):
+    from shoestring import cis_gke
+
+    text = README.read_text()
+    start = text.index("<!-- security-table:start -->\n") + len("<!-- security-table:start -->\n")
+    end = text.index("<!-- security-table:end -->")
+    expected = cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()})
+    assert text[start:end] == expected, "paste `python -m shoestring security-table` into README"
+
+
+def test_the_make_plan_sample_in_readme_is_what_make_plan_prints():
+    from click.testing import CliRunner
+
+    from shoestring.__main__ import cli
+
+    text = README.read_text()
+    start = text.index("<!-- plan-sample:start -->\n") + len("<!-- plan-sample:start -->\n")
+    end = text.index("<!-- plan-sample:end -->")
+    result = CliRunner().invoke(cli, ["plan", "--stack", "dev"])
+    assert result.exit_code == 0, result.output
+    assert text[start:end] == f"```console\n$ make plan\n{result.output}```\n", "paste `python -m shoestring plan --stack dev` into README"

@@ -116,7 +116,7 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
     target = session.target
     app = target.app
     running = sorted({_tag(c.image) for p in pods if p.status.phase == "Running" for c in p.spec.containers if c.name == app.name})
-    declared = app.tag
+    declared = app.commit
     stack_file = f"stacks/Pulumi.{target.environment}.yaml"
     if not running and app.replicas == 0:
         session.ok(f"at rest: nothing runs; the stack declares {declared} for when it does")
