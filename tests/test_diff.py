@@ -86,8 +86,8 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(cl
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-medium Spot nodes with their 30 GB pd-standard disks and external IPs at full scale: 2 x (14.68 + 1.20 + 1.825).
-    assert "at full scale $410.29 → $445.69/month (+$35.40)" in part
-    assert "idle $108.40 → $108.40/month (no change)" in part
+    assert "at full scale $410.35 → $445.75/month (+$35.40)" in part
+    assert "idle $108.46 → $108.46/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(clean):
@@ -150,7 +150,7 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     assert "exceeds its budget of $100.00/month" in breach
     part = section(report, "prod")
     assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $100.00/month" in part
-    assert "> :moneybag: **Expected cost $84.98 → $" in part
+    assert "> :moneybag: **Expected cost $85.04 → $" in part
 
 
 def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(clean):
