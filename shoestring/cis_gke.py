@@ -195,12 +195,7 @@ RULES = (
 
 
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
-    return [
-        Violation(rule.name, f"{record.type} {record.name}", message)
-        for record in records
-        for rule in RULES
-        for message in rule.check(record.type, record.inputs)
-    ]
+    return security.rule_violations(RULES, records)
 
 
 # Every control of CIS GKE 1.9's sections 4 (Kubernetes policies) and 5 (managed services).
@@ -284,7 +279,7 @@ CONTROLS = (
     Control("4.6.4", "The default namespace is not used", ("reserved-namespace-names",), cluster=False),
     Control("5.1.1", "Image vulnerability scanning", cost="Artifact Analysis, per image scanned", status="off (priced)"),
     Control("5.1.2", "Minimize user access to image repositories", cost="n/a", status="outside the program: no registry is declared"),
-    Control("5.1.3", "Cluster access to image repositories read-only", ("no-default-compute-service-account",), status=None),
+    Control("5.1.3", "Cluster access to image repositories read-only", ("no-default-compute-service-account",)),
     Control("5.1.4", "Only trusted container images", ("binary-authorization",)),
     Control("5.2.1", "Not the Compute Engine default service account", ("no-default-compute-service-account",)),
     Control("5.2.2", "Dedicated GCP service accounts and Workload Identity", ("workload-identity",)),

@@ -223,16 +223,21 @@ def namespaces_without_network_policies(records: Iterable[ResourceRecord]) -> li
     ]
 
 
+def rule_violations(rules: Iterable[Rule], records: Iterable[ResourceRecord]) -> list[Violation]:
+    """What per-resource rules find in a stack's records."""
+    rules = list(rules)
+    return [
+        Violation(rule.name, f"{record.type} {record.name}", message)
+        for record in records
+        for rule in rules
+        for message in rule.check(record.type, record.inputs)
+    ]
+
+
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     """Every rule over a stack's records."""
     records = list(records)
-    found = [
-        Violation(rule.name, f"{record.type} {record.name}", message)
-        for record in records
-        for rule in RULES
-        for message in rule.check(record.type, record.inputs)
-    ]
-    return found + shadowed_hosts(records) + namespaces_without_network_policies(records)
+    return rule_violations(RULES, records) + shadowed_hosts(records) + namespaces_without_network_policies(records)
 
 
 WORKLOAD_IDENTITY_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
@@ -243,12 +248,10 @@ def shared_workload_identities(records_by_stack: Mapping[str, Iterable[ResourceR
     shares the project's workload pool, so `PROJECT.svc.id.goog[ns/ksa]` is the same identity in
     all of them (GKE's identity sameness): a dev pod in namespace ml would get prod's roles.
     cloud.google.com/kubernetes-engine/docs/concepts/workload-identity#identity_sameness"""
-    bound: dict[str, list[str]] = {}
-    for stack, records in records_by_stack.items():
-        for record in records:
-            member = record.inputs.get("member", "") if record.type == WORKLOAD_IDENTITY_BINDING else ""
-            if ".svc.id.goog[" in member and stack not in bound.setdefault(member, []):
-                bound[member].append(stack)
+    def member(record: ResourceRecord) -> str | None:
+        bound = record.inputs.get("member", "") if record.type == WORKLOAD_IDENTITY_BINDING else ""
+        return bound if ".svc.id.goog[" in bound else None
+
     return [
         Violation(
             "unique-workload-identity-members",
@@ -256,8 +259,7 @@ def shared_workload_identities(records_by_stack: Mapping[str, Iterable[ResourceR
             f"all bind {member}: in one GCP project the same namespace and service account is one identity across clusters; "
             f"give the stacks separate GCP projects, or one of them suffixed namespaces",
         )
-        for member, stacks in bound.items()
-        if len(stacks) > 1
+        for member, stacks in _shared(records_by_stack, member).items()
     ]
 
 
@@ -267,13 +269,9 @@ SECRET_ACCESS = "gcp:secretmanager/secretIamMember:SecretIamMember"
 def shared_secrets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
     """Secret Manager secrets that more than one stack's apps read: staging reading prod's
     database URL is prod's data in staging's hands. A stack overrides an app's secrets per stack."""
-    readers: dict[tuple[str, str], list[str]] = {}
-    for stack, records in records_by_stack.items():
-        for record in records:
-            if record.type == SECRET_ACCESS:
-                key = (record.inputs.get("project", ""), record.inputs.get("secretId", ""))
-                if stack not in readers.setdefault(key, []):
-                    readers[key].append(stack)
+    def secret(record: ResourceRecord) -> tuple[str, str] | None:
+        return (record.inputs.get("project", ""), record.inputs.get("secretId", "")) if record.type == SECRET_ACCESS else None
+
     return [
         Violation(
             "unique-secrets-per-stack",
@@ -281,6 +279,16 @@ def shared_secrets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> 
             f"all read secret {secret} of project {project}; give each stack its own "
             f"(shoestring:projects.<project>.apps.<app>.secrets)",
         )
-        for (project, secret), stacks in readers.items()
-        if len(stacks) > 1
+        for (project, secret), stacks in _shared(records_by_stack, secret).items()
     ]
+
+
+def _shared(records_by_stack: Mapping[str, Iterable[ResourceRecord]], key: Callable[[ResourceRecord], Any]) -> dict[Any, list[str]]:
+    """The keys (a record's key, None for none) that more than one stack's records have, each with those stacks."""
+    stacks_of: dict[Any, list[str]] = {}
+    for stack, records in records_by_stack.items():
+        for record in records:
+            found = key(record)
+            if found is not None and stack not in stacks_of.setdefault(found, []):
+                stacks_of[found].append(stack)
+    return {found: stacks for found, stacks in stacks_of.items() if len(stacks) > 1}

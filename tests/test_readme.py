@@ -10,44 +10,43 @@ from shoestring import config
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_the_configuration_reference_in_readme_is_generated_from_the_config_module():
+def readme_block(name: str) -> str:
+    """What README holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
     text = README.read_text()
-    start = text.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
-    end = text.index("<!-- config-reference:end -->")
-    assert text[start:end] == config.reference_markdown(), "run `python -m shoestring config-reference` and paste it into README"
+    start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
+    return text[start : text.index(f"<!-- {name}:end -->")]
+
+
+def test_the_configuration_reference_in_readme_is_generated_from_the_config_module():
+    block = readme_block("config-reference")
+    assert block == config.reference_markdown(), "run `python -m shoestring config-reference` and paste it into README"
 
 
 def test_what_it_costs_in_readme_is_the_estimators_output(plans):
     from shoestring import report
 
-    text = README.read_text()
-    start = text.index("<!-- what-it-costs:start -->\n") + len("<!-- what-it-costs:start -->\n")
-    end = text.index("<!-- what-it-costs:end -->")
-    assert text[start:end] == report.markdown(plans), "paste `python -m shoestring cost-report` into README"
+    block = readme_block("what-it-costs")
+    assert block == report.markdown(plans), "paste `python -m shoestring cost-report` into README"
 
 
 def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_types(plans):
     from shoestring import permissions
 
-    text = README.read_text()
-    start = text.index("<!-- deployer-roles:start -->\n") + len("<!-- deployer-roles:start -->\n")
-    end = text.index("<!-- deployer-roles:end -->")
+    block = readme_block("deployer-roles")
     types = permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})
-    assert text[start:end] == permissions.markdown(types), "paste `python -m shoestring deployer-roles` into README"
+    assert block == permissions.markdown(types), "paste `python -m shoestring deployer-roles` into README"
 
 
 def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
     from shoestring import advisor, capacity, cost
 
-    text = README.read_text()
-    start = text.index("<!-- advise:start -->\n") + len("<!-- advise:start -->\n")
-    end = text.index("<!-- advise:end -->")
+    block = readme_block("advise")
     prod, guests = plans["prod"].records, plans["staging"].records
     found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25)
     current = advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests))
     assert cost.region_of(prod) == "us-central1"
     expected = advisor.markdown("prod", found, current, top=6)
-    assert text[start:end] == expected, "paste `python -m shoestring advise --stack prod --min-vcpus 3 --min-memory-gb 11.25 --top 6` into README"
+    assert block == expected, "paste `python -m shoestring advise --stack prod --min-vcpus 3 --min-memory-gb 11.25 --top 6` into README"
 
 
 MERMAID = README.parent / "tools" / "mermaid"
@@ -74,20 +73,16 @@ def test_the_parser_would_catch_a_broken_diagram(tmp_path):
 def test_the_preview_identitys_roles_in_readme_are_generated():
     from shoestring import permissions
 
-    text = README.read_text()
-    start = text.index("<!-- preview-roles:start -->\n") + len("<!-- preview-roles:start -->\n")
-    end = text.index("<!-- preview-roles:end -->")
-    assert text[start:end] == permissions.preview_markdown(), "paste `python -m shoestring preview-roles` into README"
+    block = readme_block("preview-roles")
+    assert block == permissions.preview_markdown(), "paste `python -m shoestring preview-roles` into README"
 
 
 def test_the_cis_gke_table_in_readme_is_generated_from_the_rules(plans):
     from shoestring import cis_gke
 
-    text = README.read_text()
-    start = text.index("<!-- security-table:start -->\n") + len("<!-- security-table:start -->\n")
-    end = text.index("<!-- security-table:end -->")
+    block = readme_block("security-table")
     expected = cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()})
-    assert text[start:end] == expected, "paste `python -m shoestring security-table` into README"
+    assert block == expected, "paste `python -m shoestring security-table` into README"
 
 
 def test_the_make_plan_sample_in_readme_is_what_make_plan_prints():
@@ -95,9 +90,7 @@ def test_the_make_plan_sample_in_readme_is_what_make_plan_prints():
 
     from shoestring.__main__ import cli
 
-    text = README.read_text()
-    start = text.index("<!-- plan-sample:start -->\n") + len("<!-- plan-sample:start -->\n")
-    end = text.index("<!-- plan-sample:end -->")
+    block = readme_block("plan-sample")
     result = CliRunner().invoke(cli, ["plan", "--stack", "dev"])
     assert result.exit_code == 0, result.output
-    assert text[start:end] == f"```console\n$ make plan\n{result.output}```\n", "paste `python -m shoestring plan --stack dev` into README"
+    assert block == f"```console\n$ make plan\n{result.output}```\n", "paste `python -m shoestring plan --stack dev` into README"
