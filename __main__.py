@@ -1,18 +1,25 @@
 """Shoestring: one zonal GKE cluster per billing account, and every project a namespace in it."""
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
+from components.project_apis import ProjectApis
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
-from shoestring import config, cost, program_args
+from shoestring import apis, config, cost, program_args
 from shoestring.records import Recorder
 
 cfg = config.from_pulumi()
+# Every GCP resource waits for the API it is created through; registered before the recorder, so
+# the records (and the engine) see those dependencies.
+enabled_apis = program_args.project_apis(cfg)
+pulumi.runtime.register_resource_transform(apis.wait_for_apis("apis", enabled_apis["apis"]))
 recorder = Recorder()
 recorder.start()
 for notice in cfg.notices:
     pulumi.log.warn(notice)
+ProjectApis("apis", enabled_apis)
 
 if cfg.owns_cluster:
     network = ClusterNetwork(f"shoestring-{cfg.stack}", program_args.network(cfg))
@@ -59,6 +66,8 @@ for deployed in cfg.deployed:
     services |= {f"{deployed.namespace}/{app}": dns for app, dns in project.service_dns_names.items()}
 pulumi.export("services", services)
 
-MonthlyBudget(f"{cfg.stack}-budget", program_args.budget(cfg))
+# The Cloud Billing budget counts the GCP project's whole bill, which it names by number.
+project_number = gcp.organizations.get_project_output(project_id=cfg.gcp_project).number if program_args.cloud_billing_budget(cfg) else None
+MonthlyBudget(f"{cfg.stack}-budget", program_args.budget(cfg, project_number))
 # The estimate of exactly what the engine was asked to register, priced as `make cost` prices it.
 pulumi.export("cost", recorder.when_complete(lambda records: cost.stack_output(cfg.stack, records, pulumi.log.warn)))

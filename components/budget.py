@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
+
+from components.names import BUDGET_DISPLAY_NAME, fit
 
 ALERT_THRESHOLDS = (0.5, 0.9, 1.0)
 
@@ -24,8 +25,12 @@ class MonthlyBudgetArgs(TypedDict):
     API refuses user credentials (ADC from `gcloud auth application-default login`) without a
     quota project: "billingbudgets.googleapis.com API requires a quota project"
     (GoogleCloudPlatform/cloud-foundation-fabric#3360)."""
-    labels: NotRequired[Mapping[str, str]]
-    """Resource label the Cloud Billing budget counts spend of (one key and value), e.g. the stack's."""
+    project_number: NotRequired[pulumi.Input[str]]
+    """Number of the GCP project whose whole bill the Cloud Billing budget counts: the cluster's
+    nodes and disks, and also what carries no label of ours — the Gateway's forwarding rules
+    (GKE's controller creates them), Cloud NAT, certificates, secrets, and the stacks that run in
+    this cluster. The API takes ``projects/{number}``; an id gives a 400 or a perpetual diff
+    (pulumi/pulumi-gcp#514)."""
     host_stack: NotRequired[str]
     """The stack whose cluster this stack runs in, if not its own: its nodes are that stack's bill."""
 
@@ -49,13 +54,13 @@ class MonthlyBudget(pulumi.ComponentResource):
             gcp.billing.Budget(
                 name,
                 billing_account=args["billing_account"],
-                display_name=name,
+                display_name=fit(name, BUDGET_DISPLAY_NAME),
                 amount=gcp.billing.BudgetAmountArgs(
                     specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
                         currency_code="USD", units=str(round(args["monthly_usd"]))
                     )
                 ),
-                budget_filter=gcp.billing.BudgetBudgetFilterArgs(labels=args.get("labels")),
+                budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[pulumi.Output.concat("projects/", args["project_number"])]),
                 threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t) for t in ALERT_THRESHOLDS],
                 opts=pulumi.ResourceOptions(parent=self, provider=billing),
             )

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.names import GKE_NAME, fit, node_account_id
 from components.network import PODS_RANGE, SERVICES_RANGE, ClusterNetwork
 from components.node_pool import CLOUD_PLATFORM_SCOPE
 
@@ -76,7 +77,7 @@ class ZonalCluster(pulumi.ComponentResource):
 
         node_account = gcp.serviceaccount.Account(
             f"{name}-nodes",
-            account_id=f"{name}-nodes"[:30],
+            account_id=node_account_id(name),
             display_name=f"GKE nodes of {name}",
             project=project,
             opts=child,
@@ -92,7 +93,7 @@ class ZonalCluster(pulumi.ComponentResource):
 
         cluster = gcp.container.Cluster(
             name,
-            name=name,
+            name=fit(name, GKE_NAME),
             project=project,
             location=zone,
             resource_labels=args.get("labels"),

@@ -7,6 +7,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from components.names import COMPUTE_NAME, fit
+
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
 
@@ -41,9 +43,10 @@ class ClusterNetwork(pulumi.ComponentResource):
         super().__init__("shoestring:network:ClusterNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         project, region = args["project"], args["region"]
+        gcp_name = fit(name, COMPUTE_NAME)
         network = gcp.compute.Network(
             name,
-            name=name,
+            name=gcp_name,
             project=project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
@@ -51,7 +54,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-{region}",
-            name=name,
+            name=gcp_name,
             project=project,
             region=region,
             network=network.id,
@@ -65,10 +68,10 @@ class ClusterNetwork(pulumi.ComponentResource):
             opts=child,
         )
         if args.get("cloud_nat", False):
-            router = gcp.compute.Router(f"{name}-router", name=f"{name}-router", project=project, region=region, network=network.id, opts=child)
+            router = gcp.compute.Router(f"{name}-router", name=fit(f"{name}-router", COMPUTE_NAME), project=project, region=region, network=network.id, opts=child)
             gcp.compute.RouterNat(
                 f"{name}-nat",
-                name=f"{name}-nat",
+                name=fit(f"{name}-nat", COMPUTE_NAME),
                 project=project,
                 region=region,
                 router=router.name,

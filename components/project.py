@@ -9,6 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.names import PROJECT_LABEL as PROJECT_GCP_LABEL
+from components.names import workload_account_id
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
@@ -62,6 +64,8 @@ class ProjectArgs(TypedDict):
     """LimitRange default requests per container. Default ``cpu: 100m, memory: 128Mi``."""
     default_limits: NotRequired[Mapping[str, str]]
     """LimitRange default limits per container. Default ``cpu: 500m, memory: 256Mi``."""
+    gcp_labels: NotRequired[Mapping[str, str]]
+    """GCP labels for the project's GCP resources (its secrets), e.g. the stack's."""
     public_entry: NotRequired[EntrySpec]
     """The cluster's shared public entry, for apps with ``public``. Required when any app has it."""
 
@@ -226,7 +230,7 @@ class Project(pulumi.ComponentResource):
         gcp_project = args["gcp_project"]
         account = gcp.serviceaccount.Account(
             f"{name}-workload",
-            account_id=f"wl-{args['namespace']}"[:30].rstrip("-"),
+            account_id=workload_account_id(args["namespace"]),
             display_name=f"Workloads of {args['namespace']}",
             project=gcp_project,
             opts=child,
@@ -235,11 +239,22 @@ class Project(pulumi.ComponentResource):
         for role in roles:
             gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
         for resource in secrets:
-            secret_project, secret = resource.split("/")[1], resource.rsplit("/", 1)[-1]
-            gcp.secretmanager.SecretIamMember(
-                f"{name}-reads-{secret}",
+            secret_project, secret_id = resource.split("/")[1], resource.rsplit("/", 1)[-1]
+            # Declared without a version: the value is a person's to add (`gcloud secrets versions
+            # add`), never in code or state. Kept when the stack is destroyed, so that a destroy
+            # never deletes a value someone stored (README "Secrets").
+            secret = gcp.secretmanager.Secret(
+                f"{name}-{secret_id}",
                 project=secret_project,
-                secret_id=secret,
+                secret_id=secret_id,
+                replication=gcp.secretmanager.SecretReplicationArgs(auto=gcp.secretmanager.SecretReplicationAutoArgs()),
+                labels={**args.get("gcp_labels", {}), PROJECT_GCP_LABEL: args["project"]},
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-reads-{secret_id}",
+                project=secret_project,
+                secret_id=secret.secret_id,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
                 opts=child,

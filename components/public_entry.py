@@ -17,6 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
 from components.pod_security import restricted_container, restricted_pod
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -35,7 +36,14 @@ CLOUDFLARED_IMAGE = "cloudflare/cloudflared:2025.11.1@sha256:89ee50efb1e9cb2ae30
 def entry_resource_name(stack: str) -> str:
     """Name of the Gateway's GCP address and certificate map, after the stack that owns the cluster;
     stacks in that cluster find the map by it."""
-    return f"shoestring-{stack}-entry"
+    return fit(f"shoestring-{stack}-entry", CERTIFICATE_MANAGER_NAME)
+
+
+def certificate_name(host: str) -> str:
+    """A host's certificate and map entry: its name with dots as dashes (a name must start with a
+    letter, so a host that starts with a digit gets a prefix), cut to fit with a hash."""
+    slug = host.replace(".", "-")
+    return fit(slug if slug[0].isalpha() else f"host-{slug}", CERTIFICATE_MANAGER_NAME)
 
 
 def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
@@ -78,8 +86,11 @@ class GatewayEntry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/part-of": "shoestring", "app.kubernetes.io/managed-by": "pulumi"}
         gcp_name = entry_resource_name(args["stack"])
-        address = gcp.compute.GlobalAddress(f"{name}-ip", name=gcp_name, project=args["project"], opts=child)
-        certificate_map = gcp.certificatemanager.CertificateMap(f"{name}-certificates", name=gcp_name, project=args["project"], opts=child)
+        gcp_labels = {STACK_LABEL: args["stack"]}
+        address = gcp.compute.GlobalAddress(f"{name}-ip", name=gcp_name, project=args["project"], labels=gcp_labels, opts=child)
+        certificate_map = gcp.certificatemanager.CertificateMap(
+            f"{name}-certificates", name=gcp_name, project=args["project"], labels=gcp_labels, opts=child
+        )
         namespace = restricted_namespace(ENTRY_NAMESPACE, labels, child)
         k8s.apiextensions.CustomResource(
             f"{name}-gateway",
@@ -136,6 +147,8 @@ class HostCertificatesArgs(TypedDict):
     certificate_map: pulumi.Input[str]
     """Name of the Gateway's certificate map (it may belong to another stack)."""
     hosts: Sequence[str]
+    stack: str
+    """The stack declaring the certificates, for their GCP label."""
 
 
 class HostCertificates(pulumi.ComponentResource):
@@ -150,20 +163,22 @@ class HostCertificates(pulumi.ComponentResource):
         super().__init__("shoestring:gke:HostCertificates", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         for host in args["hosts"]:
-            slug = host.replace(".", "-")
+            slug = certificate_name(host)
             certificate = gcp.certificatemanager.Certificate(
                 f"{name}-{slug}",
-                name=slug[:63],
+                name=slug,
                 project=args["project"],
                 managed=gcp.certificatemanager.CertificateManagedArgs(domains=[host]),
+                labels={STACK_LABEL: args["stack"]},
                 opts=child,
             )
             gcp.certificatemanager.CertificateMapEntry(
                 f"{name}-{slug}",
-                name=slug[:63],
+                name=slug,
                 project=args["project"],
                 map=args["certificate_map"],
                 hostname=host,
+                labels={STACK_LABEL: args["stack"]},
                 certificates=[certificate.id],
                 opts=child,
             )
@@ -202,13 +217,7 @@ class TunnelEntry(pulumi.ComponentResource):
         def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels)
 
-        # The connector only dials out: nothing may connect to it.
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-deny-ingress",
-            metadata=metadata("default-deny-ingress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
-            opts=child,
-        )
+        # The connector only dials out: the namespace's default-deny-ingress policy admits nothing to it.
         secret = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata=metadata("tunnel-credentials"),

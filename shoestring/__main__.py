@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-from shoestring import catalog, cis_gke, config, cost, diff, offline, permissions, render, report, security
+from shoestring import catalog, cis_gke, config, cost, diff, offline, permissions, render, report, rules
 from shoestring.config import ConfigError
 
 
@@ -47,9 +47,9 @@ def plan(stack: str, as_json: bool) -> None:
         console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
         estimates.append(_estimate(name, result))
         console.print(render.cost_summary(estimates[-1]))
-        broken.extend(f"stack {name}: policy {v}" for v in security.violations(result.records) + cis_gke.violations(result.records))
+        broken.extend(f"stack {name}: policy {v}" for v in rules.stack_violations(result.records))
         planned[name] = result.records
-    broken.extend(f"policy {v}" for v in security.shared_workload_identities(planned) + security.shared_secrets(planned))
+    broken.extend(f"policy {v}" for v in rules.cross_stack_violations(planned))
     for violation in broken:
         click.echo(f"error: {violation}", err=True)
     if broken:

@@ -44,6 +44,26 @@ ZONE_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
 
+ZONES_PATH = Path(__file__).with_name("zones.yaml")
+
+
+@functools.cache
+def _zones() -> dict:
+    with ZONES_PATH.open() as f:
+        return yaml.safe_load(f)["regions"]
+
+
+def zones(region: str) -> list[str]:
+    """The zones of a region (shoestring/zones.yaml); [] for a region it does not list."""
+    return list(_zones().get(region, {}).get("zones", []))
+
+
+def accelerator_zones(region: str, accelerator: str) -> list[str] | None:
+    """The zones of ``region`` that offer ``accelerator``; None when zones.yaml does not say."""
+    offered = _zones().get(region, {}).get("accelerators", {})
+    return list(offered[accelerator]) if accelerator in offered else None
+
+
 def region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.public_entry import ENTRY_NAMESPACE
-from shoestring import catalog, definitions, security
+from shoestring import capacity, catalog, definitions, security
 from shoestring.definitions import App, Project
 
 PROJECT = "shoestring"
@@ -30,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
 CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes")
+
+
+STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 
 
 class ConfigError(pulumi.RunError):
@@ -57,6 +61,13 @@ class _Strict(BaseModel):
     )
 
 
+MAX_NODES_PER_POOL = 100
+"""The most nodes a pool may scale to: tens of GPU nodes for a burst, with room. GKE allows 1,000
+per pool and zone; a larger figure here is most likely a typo that would bill that many nodes."""
+MAX_DISK_GB = 65536
+"""The largest persistent disk Compute Engine creates (64 TiB)."""
+
+
 class _Autoscaled(_Strict):
     """A node pool's autoscaling bounds (minNodes, maxNodes), declared by each pool with its own defaults."""
 
@@ -75,13 +86,13 @@ class DefaultPoolConfig(_Autoscaled):
 
     machine_type: str = "e2-medium"
     """Machine type of each node. e2-medium (2 shared vCPU, 4 GB) is the smallest GKE recommends."""
-    min_nodes: int = 1
+    min_nodes: int = Field(default=1, le=MAX_NODES_PER_POOL)
     """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
-    max_nodes: int = Field(default=3, ge=1)
+    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
     """Autoscaling ceiling."""
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
     """Boot disk type; pd-standard is the cheapest."""
-    disk_size_gb: int = Field(default=30, ge=10)
+    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
     """Boot disk size per node."""
     spot: bool = False
     """Spot VMs: 60-91% cheaper, preemptible at any time. Right for dev, wrong for prod."""
@@ -102,13 +113,13 @@ class SpotPoolConfig(_Autoscaled):
 
     machine_type: str = "e2-medium"
     """Machine type of each Spot node."""
-    min_nodes: int = Field(default=0, ge=0)
+    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
     """Autoscaling floor."""
-    max_nodes: int = Field(default=3, ge=1)
+    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
     """Autoscaling ceiling."""
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
     """Boot disk type; pd-standard is the cheapest."""
-    disk_size_gb: int = Field(default=30, ge=10)
+    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
     """Boot disk size per node."""
 
 
@@ -119,13 +130,13 @@ class GpuPoolConfig(_Autoscaled):
     """Machine type that can carry the accelerator (g2-* for nvidia-l4, n1-* for nvidia-tesla-t4)."""
     accelerator: str = "nvidia-l4"
     """GPU type."""
-    accelerator_count: int = Field(default=1, ge=1)
+    accelerator_count: int = Field(default=1, ge=1, le=definitions.MAX_GPUS_PER_POD)
     """GPUs per node; g2 and a2 machines come with a fixed number."""
     driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
     """GPU driver GKE installs on each node. Without one, pods cannot use the GPU."""
-    min_nodes: int = Field(default=0, ge=0)
+    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
     """Autoscaling floor. 0, so no GPU is billed while nothing needs one (see keepWarm)."""
-    max_nodes: int = Field(default=1, ge=1)
+    max_nodes: int = Field(default=1, ge=1, le=MAX_NODES_PER_POOL)
     """Autoscaling ceiling: the most GPU nodes a burst may bill at once."""
     keep_warm: bool = False
     """Explicit override that allows minNodes above 0, i.e. paying for idle GPU nodes."""
@@ -136,7 +147,7 @@ class GpuPoolConfig(_Autoscaled):
     """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
     """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
-    disk_size_gb: int = Field(default=100, ge=10)
+    disk_size_gb: int = Field(default=100, ge=10, le=MAX_DISK_GB)
     """Room for CUDA images, which run to several GB."""
 
 
@@ -168,7 +179,7 @@ class ControlPlaneConfig(_Strict):
 class AppSettings(_Strict):
     """`shoestring:projects.<project>.apps.<app>` — what differs per environment."""
 
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: int | None = Field(default=None, ge=0, le=definitions.MAX_REPLICAS)
     """Replica count in this stack (default: the definition's)."""
     tag: str | None = None
     """Image tag (git commit sha) deployed in this stack (default: the definition's)."""
@@ -250,7 +261,7 @@ class StackConfig(_Strict):
     networking), or none. A stack in another stack's cluster uses that cluster's entry."""
     tunnel_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
     """Cloudflare Tunnel ID, with publicEntry: tunnel."""
-    budget: float | None = Field(default=None, ge=0)
+    budget: float | None = Field(default=None, ge=0, le=1_000_000)
     """Monthly budget in USD. `make plan`, `make cost`, the tests and the policy pack fail when the
     expected monthly estimate exceeds it."""
     expected_gpu_hours: float = Field(default=0, ge=0, le=744)
@@ -302,6 +313,9 @@ def _check_zone(zone: str) -> str:
         )
     if not catalog.ZONE_PATTERN.match(zone):
         raise ValueError(f"{zone!r} is not a zone name; use one such as us-central1-a")
+    known = catalog.zones(catalog.region_of(zone))
+    if known and zone not in known:
+        raise ValueError(f"{catalog.region_of(zone)} has no zone {zone}; its zones are {', '.join(known)} (shoestring/zones.yaml)")
     return zone
 
 
@@ -340,8 +354,19 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
                 )
     accelerators = catalog.accelerator_types(region)
     if gpu.accelerator not in accelerators:
-        problems.append(("gpuPool.accelerator", gpu.accelerator, f"not offered in {region}; use one of {accelerators}"))
+        problems.append(
+            ("gpuPool.accelerator", gpu.accelerator, f"not in the price catalog for {region} (shoestring/prices.yaml), so no "
+             f"estimate could price it; use one of {accelerators}, or add its prices to the catalog")
+        )
         return problems
+    offered_in = catalog.accelerator_zones(region, gpu.accelerator)
+    gpu_zone = cfg.gpu_zone
+    if offered_in is not None and gpu_zone not in offered_in:
+        key, fix = ("gpuPool.zone", "set gpuPool.zone to one of them") if gpu.zone else ("zone", "set gpuPool.zone to one of them (a pool may run in another zone of the cluster's region)")
+        problems.append(
+            (key, gpu_zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} "
+             f"(shoestring/zones.yaml): {fix}" if offered_in else f"no zone of {region} offers {gpu.accelerator}; choose another accelerator")
+        )
     family = catalog.gpu_machine_family(gpu.accelerator)
     if not gpu.machine_type.startswith(family + "-"):
         problems.append(
@@ -443,7 +468,15 @@ def load(
 
     project = raw.get("gcp:project")
     if not project:
-        problems.append("gcp:project is missing: set it with `pulumi config set gcp:project <your-project-id>`")
+        problems.append(
+            f"gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.{stack}.yaml "
+            f"(or run `pulumi config set gcp:project <your-project-id> --stack {stack}`)"
+        )
+    if not STACK_NAME.match(stack):
+        problems.append(
+            f"stack name {stack!r} becomes part of GCP and Kubernetes names (cluster shoestring-{stack}, namespaces <project>-{stack}); "
+            "name the stack with lowercase letters, digits and '-', starting with a letter, at most 20 characters"
+        )
     values["gcpProject"] = project or ""
 
     for full_key, text in sorted(raw.items()):
@@ -486,19 +519,40 @@ def load(
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
-    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "notices": _notices(cfg, deployed)})
+    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "notices": _notices(cfg, deployed, defined)})
 
 
-def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...]) -> tuple[str, ...]:
+def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Mapping[str, Project]) -> tuple[str, ...]:
     first_five = catalog.forwarding_rules_hourly(cfg.region, 1) * catalog.HOURS_PER_MONTH
     beyond = (catalog.forwarding_rules_hourly(cfg.region, 6) - catalog.forwarding_rules_hourly(cfg.region, 5)) * catalog.HOURS_PER_MONTH
-    return tuple(
+    notices = [
         f"{instance.namespace}/{app.name} is a LoadBalancer Service (opted in): a regional forwarding rule, "
         f"${first_five:,.2f}/month for the project's first five together and ${beyond:,.2f} for each beyond, before traffic"
         for instance in deployed
         for app in instance.apps
         if app.service_type == "LoadBalancer"
-    )
+    ]
+    if cfg.cluster_owner.public_entry == "none":
+        internal = [
+            f"{instance.namespace}/{app.name}"
+            for instance in deployed
+            for app in instance.apps
+            if (defined_app := next((a for a in defined[instance.name].apps if a.name == app.name), None)) is not None and defined_app.public is not None
+        ]
+        if internal:
+            notices.append(f"{', '.join(internal)}: public in its definition, internal in this stack, whose cluster has no public entry (publicEntry: none)")
+    for instance in deployed:
+        for secret in sorted({secret for app in instance.apps for secret in app.secrets.values()}):
+            notices.append(
+                f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
+                f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (README \"Secrets\")"
+            )
+    if cfg.owns_cluster and cfg.budget is not None and not cfg.billing_account:
+        notices.append(
+            f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "
+            "shoestring:billingAccount for Google to alert at 50/90/100% of it (README \"Going live\")"
+        )
+    return tuple(notices)
 
 
 def _load_host(cfg: StackConfig, defined: Mapping[str, Project], read_stack: StackReader) -> StackConfig:
@@ -539,6 +593,12 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
             update = {k: v for k, v in (("replicas", override.replicas), ("tag", override.tag), ("secrets", override.secrets)) if v is not None}
             if override.hosts is not None:
                 update["public"] = definitions.Public(hosts=tuple(override.hosts), path=app.public.path if app.public else "/") if override.hosts else None
+            elif app.public is not None and not cfg.owns_cluster:
+                # A stack in another's cluster answers on its own hosts: staging.blog.example.com,
+                # so a host added once in a definition works in every stack.
+                update["public"] = app.public.model_copy(update={"hosts": tuple(f"{cfg.stack}.{host}" for host in app.public.hosts)})
+            if owner.public_entry == "none" and update.get("public", app.public) is not None:
+                update["public"] = None
             apps.append(app.model_copy(update=update))
             if app.gpus and gpu is None:
                 problems.append(
@@ -551,13 +611,45 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
                     (f"projects.{name}.apps.{app.name}", f"gpus={app.gpus}",
                      f"asks for {app.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}")
                 )
+        problems += _quota_problems(name, project, apps, gpu)
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
+        if len(namespace) > 63:
+            problems.append((f"projects.{name}", namespace, f"namespace {namespace} is {len(namespace)} characters; Kubernetes allows 63: shorten the project's or the stack's name"))
         if security.is_reserved(namespace) or namespace == ENTRY_NAMESPACE:
             owner_of = "the shared public entry" if namespace == ENTRY_NAMESPACE else "Kubernetes or GKE"
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} belongs to {owner_of}; rename the project in its definition (projects/)"))
         deployed.append(ProjectInstance(definition=project, namespace=namespace, apps=tuple(apps)))
     return tuple(deployed), problems
 
+
+
+def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolConfig | None) -> list[tuple[str, Any, str]]:
+    """What the project's apps ask for, rollouts included, against its ResourceQuota: a quota
+    that is too small admits not one pod beyond it, and the plan would be "within budget"."""
+    wanted = {"quota_cpu": 0.0, "quota_memory": 0.0, "quota_pods": 0}
+    for app in apps:
+        # Rolling updates add 25% (rounded up) surge pods; GPU and whole-node apps surge none.
+        pods = app.replicas + (0 if app.gpus or app.whole_node else -(-app.replicas // 4))
+        wanted["quota_cpu"] += pods * capacity.parse_cpu(app.resources.cpu)
+        wanted["quota_memory"] += pods * capacity.parse_gib(app.resources.memory)
+        wanted["quota_pods"] += pods
+    given = {"quota_cpu": capacity.parse_cpu(project.quota_cpu), "quota_memory": capacity.parse_gib(project.quota_memory), "quota_pods": project.quota_pods}
+    needed = {"quota_cpu": f'"{math.ceil(wanted["quota_cpu"] * 10) / 10:g}"', "quota_memory": f'"{math.ceil(wanted["quota_memory"] * 10) / 10:g}Gi"', "quota_pods": str(wanted["quota_pods"])}
+    short = [key for key in wanted if wanted[key] > given[key] + 1e-9]
+    problems = []
+    if short:
+        problems.append(
+            (f"projects.{name}", ", ".join(f"{key}={getattr(project, key)!r}" for key in short),
+             "its apps ask for more than its ResourceQuota admits in this stack (replicas plus a rollout's surge pods), so pods "
+             f"beyond it would never start; set {', '.join(f'{key}={needed[key]}' for key in short)} or more in projects/{name}.py, or lower the replicas")
+        )
+    gpus = sum(app.replicas * app.gpus for app in apps)
+    if gpu is not None and gpus > gpu.max_nodes * gpu.accelerator_count:
+        problems.append(
+            (f"projects.{name}", f"{gpus} GPUs", f"its apps ask for {gpus} GPUs at once, and the GPU pool holds "
+             f"{gpu.max_nodes * gpu.accelerator_count} at most (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}); raise gpuPool.maxNodes or lower the replicas")
+        )
+    return problems
 
 
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -581,12 +673,6 @@ def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has
     for host, _, app in routes:
         if not DNS_NAME.match(host):
             problems.append(("projects", host, f"{app}'s public host is not a valid DNS name: lowercase letters, digits, '-' and dots, e.g. blog.example.com"))
-    if routes and entry == "none":
-        apps = sorted({app for _, _, app in routes})
-        problems.append(
-            ("publicEntry", "none", f"the public apps {apps} have no way in; choose gateway or tunnel, or make them private "
-             f"in this stack with hosts: [] under shoestring:projects")
-        )
     claimed: dict[tuple[str, str], str] = {}
     if cfg.host is not None:  # the host stack's apps answer on the same shared entry
         claimed = {(host, path): f"{app} ({cfg.host.stack})" for host, path, app in public_routes(cfg.host.deployed)}
@@ -658,6 +744,14 @@ class StackFileError(ConfigError):
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML as the Pulumi CLI reads it (Go's yaml.v3): a key given twice is an error, never a
     silent overwrite (appending a second `shoestring:projects:` would drop the first)."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 — PyYAML's signature
+        # An alias (*name) is refused: a few nested ones expand to billions of values, and the
+        # plan would hang reading them ("billion laughs"). A stack file needs none.
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"YAML alias *{event.anchor} is not allowed in a stack file; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}

@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from components.names import FREE_TIER_LABEL
 from shoestring import capacity, catalog
 
 HOURS = catalog.HOURS_PER_MONTH
-FREE_TIER_LABEL = "shoestring-free-tier"
-STACK_LABEL = "shoestring-stack"
 
 # Resources that cost nothing of their own: what they run on (nodes) or route through (load
 # balancers) is priced where it is declared.

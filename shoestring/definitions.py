@@ -34,7 +34,37 @@ def check_commit_tag(tag: str) -> str:
             "e.g. 9c4e1f2a7b3d), and pin its digest after it (9c4e1f2a7b3d@sha256:<64 hex>) so the registry cannot serve other bytes"
         )
     return tag
+MAX_REPLICAS = 100
+"""The most replicas an app may ask for: a small team's service; a larger figure is most likely a typo."""
+MAX_GPUS_PER_POD = 16
+"""The most GPUs a node carries (a2-megagpu-16g), so the most one pod can ask for."""
+MAX_QUOTA_PODS = 1000
 QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+# An image repository as distribution/reference parses one, without tag or digest: an optional
+# registry host (with port), then path components of lowercase letters and digits joined by
+# '.', '_', '__' or dashes (github.com/distribution/reference, regexp.go and reference.go).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+IMAGE_REPOSITORY = re.compile(rf"^(?:{_REGISTRY}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+MAX_REPOSITORY_PATH = 255
+
+
+def check_image(image: str) -> str:
+    """An image repository the registry and the kubelet accept; the tag comes from ``tag``."""
+    last = image.rsplit("/", 1)[-1]
+    if not image.strip():
+        raise ValueError("the image is empty; give its repository, e.g. ghcr.io/acme/blog-frontend")
+    if "@" in image or ":" in last:
+        raise ValueError(f"{image!r} carries a tag or digest; give the repository alone (e.g. {image.split('@')[0].rsplit(':', 1)[0] if ':' in last else image.split('@')[0]}) and the commit in tag=")
+    if not IMAGE_REPOSITORY.match(image):
+        raise ValueError(
+            f"{image!r} is not an image repository: a registry host, then path parts of lowercase letters and digits "
+            "joined by '.', '_' or '-' (no spaces, no capitals), e.g. ghcr.io/acme/blog-frontend"
+        )
+    path = image.split("/", 1)[1] if "/" in image and ("." in image.split("/")[0] or ":" in image.split("/")[0]) else image
+    if len(path) > MAX_REPOSITORY_PATH:
+        raise ValueError(f"{image!r}: the repository path is {len(path)} characters; registries accept {MAX_REPOSITORY_PATH}")
+    return image
 
 
 class _Definition(BaseModel):
@@ -67,6 +97,11 @@ class Bootstrap(_Definition):
     image: str | None = None
     """Image to run instead of the app's own (same tag)."""
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, image: str | None) -> str | None:
+        return None if image is None else check_image(image)
+
 
 class Public(_Definition):
     """Where the app answers from the internet, through the cluster's one shared public entry."""
@@ -95,7 +130,7 @@ class App(_Definition):
     """Default image tag: the git commit sha, and best its digest after it (`sha@sha256:...`); a stack may override it."""
     port: int = Field(ge=1, le=65535)
     """Container port; the Service exposes the same port."""
-    replicas: int = Field(default=1, ge=0)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
     repository: str
     """Git repository the image is built from (any host; `git ls-remote` must reach it)."""
@@ -112,7 +147,7 @@ class App(_Definition):
     `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
     at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
     `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
-    gpus: int = Field(default=0, ge=0)
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_POD)
     """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
     whole_node: bool = False
     """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
@@ -132,6 +167,11 @@ class App(_Definition):
     @classmethod
     def _commit_tag(cls, tag: str) -> str:
         return check_commit_tag(tag)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, image: str) -> str:
+        return check_image(image)
 
     @field_validator("env")
     @classmethod
@@ -175,7 +215,8 @@ class Project(_Definition):
     """Total CPU the namespace's pods may request."""
     quota_memory: str = "4Gi"
     """Total memory the namespace's pods may request."""
-    quota_pods: int = Field(default=20, ge=1)
+    quota_pods: int = Field(default=20, ge=1, le=MAX_QUOTA_PODS)
+    """Pods the namespace may hold at once."""
     external_services_opt_in: bool = False
     """Allow NodePort and LoadBalancer Services; each LoadBalancer is a forwarding rule (~$18/month)."""
 
@@ -183,6 +224,11 @@ class Project(_Definition):
     @classmethod
     def _dns_label(cls, name: str) -> str:
         return _check_dns_label(name)
+
+    @field_validator("quota_cpu", "quota_memory")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        return Resources._quantity(value)
 
     @model_validator(mode="after")
     def _unique_apps_and_opt_in(self) -> Project:
@@ -260,4 +306,6 @@ def _describe(err: dict) -> str:
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return f"{location} is not a field of this definition"
+    if err["type"] == "missing":
+        return f"{location} is required; add {location}=... (README \"Add a project\" shows each field)"
     return f"{location} = {err['input']!r}: {message}" if location else message

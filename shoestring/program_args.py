@@ -7,12 +7,32 @@ import pulumi
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
 from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.network import ClusterNetwork, ClusterNetworkArgs
+from components.project_apis import ProjectApisArgs
 from components.node_pool import POOL_LABEL
 from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
-from shoestring.cost import FREE_TIER_LABEL, STACK_LABEL
+from components.names import FREE_TIER_LABEL, STACK_LABEL
 from shoestring.definitions import App
+
+
+def project_apis(cfg: StackConfig) -> ProjectApisArgs:
+    """The APIs this stack's resources are created through (shoestring/apis.py checks the list
+    against what the stack declares)."""
+    needed = {"iam.googleapis.com", "cloudresourcemanager.googleapis.com"} if any(p.definition.gcp_roles for p in cfg.deployed) else set()
+    if any(app.secrets for project in cfg.deployed for app in project.apps):
+        needed |= {"iam.googleapis.com", "secretmanager.googleapis.com"}
+    if cfg.owns_cluster:
+        # The cluster, its network and node pools; its nodes' service account and their roles;
+        # Binary Authorization, which the cluster enforces.
+        needed |= {"container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com", "binaryauthorization.googleapis.com"}
+        if cfg.secret_manager:
+            needed.add("secretmanager.googleapis.com")
+    if cfg.cluster_owner.public_entry == "gateway" and (cfg.owns_cluster or public_hosts(cfg)):
+        needed.add("certificatemanager.googleapis.com")  # the certificate map (and the address: compute)
+    if cloud_billing_budget(cfg):
+        needed.add("billingbudgets.googleapis.com")
+    return {"project": cfg.gcp_project, "apis": sorted(needed)}
 
 
 def network(cfg: StackConfig) -> ClusterNetworkArgs:
@@ -39,12 +59,18 @@ def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
     return args
 
 
-def budget(cfg: StackConfig) -> MonthlyBudgetArgs:
+def cloud_billing_budget(cfg: StackConfig) -> bool:
+    """Whether the stack declares a Cloud Billing budget: a cluster's stack with a budget and a
+    billing account (a stack in another's cluster is inside that cluster's budget)."""
+    return bool(cfg.billing_account and cfg.owns_cluster and cfg.budget is not None)
+
+
+def budget(cfg: StackConfig, project_number: pulumi.Input[str] | None) -> MonthlyBudgetArgs:
     args: MonthlyBudgetArgs = {"monthly_usd": cfg.budget, "expected_gpu_hours": cfg.expected_gpu_hours}
     if not cfg.owns_cluster:
         args["host_stack"] = cfg.host_stack
-    if cfg.billing_account and cfg.owns_cluster:
-        args |= {"billing_account": cfg.billing_account, "quota_project": cfg.gcp_project, "labels": {STACK_LABEL: cfg.stack}}
+    if cloud_billing_budget(cfg):
+        args |= {"billing_account": cfg.billing_account, "quota_project": cfg.gcp_project, "project_number": project_number}
     return args
 
 
@@ -112,7 +138,7 @@ def public_hosts(cfg: StackConfig) -> list[str]:
 
 
 def host_certificates(cfg: StackConfig, certificate_map: pulumi.Input[str]) -> HostCertificatesArgs:
-    return {"project": cfg.gcp_project, "certificate_map": certificate_map, "hosts": public_hosts(cfg)}
+    return {"project": cfg.gcp_project, "certificate_map": certificate_map, "hosts": public_hosts(cfg), "stack": cfg.stack}
 
 
 def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
@@ -143,6 +169,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "gcp_project": cfg.gcp_project,
         "gcp_roles": definition.gcp_roles,
         "workload_identity_pool": workload_identity_pool,
+        "gcp_labels": {STACK_LABEL: cfg.stack},
         "quota": {
             "cpu": definition.quota_cpu,
             "memory": definition.quota_memory,

@@ -36,6 +36,8 @@ class Record:
     urn: str
     inputs: dict[str, Any]
     protect: bool = False
+    retain_on_delete: bool = False
+    """Destroying the stack leaves the cloud resource in place (a secret a person stored a value in)."""
     ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
     """URNs the engine waits for before registering this resource: explicit ``depends_on`` and
@@ -51,6 +53,7 @@ class Record:
             "urn": self.urn,
             "inputs": self.inputs,
             "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
             "ignoreChanges": list(self.ignore_changes),
             "dependencies": list(self.dependencies),
             "provider": self.provider,
@@ -65,6 +68,7 @@ class Record:
             urn=data["urn"],
             inputs=data["inputs"],
             protect=data.get("protect", False),
+            retain_on_delete=data.get("retainOnDelete", False),
             ignore_changes=tuple(data.get("ignoreChanges", ())),
             dependencies=tuple(data.get("dependencies", ())),
             provider=data.get("provider"),
@@ -95,6 +99,7 @@ async def record_of(args: pulumi.ResourceTransformArgs, stack: str, project: str
         urn=urn_of(stack, project, parent, args.type_, args.name),
         inputs=plain(args.props),
         protect=bool(opts.protect),
+        retain_on_delete=bool(opts.retain_on_delete),
         ignore_changes=tuple(opts.ignore_changes or ()),
         dependencies=tuple(dependencies),
         provider=await _urn(opts.provider) if opts.provider is not None else None,

@@ -223,6 +223,26 @@ def namespaces_without_network_policies(records: Iterable[ResourceRecord]) -> li
     ]
 
 
+def duplicate_kubernetes_objects(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Two declarations of one Kubernetes object (kind, namespace, name) in a stack: pulumi-kubernetes
+    creates the first and the second fails, the object "already exists" (the tunnel entry's
+    namespace once declared default-deny-ingress twice)."""
+    declared: dict[tuple[str, str, str], str] = {}
+    found = []
+    for record in records:
+        if not record.type.startswith("kubernetes:") or record.type.endswith(("Patch", ":Provider")):
+            continue
+        metadata = record.inputs.get("metadata") or {}
+        key = (record.type, metadata.get("namespace", ""), metadata.get("name", ""))
+        if not key[2] or key[2].startswith("["):
+            continue
+        first = declared.setdefault(key, record.name)
+        if first != record.name:
+            where = f"{key[1]}/{key[2]}" if key[1] else key[2]
+            found.append(Violation("one-declaration-per-kubernetes-object", f"{record.type} {record.name}", f"declares {where}, which {first} declares already; declare it once"))
+    return found
+
+
 def rule_violations(rules: Iterable[Rule], records: Iterable[ResourceRecord]) -> list[Violation]:
     """What per-resource rules find in a stack's records."""
     rules = list(rules)

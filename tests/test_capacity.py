@@ -66,7 +66,7 @@ class TestAtRest:
         assert [(p.owner, p.cpu, p.memory) for p in capacity.pods_of(records)] == [("shop/web", 0.15, 0.0625)] * 2
 
     def test_a_pod_that_fits_nowhere_is_named_in_the_estimate(self, plans):
-        crowded = run("dev", projects=with_apps("dev", blog__backend={"replicas": 9, "tag": "0a7d3e5b1c9f"}))
+        crowded = run("dev", projects=with_apps("dev", blog__backend={"replicas": 7, "tag": "0a7d3e5b1c9f"}))
         notes = cost.estimate("dev", crowded.records).notes
         assert any(note.startswith("a pod of blog/backend (0.2 vCPU") and "fits on no pool even at its maximum" in note for note in notes)
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
-from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
+from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster, names
 from shoestring import capacity, catalog, config, cost, offline
 from shoestring.__main__ import cli
 from helpers import zonal_cluster
@@ -42,7 +42,7 @@ def priced(program, stack="test") -> cost.Estimate:
 
 
 def cluster(free_tier: bool) -> ZonalCluster:
-    labels = {cost.STACK_LABEL: "lab", cost.FREE_TIER_LABEL: str(free_tier).lower()}
+    labels = {names.STACK_LABEL: "lab", names.FREE_TIER_LABEL: str(free_tier).lower()}
     return zonal_cluster(zone="us-central1-a", labels=labels)
 
 
@@ -248,15 +248,22 @@ class TestBudgets:
         assert f"stack prod: expected ${expected:,.2f}/month exceeds its budget of $50.00/month" in completed.stderr
 
     def test_a_billing_account_declares_a_cloud_billing_budget_alerting_at_50_90_and_100_percent(self):
-        args = {"monthly_usd": 160, "expected_gpu_hours": 40, "billing_account": "01ABCD-23EF45-6789AB", "quota_project": "acme", "labels": {"shoestring-stack": "prod"}}
+        args = {"monthly_usd": 160, "expected_gpu_hours": 40, "billing_account": "01ABCD-23EF45-6789AB", "quota_project": "acme", "project_number": "123456789012"}
         plan = offline.declare(lambda: MonthlyBudget("prod-budget", args), stack="test")
         [budget] = plan.of_type("gcp:billing/budget:Budget")
         assert budget.inputs["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "160"}}
         assert [t["thresholdPercent"] for t in budget.inputs["thresholdRules"]] == [0.5, 0.9, 1.0]
-        assert budget.inputs["budgetFilter"] == {"labels": {"shoestring-stack": "prod"}}
 
-    def test_no_billing_account_no_cloud_billing_budget(self, plans):
+    def test_the_cloud_billing_budget_counts_the_whole_gcp_project_by_its_number(self):
+        """A label filter missed what carries no label of ours: the Gateway's forwarding rules, NAT, secrets."""
+        plan = offline.run("prod", config={**config.read_stack_files("prod")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB"})
+        [budget] = plan.of_type("gcp:billing/budget:Budget")
+        assert budget.inputs["budgetFilter"] == {"projects": ["projects/000000000000"]}
+        assert any("its number is stood in for offline" in note for note in plan.notes)
+
+    def test_no_billing_account_no_cloud_billing_budget_and_the_plan_says_so(self, plans):
         assert not plans["prod"].of_type("gcp:billing/budget:Budget")
+        assert any("no Cloud Billing budget" in note and "shoestring:billingAccount" in note for note in plans["prod"].notes)
 
 
 class TestCostCommand:

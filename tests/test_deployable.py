@@ -272,7 +272,7 @@ class TestWhatGoogleAccepts:
         assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]
 
     def test_the_cloud_billing_budget_names_its_quota_project(self):
-        args = {"monthly_usd": 100, "expected_gpu_hours": 0, "billing_account": "012345-6789AB-CDEF01", "quota_project": "acme"}
+        args = {"monthly_usd": 100, "expected_gpu_hours": 0, "billing_account": "012345-6789AB-CDEF01", "quota_project": "acme", "project_number": "1"}
         plan = offline.declare(lambda: MonthlyBudget("prod-budget", args), stack="test")
         budget = only(plan, "gcp:billing/budget:Budget")
         [provider] = [r for r in plan.records if r.urn == budget.provider]

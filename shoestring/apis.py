@@ -1,0 +1,107 @@
+"""Which Google API each declared GCP resource is created through, and the rule that the stack
+enables it first.
+
+A new GCP project has few APIs on; a resource created through one that is off fails with
+"SERVICE_DISABLED … has not been used in project … or it is disabled". The program enables each
+API it uses (components/project_apis.py) and makes every GCP resource depend on the API it needs
+(:func:`wait_for_apis`), so the first `pulumi up` works in one run. The program's list of APIs
+comes from the config (shoestring/program_args.py); :func:`violations` holds it to the types the
+stack actually declares, both ways, in `make plan` and the tests.
+
+Sources: each API's "Before you begin" in Google's docs — GKE (container, and compute for its
+network), IAM service accounts (iam), project IAM policy (cloudresourcemanager), Secret Manager,
+Certificate Manager, Cloud Billing budgets (billingbudgets), and Binary Authorization, which GKE
+lists as a prerequisite of enforcing a policy
+(cloud.google.com/binary-authorization/docs/setting-up#enable_apis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pulumi
+
+from components import project_apis
+from shoestring.records import urn_of
+from shoestring.security import Violation
+
+SERVICE = "gcp:projects/service:Service"
+API_OF_MODULE = {
+    "gcp:container/": "container.googleapis.com",
+    "gcp:compute/": "compute.googleapis.com",
+    "gcp:serviceaccount/": "iam.googleapis.com",
+    "gcp:projects/iAMMember:": "cloudresourcemanager.googleapis.com",
+    "gcp:secretmanager/": "secretmanager.googleapis.com",
+    "gcp:certificatemanager/": "certificatemanager.googleapis.com",
+    "gcp:billing/budget:": "billingbudgets.googleapis.com",
+    "gcp:binaryauthorization/": "binaryauthorization.googleapis.com",
+}
+"""A GCP type token's prefix, and the API its resources are created through."""
+NEEDS_NO_API = ("pulumi:providers:gcp", SERVICE)
+
+
+def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
+    """The APIs a resource needs on in its project; a GCP type missing here raises, so a new type
+    is mapped before it can be declared."""
+    if not type_.startswith(("gcp:", "pulumi:providers:gcp")) or type_ in NEEDS_NO_API:
+        return set()
+    found = {api for prefix, api in API_OF_MODULE.items() if type_.startswith(prefix)}
+    if not found:
+        raise KeyError(f"{type_}: which Google API creates it? Add its module to shoestring/apis.py API_OF_MODULE")
+    if type_ == "gcp:container/cluster:Cluster":
+        # A cluster that enforces a Binary Authorization policy, or runs the Secret Manager add-on,
+        # needs those APIs too (cloud.google.com/kubernetes-engine/docs/how-to/secret-manager#before-you-begin).
+        if (inputs.get("binaryAuthorization") or {}).get("evaluationMode", "DISABLED") != "DISABLED":
+            found.add("binaryauthorization.googleapis.com")
+        if (inputs.get("secretManagerConfig") or {}).get("enabled"):
+            found.add("secretmanager.googleapis.com")
+    return found
+
+
+def wait_for_apis(component: str, enabled: Iterable[str]):
+    """A stack transform: every GCP resource depends on the resources of ProjectApis ``component``
+    that enable the APIs it needs. They are named by URN, which the engine composes from names
+    and types alone, so no transform waits on another registration."""
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    parent = urn_of(stack, project, None, project_apis.TYPE, component)
+    urns = {api: urn_of(stack, project, parent, SERVICE, project_apis.service_name(component, api)) for api in enabled}
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        needed = [pulumi.resource.DependencyResource(urns[api]) for api in sorted(needed_by(args.type_, args.props)) if api in urns]
+        if not needed:
+            return None
+        opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=needed))
+        return pulumi.ResourceTransformResult(props=args.props, opts=opts)
+
+    return transform
+
+
+def violations(records: Iterable[Any]) -> list[Violation]:
+    """Each GCP resource has the APIs it needs enabled by the stack, and depends on them; no API
+    is enabled that nothing declared uses. (A resource with no ``project`` input — an IAM binding
+    on a service account, a budget through its own provider — is matched on the API alone.)"""
+    records = list(records)
+    services = [r for r in records if r.type == SERVICE]
+    used: set[str] = set()
+    found = []
+    for record in records:
+        try:
+            needed = needed_by(record.type, record.inputs)
+        except KeyError as e:
+            found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", str(e.args[0])))
+            continue
+        project = record.inputs.get("project")
+        for api in sorted(needed):
+            enabling = [s for s in services if s.inputs.get("service") == api and project in (None, s.inputs.get("project"))]
+            used.update(s.urn for s in enabling)
+            if not enabling:
+                found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", f"needs {api} on in project {project}, and the stack does not enable it"))
+            elif not {s.urn for s in enabling} & set(record.dependencies):
+                found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", f"does not wait for {api} to be enabled (depends_on {enabling[0].name})"))
+    found += [
+        Violation("apis-enabled-before-use", f"{SERVICE} {s.name}", f"enables {s.inputs.get('service')}, which nothing the stack declares needs; drop it")
+        for s in services
+        if s.urn not in used
+    ]
+    return found

@@ -1,0 +1,215 @@
+"""The first `pulumi up` on a new GCP project succeeds: names as the provider validates them, the
+APIs and secrets the stack needs declared by the stack, each Kubernetes object declared once, and
+input that Google would refuse, or that would hang the plan, refused offline."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from components import names
+from shoestring import apis, naming, offline, security
+from shoestring.records import Record
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_ACCOUNT_PATTERN = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")  # the provider's ValidateRFC1035Name(6, 30)
+TUNNEL = {"shoestring:publicEntry": "tunnel", "shoestring:tunnelId": "2f1e7d0c-6b5a-4c3d-9e8f-7a6b5c4d3e2f", "shoestring:tunnelCredentials": '{"AccountTag": "x"}'}
+
+
+def record(plans, stack: str, type_: str, name: str) -> Record:
+    return next(r for r in plans[stack].records if r.type == type_ and r.name == name)
+
+
+def changed(rec: Record, change) -> Record:
+    inputs = copy.deepcopy(rec.inputs)
+    change(inputs)
+    return dataclasses.replace(rec, inputs=inputs)
+
+
+class TestNamesGoogleAccepts:
+    def test_every_service_account_id_in_every_stack_matches_the_providers_pattern(self, plans):
+        ids = {stack: [r.inputs["accountId"] for r in plan.of_type("gcp:serviceaccount/account:Account")] for stack, plan in plans.items()}
+        assert all(ids.values())
+        for stack, found in ids.items():
+            assert all(SERVICE_ACCOUNT_PATTERN.match(i) for i in found), (stack, found)
+
+    @pytest.mark.parametrize("stack", ["prod", "dev"])
+    def test_the_ml_projects_account_is_long_enough_for_the_iam_api(self, plans, stack):
+        assert record(plans, stack, "gcp:serviceaccount/account:Account", "ml-workload").inputs["accountId"] == "workload-ml"
+
+    def test_every_declared_name_passes_the_naming_rules_in_every_stack(self, plans):
+        for stack, plan in plans.items():
+            assert naming.violations(plan.records) == [], stack
+
+    def test_two_long_project_names_that_share_a_beginning_get_two_ids_each_valid(self):
+        first, second = "analytics-pipeline-ingest-a", "analytics-pipeline-ingest-b"
+        ids = {names.workload_account_id(first), names.workload_account_id(second)}
+        assert len(ids) == 2
+        assert all(SERVICE_ACCOUNT_PATTERN.match(i) for i in ids), ids
+
+    def test_a_cut_name_never_ends_in_a_dash(self):
+        # Cut at 23 characters, this base ends in a dash before the hash is added.
+        cut = names.fit("workload-abcdefghijklm-nopqrstuvwxyz", names.SERVICE_ACCOUNT_ID)
+        assert names.SERVICE_ACCOUNT_ID.problem(cut) is None and "--" not in cut
+
+    @pytest.mark.parametrize(
+        ("rule", "stack", "type_", "name", "change", "message"),
+        [
+            ("gcp-names-accepted", "prod", "gcp:serviceaccount/account:Account", "ml-workload", lambda i: i.update(accountId="wl-ml"),
+             "accountId: service account id 'wl-ml' is 5 characters; 6 to 30 are allowed"),
+            ("gcp-names-accepted", "prod", "gcp:compute/globalAddress:GlobalAddress", "public-entry-ip", lambda i: i.update(name="Shoestring-entry"),
+             "name: Compute Engine resource name 'Shoestring-entry' does not match"),
+            ("gcp-labels-accepted", "prod", "gcp:container/cluster:Cluster", "shoestring-prod", lambda i: i["resourceLabels"].update({"Stack": "prod"}),
+             "resourceLabels: GCP label key 'Stack' does not match"),
+            ("kubernetes-names-accepted", "prod", "kubernetes:core/v1:Namespace", "blog", lambda i: i["metadata"].update(name="Blog"),
+             "metadata.name: Kubernetes object name 'Blog' does not match"),
+            ("kubernetes-label-values-accepted", "prod", "kubernetes:core/v1:Namespace", "blog", lambda i: i["metadata"]["labels"].update({"team": "x" * 64}),
+             "metadata.labels[team]: Kubernetes label value"),
+        ],
+        ids=["account-id", "compute-name", "gcp-label", "kubernetes-name", "kubernetes-label"],
+    )
+    def test_each_naming_rule_passes_the_shipped_resource_and_fails_it_with_one_field_changed(self, plans, rule, stack, type_, name, change, message):
+        shipped = record(plans, stack, type_, name)
+        assert naming.violations([shipped]) == []
+        [violation] = naming.violations([changed(shipped, change)])
+        assert violation.rule == rule and message in violation.message
+
+    def test_every_naming_rule_has_a_case(self):
+        tested = {"gcp-names-accepted", "gcp-labels-accepted", "kubernetes-names-accepted", "kubernetes-label-values-accepted"}
+        assert {rule.name for rule in naming.RULES} == tested
+
+    def test_no_two_stacks_of_a_gcp_project_declare_one_name(self, plans):
+        assert naming.shared_gcp_names({stack: plan.records for stack, plan in plans.items()}) == []
+
+    def test_a_name_two_stacks_would_create_in_one_gcp_project_is_refused_naming_both(self, plans):
+        account = record(plans, "prod", "gcp:serviceaccount/account:Account", "blog-workload")
+        staging = [*plans["staging"].records, dataclasses.replace(account, name="blog-staging-workload")]
+        [violation] = naming.shared_gcp_names({"prod": plans["prod"].records, "staging": staging})
+        assert violation.rule == "unique-gcp-names-per-project"
+        assert "declared by prod (blog-workload) and by staging (blog-staging-workload)" in violation.message
+
+
+class TestTheStackEnablesTheApisItUses:
+    def test_prod_enables_every_api_its_resources_are_created_through_and_leaves_them_on_when_destroyed(self, plans):
+        services = {r.inputs["service"]: r for r in plans["prod"].of_type(apis.SERVICE)}
+        assert {"container.googleapis.com", "compute.googleapis.com", "secretmanager.googleapis.com", "binaryauthorization.googleapis.com",
+                "certificatemanager.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com"} <= services.keys()
+        assert all(r.inputs["disableOnDestroy"] is False for r in services.values())
+
+    def test_the_cluster_and_the_secret_access_wait_for_their_apis(self, plans):
+        services = {r.inputs["service"]: r.urn for r in plans["prod"].of_type(apis.SERVICE)}
+        cluster = record(plans, "prod", "gcp:container/cluster:Cluster", "shoestring-prod")
+        assert {services["container.googleapis.com"], services["binaryauthorization.googleapis.com"]} <= set(cluster.dependencies)
+        access = record(plans, "prod", "gcp:secretmanager/secretIamMember:SecretIamMember", "blog-reads-blog-db-url")
+        assert services["secretmanager.googleapis.com"] in access.dependencies
+
+    def test_every_shipped_stack_enables_exactly_what_it_uses(self, plans):
+        for stack, plan in plans.items():
+            assert apis.violations(plan.records) == [], stack
+
+    def test_a_resource_that_does_not_wait_for_its_api_is_refused(self, plans):
+        records = [dataclasses.replace(r, dependencies=()) if r.type == "gcp:container/cluster:Cluster" else r for r in plans["prod"].records]
+        found = [str(v) for v in apis.violations(records)]
+        assert any("gcp:container/cluster:Cluster shoestring-prod: does not wait for container.googleapis.com" in v for v in found), found
+
+    def test_an_api_the_stack_needs_and_does_not_enable_is_refused(self, plans):
+        records = [r for r in plans["prod"].records if r.inputs.get("service") != "certificatemanager.googleapis.com"]
+        assert any("needs certificatemanager.googleapis.com on" in v.message for v in apis.violations(records))
+
+    def test_an_api_nothing_uses_is_refused(self, plans):
+        extra = dataclasses.replace(plans["dev"].of_type(apis.SERVICE)[0], name="apis-bigquery", urn="urn:x", inputs={"project": "p", "service": "bigquery.googleapis.com"})
+        [violation] = apis.violations([*plans["dev"].records, extra])
+        assert "enables bigquery.googleapis.com, which nothing the stack declares needs" in violation.message
+
+
+class TestSecretsTheAppsRead:
+    @pytest.mark.parametrize(("stack", "secret"), [("prod", "blog-db-url"), ("dev", "blog-db-url"), ("staging", "blog-staging-db-url")])
+    def test_each_secret_an_app_reads_is_declared_without_a_value_and_kept_when_the_stack_is_destroyed(self, plans, stack, secret):
+        [declared] = [r for r in plans[stack].of_type("gcp:secretmanager/secret:Secret") if r.inputs["secretId"] == secret]
+        assert declared.retain_on_delete and declared.inputs["replication"] == {"auto": {}}
+        assert not plans[stack].of_type("gcp:secretmanager/secretVersion:SecretVersion")
+        assert any(f"gcloud secrets versions add {secret} --data-file=-" in note for note in plans[stack].notes)
+
+    def test_access_to_a_secret_waits_for_the_secret(self, plans):
+        secret = next(r for r in plans["prod"].of_type("gcp:secretmanager/secret:Secret") if r.inputs["secretId"] == "blog-db-url")
+        access = record(plans, "prod", "gcp:secretmanager/secretIamMember:SecretIamMember", "blog-reads-blog-db-url")
+        assert secret.urn in access.dependencies
+
+
+class TestEachKubernetesObjectIsDeclaredOnce:
+    def test_a_tunnel_stack_declares_no_object_twice(self):
+        plan = offline.run("prod", config={**offline.read_stack_files("prod")[0], **TUNNEL}, secret_keys=["shoestring:tunnelCredentials"])
+        assert security.duplicate_kubernetes_objects(plan.records) == []
+        policies = [r for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == "shoestring-entry"]
+        assert [p.inputs["metadata"]["name"] for p in policies] == ["default-deny-ingress"]
+
+    def test_two_declarations_of_one_object_are_refused_naming_the_first(self, plans):
+        namespace = record(plans, "prod", "kubernetes:core/v1:Namespace", "blog")
+        [violation] = security.duplicate_kubernetes_objects([namespace, dataclasses.replace(namespace, name="blog-again")])
+        assert violation.rule == "one-declaration-per-kubernetes-object" and "declares blog, which blog declares already" in violation.message
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    copy_ = tmp_path_factory.mktemp("first-up") / "shoestring"
+    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
+    return copy_
+
+
+def edited(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    return text.replace(old, new, 1)
+
+
+BAD_INPUT = [
+    ("a zone that does not exist", "stacks/Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-z",
+     "shoestring:zone = 'us-central1-z': us-central1 has no zone us-central1-z; its zones are us-central1-a, us-central1-b, us-central1-c, us-central1-f"),
+    ("L4 in a zone that does not offer it", "stacks/Pulumi.dev.yaml", "    spot: true\n  shoestring:projects:", "    spot: true\n    zone: us-central1-f\n  shoestring:projects:",
+     "shoestring:gpuPool.zone = 'us-central1-f': does not offer nvidia-l4; the zones of us-central1 that do are us-central1-a, us-central1-b, us-central1-c"),
+    ("an accelerator the catalog does not price", "stacks/Pulumi.dev.yaml", "accelerator: nvidia-l4", "accelerator: nvidia-h100-80gb",
+     "shoestring:gpuPool.accelerator = 'nvidia-h100-80gb': not in the price catalog for us-central1"),
+    ("a tag inside the image", "projects/blog.py", 'image="ghcr.io/acme/blog-frontend"', 'image="ghcr.io/acme/x:latest"',
+     "projects/blog.py:8: App image = 'ghcr.io/acme/x:latest': 'ghcr.io/acme/x:latest' carries a tag or digest; give the repository alone (e.g. ghcr.io/acme/x)"),
+    ("an image with capitals and a space", "projects/blog.py", 'image="ghcr.io/acme/blog-frontend"', 'image="ghcr.io/acme/Blog Frontend"',
+     "is not an image repository"),
+    ("a million replicas", "stacks/Pulumi.dev.yaml", "frontend: {replicas: 1,", "frontend: {replicas: 1000000,",
+     "shoestring:projects.blog.apps.frontend.replicas = 1000000: Input should be less than or equal to 100"),
+    ("a million GPU nodes", "stacks/Pulumi.dev.yaml", "    maxNodes: 1\n", "    maxNodes: 1000000\n",
+     "shoestring:gpuPool.maxNodes = 1000000: Input should be less than or equal to 100"),
+    ("a YAML alias", "stacks/Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: &zone us-central1-a\n  shoestring:region: *zone",
+     "stacks/Pulumi.dev.yaml:11: YAML alias *zone is not allowed in a stack file; write the value out"),
+    ("replicas beyond the project's quota", "stacks/Pulumi.dev.yaml", "frontend: {replicas: 1,", "frontend: {replicas: 30,",
+     "its apps ask for more than its ResourceQuota admits in this stack (replicas plus a rollout's surge pods), so pods beyond it would never "
+     'start; set quota_cpu="4.2", quota_memory="5.3Gi", quota_pods=40 or more in projects/blog.py'),
+    ("a missing gcp:project", "stacks/Pulumi.dev.yaml", "  gcp:project: replace-with-your-dev-project-id\n", "",
+     "gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.dev.yaml"),
+    ("a missing tag", "projects/blog.py", '            tag="9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0",\n', "",
+     "projects/blog.py:8: App tag is required; add tag=..."),
+]
+
+
+@pytest.mark.parametrize(("case", "path", "old", "new", "message"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_bad_input_ends_make_plan_with_one_message_naming_the_key_and_the_fix_within_ten_seconds(clone, case, path, old, new, message):
+    target = clone / path
+    original = target.read_text()
+    target.write_text(edited(target, old, new))
+    try:
+        started = time.monotonic()
+        completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "dev"], cwd=clone, capture_output=True, text=True, timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        target.write_text(original)
+    assert completed.returncode == 1, completed.stdout[-2000:]
+    assert "Traceback" not in completed.stderr
+    assert message in completed.stderr, completed.stderr
+    assert completed.stderr.count("\n  - ") <= 1, completed.stderr  # one problem, one message
+    assert elapsed < 10, f"{case}: {elapsed:.1f} s"
