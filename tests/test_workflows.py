@@ -126,3 +126,17 @@ def test_no_expression_is_expanded_inside_a_run_script():
         for expr in re.findall(r"\$\{\{.*?\}\}", step["run"], re.S)
     ]
     assert not found, "pass these through the step's env: instead:\n" + "\n".join(found)
+
+
+def test_every_checkout_leaves_no_token_in_git_config():
+    # actions/checkout writes the job's GITHUB_TOKEN into .git/config unless told not to, where the
+    # pull request's own code (make test, make diff) can read it. Nothing here pushes or fetches later.
+    checkouts = [
+        (path.name, job, step)
+        for path in WORKFLOWS
+        for job, step in steps_of(yaml.safe_load(path.read_text()))
+        if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert len(checkouts) >= 5  # offline, preview; check, prod, staging
+    leaky = [f"{name} {job}" for name, job, step in checkouts if step.get("with", {}).get("persist-credentials") is not False]
+    assert not leaky, f"add `persist-credentials: false` to the checkout of: {leaky}"
