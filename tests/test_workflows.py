@@ -140,3 +140,42 @@ def test_every_checkout_leaves_no_token_in_git_config():
     assert len(checkouts) >= 5  # offline, preview; check, prod, staging
     leaky = [f"{name} {job}" for name, job, step in checkouts if step.get("with", {}).get("persist-credentials") is not False]
     assert not leaky, f"add `persist-credentials: false` to the checkout of: {leaky}"
+
+
+# Secrets a job may hold without an environment: a Pulumi token that can only read the stacks, which a
+# pull request's preview gets on purpose, and the job's own GITHUB_TOKEN.
+READ_ONLY_SECRETS = {"PULUMI_PREVIEW_ACCESS_TOKEN", "GITHUB_TOKEN"}
+
+
+def secrets_in(node) -> set[str]:
+    return set(re.findall(r"\bsecrets\.(\w+)", yaml.safe_dump(node)))
+
+
+def readme_items() -> list[str]:
+    """README's paragraphs and list items, each joined onto one line."""
+    items, current = [], []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if not line.strip() or re.match(r"\s*(\d+\.|-) ", line):
+            items.append(" ".join(current))
+            current = []
+        if line.strip():
+            current.append(line.strip())
+    return [item for item in [*items, " ".join(current)] if item]
+
+
+def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_environment():
+    environments = {job["environment"] for job in load("deploy.yml")["jobs"].values() if "environment" in job}
+    for path in WORKFLOWS:
+        workflow = yaml.safe_load(path.read_text())
+        assert not secrets_in({k: v for k, v in workflow.items() if k != "jobs"}), f"{path.name}: a workflow-wide secret reaches every job"
+        for name, job in workflow["jobs"].items():
+            deploy_secrets = secrets_in(job) - READ_ONLY_SECRETS
+            assert not deploy_secrets or job.get("environment") in environments, f"{path.name} {name}: {deploy_secrets} outside an environment"
+    # A repository secret is readable by any workflow on any branch, whatever `environment:` says; an
+    # environment secret only by jobs that passed the environment's protection rules. So README must
+    # say to create the deploy token in the environments, and never in the repository's secrets.
+    told = [item for item in readme_items() if "`PULUMI_ACCESS_TOKEN`" in item and "secret" in item]
+    assert told, "README says nowhere how to create PULUMI_ACCESS_TOKEN"
+    for item in told:
+        assert "environment secret" in item and all(f"`{env}`" in item for env in environments), item
+        assert "repository's settings" not in item, item  # where repository secrets are added
