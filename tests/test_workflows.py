@@ -221,3 +221,54 @@ def test_codeowners_cover_everything_the_program_and_its_rules_are_made_of():
         assert files, f"{spec}: no tracked file (update OWNED)"
         unowned += [f for f in files if not owners_of(f, rules)]
     assert not unowned, f"no CODEOWNERS line gives these an owner: {unowned}"
+
+
+def readme_block(name: str) -> str:
+    """What README holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
+    return text[start : text.index(f"<!-- {name}:end -->")]
+
+
+def github_token(workflow: str, ref: str, event: str, environment: str | None = None, repository_id: str = "74") -> dict:
+    """The claims of a GitHub Actions OIDC token that the federation setup reads (docs.github.com
+    actions/reference/security/oidc): `sub` names the job's environment if it has one, else
+    `pull_request` for a pull request's run, else the ref."""
+    repo = "octo-org/octo-repo"
+    sub = f"environment:{environment}" if environment else "pull_request" if event == "pull_request" else f"ref:{ref}"
+    claims = {"sub": f"repo:{repo}:{sub}", "repository_id": repository_id, "event_name": event, "ref": ref,
+              "workflow_ref": f"{repo}/.github/workflows/{workflow}@{ref}"}
+    return claims | ({"environment": environment} if environment else {})
+
+
+def identities_for(claims: dict, block: str) -> set[str] | None:
+    """The service accounts README's federation setup lets a token with these claims impersonate, or None
+    when the provider's attribute condition (a CEL expression; a missing claim equals nothing) rejects it
+    outright. An admitted token gets the accounts whose IAM binding names its subject."""
+    variables = {"GITHUB_REPO": "octo-org/octo-repo", "GITHUB_REPO_ID": "74", "SUBJECT": "repo:octo-org/octo-repo", "POOL": "POOL"}
+    commands = re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group()), block.replace("\\\n", " "))
+    (condition,) = re.findall(r'--attribute-condition "([^"]+)"', commands)
+    python = re.sub(r"assertion\.(\w+)", r"claims.get('\1')", condition.replace("&&", " and ").replace("||", " or "))
+    if not eval(python, {"claims": claims}):  # noqa: S307 - README's own expression, on test claims
+        return None
+    bindings = re.findall(r'add-iam-policy-binding "\$(\w+)" .*?--member "principal://iam\.googleapis\.com/POOL/subject/([^"]+)"', commands)
+    return {account for account, subject in bindings if subject == claims["sub"]}
+
+
+def test_only_deploy_yml_on_main_in_a_deploy_environment_can_become_the_deployer():
+    # The provider's condition once checked `assertion.ref` only: any workflow, any job on main, with or
+    # without the `production` environment's reviewers, could deploy. README's commands are evaluated
+    # here against tokens shaped like GitHub's; every token that must not deploy is rejected by the
+    # condition itself, not only left without a binding.
+    block = readme_block("ci-federation")
+    deploy = load("deploy.yml")
+    (branch,) = deploy[True]["push"]["branches"]
+    for environment in {job["environment"] for job in deploy["jobs"].values() if "environment" in job}:
+        assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push", environment), block) == {"DEPLOYER"}, environment
+        assert identities_for(github_token("deploy.yml", "refs/heads/topic", "push", environment), block) is None  # another branch
+        assert identities_for(github_token("other.yml", f"refs/heads/{branch}", "push", environment), block) is None  # another workflow
+        assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", environment), block) is None
+        assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push", environment, repository_id="75"), block) is None
+    assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push"), block) is None  # no environment, no reviewers
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request"), block) == {"PREVIEWER"}
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", repository_id="75"), block) is None
