@@ -1,19 +1,39 @@
-"""`make diff`: what a change does to every stack, as a reviewer reads it in the pull request —
-checked on a temporary git repository made from this project."""
+"""`make diff`: what a change does to every stack, as a reviewer reads it in the pull request.
+
+Two tests run `python -m shoestring diff --base base` on a temporary git repository made from this
+project: they prove the plumbing (the base planned in a git worktree, both sides in processes of
+their own, read back as records) and that it prints byte for byte what comparing the records here
+prints. The other tests compare records that way: the shipped plans (the session's ``plans``)
+against the program run again with a stack config edited setting by setting.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
-import yaml
+from click.testing import CliRunner
 from test_add_a_project import readme_snippet
 
+from shoestring import config, definitions, diff, offline
+from shoestring.__main__ import cli
+from shoestring.records import Record
+
 ROOT = Path(__file__).resolve().parent.parent
+DELETE = object()
+"""As the new value of a setting: remove it."""
+
+Plans = dict[str, list[Record]]
+
+
+# End to end: `python -m shoestring diff` on a git repository.
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +59,10 @@ def git(path: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, text=True).stdout
 
 
-def diff(repo: Path, exit_code: int = 0) -> str:
+def run_diff(repo: Path, exit_code: int = 0) -> str:
     result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "base"], cwd=repo, capture_output=True, text=True)
     assert result.returncode == exit_code, result.stderr
     return result.stdout
-
-
-def section(report: str, stack: str) -> str:
-    match = re.search(rf"^### `{stack}`.*?(?=^### |\Z)", report, re.S | re.M)
-    assert match, report
-    return match.group(0)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -58,31 +72,110 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_no_change_says_so_in_one_line_per_stack(clean):
-    report = diff(clean)
+    report = run_diff(clean)
     for stack in ("dev", "prod", "staging"):
         assert f"### `{stack}`: no changes\n" in report
 
 
-def test_the_report_is_byte_identical_run_to_run(clean):
+def test_make_diff_prints_byte_for_byte_what_comparing_the_records_prints(clean, plans, replan):
+    # Another process (another hash seed) than this one: the report is byte-identical run to run,
+    # and what the tests below check on records is what `make diff` prints.
     edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 4")
-    assert diff(clean) == diff(clean)
+    printed = run_diff(clean)
+    assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in printed
+    assert printed == report(plans, replan({"dev": {"defaultPool.maxNodes": (2, 4)}}))
 
 
-def test_adding_a_project_shows_only_creates_and_no_cost_change(clean):
-    (clean / "projects" / "notes.py").write_text(readme_snippet())
-    report = diff(clean)
+# The comparison, on records.
+
+
+@pytest.fixture
+def replan(plans, monkeypatch):
+    """Every stack's records after a change to the stack config (and the project definitions), as
+    `make diff` plans its working tree: the stacks a change touches, and their guests, run again.
+
+    ``changes`` maps a stack to settings by path, each ``(old, new)``: ``{"dev":
+    {"defaultPool.maxNodes": (2, 4)}}``; the old value must be the shipped one.
+    ``defined`` replaces what projects/*.py define."""
+    shipped = {stack: config.read_stack_files(stack) for stack in plans}
+    read_stack_files = config.read_stack_files
+
+    def replan(changes: dict[str, dict[str, tuple[Any, Any]]], defined: dict[str, definitions.Project] | None = None) -> Plans:
+        raw = {stack: edited(shipped[stack][0], changes.get(stack, {})) for stack in plans}
+        # A guest stack reads its host's stack file: let it read the edited one.
+        monkeypatch.setattr(config, "read_stack_files", lambda stack, root=offline.ROOT: (raw[stack], *read_stack_files(stack, root)[1:]))
+        touched = set(changes)
+        if defined is not None:
+            monkeypatch.setattr(definitions, "discover", lambda package="projects": defined)
+            touched = set(plans)
+        again = touched | {stack for stack, plan in plans.items() if plan.host_stack in touched}
+        return {
+            stack: offline.run(stack, config=raw[stack], secret_keys=shipped[stack][1]).records if stack in again else plan.records
+            for stack, plan in plans.items()
+        }
+
+    return replan
+
+
+def edited(raw: dict[str, str], changes: dict[str, tuple[Any, Any]]) -> dict[str, str]:
+    """A stack's flat config with settings changed by path: ``zone``, ``gpuPool.maxNodes``,
+    ``projects.blog.apps.frontend.tag`` (the keys of README's configuration reference)."""
+    raw = dict(raw)
+    for path, (old, new) in changes.items():
+        key, *inner = path.split(".")
+        key = f"{config.PROJECT}:{key}"
+        if not inner:
+            assert raw.get(key) == as_config_string(old), f"{key} is {raw.get(key)!r}, not {old!r}"
+            raw[key] = as_config_string(new)
+            continue
+        document = json.loads(raw[key])
+        *parents, leaf = inner
+        settings = document
+        for parent in parents:
+            settings = settings[parent]
+        assert settings.get(leaf) == old, f"{path} is {settings.get(leaf)!r}, not {old!r}"
+        if new is DELETE:
+            del settings[leaf]
+        else:
+            settings[leaf] = new
+        raw[key] = json.dumps(document)
+    return raw
+
+
+def as_config_string(value: Any) -> str:
+    """A value as the Pulumi CLI hands it to the program: strings as they are, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def report(plans, after: Plans) -> str:
+    return diff.markdown(diff.compare(shipped(plans), after), "base")
+
+
+def shipped(plans) -> Plans:
+    return {stack: plan.records for stack, plan in plans.items()}
+
+
+def section(report: str, stack: str) -> str:
+    match = re.search(rf"^### `{stack}`.*?(?=^### |\Z)", report, re.S | re.M)
+    assert match, report
+    return match.group(0)
+
+
+def test_adding_a_project_shows_only_creates_and_no_cost_change(plans, replan):
+    notes: dict[str, Any] = {}
+    exec(readme_snippet(), notes)  # README's "Add a project", the file projects/notes.py
+    text = report(plans, replan({}, defined=definitions.discover() | {"notes": notes["PROJECT"]}))
     for stack in ("dev", "prod", "staging"):
-        part = section(report, stack)
+        part = section(text, stack)
         assert "0 to update, 0 to replace, 0 to delete" in part
         assert "**create** `kubernetes:core/v1:Namespace`" in part
         assert "**Cost:** " in part and "+$" not in part and "−$" not in part
     # A created resource shows the settings a reviewer checks: image, replicas, where it runs.
-    assert re.search(r"- \*\*create\*\* `kubernetes:apps/v1:Deployment` notes-\w+ — ghcr\.io/\S+ · \d+ replicas · on ", section(report, "prod"))
+    assert re.search(r"- \*\*create\*\* `kubernetes:apps/v1:Deployment` notes-\w+ — ghcr\.io/\S+ · \d+ replicas · on ", section(text, "prod"))
 
 
-def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(clean):
-    edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 4")
-    part = section(diff(clean), "dev")
+def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(plans, replan):
+    part = section(report(plans, replan({"dev": {"defaultPool.maxNodes": (2, 4)}})), "dev")
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-medium Spot nodes with their 30 GB pd-standard disks and external IPs at full scale: 2 x (14.68 + 1.20 + 1.825).
@@ -90,19 +183,16 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(cl
     assert "idle $108.46 → $108.46/month (no change)" in part
 
 
-def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(clean):
-    stack_file = clean / "stacks" / "Pulumi.dev.yaml"
-    edit(stack_file, "machineType: g2-standard-4", "machineType: n1-standard-4")
-    edit(stack_file, "accelerator: nvidia-l4", "accelerator: nvidia-tesla-t4")
-    part = section(diff(clean), "dev")
+def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(plans, replan):
+    gpu = {"gpuPool.machineType": ("g2-standard-4", "n1-standard-4"), "gpuPool.accelerator": ("nvidia-l4", "nvidia-tesla-t4")}
+    part = section(report(plans, replan({"dev": gpu})), "dev")
     assert "- **replace** `gcp:container/nodePool:NodePool` gpu-pool" in part
     assert "  - :warning: `nodeConfig.guestAccelerators[0].type` changed: ForceNew: GKE cannot change a pool's accelerator type" in part
     assert '  - `nodeConfig.guestAccelerators[0].type`: `"nvidia-l4"` → `"nvidia-tesla-t4"`' in part
 
 
-def test_moving_the_cluster_to_another_zone_puts_a_replace_warning_at_the_top(clean):
-    edit(clean / "stacks" / "Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-b")
-    part = section(diff(clean), "dev")
+def test_moving_the_cluster_to_another_zone_puts_a_replace_warning_at_the_top(plans, replan):
+    part = section(report(plans, replan({"dev": {"zone": ("us-central1-a", "us-central1-b")}})), "dev")
     first_item = part.split("\n\n")[1]
     assert first_item.startswith("> :warning: **Replaces the cluster shoestring-dev**")
     assert "`location` changed: ForceNew: a cluster cannot move between zones or regions" in first_item
@@ -116,18 +206,14 @@ def readme_example() -> str:
     return re.search(r"```markdown\n(.*?)```", block, re.S).group(1)
 
 
-def test_removing_prods_protection_stands_at_the_top(clean):
-    edit(clean / "stacks" / "Pulumi.prod.yaml", "shoestring:deletionProtection: true", "shoestring:deletionProtection: false")
-    part = section(diff(clean), "prod")
+def test_removing_prods_protection_stands_at_the_top(plans, replan):
+    part = section(report(plans, replan({"prod": {"deletionProtection": (True, False)}})), "prod")
     assert part.split("\n\n")[1].startswith("> :warning: **Removes protection from the cluster shoestring-prod**")
 
 
-def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(clean):
-    stack_file = clean / "stacks" / "Pulumi.prod.yaml"
-    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  shoestring:spotPool", "minNodes: 1\n    maxNodes: 1\n  shoestring:spotPool")
-    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  # The ml", "minNodes: 1\n    maxNodes: 1\n  # The ml")
-    edit(stack_file, "backend: {replicas: 3}", "backend: {replicas: 8}")
-    part = section(diff(clean), "prod")
+def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
+    shrunk = {"defaultPool.maxNodes": (3, 1), "spotPool.maxNodes": (3, 1), "projects.blog.apps.backend.replicas": (3, 8)}
+    part = section(report(plans, replan({"prod": shrunk})), "prod")
     # One e2-medium (0.94 vCPU allocatable) and one n2d-standard-2 (1.93) less 0.315 vCPU of system
     # DaemonSets each, the system Deployments, 3 frontends (100m) and 8 backends (200m): three stay Pending.
     pools = "default-pool (at most 1 × e2-medium), gpu-pool (at most 2 × g2-standard-4), spot-pool (at most 1 × n2d-standard-2)."
@@ -139,59 +225,59 @@ def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(clean):
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
 
 
-def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(clean):
+def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(plans, replan, monkeypatch):
     # A second on-demand and a second Spot node always on: the expected cost passes prod's $100.
-    stack_file = clean / "stacks" / "Pulumi.prod.yaml"
-    edit(stack_file, "minNodes: 1\n    maxNodes: 3\n  shoestring:spotPool", "minNodes: 3\n    maxNodes: 3\n  shoestring:spotPool")
-    report = diff(clean, exit_code=1)
-    first_lines = report.splitlines()[:4]
+    after = replan({"prod": {"defaultPool.minNodes": (1, 3)}})
+    # `make diff` itself, its two plans being these records: it prints the report, then exits 1.
+    monkeypatch.setattr(diff, "plans_at", lambda ref: shipped(plans))
+    monkeypatch.setattr(diff, "plans_in", lambda root: after)
+    result = CliRunner().invoke(cli, ["diff", "--base", "base"])
+    assert result.exit_code == 1, result.output
+    text = result.output
+    assert text == report(plans, after)
+    first_lines = text.splitlines()[:4]
     [breach] = [line for line in first_lines if line.startswith("> :no_entry:")]
     assert breach.startswith("> :no_entry: **`prod` is over budget**: stack prod: expected $")
     assert "exceeds its budget of $100.00/month" in breach
-    part = section(report, "prod")
+    part = section(text, "prod")
     assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $100.00/month" in part
     assert "> :moneybag: **Expected cost $85.04 → $" in part
 
 
-def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(clean):
-    edit(clean / "stacks" / "Pulumi.prod.yaml", "driverVersion: DEFAULT\n    maxNodes: 2", "driverVersion: DEFAULT\n    maxNodes: 8")
-    part = section(diff(clean), "prod")
+def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(plans, replan):
+    part = section(report(plans, replan({"prod": {"gpuPool.maxNodes": (2, 8)}})), "prod")
     # Six more Spot g2-standard-4 nodes: ($0.397336 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
     per_node = 0.397336 + 0.0025 + 100 * 0.10 / 730
     assert f"> :moneybag: **Maximum GPU burst ${2 * per_node:,.4f} → ${8 * per_node:,.4f}/h**" in part
     assert f"costs +${round(6 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
 
 
-def test_a_small_change_in_cost_is_not_flagged(clean):
-    edit(clean / "stacks" / "Pulumi.dev.yaml", "maxNodes: 2", "maxNodes: 3")
-    assert ":moneybag:" not in section(diff(clean), "dev")
+def test_a_small_change_in_cost_is_not_flagged(plans, replan):
+    assert ":moneybag:" not in section(report(plans, replan({"dev": {"defaultPool.maxNodes": (2, 3)}})), "dev")
 
 
-def test_moving_prods_cluster_says_first_that_protection_blocks_it_and_how_to_proceed(clean):
-    edit(clean / "stacks" / "Pulumi.prod.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-b")
-    report = diff(clean)
-    first_lines = report.splitlines()[:4]
+def test_moving_prods_cluster_says_first_that_protection_blocks_it_and_how_to_proceed(plans, replan):
+    text = report(plans, replan({"prod": {"zone": ("us-central1-a", "us-central1-b")}}))
+    first_lines = text.splitlines()[:4]
     [blocked] = [line for line in first_lines if "block the replacement of shoestring-prod" in line]
     assert blocked.startswith("> :no_entry: `prod`: **Pulumi `protect` and GKE deletion protection block the replacement of shoestring-prod**")
     assert "set `shoestring:deletionProtection: false` in the stack file and `pulumi up`" in blocked
     assert "then `pulumi up` this change" in blocked
 
 
-def test_deleting_a_project_flags_its_public_host_and_namespace_going_away(clean):
-    (clean / "projects" / "blog.py").unlink()
-    for stack in ("dev", "prod", "staging"):
-        path = clean / "stacks" / f"Pulumi.{stack}.yaml"
-        document = yaml.safe_load(path.read_text())
-        del document["config"]["shoestring:projects"]["blog"]
-        path.write_text(yaml.safe_dump(document))
-    part = section(diff(clean), "prod")
+def test_deleting_a_project_flags_its_public_host_and_namespace_going_away(plans, replan):
+    # projects/blog.py deleted, and its settings from every stack file.
+    without_blog = {name: project for name, project in definitions.discover().items() if name != "blog"}
+    after = replan({stack: {"projects.blog": (ANY, DELETE)} for stack in ("dev", "prod", "staging")}, defined=without_blog)
+    part = section(report(plans, after), "prod")
     dangers = [line for line in part.splitlines() if line.startswith("> :warning:")]
     assert "> :warning: **Takes blog.example.com off the internet**: no route serves it after this change (it was HTTPRoute blog/frontend)." in dangers
     assert "> :warning: **Deletes the namespace blog** and everything in it, data included." in dangers
 
 
-def test_a_new_image_tag_says_which_deployments_restart_every_pod(clean):
-    edit(clean / "stacks" / "Pulumi.dev.yaml", "tag: \"0a7d3e5b1c9f@sha256:f6afa10e", "tag: \"1b8e4f6c2d0a@sha256:f6afa10e")
-    part = section(diff(clean), "dev")
+def test_a_new_image_tag_says_which_deployments_restart_every_pod(plans, replan):
+    digest = "@sha256:f6afa10e9831c6b80ce654974c8a232a52b1b00eba9e698f59faba1e556e417b"
+    tag = {"projects.blog.apps.frontend.tag": ("0a7d3e5b1c9f" + digest, "1b8e4f6c2d0a" + digest)}
+    part = section(report(plans, replan({"dev": tag})), "dev")
     assert "> :warning: **Restarts every pod of blog/frontend**: its pod template changes (`spec.template.spec.containers[0].image`)" in part
     assert "Restarts every pod of blog/backend" not in part
