@@ -12,7 +12,7 @@ MERMAID := tools/mermaid/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
 
-.PHONY: plan cost diff prices test bench clean
+.PHONY: plan cost diff prices docs test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> first run: creating $(VENV) from requirements-dev.txt (about a minute)"
@@ -48,6 +48,9 @@ diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (de
 
 prices: $(VENV)/.installed ## Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
 	$(PY) -m shoestring prices
+
+docs: $(VENV)/.installed ## Regenerate README's generated blocks from the code (the tests compare them)
+	$(PY) -m shoestring docs
 
 $(MERMAID): tools/mermaid/package-lock.json
 	@command -v npm >/dev/null || { echo "make test needs Node.js 18+ with npm (apt-get install nodejs npm)"; exit 1; }

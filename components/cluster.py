@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.names import GKE_NAME, fit, node_account_id
+from shoestring.names import GKE_NAME, fit, node_account_id
 from components.network import PODS_RANGE, SERVICES_RANGE, ClusterNetwork
 from components.node_pool import CLOUD_PLATFORM_SCOPE
 

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.names import PROJECT_LABEL as PROJECT_GCP_LABEL
-from components.names import workload_account_id
+from shoestring.names import PROJECT_LABEL as PROJECT_GCP_LABEL
+from shoestring.names import workload_account_id
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 

@@ -8,13 +8,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-
-TYPE = "shoestring:gcp:ProjectApis"
-
-
-def service_name(component: str, api: str) -> str:
-    """The Pulumi name of the resource enabling ``api`` in the component named ``component``."""
-    return f"{component}-{api.split('.')[0]}"
+from shoestring.names import PROJECT_APIS_TYPE, api_service_name
 
 
 class ProjectApisArgs(TypedDict):
@@ -37,10 +31,10 @@ class ProjectApis(pulumi.ComponentResource):
     """API name to the resource that enables it: what a resource created through it depends on."""
 
     def __init__(self, name: str, args: ProjectApisArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(PROJECT_APIS_TYPE, name, None, opts)
         self.services = {
             api: gcp.projects.Service(
-                service_name(name, api),
+                api_service_name(name, api),
                 project=args["project"],
                 service=api,
                 disable_on_destroy=False,

@@ -4,7 +4,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 import guardrails
 
-from shoestring import cis_gke, security  # noqa: E402  (guardrails puts the repository root on the path)
+from shoestring import cis_gke, name_rules, security  # noqa: E402  (guardrails puts the repository root on the path)
 
 PolicyPack(
     name="shoestring-cost",
@@ -12,8 +12,18 @@ PolicyPack(
     policies=[
         *[
             ResourceValidationPolicy(name=rule.name, description=rule.description, validate=guardrails.security_rule(rule))
-            for rule in security.RULES + cis_gke.RULES
+            for rule in security.RULES + cis_gke.RULES + name_rules.RULES
         ],
+        StackValidationPolicy(
+            name="apis-enabled-before-use",
+            description="Every GCP resource has the Google API it is created through enabled by the stack, and waits for it.",
+            validate=guardrails.apis_enabled_before_use,
+        ),
+        StackValidationPolicy(
+            name="one-declaration-per-kubernetes-object",
+            description="No Kubernetes object (kind, namespace, name) is declared twice in a stack.",
+            validate=guardrails.one_declaration_per_kubernetes_object,
+        ),
         StackValidationPolicy(
             name="namespaces-have-network-policies",
             description="Every namespace the stack declares has a NetworkPolicy (CIS GKE 4.3.2).",

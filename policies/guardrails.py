@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import catalog, cost, security  # noqa: E402  (the repository root is added just above)
+from shoestring import apis, catalog, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 
@@ -28,6 +28,8 @@ class PolicyRecord:
     type: str
     name: str
     inputs: dict[str, Any] = field(default_factory=dict)
+    urn: str = ""
+    dependencies: tuple[str, ...] = ()
 
 
 def monthly_budget(args: Any, report_violation: ReportViolation) -> None:
@@ -101,4 +103,20 @@ def namespaces_have_network_policies(args: Any, report_violation: ReportViolatio
     """Stack policy: every namespace the stack declares has a NetworkPolicy."""
     records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
     for violation in security.namespaces_without_network_policies(records):
+        report_violation(f"{violation.resource}: {violation.message}")
+
+
+def _stack_records(args: Any) -> list[PolicyRecord]:
+    return [PolicyRecord(r.resource_type, r.name, dict(r.props), r.urn, tuple(d.urn for d in r.dependencies)) for r in args.resources]
+
+
+def apis_enabled_before_use(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: every GCP resource has the API it is created through enabled by the stack, and waits for it."""
+    for violation in apis.violations(_stack_records(args)):
+        report_violation(f"{violation.resource}: {violation.message}")
+
+
+def one_declaration_per_kubernetes_object(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: no Kubernetes object (kind, namespace, name) is declared twice."""
+    for violation in security.duplicate_kubernetes_objects(_stack_records(args)):
         report_violation(f"{violation.resource}: {violation.message}")

@@ -176,6 +176,43 @@ def config_reference() -> None:
     click.echo(config.reference_markdown(), nl=False)
 
 
+@cli.command()
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each block that is out of date.")
+def docs(check: bool) -> None:
+    """Regenerate README's generated blocks (plan sample, costs, right-sizing, configuration,
+    CIS GKE table, roles) from the code, as the tests compare them."""
+    from click.testing import CliRunner
+
+    from shoestring import advisor, capacity
+
+    plans = {stack: _run(stack) for stack in offline.stacks()}
+    prod, guests = plans["prod"].records, plans["staging"].records
+    shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25)
+    sample = CliRunner().invoke(cli, ["plan", "--stack", "dev"]).output
+    blocks = {
+        "plan-sample": f"```console\n$ make plan\n{sample}```\n",
+        "what-it-costs": report.markdown(plans),
+        "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
+        "config-reference": config.reference_markdown(),
+        "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),
+        "deployer-roles": permissions.markdown(permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})),
+        "preview-roles": permissions.preview_markdown(),
+    }
+    readme = offline.ROOT / "README.md"
+    text = original = readme.read_text()
+    for name, body in blocks.items():
+        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+        head, rest = text.split(start, 1)
+        text = head + start + body + end + rest.split(end, 1)[1]
+    stale = [name for name in blocks if original.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0] != "\n" + blocks[name]]
+    if check:
+        if stale:
+            raise click.ClickException(f"README blocks out of date: {', '.join(stale)}; run `make docs`")
+        return
+    readme.write_text(text)
+    click.echo(f"README.md: {len(stale)} of {len(blocks)} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
+
+
 def _run(stack: str) -> offline.Plan:
     if stack not in offline.stacks():
         raise click.BadParameter(f"no stack {stack!r}; stacks: {', '.join(offline.stacks())}", param_hint="--stack")

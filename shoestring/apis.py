@@ -22,7 +22,7 @@ from typing import Any
 
 import pulumi
 
-from components import project_apis
+from shoestring.names import PROJECT_APIS_TYPE, api_service_name
 from shoestring.records import urn_of
 from shoestring.security import Violation
 
@@ -64,8 +64,8 @@ def wait_for_apis(component: str, enabled: Iterable[str]):
     that enable the APIs it needs. They are named by URN, which the engine composes from names
     and types alone, so no transform waits on another registration."""
     stack, project = pulumi.get_stack(), pulumi.get_project()
-    parent = urn_of(stack, project, None, project_apis.TYPE, component)
-    urns = {api: urn_of(stack, project, parent, SERVICE, project_apis.service_name(component, api)) for api in enabled}
+    parent = urn_of(stack, project, None, PROJECT_APIS_TYPE, component)
+    urns = {api: urn_of(stack, project, parent, SERVICE, api_service_name(component, api)) for api in enabled}
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         needed = [pulumi.resource.DependencyResource(urns[api]) for api in sorted(needed_by(args.type_, args.props)) if api in urns]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from components.names import FREE_TIER_LABEL
+from shoestring.names import FREE_TIER_LABEL
 from shoestring import capacity, catalog
 
 HOURS = catalog.HOURS_PER_MONTH

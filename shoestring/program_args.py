@@ -12,7 +12,7 @@ from components.node_pool import POOL_LABEL
 from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
-from components.names import FREE_TIER_LABEL, STACK_LABEL
+from shoestring.names import FREE_TIER_LABEL, STACK_LABEL
 from shoestring.definitions import App
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from shoestring import apis, cis_gke, naming, security
+from shoestring import apis, cis_gke, name_rules, security
 from shoestring.security import ResourceRecord, Violation
 
 
 def stack_violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     records = list(records)
-    return security.violations(records) + cis_gke.violations(records) + naming.violations(records) + apis.violations(records) + security.duplicate_kubernetes_objects(records)
+    return security.violations(records) + cis_gke.violations(records) + name_rules.violations(records) + apis.violations(records) + security.duplicate_kubernetes_objects(records)
 
 
 def cross_stack_violations(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
@@ -20,5 +20,5 @@ def cross_stack_violations(records_by_stack: Mapping[str, Iterable[ResourceRecor
     return (
         security.shared_workload_identities(records_by_stack)
         + security.shared_secrets(records_by_stack)
-        + naming.shared_gcp_names(records_by_stack)
+        + name_rules.shared_gcp_names(records_by_stack)
     )

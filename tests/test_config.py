@@ -111,7 +111,7 @@ def test_a_typo_names_the_key_and_the_setting_it_meant(overrides, expected):
 
 def test_missing_required_keys_say_how_to_set_them():
     message = problem(zone=None, **{"gcp:project": None})
-    assert "gcp:project is missing: set it with `pulumi config set gcp:project <your-project-id>`" in message
+    assert "gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi." in message
     assert "shoestring:zone is missing" in message
 
 

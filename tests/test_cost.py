@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
-from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster, names
-from shoestring import capacity, catalog, config, cost, offline
+from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
+from shoestring import capacity, catalog, config, cost, names, offline
 from shoestring.__main__ import cli
 from helpers import zonal_cluster
 

@@ -106,6 +106,13 @@ class TestOneRuntime:
                 on_default.properties.update(shipped_cluster.inputs | {"network": "default"})
                 diagnostics = analyzer.Analyze(on_default, timeout=30).diagnostics
                 assert [d.policyName for d in diagnostics] == ["cluster-dedicated-network"]
+                # A service account id the IAM API refuses breaks the naming rule, and only it.
+                shipped_account = next(r for r in plans["prod"].records if r.type == "gcp:serviceaccount/account:Account" and r.name == "ml-workload")
+                short_id = analyzer_pb2.AnalyzeRequest(type=shipped_account.type, name="ml-workload", urn=shipped_account.urn)
+                short_id.properties.update(shipped_account.inputs | {"accountId": "wl-ml"})
+                diagnostics = analyzer.Analyze(short_id, timeout=30).diagnostics
+                assert [d.policyName for d in diagnostics] == ["gcp-names-accepted"]
+                assert {"apis-enabled-before-use", "one-declaration-per-kubernetes-object"} <= names
         finally:
             pack.kill()
             pack.wait()

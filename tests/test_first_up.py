@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from components import names
-from shoestring import apis, naming, offline, security
+from shoestring import apis, name_rules, names, offline, security
 from shoestring.records import Record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +46,7 @@ class TestNamesGoogleAccepts:
 
     def test_every_declared_name_passes_the_naming_rules_in_every_stack(self, plans):
         for stack, plan in plans.items():
-            assert naming.violations(plan.records) == [], stack
+            assert name_rules.violations(plan.records) == [], stack
 
     def test_two_long_project_names_that_share_a_beginning_get_two_ids_each_valid(self):
         first, second = "analytics-pipeline-ingest-a", "analytics-pipeline-ingest-b"
@@ -78,21 +77,21 @@ class TestNamesGoogleAccepts:
     )
     def test_each_naming_rule_passes_the_shipped_resource_and_fails_it_with_one_field_changed(self, plans, rule, stack, type_, name, change, message):
         shipped = record(plans, stack, type_, name)
-        assert naming.violations([shipped]) == []
-        [violation] = naming.violations([changed(shipped, change)])
+        assert name_rules.violations([shipped]) == []
+        [violation] = name_rules.violations([changed(shipped, change)])
         assert violation.rule == rule and message in violation.message
 
     def test_every_naming_rule_has_a_case(self):
         tested = {"gcp-names-accepted", "gcp-labels-accepted", "kubernetes-names-accepted", "kubernetes-label-values-accepted"}
-        assert {rule.name for rule in naming.RULES} == tested
+        assert {rule.name for rule in name_rules.RULES} == tested
 
     def test_no_two_stacks_of_a_gcp_project_declare_one_name(self, plans):
-        assert naming.shared_gcp_names({stack: plan.records for stack, plan in plans.items()}) == []
+        assert name_rules.shared_gcp_names({stack: plan.records for stack, plan in plans.items()}) == []
 
     def test_a_name_two_stacks_would_create_in_one_gcp_project_is_refused_naming_both(self, plans):
         account = record(plans, "prod", "gcp:serviceaccount/account:Account", "blog-workload")
         staging = [*plans["staging"].records, dataclasses.replace(account, name="blog-staging-workload")]
-        [violation] = naming.shared_gcp_names({"prod": plans["prod"].records, "staging": staging})
+        [violation] = name_rules.shared_gcp_names({"prod": plans["prod"].records, "staging": staging})
         assert violation.rule == "unique-gcp-names-per-project"
         assert "declared by prod (blog-workload) and by staging (blog-staging-workload)" in violation.message
 

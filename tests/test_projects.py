@@ -260,7 +260,7 @@ class TestDefinitions:
         raw = config.read_stack_files("dev")[0]
         cfg = config.load("dev", raw, config.definitions.discover() | {"shop": shop})
         # One forwarding rule at $0.025/h x 730 h (shoestring/prices.yaml).
-        assert cfg.notices == ("shop/web is a LoadBalancer Service (opted in): a regional forwarding rule, $18.25/month for the project's first five together and $7.30 for each beyond, before traffic",)
+        assert "shop/web is a LoadBalancer Service (opted in): a regional forwarding rule, $18.25/month for the project's first five together and $7.30 for each beyond, before traffic" in cfg.notices
 
     def test_definition_errors_name_the_file_and_field(self, tmp_path, monkeypatch):
         package = tmp_path / "brokenprojects"

@@ -171,9 +171,13 @@ class TestGuardrails:
         message = problems("staging", {"shoestring:projects": projects("staging", blog__frontend={"hosts": ["blog.example.com"]})})
         assert "is claimed by both blog/frontend (prod) and blog-staging/frontend" in message
 
-    def test_a_public_app_in_a_stack_without_an_entry_is_refused(self):
-        message = problems("dev", {"shoestring:projects": projects("dev", blog__frontend={"hosts": ["dev.blog.example.com"]})})
-        assert "shoestring:publicEntry = 'none': the public apps ['blog/frontend'] have no way in" in message
+    def test_a_public_app_in_a_stack_without_an_entry_stays_internal_and_says_so(self):
+        """A host added once in a definition must not break the stacks whose cluster has no way in."""
+        raw = {**config.read_stack_files("dev")[0], "shoestring:projects": projects("dev", blog__frontend={"hosts": ["dev.blog.example.com"]})}
+        cfg = config.load("dev", raw, config.definitions.discover())
+        [blog] = [p for p in cfg.deployed if p.name == "blog"]
+        assert all(app.public is None for app in blog.apps)
+        assert "blog/frontend: public in its definition, internal in this stack, whose cluster has no public entry (publicEntry: none)" in cfg.notices
 
     def test_a_host_that_is_not_a_dns_name_is_refused(self):
         message = problems("prod", {"shoestring:projects": projects("prod", blog__frontend={"hosts": ["Blog_Site"]})})

@@ -1,7 +1,9 @@
 """Names Google and Kubernetes accept: each constraint the provider or the API enforces, once,
-with where it is written, and :func:`fit`, which builds a name to one.
+with where it is written, and :func:`fit`, which builds a name to one; and the names and labels
+the program and the tooling share. Only the standard library is imported, so the components, the
+tooling and the policy pack (which has no provider SDK) can all import it.
 
-The components build every GCP and Kubernetes name with these; shoestring/naming.py checks the
+The components build every GCP and Kubernetes name with these; shoestring/name_rules.py checks the
 declared records against the same constraints (in `make plan`, the tests and the policy pack),
 so a name the cloud would refuse is an error offline, not at the first `pulumi up`.
 """
@@ -165,3 +167,12 @@ def workload_account_id(namespace: str) -> str:
 def node_account_id(cluster: str) -> str:
     """The GCP service account a cluster's nodes run as."""
     return fit(f"{cluster}-nodes", SERVICE_ACCOUNT_ID)
+
+
+PROJECT_APIS_TYPE = "shoestring:gcp:ProjectApis"
+"""Type token of the component enabling the stack's Google APIs (components/project_apis.py)."""
+
+
+def api_service_name(component: str, api: str) -> str:
+    """The Pulumi name of the resource enabling ``api`` in the ProjectApis named ``component``."""
+    return f"{component}-{api.split('.')[0]}"
