@@ -1,5 +1,6 @@
 """Adding a project is adding one file: README's "Add a project", followed literally on a copy of
-the repository, changes every stack's plan by additions only."""
+the repository (a public host included), changes every stack's plan by additions only, passes
+`make plan STACK=all` and the manifest scan, and its host works in every stack."""
 
 from __future__ import annotations
 
@@ -32,12 +33,50 @@ def plan_json(root: Path, stack: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def before_and_after(tmp_path_factory) -> dict[str, tuple[dict, dict]]:
+def copy_with_notes(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    """A copy of the repository, and every stack's plan before README's project file is added to it."""
     copy = tmp_path_factory.mktemp("clone") / "shoestring"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache"))
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
     before = {stack: plan_json(copy, stack) for stack in offline.stacks()}
     (copy / "projects" / "notes.py").write_text(readme_snippet())
+    return copy, before
+
+
+@pytest.fixture(scope="module")
+def before_and_after(copy_with_notes) -> dict[str, tuple[dict, dict]]:
+    copy, before = copy_with_notes
     return {stack: (before[stack], plan_json(copy, stack)) for stack in offline.stacks()}
+
+
+def test_make_plan_all_passes_with_the_new_project(copy_with_notes):
+    copy, _ = copy_with_notes
+    completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "all"], cwd=copy, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_the_new_projects_manifests_pass_every_checkov_check(before_and_after, tmp_path):
+    from test_manifests import CHECKOV, CHECKOV_FLAGS
+
+    from shoestring import manifests
+    from shoestring.records import Record
+
+    _, after = before_and_after["prod"]
+    plan = offline.Plan("prod", [Record.from_json(r) for r in after["resources"]], after["outputs"])
+    manifests.write(plan, tmp_path)
+    assert any("notes-api" in path.read_text() for path in tmp_path.glob("*.yaml"))
+    scanned = subprocess.run([str(CHECKOV), *CHECKOV_FLAGS, "--directory", str(tmp_path)], capture_output=True, text=True)
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+
+
+def test_the_public_host_works_in_every_stack_as_written(before_and_after):
+    def hosts(stack: str) -> list[str]:
+        _, after = before_and_after[stack]
+        return [h for r in after["resources"] if r["type"].endswith(":HTTPRoute") for h in r["inputs"]["spec"].get("hostnames", []) if "notes" in h]
+
+    assert hosts("prod") == ["notes.example.com"]
+    assert hosts("staging") == ["staging.notes.example.com"]
+    assert hosts("dev") == []
+    assert any("notes/api: public in its definition, internal in this stack" in note for note in before_and_after["dev"][1]["notes"])
 
 
 @pytest.mark.parametrize("stack", offline.stacks())
