@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Mapping, Sequence
 from typing import Literal, NotRequired, TypedDict
 
@@ -270,7 +272,8 @@ def _secret_provider_class(
     name: str, app: str, namespace: pulumi.Input[str], labels: Mapping[str, str], secrets: Mapping[str, str], child: pulumi.ResourceOptions
 ) -> k8s.apiextensions.CustomResource:
     """The add-on's SecretProviderClass: each secret's latest version, at the file named for it."""
-    listed = "".join(f'- resourceName: "{resource}/versions/latest"\n  path: "{file}"\n' for file, resource in sorted(secrets.items()))
+    # Serialized, never pasted: JSON is YAML, and no secret name can add a line to the list.
+    listed = json.dumps([{"resourceName": f"{resource}/versions/latest", "path": file} for file, resource in sorted(secrets.items())])
     provider_class = k8s.apiextensions.CustomResource(
         f"{name}-secrets",
         api_version="secrets-store.csi.x-k8s.io/v1",

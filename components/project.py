@@ -57,6 +57,9 @@ class ProjectArgs(TypedDict):
     Pass the cluster's own output where the cluster is declared in the same program: the pool
     exists only once a Workload Identity cluster does, and binding a member of it before then
     fails with "Identity Pool does not exist" (terraform-google-kubernetes-engine#916)."""
+    bucket_roles: NotRequired[Mapping[str, str]]
+    """Cloud Storage bucket to the role the project's identity holds on it (granted on the bucket
+    alone). Default none."""
     gcp_roles: NotRequired[Sequence[str]]
     """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
     Identity. Default none: no GCP service account is created."""
@@ -164,7 +167,7 @@ class Project(pulumi.ComponentResource):
         workload_annotations = None
         roles = list(args.get("gcp_roles", ()))
         secrets = sorted({resource for app in args["apps"] for resource in app.get("secrets", {}).values()})
-        if roles or secrets:
+        if roles or secrets or args.get("bucket_roles"):
             workload_annotations = {"iam.gke.io/gcp-service-account": self._gcp_identity(name, args, roles, secrets, child)}
         account = k8s.core.v1.ServiceAccount(
             f"{name}-workload",
@@ -238,6 +241,8 @@ class Project(pulumi.ComponentResource):
         member = account.email.apply(lambda email: f"serviceAccount:{email}")
         for role in roles:
             gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
+        for bucket, role in sorted(args.get("bucket_roles", {}).items()):
+            gcp.storage.BucketIAMMember(f"{name}-{bucket}-{role.split('.')[-1]}", bucket=bucket, role=role, member=member, opts=child)
         for resource in secrets:
             secret_project, secret_id = resource.split("/")[1], resource.rsplit("/", 1)[-1]
             # Declared without a version: the value is a person's to add (`gcloud secrets versions

@@ -47,7 +47,7 @@ def zonal_cluster_only(args: Any, report_violation: ReportViolation) -> None:
     if args.resource_type != "gcp:container/cluster:Cluster":
         return
     location = args.props.get("location", "")
-    if not catalog.ZONE_PATTERN.match(location):
+    if not catalog.ZONE_PATTERN.fullmatch(location):
         fee = catalog.gke_management_fee_hourly() * catalog.HOURS_PER_MONTH
         report_violation(
             f"cluster {args.name} is located in {location!r}, not a zone: a regional cluster pays the "

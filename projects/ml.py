@@ -19,7 +19,8 @@ PROJECT = Project(
             resources=Resources(cpu="2", memory="8Gi", cpu_limit="3", memory_limit="12Gi"),
         ),
     ),
-    gcp_roles=("roles/storage.objectViewer",),
+    # Reads its inputs from its own bucket; each stack names its own (stacks/*.yaml bucketRoles).
+    bucket_roles={"acme-ml-data": "roles/storage.objectViewer"},
     quota_cpu="4",
     quota_memory="16Gi",
 )

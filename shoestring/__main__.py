@@ -39,13 +39,25 @@ def plan(stack: str, as_json: bool) -> None:
     estimates: list[cost.Estimate] = []
     broken: list[str] = []
     planned: dict[str, list] = {}
-    for name in offline.stacks() if stack == "all" else [stack]:
-        result = _run(name)
+    # The program runs in a process of its own per stack (project files are Python, and could patch
+    # the rules); this one, which imports no project file, checks what they declared.
+    names = offline.stacks() if stack == "all" else [stack]
+    for name in names:
+        _check_stack(name)
+    hosts = [h for name in names if (h := config.host_stack_of(name)) and h not in names]
+    try:
+        isolated = offline.run_isolated([*names, *hosts])
+    except offline.PlanFailed as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    for name in names:
+        result = isolated[name]
         console.print(render.plan_tree(result))
         for note in result.notes:
             console.print(f"[yellow]note:[/yellow] {note}")
         console.print(f"{len(result.records)} resources; outputs: {', '.join(sorted(result.outputs))}")
-        estimates.append(_estimate(name, result))
+        host = isolated[result.host_stack].records if result.host_stack in isolated else None
+        estimates.append(cost.estimate(name, result.records, host))
         console.print(render.cost_summary(estimates[-1]))
         broken.extend(f"stack {name}: policy {v}" for v in rules.stack_violations(result.records))
         planned[name] = result.records
@@ -213,9 +225,13 @@ def docs(check: bool) -> None:
     click.echo(f"README.md: {len(stale)} of {len(blocks)} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
 
 
-def _run(stack: str) -> offline.Plan:
+def _check_stack(stack: str) -> None:
     if stack not in offline.stacks():
         raise click.BadParameter(f"no stack {stack!r}; stacks: {', '.join(offline.stacks())}", param_hint="--stack")
+
+
+def _run(stack: str) -> offline.Plan:
+    _check_stack(stack)
     try:
         return offline.run(stack)
     except ConfigError as e:

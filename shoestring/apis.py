@@ -36,6 +36,7 @@ API_OF_MODULE = {
     "gcp:certificatemanager/": "certificatemanager.googleapis.com",
     "gcp:billing/budget:": "billingbudgets.googleapis.com",
     "gcp:binaryauthorization/": "binaryauthorization.googleapis.com",
+    "gcp:storage/": "storage.googleapis.com",
 }
 """A GCP type token's prefix, and the API its resources are created through."""
 NEEDS_NO_API = ("pulumi:providers:gcp", SERVICE)

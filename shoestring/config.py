@@ -194,6 +194,11 @@ class AppSettings(_Strict):
     def _commit_tag(cls, tag: str | None) -> str | None:
         return None if tag is None else definitions.check_commit_tag(tag)
 
+    @field_validator("secrets")
+    @classmethod
+    def _secret_ids(cls, secrets: dict[str, str] | None) -> dict[str, str] | None:
+        return None if secrets is None else definitions.check_secrets(secrets)
+
 
 class ProjectSettings(_Strict):
     """`shoestring:projects.<project>` — a project's per-environment values."""
@@ -201,6 +206,22 @@ class ProjectSettings(_Strict):
     enabled: bool = True
     """Whether the project runs in this stack at all."""
     apps: dict[str, AppSettings] = {}
+    bucket_roles: dict[str, str] | None = None
+    """Cloud Storage buckets the project's identity uses in this stack, replacing the
+    definition's: each stack its own data (two stacks may not be granted one bucket)."""
+    reviewed_gcp_roles: list[str] = []
+    """GCP roles beyond the allow-list (shoestring/definitions.py PROJECT_ROLES) that this
+    stack grants the project after review, e.g. [roles/storage.admin]. `make diff` lists them first."""
+
+    @field_validator("bucket_roles")
+    @classmethod
+    def _buckets(cls, bucket_roles: dict[str, str] | None) -> dict[str, str] | None:
+        return None if bucket_roles is None else definitions.check_bucket_roles(bucket_roles)
+
+    @field_validator("reviewed_gcp_roles")
+    @classmethod
+    def _roles(cls, roles: list[str]) -> list[str]:
+        return list(definitions.check_project_roles(tuple(roles)))
 
 
 class ProjectInstance(BaseModel):
@@ -211,6 +232,10 @@ class ProjectInstance(BaseModel):
     definition: Project
     namespace: str
     apps: tuple[App, ...]
+    bucket_roles: dict[str, str] = {}
+    """Bucket to role, as this stack grants them (the stack's override, or the definition's)."""
+    reviewed_gcp_roles: tuple[str, ...] = ()
+    """Roles beyond the allow-list this stack grants after review."""
 
     @property
     def name(self) -> str:
@@ -304,14 +329,14 @@ class StackConfig(_Strict):
 
 
 def _check_zone(zone: str) -> str:
-    if catalog.REGION_PATTERN.match(zone):
+    if catalog.REGION_PATTERN.fullmatch(zone):
         fee = catalog.gke_management_fee_hourly()
         raise ValueError(
             f"{zone} is a region; a zone is needed, e.g. {zone}-a. Only a zonal cluster is covered by "
             f"the free tier: a regional cluster is billed the ${fee:.2f}/h management fee (~${fee * catalog.HOURS_PER_MONTH:.0f}/month) and "
             "runs every node pool in three zones, tripling the node bill"
         )
-    if not catalog.ZONE_PATTERN.match(zone):
+    if not catalog.ZONE_PATTERN.fullmatch(zone):
         raise ValueError(f"{zone!r} is not a zone name; use one such as us-central1-a")
     known = catalog.zones(catalog.region_of(zone))
     if known and zone not in known:
@@ -472,7 +497,7 @@ def load(
             f"gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.{stack}.yaml "
             f"(or run `pulumi config set gcp:project <your-project-id> --stack {stack}`)"
         )
-    if not STACK_NAME.match(stack):
+    if not STACK_NAME.fullmatch(stack):
         problems.append(
             f"stack name {stack!r} becomes part of GCP and Kubernetes names (cluster shoestring-{stack}, namespaces <project>-{stack}); "
             "name the stack with lowercase letters, digits and '-', starting with a letter, at most 20 characters"
@@ -618,7 +643,40 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         if security.is_reserved(namespace) or namespace == ENTRY_NAMESPACE:
             owner_of = "the shared public entry" if namespace == ENTRY_NAMESPACE else "Kubernetes or GKE"
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} belongs to {owner_of}; rename the project in its definition (projects/)"))
-        deployed.append(ProjectInstance(definition=project, namespace=namespace, apps=tuple(apps)))
+        taken = next((s for s in stack_names(ROOT / "stacks") if name.endswith(f"-{s}")), None)
+        if taken is not None:
+            # In a shared cluster, stack <s>'s namespaces are <project>-<s>: this one would be another
+            # stack's namespace, with its identity, and destroying either stack would delete it.
+            problems.append(
+                (f"projects.{name}", name, f"ends in -{taken}, the suffix of stack {taken}'s namespaces in a shared cluster "
+                 f"({name.removesuffix('-' + taken)}-{taken} is project {name.removesuffix('-' + taken)} in {taken}); rename the project")
+            )
+        if cfg.host is not None and namespace in {instance.namespace for instance in cfg.host.deployed}:
+            problems.append((f"projects.{name}", namespace, f"namespace {namespace} is {cfg.host.stack}'s already, in the cluster both use; rename the project"))
+        unreviewed = [role for role in project.gcp_roles if role not in definitions.PROJECT_ROLES and role not in settings.reviewed_gcp_roles]
+        if unreviewed:
+            problems.append(
+                (f"projects.{name}", f"gcp_roles={unreviewed}",
+                 f"beyond the roles a project may hold (shoestring/definitions.py PROJECT_ROLES: none administers IAM, projects, networks or "
+                 f"clusters); a bucket role goes in bucket_roles, or, after review, list them under shoestring:projects.{name}.reviewedGcpRoles "
+                 f"in stacks/Pulumi.{cfg.stack}.yaml")
+            )
+        buckets = settings.bucket_roles if settings.bucket_roles is not None else project.bucket_roles
+        deployed.append(
+            ProjectInstance(
+                definition=project, namespace=namespace, apps=tuple(apps), bucket_roles=buckets,
+                reviewed_gcp_roles=tuple(r for r in settings.reviewed_gcp_roles if r in project.gcp_roles),
+            )
+        )
+    owners: dict[str, str] = {}
+    for instance in deployed:
+        for secret in sorted({secret for app in instance.apps for secret in app.secrets.values()}):
+            owner = owners.setdefault(secret, instance.name)
+            if owner != instance.name:
+                problems.append(
+                    (f"projects.{instance.name}", secret, f"secret {secret} belongs to project {owner} in this stack; a secret is read by one "
+                     "project only: give this project its own secret")
+                )
     return tuple(deployed), problems
 
 
@@ -671,7 +729,7 @@ def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has
     routes = public_routes(deployed)
     entry = cfg.cluster_owner.public_entry
     for host, _, app in routes:
-        if not DNS_NAME.match(host):
+        if not DNS_NAME.fullmatch(host):
             problems.append(("projects", host, f"{app}'s public host is not a valid DNS name: lowercase letters, digits, '-' and dots, e.g. blog.example.com"))
     claimed: dict[tuple[str, str], str] = {}
     if cfg.host is not None:  # the host stack's apps answer on the same shared entry
@@ -701,6 +759,12 @@ def _entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has
                  "`pulumi config set --secret tunnelCredentials \"$(cat <tunnel-id>.json)\"`")
             )
     return problems
+
+
+def host_stack_of(stack: str, root: Path = ROOT) -> str | None:
+    """The stack whose cluster ``stack`` runs in, as its stack file names it (short name), if any."""
+    host = read_stack_files(stack, root)[0].get(f"{PROJECT}:hostStack")
+    return host.rsplit("/", 1)[-1] if host else None
 
 
 def stack_names(directory: Path) -> list[str]:

@@ -250,7 +250,7 @@ def _cluster_fee(cluster: ResourceRecord) -> Line:
     fee = hourly * HOURS
     location = cluster.inputs.get("location", "")
     claims_free_tier = cluster.inputs.get("resourceLabels", {}).get(FREE_TIER_LABEL) == "true"
-    if not catalog.ZONE_PATTERN.match(location):
+    if not catalog.ZONE_PATTERN.fullmatch(location):
         return Line("GKE management fee", f"regional cluster {location}: the free tier never covers it; ${hourly:.2f}/h × {HOURS} h", fee)
     if claims_free_tier:
         credit = catalog.gke_free_tier_monthly_credit()
@@ -265,7 +265,7 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
     node = inputs.get("nodeConfig", {})
     machine_type = node.get("machineType", "e2-medium")
     spot = bool(node.get("spot"))
-    zones = len(inputs.get("nodeLocations") or []) or (1 if catalog.ZONE_PATTERN.match(location) else 3)
+    zones = len(inputs.get("nodeLocations") or []) or (1 if catalog.ZONE_PATTERN.fullmatch(location) else 3)
     scaling = inputs.get("autoscaling", {})
     min_nodes = scaling.get("minNodeCount", inputs.get("nodeCount", 0)) * zones
     max_nodes = scaling.get("maxNodeCount", inputs.get("nodeCount", 0)) * zones
@@ -510,7 +510,7 @@ def region_of(records: Sequence[ResourceRecord]) -> str | None:
     """The region a stack's resources are priced in: its cluster's, else its node pools'."""
     for cluster in _of(records, "gcp:container/cluster:Cluster"):
         location = cluster.inputs.get("location", "")
-        return catalog.region_of(location) if catalog.ZONE_PATTERN.match(location) else location
+        return catalog.region_of(location) if catalog.ZONE_PATTERN.fullmatch(location) else location
     for pool in _of(records, "gcp:container/nodePool:NodePool"):
         return catalog.region_of(pool.inputs.get("location", ""))
     return None

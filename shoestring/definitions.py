@@ -28,12 +28,87 @@ COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}(@sha256:[0-9a-f]{64})?$")
 def check_commit_tag(tag: str) -> str:
     """Images are tagged by the git commit they were built from, so `on-call check-health` can
     compare what runs with its branch: a moving tag (latest, v1) says nothing of which commit runs."""
-    if not COMMIT_TAG.match(tag):
+    if not COMMIT_TAG.fullmatch(tag):
         raise ValueError(
             f"{tag!r} is not a commit sha; tag the image with the commit it was built from (7 to 40 lowercase hex characters, "
             "e.g. 9c4e1f2a7b3d), and pin its digest after it (9c4e1f2a7b3d@sha256:<64 hex>) so the registry cannot serve other bytes"
         )
     return tag
+# What `on-call` hands `git ls-remote`/`git fetch`: an https or ssh URL, or scp-like git@host:path.
+# Nothing else reaches git: a value starting with '-' would be read as an option
+# (`--upload-pack=<command>` runs a command), and ext::/file:: transports run or read locally.
+GIT_REPOSITORY = re.compile(r"^(https://|ssh://[A-Za-z0-9._-]+@)[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~][A-Za-z0-9._~/-]*$")
+
+
+def check_repository(repository: str) -> str:
+    if not GIT_REPOSITORY.fullmatch(repository):
+        raise ValueError(
+            f"{repository!r} is not a Git repository URL on-call can hand to git: use https://host/owner/repo "
+            "(or ssh://git@host/owner/repo, git@host:owner/repo); nothing else, so no value can become a git option or command"
+        )
+    return repository
+
+
+def check_secrets(secrets: dict[str, str]) -> dict[str, str]:
+    """App secrets, from a definition or a stack's override: environment-style names, each a
+    Secret Manager secret id (which reaches IAM and the SecretProviderClass)."""
+    for name, secret in secrets.items():
+        if not ENV_NAME.fullmatch(name):
+            raise ValueError(f"secrets key {name!r} is not an environment-style name (A-Z, 0-9, _)")
+        if not SECRET_ID.fullmatch(secret):
+            raise ValueError(f"secrets[{name!r}] = {secret!r} is not a Secret Manager secret id (letters, digits, - and _, up to 255)")
+    return secrets
+
+
+PROJECT_ROLES = {
+    "roles/logging.logWriter": "write log entries",
+    "roles/monitoring.metricWriter": "write metrics",
+    "roles/cloudtrace.agent": "write traces",
+    "roles/cloudprofiler.agent": "write profiles",
+    "roles/errorreporting.writer": "report errors",
+    "roles/pubsub.publisher": "publish to topics",
+    "roles/pubsub.subscriber": "consume subscriptions",
+    "roles/cloudsql.client": "connect to Cloud SQL instances",
+    "roles/datastore.user": "read and write Firestore/Datastore",
+    "roles/bigquery.jobUser": "run BigQuery jobs",
+    "roles/aiplatform.user": "call Vertex AI",
+}
+"""GCP roles a project's identity may hold on the whole GCP project: each acts on data or
+telemetry, and none can administer IAM, projects, networks or clusters, nor read every bucket.
+A role beyond these needs a reviewed opt-in in the stack file (`reviewedGcpRoles`), which `make
+diff` shows first."""
+BUCKET_ROLES = {
+    "roles/storage.objectViewer": "read objects",
+    "roles/storage.objectCreator": "create objects",
+    "roles/storage.objectUser": "read, create and delete objects",
+}
+"""Cloud Storage roles, granted on a bucket the project names (`bucket_roles`), never on the
+GCP project, where they would reach every bucket in it (a Pulumi state bucket included)."""
+ROLE_NAME = re.compile(r"roles/[A-Za-z0-9_.]+")
+
+
+def check_project_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    for role in roles:
+        if not ROLE_NAME.fullmatch(role):
+            raise ValueError(f"gcp_roles: {role!r} is not a predefined GCP role (roles/<service>.<role>)")
+        if role in BUCKET_ROLES:
+            raise ValueError(f"gcp_roles: {role} on the GCP project reaches every bucket in it; grant it on your bucket: bucket_roles={{'<bucket>': {role!r}}}")
+    return roles
+
+
+def check_bucket_roles(bucket_roles: dict[str, str]) -> dict[str, str]:
+    for bucket, role in bucket_roles.items():
+        if not BUCKET_NAME.fullmatch(bucket):
+            raise ValueError(f"bucket_roles: {bucket!r} is not a Cloud Storage bucket name (3-63 lowercase letters, digits, '-', '_', '.')")
+        if role not in BUCKET_ROLES:
+            raise ValueError(f"bucket_roles[{bucket!r}]: {role!r} is not one of {sorted(BUCKET_ROLES)}")
+    return bucket_roles
+
+
+# cloud.google.com/storage/docs/buckets#naming (names without dots: 3-63 characters).
+BUCKET_NAME = re.compile(r"[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]")
+
+
 MAX_REPLICAS = 100
 """The most replicas an app may ask for: a small team's service; a larger figure is most likely a typo."""
 MAX_GPUS_PER_POD = 16
@@ -56,7 +131,7 @@ def check_image(image: str) -> str:
         raise ValueError("the image is empty; give its repository, e.g. ghcr.io/acme/blog-frontend")
     if "@" in image or ":" in last:
         raise ValueError(f"{image!r} carries a tag or digest; give the repository alone (e.g. {image.split('@')[0].rsplit(':', 1)[0] if ':' in last else image.split('@')[0]}) and the commit in tag=")
-    if not IMAGE_REPOSITORY.match(image):
+    if not IMAGE_REPOSITORY.fullmatch(image):
         raise ValueError(
             f"{image!r} is not an image repository: a registry host, then path parts of lowercase letters and digits "
             "joined by '.', '_' or '-' (no spaces, no capitals), e.g. ghcr.io/acme/blog-frontend"
@@ -84,7 +159,7 @@ class Resources(_Definition):
     @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
     @classmethod
     def _quantity(cls, value: str) -> str:
-        if not QUANTITY.match(value):
+        if not QUANTITY.fullmatch(value):
             raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
         return value
 
@@ -114,8 +189,10 @@ class Public(_Definition):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError(f"{path!r} must start with '/'")
+        # The path reaches an HTTPRoute and, with a tunnel, a regular expression in cloudflared's
+        # config: plain URL path characters only, so it can be neither a pattern nor YAML.
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", path):
+            raise ValueError(f"{path!r} must be a URL path: '/' then letters, digits and . _ ~ / -")
         return path
 
 
@@ -173,6 +250,19 @@ class App(_Definition):
     def _image(cls, image: str) -> str:
         return check_image(image)
 
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, repository: str) -> str:
+        return check_repository(repository)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, branch: str) -> str:
+        # git check-ref-format's rules, narrowed: no leading '-', no '..', no control characters or spaces.
+        if not re.fullmatch(r"[A-Za-z0-9._/][A-Za-z0-9._/-]*", branch) or ".." in branch or branch.endswith((".", "/", ".lock")):
+            raise ValueError(f"{branch!r} is not a branch name git accepts (letters, digits, '.', '_', '/', '-'; not starting with '-')")
+        return branch
+
     @field_validator("env")
     @classmethod
     def _no_credentials(cls, env: dict[str, str]) -> dict[str, str]:
@@ -188,12 +278,7 @@ class App(_Definition):
     @field_validator("secrets")
     @classmethod
     def _secret_names(cls, secrets: dict[str, str]) -> dict[str, str]:
-        for name, secret in secrets.items():
-            if not ENV_NAME.match(name):
-                raise ValueError(f"secrets key {name!r} is not an environment-style name (A-Z, 0-9, _)")
-            if not SECRET_ID.match(secret):
-                raise ValueError(f"secrets[{name!r}] = {secret!r} is not a Secret Manager secret id (letters, digits, - and _, up to 255)")
-        return secrets
+        return check_secrets(secrets)
 
     @property
     def commit(self) -> str:
@@ -210,7 +295,13 @@ class Project(_Definition):
     pod_security: Literal["restricted", "baseline"] = "restricted"
     """Pod Security Admission level enforced on the namespace."""
     gcp_roles: tuple[str, ...] = ()
-    """GCP roles granted to the project's Workload Identity service account; none means no GCP account."""
+    """GCP roles the project's Workload Identity service account holds on the GCP project, from
+    PROJECT_ROLES (shoestring/definitions.py); none means no GCP account. Another role needs the
+    stack's reviewed opt-in (`shoestring:projects.<project>.reviewedGcpRoles`)."""
+    bucket_roles: dict[str, str] = {}
+    """Cloud Storage buckets the project's identity may use, with its role on each from
+    BUCKET_ROLES: `{"acme-ml-data": "roles/storage.objectViewer"}`. Granted on the bucket only; a
+    stack names its own buckets (`shoestring:projects.<project>.bucketRoles`)."""
     quota_cpu: str = "2"
     """Total CPU the namespace's pods may request."""
     quota_memory: str = "4Gi"
@@ -224,6 +315,16 @@ class Project(_Definition):
     @classmethod
     def _dns_label(cls, name: str) -> str:
         return _check_dns_label(name)
+
+    @field_validator("gcp_roles")
+    @classmethod
+    def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        return check_project_roles(roles)
+
+    @field_validator("bucket_roles")
+    @classmethod
+    def _buckets(cls, bucket_roles: dict[str, str]) -> dict[str, str]:
+        return check_bucket_roles(bucket_roles)
 
     @field_validator("quota_cpu", "quota_memory")
     @classmethod
@@ -247,7 +348,7 @@ class Project(_Definition):
 
 
 def _check_dns_label(name: str) -> str:
-    if len(name) > 40 or not DNS_LABEL.match(name):
+    if len(name) > 40 or not DNS_LABEL.fullmatch(name):
         raise ValueError(f"{name!r} must be a DNS label: lowercase letters, digits and '-', at most 40 characters")
     return name
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from shoestring import capacity, catalog, cost, render, replacements
 from shoestring.config import stack_names
+from shoestring.definitions import PROJECT_ROLES
 from shoestring.offline import ROOT
 from shoestring.records import Record
 
@@ -241,7 +242,7 @@ def _canonical(items: list[Any]) -> list[str]:
 
 
 def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[str, Record]) -> list[str]:
-    dangers = []
+    dangers = _reviewed_roles(resources, new)
     for diff in resources:
         if diff.type != "gcp:container/cluster:Cluster":
             continue
@@ -271,6 +272,24 @@ def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[st
             )
     dangers.extend(_undersized_pools(new))
     return dangers
+
+
+def _reviewed_roles(resources: list[ResourceDiff], new: dict[str, Record]) -> list[str]:
+    """Project-wide GCP roles beyond the allow-list that this change grants a project's identity
+    (a stack's reviewed opt-in, shoestring:projects.<project>.reviewedGcpRoles): first to read."""
+    found = []
+    for diff in resources:
+        record = new.get(diff.urn)
+        if diff.action not in ("create", "replace", "update") or record is None or record.type != "gcp:projects/iAMMember:IAMMember":
+            continue
+        role = record.inputs.get("role", "")
+        if "shoestring:k8s:Project" in (record.parent or "") and role not in PROJECT_ROLES:
+            project = record.parent.rsplit("::", 1)[-1]
+            found.append(
+                f"**Grants `{role}` on the whole GCP project to project {project}'s identity**, beyond the roles a project may hold "
+                "(a reviewed opt-in: `reviewedGcpRoles` in the stack file). Check what it can administer."
+            )
+    return found
 
 
 def _blocked(resources: list[ResourceDiff], old: dict[str, Record]) -> list[str]:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import runpy
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,35 @@ class Plan:
             "resources": [r.to_json() for r in self.records],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        return cls(stack=data["stack"], records=[Record.from_json(r) for r in data["resources"]], outputs=data["outputs"], notes=data["notes"])
+
+
+class PlanFailed(Exception):
+    """The program stopped (a config or definition error): the message is for the user as it is."""
+
+
+def run_isolated(stacks: list[str], root: Path = ROOT) -> dict[str, Plan]:
+    """:func:`run` for each stack, each in a process of its own, side by side: the program imports
+    the project files, which are Python and may patch whatever they can reach; the caller, which
+    has imported none of them, then checks the records with rules no project file could replace —
+    as the policy pack checks `pulumi preview`'s from a process of its own."""
+    env = os.environ | {"PYTHONPATH": str(root)}
+    children = {
+        stack: subprocess.Popen([sys.executable, "-m", "shoestring.offline", stack], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for stack in stacks
+    }
+    plans, failures = {}, []
+    for stack, child in children.items():
+        out, err = child.communicate()
+        if child.returncode != 0:
+            failures.append(err.strip() or f"planning {stack} failed (exit {child.returncode})")
+        else:
+            plans[stack] = Plan.from_json(json.loads(out))
+    if failures:
+        raise PlanFailed("\n".join(failures))
+    return plans
 
 def stacks(root: Path = ROOT) -> list[str]:
     """The stacks that have a config file in the project's stack config directory."""
@@ -286,3 +316,21 @@ def _importable(root: Path) -> Iterator[None]:
         yield
     finally:
         sys.path.remove(str(root))
+
+
+if __name__ == "__main__":
+    # The child of run_isolated: one stack's plan as JSON on stdout, or the program's error on stderr.
+    from shoestring.config import ConfigError
+
+    import traceback
+
+    try:
+        print(json.dumps(run(sys.argv[1]).to_json()))
+    except ConfigError as e:
+        print(f"error: stack {sys.argv[1]}: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 — the program failed; say where, in the user's files first
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(ROOT)) and "/shoestring/offline.py" not in f.filename]
+        where = "".join(f"\n  at {Path(f.filename).relative_to(ROOT)}:{f.lineno}: {f.line}" for f in frames[-4:])
+        print(f"error: stack {sys.argv[1]}: the program stopped with {type(e).__name__}: {e}{where}", file=sys.stderr)
+        sys.exit(1)

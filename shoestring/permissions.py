@@ -47,6 +47,8 @@ GRANTS: dict[str, Grant] = {
     "gcp:compute/subnetwork:Subnetwork": Grant(("roles/compute.networkAdmin",), "the cluster's subnet and its Pod and Service ranges"),
     "gcp:compute/router:Router": Grant(("roles/compute.networkAdmin",), "the Cloud Router of Cloud NAT, with privateNodes"),
     "gcp:compute/routerNat:RouterNat": Grant(("roles/compute.networkAdmin",), "Cloud NAT, with privateNodes"),
+    # cloud.google.com/storage/docs/access-control/iam-roles: storage.buckets.setIamPolicy.
+    "gcp:storage/bucketIAMMember:BucketIAMMember": Grant(("roles/storage.admin",), "grant each project's identity its role on exactly the buckets it names"),
     # cloud.google.com/service-usage/docs/access-control: serviceusage.services.enable.
     "gcp:projects/service:Service": Grant(("roles/serviceusage.serviceUsageAdmin",), "enable the Google APIs the stack's resources are created through"),
     "gcp:secretmanager/secret:Secret": Grant(("roles/secretmanager.admin",), "the secrets the apps read, declared without a value"),

@@ -20,6 +20,8 @@ def project_apis(cfg: StackConfig) -> ProjectApisArgs:
     """The APIs this stack's resources are created through (shoestring/apis.py checks the list
     against what the stack declares)."""
     needed = {"iam.googleapis.com", "cloudresourcemanager.googleapis.com"} if any(p.definition.gcp_roles for p in cfg.deployed) else set()
+    if any(p.bucket_roles for p in cfg.deployed):
+        needed |= {"iam.googleapis.com", "storage.googleapis.com"}
     if any(app.secrets for project in cfg.deployed for app in project.apps):
         needed |= {"iam.googleapis.com", "secretmanager.googleapis.com"}
     if cfg.owns_cluster:
@@ -168,6 +170,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "pod_security": definition.pod_security,
         "gcp_project": cfg.gcp_project,
         "gcp_roles": definition.gcp_roles,
+        "bucket_roles": deployed.bucket_roles,
         "workload_identity_pool": workload_identity_pool,
         "gcp_labels": {STACK_LABEL: cfg.stack},
         "quota": {

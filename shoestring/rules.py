@@ -20,5 +20,7 @@ def cross_stack_violations(records_by_stack: Mapping[str, Iterable[ResourceRecor
     return (
         security.shared_workload_identities(records_by_stack)
         + security.shared_secrets(records_by_stack)
+        + security.shared_buckets(records_by_stack)
+        + security.shared_namespaces(records_by_stack)
         + name_rules.shared_gcp_names(records_by_stack)
     )

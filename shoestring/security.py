@@ -177,6 +177,22 @@ def is_reserved(namespace: str) -> bool:
     return any(namespace == pattern or (pattern.endswith("*") and namespace.startswith(pattern[:-1])) for pattern in RESERVED_NAMESPACES)
 
 
+ADMIN_ROLES = ("cluster-admin", "admin", "edit")
+"""ClusterRoles that administer or write a namespace's (or the cluster's) objects, Secrets included."""
+
+
+def no_cluster_rbac(type_: str, inputs: Mapping[str, Any]) -> list[str]:
+    """No ClusterRole, ClusterRoleBinding, or binding to cluster-admin/admin/edit: Shoestring
+    declares none, so one appearing came from a project file, and reaches beyond its namespace."""
+    kind = type_.rsplit(":", 1)[-1]
+    if not type_.startswith("kubernetes:rbac.authorization.k8s.io/"):
+        return []
+    if kind in ("ClusterRole", "ClusterRoleBinding"):
+        return [f"a {kind} acts on the whole cluster; a project gets Roles and RoleBindings in its own namespace only"]
+    role = (inputs.get("roleRef") or {}).get("name")
+    return [f"binds the {role} ClusterRole, which administers every object of the namespace, Secrets included"] if kind == "RoleBinding" and role in ADMIN_ROLES else []
+
+
 RULES = (
     Rule("no-privileged-containers", "No container runs privileged.", no_privileged_containers, "4.2.1"),
     Rule("no-host-namespaces", "No pod shares the node's network, PID or IPC namespace.", no_host_namespaces, "4.2.1"),
@@ -190,6 +206,7 @@ RULES = (
     Rule("seccomp-runtime-default", "Every container runs under the RuntimeDefault seccomp profile.", seccomp_runtime_default, "4.6.2"),
     Rule("pod-security-enforced", "Every namespace enforces Pod Security restricted or baseline.", pod_security_enforced, "4.2.1"),
     Rule("reserved-namespace-names", "No namespace takes a name Kubernetes or GKE reserves.", reserved_namespace_names, "4.6.4"),
+    Rule("no-cluster-rbac", "No ClusterRole, ClusterRoleBinding or binding to cluster-admin, admin or edit.", no_cluster_rbac, "5.1.1"),
 )
 
 
@@ -205,6 +222,59 @@ def shadowed_hosts(records: Iterable[ResourceRecord]) -> list[Violation]:
             owner = owners.setdefault(host, (namespace, route.name))
             if owner[0] != namespace:
                 found.append(Violation("no-shadowed-hosts", f"{route.type} {route.name}", f"routes {host}, which {owner[0]} already serves ({owner[1]})"))
+    return found
+
+
+PROJECT_COMPONENT = "shoestring:k8s:Project"
+STACK_LEVEL_TYPES = ("pulumi:providers:", "pulumi:pulumi:StackReference")
+"""What the program declares outside its components: a stack in another's cluster reaches it
+through a Kubernetes provider and a reference to the host stack."""
+
+
+def declared_by_components(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Every resource is declared inside one of Shoestring's components. A project file is Python
+    the program imports: a resource it declares at its top level sits outside them, where no
+    project's namespace, quota or review reaches it."""
+    return [
+        Violation("declared-by-shoestring-components", f"{r.type} {r.name}", "is declared outside Shoestring's components (by a project file?); declare apps in Project(...) instead")
+        for r in records
+        if getattr(r, "parent", "") is None and not r.type.startswith("shoestring:") and not r.type.startswith(STACK_LEVEL_TYPES)
+    ]
+
+
+def project_objects_in_own_namespace(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """What a project's component declares stays in the project's namespace, and its pods run as
+    a service account of that namespace (another project's would carry that project's identity)."""
+    records = list(records)
+    by_urn = {getattr(r, "urn", None): r for r in records}
+
+    def project_of(record: ResourceRecord) -> str | None:
+        parent = getattr(record, "parent", None)
+        while parent:
+            owner = by_urn.get(parent)
+            if owner is None:
+                return None
+            if owner.type == PROJECT_COMPONENT:
+                return owner.urn
+            parent = owner.parent
+        return None
+
+    namespaces = {project_of(r): (r.inputs.get("metadata") or {}).get("name") for r in records if r.type == NAMESPACE}
+    accounts = {((r.inputs.get("metadata") or {}).get("namespace"), (r.inputs.get("metadata") or {}).get("name")) for r in records if r.type == "kubernetes:core/v1:ServiceAccount"}
+    found = []
+    for record in records:
+        project = project_of(record)
+        if project is None or not record.type.startswith("kubernetes:") or record.type == NAMESPACE:
+            continue
+        own = namespaces.get(project)
+        namespace = (record.inputs.get("metadata") or {}).get("namespace")
+        if namespace != own:
+            found.append(Violation("project-objects-in-own-namespace", f"{record.type} {record.name}", f"is in namespace {namespace or '(none: cluster-wide)'}, not its project's {own}"))
+            continue
+        pod = _pod(record.type, record.inputs)
+        account = (pod or {}).get("serviceAccountName")
+        if account and (own, account) not in accounts:
+            found.append(Violation("project-objects-in-own-namespace", f"{record.type} {record.name}", f"runs as service account {account}, which namespace {own} does not declare"))
     return found
 
 
@@ -257,7 +327,13 @@ def rule_violations(rules: Iterable[Rule], records: Iterable[ResourceRecord]) ->
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     """Every rule over a stack's records."""
     records = list(records)
-    return rule_violations(RULES, records) + shadowed_hosts(records) + namespaces_without_network_policies(records)
+    return (
+        rule_violations(RULES, records)
+        + shadowed_hosts(records)
+        + namespaces_without_network_policies(records)
+        + declared_by_components(records)
+        + project_objects_in_own_namespace(records)
+    )
 
 
 WORKLOAD_IDENTITY_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
@@ -300,6 +376,50 @@ def shared_secrets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> 
             f"(shoestring:projects.<project>.apps.<app>.secrets)",
         )
         for (project, secret), stacks in _shared(records_by_stack, secret).items()
+    ]
+
+
+BUDGET = "shoestring:cost:MonthlyBudget"
+
+
+def shared_namespaces(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
+    """Namespaces two stacks declare in one cluster (a stack and the stacks in its cluster): the
+    pods of one run as the other's identity, and destroying either deletes the other's namespace."""
+    records_by_stack = {stack: list(records) for stack, records in records_by_stack.items()}
+
+    def cluster_of(stack: str) -> str:
+        budgets = [r for r in records_by_stack[stack] if r.type == BUDGET]
+        host = budgets[0].inputs.get("hostStack") if budgets else None
+        return host.rsplit("/", 1)[-1] if host else stack
+
+    declared: dict[tuple[str, str], list[str]] = {}
+    for stack, records in records_by_stack.items():
+        for record in records:
+            if record.type == NAMESPACE and (name := (record.inputs.get("metadata") or {}).get("name")):
+                declared.setdefault((cluster_of(stack), name), []).append(stack)
+    return [
+        Violation("one-stack-per-namespace", f"{NAMESPACE} {name}", f"is declared by stacks {' and '.join(stacks)} in {cluster}'s cluster; rename one project")
+        for (cluster, name), stacks in sorted(declared.items())
+        if len(stacks) > 1
+    ]
+
+
+BUCKET_ACCESS = "gcp:storage/bucketIAMMember:BucketIAMMember"
+
+
+def shared_buckets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
+    """Cloud Storage buckets more than one stack's identities are granted: staging reading prod's
+    data. A stack names its own buckets (shoestring:projects.<project>.bucketRoles)."""
+    def bucket(record: ResourceRecord) -> str | None:
+        return record.inputs.get("bucket") if record.type == BUCKET_ACCESS else None
+
+    return [
+        Violation(
+            "unique-buckets-per-stack",
+            f"stacks {', '.join(stacks)}",
+            f"are all granted bucket {name}; give each stack its own (shoestring:projects.<project>.bucketRoles)",
+        )
+        for name, stacks in _shared(records_by_stack, bucket).items()
     ]
 
 

@@ -155,7 +155,7 @@ def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the
 def test_a_tag_may_pin_its_digest_after_the_commit_and_the_commit_is_what_on_call_compares():
     from shoestring.definitions import App
 
-    app = App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:" + "a" * 64, port=8080, repository="r")
+    app = App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:" + "a" * 64, port=8080, repository="https://github.com/acme/r")
     assert app.commit == "9c4e1f2a7b3d"
 
 
@@ -166,9 +166,9 @@ def test_an_env_name_that_reads_as_a_credential_is_refused_naming_secrets_as_the
     from shoestring.definitions import App
 
     with pytest.raises(ValidationError) as raised:
-        App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="r", env={name: "hunter2"})
+        App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="https://github.com/acme/r", env={name: "hunter2"})
     assert f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager" in str(raised.value)
-    assert App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="r", env={"KEYCLOAK_URL": "x", "MONKEY": "y"}).env
+    assert App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="https://github.com/acme/r", env={"KEYCLOAK_URL": "x", "MONKEY": "y"}).env
 
 
 class TestControlPlane:

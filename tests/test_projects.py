@@ -249,12 +249,12 @@ class TestBadProjectConfig:
 class TestDefinitions:
     def test_a_load_balancer_without_the_opt_in_is_refused(self):
         with pytest.raises(ValueError, match="external_services_opt_in=True"):
-            ProjectDefinition(name="shop", apps=(App(name="web", image="i", tag="0a7d3e5b1c9f", port=80, repository="r", service_type="LoadBalancer"),))
+            ProjectDefinition(name="shop", apps=(App(name="web", image="i", tag="0a7d3e5b1c9f", port=80, repository="https://github.com/acme/r", service_type="LoadBalancer"),))
 
     def test_an_opted_in_load_balancer_states_its_monthly_cost(self):
         shop = ProjectDefinition(
             name="shop",
-            apps=(App(name="web", image="i", tag="0a7d3e5b1c9f", port=80, repository="r", service_type="LoadBalancer"),),
+            apps=(App(name="web", image="i", tag="0a7d3e5b1c9f", port=80, repository="https://github.com/acme/r", service_type="LoadBalancer"),),
             external_services_opt_in=True,
         )
         raw = config.read_stack_files("dev")[0]

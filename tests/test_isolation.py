@@ -1,0 +1,161 @@
+"""Isolation that holds against a careless or hostile project file: each attack, made on a copy of
+the repository the way a teammate would make it, ends `make plan` with exit 1 and one message
+naming the rule, the project and the fix. A project reaches only what is its own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shoestring import rules, security
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HOSTILE_PROJECT = '''
+from shoestring.definitions import App, Project
+
+PROJECT = Project(
+    name="{name}",
+    apps=(App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:{digest}", port=8080, repository="https://github.com/acme/web"),),
+)
+'''.replace("{digest}", "a" * 64)
+
+CLUSTER_ADMIN = HOSTILE_PROJECT.format(name="notes") + '''
+import pulumi_kubernetes as k8s
+
+k8s.rbac.v1.ClusterRoleBinding(
+    "notes-admin",
+    metadata={"name": "notes-admin"},
+    role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+    subjects=[{"kind": "ServiceAccount", "name": "workload", "namespace": "notes"}],
+)
+'''
+
+INTO_ANOTHER_NAMESPACE = HOSTILE_PROJECT.format(name="notes") + '''
+import pulumi
+
+def move(args):
+    if args.type_ == "kubernetes:apps/v1:Deployment" and args.name == "notes-web":
+        args.props["metadata"]["namespace"] = "blog"
+        return pulumi.ResourceTransformResult(args.props, args.opts)
+
+pulumi.runtime.register_resource_transform(move)
+'''
+
+PATCHES_THE_RULES = HOSTILE_PROJECT.format(name="notes") + '''
+import pulumi
+import shoestring.rules, shoestring.security
+
+shoestring.rules.stack_violations = lambda records: []
+shoestring.security.violations = lambda records: []
+
+def privileged(args):
+    if args.type_ == "kubernetes:apps/v1:Deployment":
+        args.props["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
+        return pulumi.ResourceTransformResult(args.props, args.opts)
+
+pulumi.runtime.register_resource_transform(privileged)
+'''
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    copy_ = tmp_path_factory.mktemp("hostile") / "shoestring"
+    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
+    return copy_
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+ATTACKS = [
+    ("roles/owner for a project", "all", "projects/ml.py",
+     lambda p: edit(p, "    bucket_roles=", '    gcp_roles=("roles/owner",),\n    bucket_roles='),
+     "shoestring:projects.ml = \"gcp_roles=['roles/owner']\": beyond the roles a project may hold"),
+    ("another project's secret", "prod", "projects/ml.py",
+     lambda p: edit(p, "            whole_node=True,", '            whole_node=True,\n            secrets={"STOLEN": "blog-db-url"},'),
+     "shoestring:projects.ml = 'blog-db-url': secret blog-db-url belongs to project blog in this stack"),
+    ("YAML in a stack's secret override", "staging", "stacks/Pulumi.staging.yaml",
+     lambda p: edit(p, "secrets: {DATABASE_URL: blog-staging-db-url}", 'secrets: {DATABASE_URL: "x\\"\\n- resourceName: \\"latest"}'),
+     "is not a Secret Manager secret id"),
+    ("a project named after another stack's namespace", "prod", "projects/blogstaging.py",
+     lambda p: p.write_text(HOSTILE_PROJECT.format(name="blog-staging")),
+     "shoestring:projects.blog-staging = 'blog-staging': ends in -staging, the suffix of stack staging's namespaces in a shared cluster"),
+    ("a cluster-admin ClusterRoleBinding", "prod", "projects/notes.py",
+     lambda p: p.write_text(CLUSTER_ADMIN),
+     "policy no-cluster-rbac: kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding notes-admin: a ClusterRoleBinding acts on the whole cluster"),
+    ("a Deployment moved into another project's namespace", "prod", "projects/notes.py",
+     lambda p: p.write_text(INTO_ANOTHER_NAMESPACE),
+     "policy project-objects-in-own-namespace: kubernetes:apps/v1:Deployment notes-web: is in namespace blog, not its project's notes"),
+    ("a project file that replaces the rules", "prod", "projects/notes.py",
+     lambda p: p.write_text(PATCHES_THE_RULES),
+     "policy no-privileged-containers: kubernetes:apps/v1:Deployment notes-web: container web is privileged"),
+    ("a repository that is a git option", "dev", "projects/ml.py",
+     lambda p: edit(p, 'repository="https://github.com/acme/ml"', 'repository="--upload-pack=touch pwned;"'),
+     "projects/ml.py:8: App repository = '--upload-pack=touch pwned;': '--upload-pack=touch pwned;' is not a Git repository URL"),
+]
+
+
+@pytest.mark.parametrize(("attack", "stack", "path", "make", "message"), ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_each_attack_ends_make_plan_with_exit_1_naming_the_rule_and_the_fix(clone, attack, stack, path, make, message):
+    target = clone / path
+    original = target.read_text() if target.exists() else None
+    make(target)
+    try:
+        completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", stack], cwd=clone, capture_output=True, text=True, timeout=120)
+    finally:
+        target.write_text(original) if original is not None else target.unlink()
+    assert completed.returncode == 1, completed.stdout[-3000:]
+    assert "Traceback" not in completed.stderr, completed.stderr
+    assert message in completed.stderr, completed.stderr
+    assert not (clone / "pwned").exists()
+
+
+class TestStacksThatShareACluster:
+    def test_shipped_staging_is_granted_nothing_prod_uses(self, plans):
+        def grants(stack: str) -> set[tuple[str, str]]:
+            found = set()
+            for r in plans[stack].records:
+                if r.type == "gcp:projects/iAMMember:IAMMember" and r.parent and "shoestring:k8s:Project" in r.parent:
+                    found.add(("project", r.inputs["project"]))
+                elif r.type == "gcp:secretmanager/secretIamMember:SecretIamMember":
+                    found.add(("secret", r.inputs["secretId"]))
+                elif r.type == "gcp:storage/bucketIAMMember:BucketIAMMember":
+                    found.add(("bucket", r.inputs["bucket"]))
+            return found
+
+        assert grants("staging") and grants("prod")
+        assert not grants("staging") & grants("prod")
+        assert not any(kind == "project" for kind, _ in grants("staging"))
+
+    def test_no_two_stacks_declare_one_namespace_or_share_a_bucket(self, plans):
+        assert rules.cross_stack_violations({stack: plan.records for stack, plan in plans.items()}) == []
+
+    def test_a_namespace_two_stacks_declare_in_one_cluster_is_refused_naming_both(self, plans):
+        staging_blog = next(r for r in plans["staging"].records if r.type == security.NAMESPACE and r.inputs["metadata"]["name"] == "blog-staging")
+        prod = [*plans["prod"].records, staging_blog]
+        [violation] = security.shared_namespaces({"prod": prod, "staging": plans["staging"].records})
+        assert str(violation) == "one-stack-per-namespace: kubernetes:core/v1:Namespace blog-staging: is declared by stacks prod and staging in prod's cluster; rename one project"
+
+    def test_two_stacks_granted_one_bucket_are_refused(self, plans):
+        staging = [r if r.type != security.BUCKET_ACCESS else type(r)(**{**r.__dict__, "inputs": {**r.inputs, "bucket": "acme-ml-data"}}) for r in plans["staging"].records]
+        [violation] = security.shared_buckets({"prod": plans["prod"].records, "staging": staging})
+        assert "are all granted bucket acme-ml-data" in violation.message
+
+
+class TestRulesSeeWhatAProjectCanDeclare:
+    def test_a_binding_to_the_admin_cluster_role_in_a_namespace_is_refused(self):
+        assert security.no_cluster_rbac("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", {"roleRef": {"name": "admin"}})
+        assert not security.no_cluster_rbac("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", {"roleRef": {"name": "view"}})
+
+    def test_every_shipped_resource_is_declared_by_a_component_and_stays_in_its_namespace(self, plans):
+        for stack, plan in plans.items():
+            assert security.declared_by_components(plan.records) == [], stack
+            assert security.project_objects_in_own_namespace(plan.records) == [], stack
