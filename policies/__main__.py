@@ -20,6 +20,11 @@ PolicyPack(
             validate=guardrails.apis_enabled_before_use,
         ),
         StackValidationPolicy(
+            name="projects-stay-in-their-namespaces",
+            description="Every resource comes from a Shoestring component; a project's objects stay in its namespace.",
+            validate=guardrails.projects_stay_in_their_namespaces,
+        ),
+        StackValidationPolicy(
             name="one-declaration-per-kubernetes-object",
             description="No Kubernetes object (kind, namespace, name) is declared twice in a stack.",
             validate=guardrails.one_declaration_per_kubernetes_object,

@@ -30,6 +30,7 @@ class PolicyRecord:
     inputs: dict[str, Any] = field(default_factory=dict)
     urn: str = ""
     dependencies: tuple[str, ...] = ()
+    parent: str | None = None
 
 
 def monthly_budget(args: Any, report_violation: ReportViolation) -> None:
@@ -107,7 +108,22 @@ def namespaces_have_network_policies(args: Any, report_violation: ReportViolatio
 
 
 def _stack_records(args: Any) -> list[PolicyRecord]:
-    return [PolicyRecord(r.resource_type, r.name, dict(r.props), r.urn, tuple(d.urn for d in r.dependencies)) for r in args.resources]
+    return [
+        PolicyRecord(
+            r.resource_type, r.name, dict(r.props), r.urn, tuple(d.urn for d in r.dependencies),
+            # The stack is no component: what it parents directly sits outside every component.
+            r.parent.urn if r.parent is not None and r.parent.resource_type != "pulumi:pulumi:Stack" else None,
+        )
+        for r in args.resources
+    ]
+
+
+def projects_stay_in_their_namespaces(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: every resource is declared by a Shoestring component, and what a project declares
+    stays in its namespace, running as its own service accounts."""
+    records = _stack_records(args)
+    for violation in security.declared_by_components(records) + security.project_objects_in_own_namespace(records):
+        report_violation(f"{violation.resource}: {violation.message}")
 
 
 def apis_enabled_before_use(args: Any, report_violation: ReportViolation) -> None:

@@ -159,3 +159,35 @@ class TestRulesSeeWhatAProjectCanDeclare:
         for stack, plan in plans.items():
             assert security.declared_by_components(plan.records) == [], stack
             assert security.project_objects_in_own_namespace(plan.records) == [], stack
+
+
+class TestThePolicyPackSeesTheSame:
+    @staticmethod
+    def stack_args(records):
+        from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
+
+        built: dict[str, PolicyResource] = {}
+        for record in sorted(records, key=lambda r: r.urn.count("$")):  # parents before children
+            options = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[], additional_secret_outputs=[], custom_timeouts=None, parent=None)
+            parent = built.get(record.parent) if record.parent else None
+            built[record.urn] = PolicyResource(record.type, record.inputs, record.urn, record.name, options, None, parent, [], {})
+        return StackValidationArgs(resources=list(built.values()))
+
+    def test_a_deployment_moved_into_another_namespace_is_reported_by_the_pack(self, plans):
+        import copy
+        import dataclasses
+
+        from test_cost import guardrails  # policies/guardrails.py, as test_cost puts it on the path
+
+        moved = []
+        for record in plans["prod"].records:
+            if record.type == "kubernetes:apps/v1:Deployment" and record.name == "ml-worker":
+                inputs = copy.deepcopy(record.inputs)
+                inputs["metadata"]["namespace"] = "blog"
+                record = dataclasses.replace(record, inputs=inputs)
+            moved.append(record)
+        found: list[str] = []
+        guardrails.projects_stay_in_their_namespaces(self.stack_args(plans["prod"].records), found.append)
+        assert found == []
+        guardrails.projects_stay_in_their_namespaces(self.stack_args(moved), found.append)
+        assert found == ["kubernetes:apps/v1:Deployment ml-worker: is in namespace blog, not its project's ml"]
