@@ -481,3 +481,70 @@ def test_the_runbook_in_readme_is_a_working_command(kube, tmp_path):
     assert "restarting blog/frontend" in result.output
     patched = kube.emulator.objects["apps/v1/deployments", "blog", "frontend"]
     assert "kubectl.kubernetes.io/restartedAt" in patched["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.fixture
+def redefine(monkeypatch):
+    """Change fields of an app's definition (projects/<project>.py) as an edit to it would, with no
+    validation: what a hostile or careless definition could say."""
+    from shoestring import definitions
+
+    original = definitions.discover
+
+    def set_fields(project: str, app: str, **fields) -> None:
+        def discover(*args, **kwargs):
+            found = original(*args, **kwargs)
+            apps = tuple(a.model_copy(update=fields) if a.name == app else a for a in found[project].apps)
+            return found | {project: found[project].model_copy(update={"apps": apps})}
+
+        monkeypatch.setattr(definitions, "discover", discover)
+
+    return set_fields
+
+
+class TestHostileDefinitions:
+    """What a definition says reaches the cluster's API as data: never a shell or a program's
+    option on the engineer's machine."""
+
+    @pytest.mark.parametrize("repository", [
+        "--upload-pack=touch {pwned};",
+        "-u touch {pwned}",
+        "ext::sh -c touch% {pwned}",
+        "file://{pwned}",
+        "https://github.com/acme/blog --upload-pack=touch {pwned}",
+    ])
+    def test_check_health_refuses_a_repository_that_is_not_a_url_and_runs_nothing(self, kube, tmp_path, redefine, repository):
+        pwned = tmp_path / "pwned"
+        redefine("blog", "frontend", repository=repository.format(pwned=pwned))
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
+        kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))  # the tag prod declares
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert not pwned.exists()
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "refused repository" in text and "git was not run. Fix repository= of frontend in projects/blog.py" in text
+
+    def test_every_value_handed_to_git_comes_after_the_end_of_its_options(self, tmp_path, monkeypatch):
+        from shoestring.oncall import commits
+
+        seen: list[tuple[str, ...]] = []
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        monkeypatch.setattr(commits, "_git", lambda *args: seen.append(args) or ("1\n" if "rev-list" in args else f"{sha}\trefs/heads/main\n"))
+        commits.branch_head("https://github.com/acme/blog", "main")
+        commits.which_is_newer("https://github.com/acme/blog", "main", "0123456", "89abcdef")
+        assert [next(a for a in args if a in ("ls-remote", "init", "fetch", "rev-parse", "rev-list")) for args in seen] == [
+            "ls-remote", "init", "fetch", "rev-parse", "rev-list", "rev-list"]
+        for args in seen:
+            end = max(args.index(s) for s in ("--", "--end-of-options") if s in args)
+            assert not any(value in arg for arg in args[:end] for value in ("acme", "main", "0123456", "89abcdef")), args
+
+    def test_a_bootstrap_command_goes_to_the_cluster_as_a_list_and_runs_nothing_here(self, kube, tmp_path, redefine):
+        from shoestring.definitions import Bootstrap
+
+        pwned = tmp_path / "pwned"
+        command = ("sh", "-c", f"touch {pwned}; echo $(touch {pwned})")
+        redefine("blog", "backend", bootstrap=Bootstrap(command=command))
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--timeout", "0")
+        assert not pwned.exists()
+        job = kube.emulator.objects["batch/v1/jobs", "blog", "backend-bootstrap"]
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == list(command), result.output

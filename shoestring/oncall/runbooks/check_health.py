@@ -134,6 +134,9 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
         return
     try:
         latest = commits.branch_head(app.repository, app.branch)
+    except commits.RefusedRepository as e:
+        session.cannot_check(f"{e}; git was not run. Fix repository= of {app.name} in projects/{target.project.name}.py")
+        return
     except commits.GitError as e:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
         return
