@@ -38,6 +38,7 @@ class KubeApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self._release.set)
         self.loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
@@ -47,6 +48,7 @@ class KubeApi:
 
         async def serve() -> None:
             self._stop = asyncio.Event()
+            self._release = asyncio.Event()
             async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
                 self.emulator, self.url = emulator, str(server.url).rstrip("/")
                 self._ready.set()
@@ -65,10 +67,16 @@ class KubeApi:
         assert done.wait(5)
 
     def has(self, resource: str, namespace: str, name: str) -> bool:
-        return (kmock.resource(resource), namespace, name) in self.emulator.objects
+        """Whether the object exists (kmock keeps a deleted one, marked deleted, with its history)."""
+        key = (kmock.resource(resource), namespace, name)
+        return key in self.emulator.objects and not self.emulator.objects[key].deleted
 
     def respond(self, request: str, body: bytes) -> None:
         self.emulator[request] << body
+
+    def hang(self, request: str) -> None:
+        """Answer ``request`` only once the server stops: a hung API server."""
+        self.emulator[request] << (lambda: self._release.wait())
 
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(
@@ -178,9 +186,11 @@ def _t(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def on_call(kube: KubeApi, tmp_path: Path, *args: str, input: str | None = None):
+def on_call(kube: KubeApi, tmp_path: Path, *args: str, input: str | None = None, **env: str):
+    """The CLI against ``kube``, looking at prod (as an engineer with ON_CALL_ENV=prod) unless --env."""
     kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
-    return CliRunner().invoke(cli, [*args, "--kubeconfig", str(kubeconfig)], input=input, env={"ON_CALL_POLL_SECONDS": "0.05"})
+    env = {"ON_CALL_POLL_SECONDS": "0.05", "ON_CALL_ENV": "prod", **env}
+    return CliRunner().invoke(cli, [*args, "--kubeconfig", str(kubeconfig)], input=input, env=env)
 
 
 class TestCheckHealth:
@@ -433,16 +443,25 @@ class TestBootstrapDatabase:
         })
         self.finish_job_after_delete(kube)
         result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force")
+        assert result.exit_code == 0, result.output
         assert "deleted the earlier Job backend-bootstrap (still running) as --force asked" in " ".join(result.output.split())
 
     def finish_job_after_delete(self, kube: KubeApi) -> None:
+        """Finish the Job once on-call has replaced the one there (its own carries the command)."""
+
         def controller() -> None:
             deadline = time.monotonic() + 10
-            while kube.has(self.JOB, "blog", "backend-bootstrap") and time.monotonic() < deadline:
+            while not self.created_by_on_call(kube) and time.monotonic() < deadline:
                 time.sleep(0.02)
             self.finish_job(kube, 0, b"done\n")
 
         threading.Thread(target=controller, daemon=True).start()
+
+    def created_by_on_call(self, kube: KubeApi) -> bool:
+        if not kube.has(self.JOB, "blog", "backend-bootstrap"):
+            return False
+        job = kube.emulator.objects[self.JOB, "blog", "backend-bootstrap"]
+        return "command" in job["spec"]["template"]["spec"]["containers"][0]
 
     def test_changing_steps_default_to_no(self, kube, tmp_path):
         result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", input="\n")
@@ -548,3 +567,56 @@ class TestHostileDefinitions:
         assert not pwned.exists()
         job = kube.emulator.objects["batch/v1/jobs", "blog", "backend-bootstrap"]
         assert job["spec"]["template"]["spec"]["containers"][0]["command"] == list(command), result.output
+
+
+class TestAdviceThatFitsTheState:
+    def test_an_image_pull_back_off_names_the_image_and_the_pull_error_not_logs_there_are_none(self, kube, tmp_path):
+        stuck = pod("frontend-0", "9c4e1f2a7b3d", ready=False, waiting="ImagePullBackOff")
+        stuck["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = (
+            'Back-off pulling image "ghcr.io/acme/blog-frontend:9c4e1f2a7b3d": ErrImagePull: manifest unknown'
+        )
+        del stuck["status"]["containerStatuses"][0]["lastState"]
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 0))
+        kube.put("v1/pods", "blog", stuck)
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert "pod frontend-0 is ImagePullBackOff: it cannot pull image ghcr.io/acme/blog-frontend:9c4e1f2a7b3d (Back-off pulling image" in text
+        assert "manifest unknown" in text and "check that this tag was pushed" in text
+        assert "previous logs" not in text and "--previous" not in text
+        assert "next: kubectl -n blog describe pod/frontend-0" in text
+
+    @pytest.mark.parametrize("given", ["--kubeconfig", "KUBECONFIG"])
+    def test_a_missing_kubeconfig_names_the_path_tried_and_where_it_came_from(self, tmp_path, given):
+        missing = tmp_path / "nonexistent"
+        args, env = (["--kubeconfig", str(missing)], {}) if given == "--kubeconfig" else ([], {"KUBECONFIG": str(missing)})
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", *args], env={"ON_CALL_ENV": "prod", **env})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"no kubeconfig at {missing} (from {given}); check that path" in text
+        assert "pass --kubeconfig" not in text
+
+    def test_from_stack_without_the_pulumi_cli_says_it_is_needed(self, tmp_path):
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--from-stack", "prod"], env={"ON_CALL_ENV": "prod", "PATH": str(tmp_path)})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "--from-stack prod reads the stack's kubeconfig output with the Pulumi CLI, and there is no `pulumi` on PATH: install it" in text
+        assert "Errno" not in text
+
+    def test_bootstrapping_an_app_without_a_bootstrap_says_so_before_touching_the_kubeconfig(self, tmp_path):
+        result = CliRunner().invoke(cli, ["bootstrap-database", "--app", "frontend", "--yes", "--kubeconfig", str(tmp_path / "nonexistent")], env={"ON_CALL_ENV": "prod"})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "blog/frontend declares no bootstrap, so there is nothing to run (the cluster was not contacted)" in text
+        assert "kubeconfig" not in text
+
+    def test_the_default_environment_is_makes_dev_and_documented(self, monkeypatch):
+        import re
+
+        monkeypatch.delenv("ON_CALL_ENV", raising=False)
+        makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+        assert re.search(r"^STACK \?= dev$", makefile, re.M)
+        help_text = " ".join(CliRunner().invoke(cli, ["check-health", "--help"]).output.split())
+        assert "the default is make's (STACK=dev). Also ON_CALL_ENV. [default: dev]" in help_text
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--kubeconfig", "/nonexistent"])
+        assert result.output.startswith("blog/frontend in namespace blog (dev)"), result.output

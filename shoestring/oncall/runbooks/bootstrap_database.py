@@ -10,23 +10,30 @@ import os
 import time
 
 import click
-from kubernetes.client import ApiException, V1Job
+from kubernetes.client import V1Job
 
 from components.pod_security import RUN_AS_USER
 from shoestring.oncall.runbook import runbook
-from shoestring.oncall.session import CannotCheck, Session
+from shoestring.oncall.session import CannotCheck, Session, Target
+
+
+def _declares_bootstrap(target: Target) -> None:
+    if target.app.bootstrap is None:
+        raise CannotCheck(
+            f"{target.project.name}/{target.app.name} declares no bootstrap, so there is nothing to run (the cluster was not "
+            f"contacted); add bootstrap=Bootstrap(command=...) to its App in projects/{target.project.name}.py"
+        )
 
 
 @runbook(
     3,
     click.option("--force", is_flag=True, help="Run again even though a bootstrap succeeded, or delete one still running and start again."),
     click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the Job to finish."),
+    applies=_declares_bootstrap,
 )
 def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
     """Run the app's database bootstrap as a Job, stream its logs and report its exit code."""
     app = session.target.app
-    if app.bootstrap is None:
-        raise CannotCheck(f"{session.target.project.name}/{app.name} declares no bootstrap; add bootstrap=Bootstrap(command=...) to its App")
     name = f"{app.name}-bootstrap"
     namespace = session.target.namespace
     follow_logs = f"kubectl -n {namespace} logs job/{name} -f"
@@ -67,18 +74,28 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
         if not started:
             session.info("skipped: nothing to wait for")
             return
-        job = _wait(session, name, timeout)
+        try:
+            job = _wait(session, name, timeout)
+        except CannotCheck as e:
+            raise CannotCheck(f"{e}. Job {namespace}/{name} was started and may still run: {follow_logs}") from None
         if job is None:
             session.waiting(f"Job {name} is still running after {timeout} s; running on-call again will not start another while it runs")
             session.suggest(follow_logs)
             return
-        pod = _pod_of(session, name)
-        if pod is not None:
-            session.info(f"logs of {pod.metadata.name}:")
-            logs = session.call(session.kube.core.read_namespaced_pod_log, pod.metadata.name, session.target.namespace, _preload_content=False)
-            for line in logs.data.decode(errors="replace").splitlines():
-                session.console.print(f"    {line}", markup=False)
-        code = _exit_code(pod)
+        # The verdict first: reading the pod and its logs may fail, and must not lose it.
+        outcome = "succeeded" if _succeeded(job) else "failed"
+        try:
+            pod = _pod_of(session, name)
+            code = _exit_code(pod)
+            if pod is not None:
+                logs = session.call(session.kube.core.read_namespaced_pod_log, pod.metadata.name, namespace, _preload_content=False)
+                session.info(f"logs of {pod.metadata.name}:")
+                for line in logs.data.decode(errors="replace").splitlines():
+                    session.console.print(f"    {line}", markup=False)
+        except CannotCheck as e:
+            code = None
+            session.cannot_check(f"the Job {outcome}, but its pod and logs could not be read ({e.what}); read them with kubectl")
+            session.suggest(f"kubectl -n {namespace} logs job/{name}")
         if _succeeded(job):
             session.success = f"bootstrap succeeded (exit code {code if code is not None else 0})."
             session.ok("the Job succeeded")
@@ -91,12 +108,7 @@ def bootstrap_database(session: Session, force: bool, timeout: int) -> None:
 
 
 def _read_job(session: Session, name: str) -> V1Job | None:
-    try:
-        return session.call(session.kube.batch.read_namespaced_job, name, session.target.namespace)
-    except ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    return session.call(session.kube.batch.read_namespaced_job, name, session.target.namespace, missing_ok=True)
 
 
 def _wait(session: Session, name: str, timeout: int) -> V1Job | None:
