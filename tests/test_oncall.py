@@ -620,3 +620,87 @@ class TestAdviceThatFitsTheState:
         assert "the default is make's (STACK=dev). Also ON_CALL_ENV. [default: dev]" in help_text
         result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--kubeconfig", "/nonexistent"])
         assert result.output.startswith("blog/frontend in namespace blog (dev)"), result.output
+
+
+class TestBootstrapJob:
+    """The bootstrap Job reaches what the app reaches, and a bootstrap that succeeded does not run
+    again by accident."""
+
+    JOB = "batch/v1/jobs"
+
+    def test_the_bootstrap_job_in_prod_mounts_blog_db_url_the_way_the_backend_does(self):
+        import types
+
+        from components.project import Project
+        from shoestring import definitions, offline, program_args
+        from shoestring.oncall.runbooks.bootstrap_database import _job
+        from shoestring.oncall.session import find_target
+
+        stack = config.load("prod", config.read_stack_files("prod")[0], definitions.discover())
+        blog = next(d for d in stack.deployed if d.name == "blog")
+        plan = offline.declare(lambda: Project(blog.namespace, program_args.project(stack, blog, "acme.svc.id.goog")), stack="prod")
+        manifests = {(r.inputs["kind"], r.inputs["metadata"]["name"]): r.inputs for r in plan.records if "kind" in r.inputs}
+        app = manifests["Deployment", "backend"]["spec"]["template"]["spec"]
+        job = _job(types.SimpleNamespace(target=find_target("backend", "blog", "prod")), "backend-bootstrap")["spec"]["template"]["spec"]
+
+        provider_class = app["volumes"][1]["csi"]["volumeAttributes"]["secretProviderClass"]
+        assert "/secrets/blog-db-url/versions/latest" in manifests["SecretProviderClass", provider_class]["spec"]["parameters"]["secrets"]
+        assert job["volumes"] == app["volumes"]  # the same SecretProviderClass, through the same driver
+        (bootstrap,), (backend,) = job["containers"], app["containers"]
+        assert bootstrap["volumeMounts"] == backend["volumeMounts"]
+        assert bootstrap["env"] == backend["env"] == [{"name": "DATABASE_URL_FILE", "value": "/var/run/secrets/shoestring/DATABASE_URL"}]
+        assert bootstrap["securityContext"] == backend["securityContext"] and job["securityContext"] == app["securityContext"]
+        assert bootstrap["resources"] == backend["resources"]
+        # The project's Workload Identity: the namespace's ServiceAccount bound to its GCP account.
+        assert job["serviceAccountName"] == app["serviceAccountName"] == "workload"
+        assert job["automountServiceAccountToken"] is app["automountServiceAccountToken"] is False
+        assert "iam.gke.io/gcp-service-account" in manifests["ServiceAccount", "workload"]["metadata"]["annotations"]
+
+    def succeeded(self, kube: KubeApi) -> None:
+        kube.put(self.JOB, "blog", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "backend-bootstrap", "namespace": "blog"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "bootstrap", "image": "i"}]}}},
+            "status": {"succeeded": 1, "completionTime": "2026-11-20T10:00:00Z"},
+        })
+
+    def still_the_first(self, kube: KubeApi) -> bool:
+        return kube.emulator.objects[self.JOB, "blog", "backend-bootstrap"]["status"].get("completionTime") == "2026-11-20T10:00:00Z"
+
+    def test_force_yes_on_a_succeeded_job_is_refused_naming_the_database_and_changes_nothing(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force", "--timeout", "1")
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert (
+            "refused: Job backend-bootstrap succeeded at 2026-11-20 10:00:00+00:00; --force would delete it and run "
+            "`python -m blog.bootstrap_database` again against the prod database (DATABASE_URL from Secret Manager secret blog-db-url)"
+        ) in text
+        assert "--yes does not confirm a rerun: pass --confirm-rerun blog-db-url" in text and "Nothing was changed" in text
+        assert kube.has(self.JOB, "blog", "backend-bootstrap") and self.still_the_first(kube)
+
+    def test_force_with_the_wrong_database_named_is_refused(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force", "--confirm-rerun", "ml-db-url", "--timeout", "1")
+        assert result.exit_code == 2, result.output
+        assert "--confirm-rerun 'ml-db-url' does not name what this bootstrap runs against (blog-db-url)" in " ".join(result.output.split())
+        assert self.still_the_first(kube)
+
+    def test_force_asks_to_type_the_database_and_a_wrong_answer_changes_nothing(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--force", "--timeout", "1", input="y\nyes\ny\ny\n")
+        assert result.exit_code == 0, result.output
+        assert "Type blog-db-url to run it again against that database" in result.output
+        assert "not confirmed ('yes' is not blog-db-url); the bootstrap was not run again and nothing was changed" in " ".join(result.output.split())
+        assert self.still_the_first(kube)
+
+    @pytest.mark.parametrize("how", ["flag", "typed"])
+    def test_force_with_the_database_named_runs_the_bootstrap_again(self, kube, tmp_path, how):
+        self.succeeded(kube)
+        TestBootstrapDatabase().finish_job_after_delete(kube)
+        args, typed = (["--yes", "--confirm-rerun", "blog-db-url"], None) if how == "flag" else ([], "y\nblog-db-url\ny\ny\n")
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--force", *args, input=typed)
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert "deleted the earlier Job backend-bootstrap (succeeded) as --force asked" in text
+        assert "Verdict: bootstrap succeeded" in text
