@@ -74,9 +74,12 @@ class KubeApi:
     def respond(self, request: str, body: bytes) -> None:
         self.emulator[request] << body
 
-    def hang(self, request: str) -> None:
-        """Answer ``request`` only once the server stops: a hung API server."""
-        self.emulator[request] << (lambda: self._release.wait())
+    def hang(self, request: str) -> list[float]:
+        """Answer ``request`` only once the server stops: a hung API server. Returns the moments
+        (time.monotonic) the request arrived."""
+        arrived: list[float] = []
+        self.emulator[request] << (lambda: arrived.append(time.monotonic()) or self._release.wait())
+        return arrived
 
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(

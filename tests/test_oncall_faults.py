@@ -149,12 +149,12 @@ def test_every_fault_of_the_api_is_exit_2_naming_the_server_the_request_and_what
 
 @pytest.mark.parametrize("command", [CHECK, BOOTSTRAP], ids=["check-health", "bootstrap-database"])
 def test_a_hung_api_server_is_reported_within_the_request_timeout(kube, tmp_path, command):
-    kube.hang(PODS if command is CHECK else f"get {JOB}")
-    started = time.monotonic()
+    arrived = kube.hang(PODS if command is CHECK else f"get {JOB}")
     result = on_call(kube, tmp_path, *command, ON_CALL_REQUEST_TIMEOUT=str(TIMEOUT))
-    elapsed = time.monotonic() - started
-    assert_cannot_check(result, f"no answer to GET /ap", f"within {TIMEOUT:g} s (--request-timeout)")
-    assert elapsed < TIMEOUT + 1.5, elapsed
+    reported = time.monotonic()
+    assert_cannot_check(result, "no answer to GET /ap", f"within {TIMEOUT:g} s (--request-timeout)")
+    assert len(arrived) == 1, arrived  # asked once, no retry
+    assert reported - arrived[0] < TIMEOUT + 1, reported - arrived[0]
 
 
 @pytest.fixture
@@ -212,14 +212,14 @@ def real_cli(*args: str, env: dict[str, str], timeout: float = 30) -> subprocess
 
 
 def test_the_real_cli_reports_a_hung_server_within_its_request_timeout_without_a_traceback(kube, tmp_path):
-    kube.hang(PODS)
-    started = time.monotonic()
+    arrived = kube.hang(PODS)
     result = real_cli(*CHECK, "--kubeconfig", str(kube.kubeconfig(tmp_path / "kubeconfig")), env={"ON_CALL_REQUEST_TIMEOUT": "1"})
-    elapsed = time.monotonic() - started
+    exited = time.monotonic()
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "no answer to GET /api/v1/namespaces/blog/pods?labelSelector=app.kubernetes.io/name=frontend within 1 s" in verdict(result.stdout)
-    assert elapsed < 1 + 6, elapsed  # the request timeout, plus starting Python and the CLI
+    assert len(arrived) == 1, arrived  # asked once, no retry
+    assert exited - arrived[0] < 1 + 2, exited - arrived[0]  # the timeout, then printing the verdict and exiting
 
 
 def test_the_real_cli_keeps_the_verdict_when_the_logs_cannot_be_read(kube, tmp_path):
