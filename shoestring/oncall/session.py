@@ -331,7 +331,10 @@ def _no_answer(error: Exception, kube: Kube) -> str:
     cause = getattr(error, "reason", None) or error
     if isinstance(cause, urllib3.exceptions.TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError):
         why = f"no answer to {request} within {kube.timeout:g} s (--request-timeout)"
-        advice = f"the control plane may be overloaded or being upgraded (`gcloud container operations list`), or the network path to it is down; {UNAVAILABLE.split(': ', 1)[1]}"
+        advice = (
+            "the control plane may be overloaded, or down while GKE upgrades or repairs it (`gcloud container operations list` "
+            "shows it), or the network path to it is down (a VPN?); run on-call again in a few minutes, or with a larger --request-timeout"
+        )
     elif isinstance(cause, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
         why = f"{request} could not connect ({_clip(str(cause))})"
         advice = f"check your network, or {GET_CREDENTIALS}"
