@@ -38,6 +38,7 @@ class KubeApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self._release.set)
         self.loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
@@ -47,6 +48,7 @@ class KubeApi:
 
         async def serve() -> None:
             self._stop = asyncio.Event()
+            self._release = asyncio.Event()
             async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
                 self.emulator, self.url = emulator, str(server.url).rstrip("/")
                 self._ready.set()
@@ -65,10 +67,19 @@ class KubeApi:
         assert done.wait(5)
 
     def has(self, resource: str, namespace: str, name: str) -> bool:
-        return (kmock.resource(resource), namespace, name) in self.emulator.objects
+        """Whether the object exists (kmock keeps a deleted one, marked deleted, with its history)."""
+        key = (kmock.resource(resource), namespace, name)
+        return key in self.emulator.objects and not self.emulator.objects[key].deleted
 
     def respond(self, request: str, body: bytes) -> None:
         self.emulator[request] << body
+
+    def hang(self, request: str) -> list[float]:
+        """Answer ``request`` only once the server stops: a hung API server. Returns the moments
+        (time.monotonic) the request arrived."""
+        arrived: list[float] = []
+        self.emulator[request] << (lambda: arrived.append(time.monotonic()) or self._release.wait())
+        return arrived
 
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(
@@ -178,9 +189,11 @@ def _t(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def on_call(kube: KubeApi, tmp_path: Path, *args: str, input: str | None = None):
+def on_call(kube: KubeApi, tmp_path: Path, *args: str, input: str | None = None, **env: str):
+    """The CLI against ``kube``, looking at prod (as an engineer with ON_CALL_ENV=prod) unless --env."""
     kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
-    return CliRunner().invoke(cli, [*args, "--kubeconfig", str(kubeconfig)], input=input, env={"ON_CALL_POLL_SECONDS": "0.05"})
+    env = {"ON_CALL_POLL_SECONDS": "0.05", "ON_CALL_ENV": "prod", **env}
+    return CliRunner().invoke(cli, [*args, "--kubeconfig", str(kubeconfig)], input=input, env=env)
 
 
 class TestCheckHealth:
@@ -433,16 +446,25 @@ class TestBootstrapDatabase:
         })
         self.finish_job_after_delete(kube)
         result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force")
+        assert result.exit_code == 0, result.output
         assert "deleted the earlier Job backend-bootstrap (still running) as --force asked" in " ".join(result.output.split())
 
     def finish_job_after_delete(self, kube: KubeApi) -> None:
+        """Finish the Job once on-call has replaced the one there (its own carries the command)."""
+
         def controller() -> None:
             deadline = time.monotonic() + 10
-            while kube.has(self.JOB, "blog", "backend-bootstrap") and time.monotonic() < deadline:
+            while not self.created_by_on_call(kube) and time.monotonic() < deadline:
                 time.sleep(0.02)
             self.finish_job(kube, 0, b"done\n")
 
         threading.Thread(target=controller, daemon=True).start()
+
+    def created_by_on_call(self, kube: KubeApi) -> bool:
+        if not kube.has(self.JOB, "blog", "backend-bootstrap"):
+            return False
+        job = kube.emulator.objects[self.JOB, "blog", "backend-bootstrap"]
+        return "command" in job["spec"]["template"]["spec"]["containers"][0]
 
     def test_changing_steps_default_to_no(self, kube, tmp_path):
         result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", input="\n")
@@ -481,3 +503,207 @@ def test_the_runbook_in_readme_is_a_working_command(kube, tmp_path):
     assert "restarting blog/frontend" in result.output
     patched = kube.emulator.objects["apps/v1/deployments", "blog", "frontend"]
     assert "kubectl.kubernetes.io/restartedAt" in patched["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.fixture
+def redefine(monkeypatch):
+    """Change fields of an app's definition (projects/<project>.py) as an edit to it would, with no
+    validation: what a hostile or careless definition could say."""
+    from shoestring import definitions
+
+    original = definitions.discover
+
+    def set_fields(project: str, app: str, **fields) -> None:
+        def discover(*args, **kwargs):
+            found = original(*args, **kwargs)
+            apps = tuple(a.model_copy(update=fields) if a.name == app else a for a in found[project].apps)
+            return found | {project: found[project].model_copy(update={"apps": apps})}
+
+        monkeypatch.setattr(definitions, "discover", discover)
+
+    return set_fields
+
+
+class TestHostileDefinitions:
+    """What a definition says reaches the cluster's API as data: never a shell or a program's
+    option on the engineer's machine."""
+
+    @pytest.mark.parametrize("repository", [
+        "--upload-pack=touch {pwned};",
+        "-u touch {pwned}",
+        "ext::sh -c touch% {pwned}",
+        "file://{pwned}",
+        "https://github.com/acme/blog --upload-pack=touch {pwned}",
+    ])
+    def test_check_health_refuses_a_repository_that_is_not_a_url_and_runs_nothing(self, kube, tmp_path, redefine, repository):
+        pwned = tmp_path / "pwned"
+        redefine("blog", "frontend", repository=repository.format(pwned=pwned))
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
+        kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))  # the tag prod declares
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert not pwned.exists()
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "refused repository" in text and "git was not run. Fix repository= of frontend in projects/blog.py" in text
+
+    def test_every_value_handed_to_git_comes_after_the_end_of_its_options(self, tmp_path, monkeypatch):
+        from shoestring.oncall import commits
+
+        seen: list[tuple[str, ...]] = []
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        monkeypatch.setattr(commits, "_git", lambda *args: seen.append(args) or ("1\n" if "rev-list" in args else f"{sha}\trefs/heads/main\n"))
+        commits.branch_head("https://github.com/acme/blog", "main")
+        commits.which_is_newer("https://github.com/acme/blog", "main", "0123456", "89abcdef")
+        assert [next(a for a in args if a in ("ls-remote", "init", "fetch", "rev-parse", "rev-list")) for args in seen] == [
+            "ls-remote", "init", "fetch", "rev-parse", "rev-list", "rev-list"]
+        for args in seen:
+            end = max(args.index(s) for s in ("--", "--end-of-options") if s in args)
+            assert not any(value in arg for arg in args[:end] for value in ("acme", "main", "0123456", "89abcdef")), args
+
+    def test_a_bootstrap_command_goes_to_the_cluster_as_a_list_and_runs_nothing_here(self, kube, tmp_path, redefine):
+        from shoestring.definitions import Bootstrap
+
+        pwned = tmp_path / "pwned"
+        command = ("sh", "-c", f"touch {pwned}; echo $(touch {pwned})")
+        redefine("blog", "backend", bootstrap=Bootstrap(command=command))
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--timeout", "0")
+        assert not pwned.exists()
+        job = kube.emulator.objects["batch/v1/jobs", "blog", "backend-bootstrap"]
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == list(command), result.output
+
+
+class TestAdviceThatFitsTheState:
+    def test_an_image_pull_back_off_names_the_image_and_the_pull_error_not_logs_there_are_none(self, kube, tmp_path):
+        stuck = pod("frontend-0", "9c4e1f2a7b3d", ready=False, waiting="ImagePullBackOff")
+        stuck["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = (
+            'Back-off pulling image "ghcr.io/acme/blog-frontend:9c4e1f2a7b3d": ErrImagePull: manifest unknown'
+        )
+        del stuck["status"]["containerStatuses"][0]["lastState"]
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 0))
+        kube.put("v1/pods", "blog", stuck)
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert "pod frontend-0 is ImagePullBackOff: it cannot pull image ghcr.io/acme/blog-frontend:9c4e1f2a7b3d (Back-off pulling image" in text
+        assert "manifest unknown" in text and "check that this tag was pushed" in text
+        assert "previous logs" not in text and "--previous" not in text
+        assert "next: kubectl -n blog describe pod/frontend-0" in text
+
+    @pytest.mark.parametrize("given", ["--kubeconfig", "KUBECONFIG"])
+    def test_a_missing_kubeconfig_names_the_path_tried_and_where_it_came_from(self, tmp_path, given):
+        missing = tmp_path / "nonexistent"
+        args, env = (["--kubeconfig", str(missing)], {}) if given == "--kubeconfig" else ([], {"KUBECONFIG": str(missing)})
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", *args], env={"ON_CALL_ENV": "prod", **env})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"no kubeconfig at {missing} (from {given}); check that path" in text
+        assert "pass --kubeconfig" not in text
+
+    def test_from_stack_without_the_pulumi_cli_says_it_is_needed(self, tmp_path):
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--from-stack", "prod"], env={"ON_CALL_ENV": "prod", "PATH": str(tmp_path)})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "--from-stack prod reads the stack's kubeconfig output with the Pulumi CLI, and there is no `pulumi` on PATH: install it" in text
+        assert "Errno" not in text
+
+    def test_bootstrapping_an_app_without_a_bootstrap_says_so_before_touching_the_kubeconfig(self, tmp_path):
+        result = CliRunner().invoke(cli, ["bootstrap-database", "--app", "frontend", "--yes", "--kubeconfig", str(tmp_path / "nonexistent")], env={"ON_CALL_ENV": "prod"})
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert "blog/frontend declares no bootstrap, so there is nothing to run (the cluster was not contacted)" in text
+        assert "kubeconfig" not in text
+
+    def test_the_default_environment_is_makes_dev_and_documented(self, monkeypatch):
+        import re
+
+        monkeypatch.delenv("ON_CALL_ENV", raising=False)
+        makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+        assert re.search(r"^STACK \?= dev$", makefile, re.M)
+        help_text = " ".join(CliRunner().invoke(cli, ["check-health", "--help"]).output.split())
+        assert "the default is make's (STACK=dev). Also ON_CALL_ENV. [default: dev]" in help_text
+        result = CliRunner().invoke(cli, ["check-health", "--app", "frontend", "--yes", "--kubeconfig", "/nonexistent"])
+        assert result.output.startswith("blog/frontend in namespace blog (dev)"), result.output
+
+
+class TestBootstrapJob:
+    """The bootstrap Job reaches what the app reaches, and a bootstrap that succeeded does not run
+    again by accident."""
+
+    JOB = "batch/v1/jobs"
+
+    def test_the_bootstrap_job_in_prod_mounts_blog_db_url_the_way_the_backend_does(self):
+        import types
+
+        from components.project import Project
+        from shoestring import definitions, offline, program_args
+        from shoestring.oncall.runbooks.bootstrap_database import _job
+        from shoestring.oncall.session import find_target
+
+        stack = config.load("prod", config.read_stack_files("prod")[0], definitions.discover())
+        blog = next(d for d in stack.deployed if d.name == "blog")
+        plan = offline.declare(lambda: Project(blog.namespace, program_args.project(stack, blog, "acme.svc.id.goog")), stack="prod")
+        manifests = {(r.inputs["kind"], r.inputs["metadata"]["name"]): r.inputs for r in plan.records if "kind" in r.inputs}
+        app = manifests["Deployment", "backend"]["spec"]["template"]["spec"]
+        job = _job(types.SimpleNamespace(target=find_target("backend", "blog", "prod")), "backend-bootstrap")["spec"]["template"]["spec"]
+
+        provider_class = app["volumes"][1]["csi"]["volumeAttributes"]["secretProviderClass"]
+        assert "/secrets/blog-db-url/versions/latest" in manifests["SecretProviderClass", provider_class]["spec"]["parameters"]["secrets"]
+        assert job["volumes"] == app["volumes"]  # the same SecretProviderClass, through the same driver
+        (bootstrap,), (backend,) = job["containers"], app["containers"]
+        assert bootstrap["volumeMounts"] == backend["volumeMounts"]
+        assert bootstrap["env"] == backend["env"] == [{"name": "DATABASE_URL_FILE", "value": "/var/run/secrets/shoestring/DATABASE_URL"}]
+        assert bootstrap["securityContext"] == backend["securityContext"] and job["securityContext"] == app["securityContext"]
+        assert bootstrap["resources"] == backend["resources"]
+        # The project's Workload Identity: the namespace's ServiceAccount bound to its GCP account.
+        assert job["serviceAccountName"] == app["serviceAccountName"] == "workload"
+        assert job["automountServiceAccountToken"] is app["automountServiceAccountToken"] is False
+        assert "iam.gke.io/gcp-service-account" in manifests["ServiceAccount", "workload"]["metadata"]["annotations"]
+
+    def succeeded(self, kube: KubeApi) -> None:
+        kube.put(self.JOB, "blog", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "backend-bootstrap", "namespace": "blog"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "bootstrap", "image": "i"}]}}},
+            "status": {"succeeded": 1, "completionTime": "2026-11-20T10:00:00Z"},
+        })
+
+    def still_the_first(self, kube: KubeApi) -> bool:
+        return kube.emulator.objects[self.JOB, "blog", "backend-bootstrap"]["status"].get("completionTime") == "2026-11-20T10:00:00Z"
+
+    def test_force_yes_on_a_succeeded_job_is_refused_naming_the_database_and_changes_nothing(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force", "--timeout", "1")
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert (
+            "refused: Job backend-bootstrap succeeded at 2026-11-20 10:00:00+00:00; --force would delete it and run "
+            "`python -m blog.bootstrap_database` again against the prod database (DATABASE_URL from Secret Manager secret blog-db-url)"
+        ) in text
+        assert "--yes does not confirm a rerun: pass --confirm-rerun blog-db-url" in text and "Nothing was changed" in text
+        assert kube.has(self.JOB, "blog", "backend-bootstrap") and self.still_the_first(kube)
+
+    def test_force_with_the_wrong_database_named_is_refused(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--yes", "--force", "--confirm-rerun", "ml-db-url", "--timeout", "1")
+        assert result.exit_code == 2, result.output
+        assert "--confirm-rerun 'ml-db-url' does not name what this bootstrap runs against (blog-db-url)" in " ".join(result.output.split())
+        assert self.still_the_first(kube)
+
+    def test_force_asks_to_type_the_database_and_a_wrong_answer_changes_nothing(self, kube, tmp_path):
+        self.succeeded(kube)
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--force", "--timeout", "1", input="y\nyes\ny\ny\n")
+        assert result.exit_code == 0, result.output
+        assert "Type blog-db-url to run it again against that database" in result.output
+        assert "not confirmed ('yes' is not blog-db-url); the bootstrap was not run again and nothing was changed" in " ".join(result.output.split())
+        assert self.still_the_first(kube)
+
+    @pytest.mark.parametrize("how", ["flag", "typed"])
+    def test_force_with_the_database_named_runs_the_bootstrap_again(self, kube, tmp_path, how):
+        self.succeeded(kube)
+        TestBootstrapDatabase().finish_job_after_delete(kube)
+        args, typed = (["--yes", "--confirm-rerun", "blog-db-url"], None) if how == "flag" else ([], "y\nblog-db-url\ny\ny\n")
+        result = on_call(kube, tmp_path, "bootstrap-database", "--app", "backend", "--force", *args, input=typed)
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert "deleted the earlier Job backend-bootstrap (succeeded) as --force asked" in text
+        assert "Verdict: bootstrap succeeded" in text

@@ -20,7 +20,9 @@ def cli() -> None:
     Exit status, one meaning each:
       0  healthy, or nothing to do (an app at rest by design, a bootstrap already done)
       1  a problem found (the verdict names it, and the next command to run)
-      2  could not check (cluster unreachable, 401/403, bad kubeconfig or stack file)
+      2  could not check: any failure of the API (unreachable, no answer within
+         --request-timeout, 401/403, 5xx, an unreadable answer), a bad kubeconfig or
+         stack file; one paragraph naming the server, the request and what to do
       3  waiting on something expected to resolve (a triggered GPU scale-up, a rollout, a
          running Job); --wait checks again until it resolves or --wait-timeout passes
 
@@ -32,3 +34,7 @@ for module_info in sorted(pkgutil.iter_modules(runbooks.__path__), key=lambda m:
     for value in vars(module).values():
         if isinstance(value, click.Command):
             cli.add_command(value)
+
+
+if __name__ == "__main__":  # `python -m shoestring.oncall.cli`, as the installed `on-call` script runs it
+    cli(prog_name="on-call")

@@ -1,20 +1,45 @@
 """The deployed commit against the branch's latest, with plain git: `git ls-remote` works for any
-host, and public repositories need no token."""
+host, and public repositories need no token.
+
+What a definition says is data, never a command: a repository is refused unless it is an
+``https://``, ``ssh://`` or ``git@host:path`` URL, and every value handed to git comes after
+``--`` (or ``--end-of-options``), so none can become an option such as ``--upload-pack=<cmd>``."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
+from urllib.parse import urlsplit
 
 
 class GitError(Exception):
     pass
 
 
+class RefusedRepository(GitError):
+    """A repository on-call will not hand to git: it could be read as an option or a transport."""
+
+
+_SCP_LIKE = re.compile(r"git@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~/][A-Za-z0-9._~/+-]*")
+
+
+def check_repository(repository: str) -> str:
+    """The repository, if it is an https://, ssh:// or git@host:path URL; else RefusedRepository."""
+    if repository.startswith("-") or any(c.isspace() or not c.isprintable() for c in repository):
+        raise RefusedRepository(f"refused repository {repository!r}: it could be read as an option or a command")
+    if _SCP_LIKE.fullmatch(repository):
+        return repository
+    parts = urlsplit(repository)
+    if parts.scheme in ("https", "ssh") and parts.hostname and not parts.hostname.startswith("-"):
+        return repository
+    raise RefusedRepository(f"refused repository {repository!r}: on-call reads only https://, ssh:// or git@host:path repositories")
+
+
 def branch_head(repository: str, branch: str) -> str:
     """The sha the branch points at in the repository."""
-    output = _git("ls-remote", repository, f"refs/heads/{branch}")
+    output = _git("ls-remote", "--", check_repository(repository), f"refs/heads/{branch}")
     if not output.strip():
         raise GitError(f"{repository} has no branch {branch!r}")
     return output.split()[0]
@@ -34,12 +59,13 @@ def which_is_newer(repository: str, branch: str, deployed: str, latest: str) -> 
     """'deployed is N commits behind the branch' or 'ahead of' it, when the history tells; else None."""
     with tempfile.TemporaryDirectory(prefix="on-call-") as tmp:
         try:
-            _git("init", "--quiet", "--bare", tmp)
+            _git("init", "--quiet", "--bare", "--", tmp)
             # Commit graph only, no file contents: cheap even for a large repository.
-            _git("-C", tmp, "fetch", "--quiet", "--filter=blob:none", repository, f"refs/heads/{branch}")
-            full = _git("-C", tmp, "rev-parse", "--verify", "--quiet", f"{deployed}^{{commit}}").strip()
-            behind = int(_git("-C", tmp, "rev-list", "--count", f"{full}..{latest}"))
-            ahead = int(_git("-C", tmp, "rev-list", "--count", f"{latest}..{full}"))
+            _git("-C", tmp, "fetch", "--quiet", "--filter=blob:none", "--", check_repository(repository), f"refs/heads/{branch}")
+            # rev-parse and rev-list read `--` as the start of paths: --end-of-options ends the options.
+            full = _git("-C", tmp, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{deployed}^{{commit}}").strip()
+            behind = int(_git("-C", tmp, "rev-list", "--count", "--end-of-options", f"{full}..{latest}"))
+            ahead = int(_git("-C", tmp, "rev-list", "--count", "--end-of-options", f"{latest}..{full}"))
         except (GitError, ValueError):
             return None
     if behind and not ahead:

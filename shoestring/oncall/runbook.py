@@ -16,25 +16,36 @@ from collections.abc import Callable
 import click
 from rich.console import Console
 
-from shoestring.oncall.session import CANNOT_CHECK, HEALTHY, UNHEALTHY, WAITING, CannotCheck, Session, StoppedByUser, connect, find_target
+from shoestring.oncall.session import (
+    CANNOT_CHECK, HEALTHY, REQUEST_TIMEOUT_SECONDS, UNHEALTHY, WAITING, CannotCheck, Session, StoppedByUser, Target, connect, find_target,
+)
 
 RunbookFunction = Callable[..., None]
+DEFAULT_ENVIRONMENT = "dev"
+"""The stack a runbook looks at without --env (or ON_CALL_ENV): the one `make` plans by default."""
 
 
-def runbook(steps: int, *options: Callable) -> Callable[[RunbookFunction], click.Command]:
-    """Make ``function(session, **options)`` an `on-call` command walking ``steps`` steps."""
+def runbook(steps: int, *options: Callable, applies: Callable[[Target], None] | None = None) -> Callable[[RunbookFunction], click.Command]:
+    """Make ``function(session, **options)`` an `on-call` command walking ``steps`` steps.
+    ``applies(target)`` raises CannotCheck for an app the runbook has nothing to do with; it runs
+    before the cluster is reached (no kubeconfig needed to be told so)."""
 
     def decorate(function: RunbookFunction) -> click.Command:
         def command(
             app: str, project: str | None, env: str, yes: bool, wait: bool, wait_timeout: int, as_json: bool,
-            kubeconfig: str | None, context: str | None, from_stack: str | None, **extra,
+            kubeconfig: str | None, context: str | None, from_stack: str | None, request_timeout: float, **extra,
         ) -> None:
             out = io.StringIO() if as_json else None
             console = Console(file=out, highlight=False, width=None if sys.stdout.isatty() else 120)
             deadline = time.monotonic() + wait_timeout
             assume_yes = yes or as_json
+            source = click.get_current_context().get_parameter_source("kubeconfig")
+            access = {
+                "kubeconfig_path": kubeconfig, "context": context, "from_stack": from_stack, "timeout": request_timeout,
+                "kubeconfig_from": "KUBECONFIG" if source == click.core.ParameterSource.ENVIRONMENT else "--kubeconfig",
+            }
             while True:
-                status, verdict, session = _walk(function, console, app, project, env, assume_yes, kubeconfig, context, from_stack, steps, extra)
+                status, verdict, session = _walk(function, applies, console, app, project, env, assume_yes, access, steps, extra)
                 if status != WAITING or not wait or time.monotonic() > deadline:
                     break
                 console.print(f"[cyan]waiting[/cyan]: checking again in {_poll_seconds():g} s (until --wait-timeout)")
@@ -55,13 +66,15 @@ def runbook(steps: int, *options: Callable) -> Callable[[RunbookFunction], click
     return decorate
 
 
-def _walk(function, console, app, project, env, assume_yes, kubeconfig, context, from_stack, steps, extra) -> tuple[int, str, Session | None]:
+def _walk(function, applies, console, app, project, env, assume_yes, access, steps, extra) -> tuple[int, str, Session | None]:
     """One walk through the runbook: its exit status, verdict line and session."""
     session = None
     try:
         target = find_target(app, project, env)
         console.print(f"[bold]{target.project.name}/{target.app.name}[/bold] in namespace [bold]{target.namespace}[/bold] ({env})")
-        session = Session(target, connect(kubeconfig, context, from_stack), console, assume_yes=assume_yes, steps_total=steps)
+        if applies is not None:
+            applies(target)
+        session = Session(target, connect(**access), console, assume_yes=assume_yes, steps_total=steps)
         function(session, **extra)
     except StoppedByUser as e:
         console.print(f"[yellow]{e}[/yellow]")
@@ -94,7 +107,10 @@ def _poll_seconds() -> float:
 _COMMON = [
     click.option("--app", required=True, help="App name, as in projects/<project>.py."),
     click.option("--project", default=None, help="Project of the app, when the name alone is ambiguous."),
-    click.option("--env", default="prod", show_default=True, help="Stack the app runs in (stacks/Pulumi.<env>.yaml)."),
+    click.option(
+        "--env", default=DEFAULT_ENVIRONMENT, show_default=True, envvar="ON_CALL_ENV",
+        help="Stack the app runs in (stacks/Pulumi.<env>.yaml); the default is make's (STACK=dev). Also ON_CALL_ENV.",
+    ),
     click.option("--yes", is_flag=True, help="Run every step without asking (scripts, CI)."),
     click.option("--wait", is_flag=True, help="While the verdict is 'waiting' (exit 3), check again until it is not."),
     click.option("--wait-timeout", default=900, show_default=True, help="Seconds --wait keeps checking."),
@@ -102,4 +118,9 @@ _COMMON = [
     click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Kubeconfig file (default: KUBECONFIG or ~/.kube/config)."),
     click.option("--context", default=None, help="Kubeconfig context (default: the current one)."),
     click.option("--from-stack", default=None, help="Use this Pulumi stack's kubeconfig output instead (needs the Pulumi CLI)."),
+    click.option(
+        "--request-timeout", default=REQUEST_TIMEOUT_SECONDS, show_default=True, type=click.FloatRange(min=0.1), envvar="ON_CALL_REQUEST_TIMEOUT",
+        help="Seconds each Kubernetes API request may take, connecting and answering, with no retry: a hung or unreachable API "
+        "server ends the walk with exit 2 this long after the request it hangs on. Also ON_CALL_REQUEST_TIMEOUT.",
+    ),
 ]

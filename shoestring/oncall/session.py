@@ -10,10 +10,13 @@ them into a verdict line and the exit status, one meaning each: 0 healthy or not
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import click
 import urllib3
@@ -26,11 +29,19 @@ from shoestring.config import ProjectInstance
 from shoestring.definitions import App
 
 HEALTHY, UNHEALTHY, CANNOT_CHECK, WAITING = 0, 1, 2, 3
-REQUEST_TIMEOUT_SECONDS = 10
+REQUEST_TIMEOUT_SECONDS = 5.0
+"""How long one Kubernetes API request may take, connecting and answering, with no retry: a hung
+or unreachable API server ends the walk with exit 2 this long after the request it hangs on
+(``--request-timeout``, ON_CALL_REQUEST_TIMEOUT)."""
 
 
 class CannotCheck(Exception):
-    """The runbook cannot look (cluster unreachable, app unknown): exit 2 with what to do."""
+    """The runbook cannot look (cluster unreachable, app unknown): exit 2 with what to do.
+    ``what`` is the failure alone, without the advice, for a runbook that carries on past it."""
+
+    def __init__(self, message: str, what: str | None = None) -> None:
+        super().__init__(message)
+        self.what = what or message
 
 
 class StoppedByUser(Exception):
@@ -84,6 +95,11 @@ class Kube:
     api: client.ApiClient
     context: str = "(current)"
     """The kubeconfig context, to name in a message about access."""
+    timeout: float = REQUEST_TIMEOUT_SECONDS
+    """Seconds each request may take, connecting and answering."""
+    last_request: str | None = None
+    """The request sent last, e.g. ``GET /api/v1/namespaces/blog/pods?...``: what a message about
+    its failure names."""
     core: client.CoreV1Api = field(init=False)
     apps: client.AppsV1Api = field(init=False)
     batch: client.BatchV1Api = field(init=False)
@@ -92,32 +108,76 @@ class Kube:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
+        send = self.api.call_api
+
+        def call_api(method: str, url: str, *args, **kwargs):
+            parts = urlsplit(url)
+            self.last_request = f"{method} {unquote(parts.path)}{'?' + unquote(parts.query) if parts.query else ''}"
+            return send(method, url, *args, **kwargs)
+
+        self.api.call_api = call_api
+
+    @property
+    def where(self) -> str:
+        return f"{self.api.configuration.host} (context {self.context})"
 
 
-def connect(kubeconfig_path: str | None, context: str | None, from_stack: str | None) -> Kube:
+def connect(
+    kubeconfig_path: str | None, context: str | None, from_stack: str | None,
+    timeout: float = REQUEST_TIMEOUT_SECONDS, kubeconfig_from: str = "--kubeconfig",
+) -> Kube:
     """A client for the cluster: the standard kubeconfig (``--kubeconfig``/KUBECONFIG, current or
-    ``--context``), or the kubeconfig output of a stack (``--from-stack``, via the Pulumi CLI)."""
+    ``--context``), or the kubeconfig output of a stack (``--from-stack``, via the Pulumi CLI).
+    ``kubeconfig_from`` says where ``kubeconfig_path`` came from (``--kubeconfig``, ``KUBECONFIG``),
+    for a message about it."""
     if from_stack:
-        kubeconfig_path = _stack_kubeconfig(from_stack)
+        kubeconfig_path, tried = _stack_kubeconfig(from_stack), f"--from-stack {from_stack}"
+        advice = f"check the stack's kubeconfig output, or {GET_CREDENTIALS} and leave --from-stack out"
+    elif kubeconfig_path:
+        tried = kubeconfig_from
+        advice = f"check that path, or {GET_CREDENTIALS} (it writes ~/.kube/config) and " + (
+            "unset KUBECONFIG" if kubeconfig_from == "KUBECONFIG" else "leave --kubeconfig out"
+        )
+    else:
+        kubeconfig_path, tried = os.path.expanduser(kubeconfig.KUBE_CONFIG_DEFAULT_LOCATION), "the default location"
+        advice = f"{GET_CREDENTIALS} (it writes ~/.kube/config), or pass --kubeconfig <file> or --from-stack <stack>"
+    paths = [path for path in kubeconfig_path.split(os.pathsep) if path]
+    if not any(Path(path).expanduser().is_file() for path in paths):
+        raise CannotCheck(f"no kubeconfig at {', '.join(paths) or repr(kubeconfig_path)} (from {tried}); {advice}")
+    configuration = client.Configuration()
     try:
-        api = kubeconfig.new_client_from_config(config_file=kubeconfig_path, context=context, persist_config=False)
+        kubeconfig.load_kube_config(config_file=kubeconfig_path, context=context, client_configuration=configuration, persist_config=False)
         contexts, current = kubeconfig.list_kube_config_contexts(config_file=kubeconfig_path)
-    except (kubeconfig.ConfigException, FileNotFoundError) as e:
-        raise CannotCheck(f"no usable kubeconfig ({e}); {GET_CREDENTIALS}, or pass --kubeconfig, --context or --from-stack") from None
-    api.configuration.retries = 1  # an unreachable cluster answers in seconds, not minutes
-    return Kube(api, context=context or current["name"])
+    except (kubeconfig.ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as e:
+        raise CannotCheck(_one_line(
+            f"the kubeconfig {kubeconfig_path} (from {tried}) is not usable: {e}; {GET_CREDENTIALS}, or pass --context naming one of its contexts"
+        )) from None
+    # No retry: a request that fails or hangs is reported within the timeout, not after minutes.
+    # (The pool is built with the client, so this is set before it is.)
+    configuration.retries = False
+    return Kube(client.ApiClient(configuration), context=context or current["name"], timeout=timeout)
 
 
 GET_CREDENTIALS = "run `gcloud container clusters get-credentials <cluster> --zone <zone>` (the stack's cluster_name and zone outputs)"
 
 
 def _stack_kubeconfig(stack: str) -> str:
+    if shutil.which("pulumi") is None:
+        raise CannotCheck(
+            f"--from-stack {stack} reads the stack's kubeconfig output with the Pulumi CLI, and there is no `pulumi` on PATH: "
+            f"install it (https://www.pulumi.com/docs/iac/download-install/) and `pulumi login`, or {GET_CREDENTIALS} and use --context"
+        )
     try:
         result = subprocess.run(
-            ["pulumi", "stack", "output", "kubeconfig", "--show-secrets", "--stack", stack],
-            capture_output=True, text=True, check=True,
+            ["pulumi", "stack", "output", "kubeconfig", "--show-secrets", f"--stack={stack}"],
+            capture_output=True, text=True, check=True, timeout=120,
         )
-    except (OSError, subprocess.CalledProcessError) as e:
+    except subprocess.CalledProcessError as e:
+        raise CannotCheck(_one_line(
+            f"`pulumi stack output kubeconfig --stack={stack}` failed ({e.stderr.strip() or f'exit {e.returncode}'}); "
+            f"check `pulumi login` and the stack name (`pulumi stack ls`), or {GET_CREDENTIALS} and use --context"
+        )) from None
+    except (OSError, subprocess.TimeoutExpired) as e:
         raise CannotCheck(f"could not read stack {stack}'s kubeconfig output with the Pulumi CLI: {e}") from None
     path = Path.home() / ".cache" / "shoestring" / f"kubeconfig-{stack.replace('/', '_')}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,11 +219,19 @@ class Session:
             raise StoppedByUser(f"stopped before step {self._step} ({title}) as asked; nothing was changed")
         try:
             run()
-        except urllib3.exceptions.HTTPError as e:
-            raise CannotCheck(
-                f"the cluster at {self.kube.api.configuration.host} (context {self.kube.context}) does not answer ({type(e).__name__}); "
-                f"check your network, or {GET_CREDENTIALS}"
-            ) from None
+        except (CannotCheck, StoppedByUser):
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError) as e:
+            # A field the runbook reads is missing or of another type in an object the API server
+            # sent (the client accepts objects without status, metadata...): the answer is not one
+            # on-call can judge. ON_CALL_DEBUG=1 shows where, should it be on-call's own bug.
+            if os.environ.get("ON_CALL_DEBUG") or self.kube.last_request is None:
+                raise
+            raise CannotCheck(_one_line(
+                f"the API server at {self.kube.where} sent an object on-call cannot read (after {self.kube.last_request}: "
+                f"{type(e).__name__}: {e}); check that the kubeconfig's server is the cluster's API server and not a proxy in between; "
+                f"should `kubectl get --raw` show a well-formed object, report this with the output of ON_CALL_DEBUG=1 on-call ..."
+            )) from None
 
     def ok(self, message: str) -> None:
         self._found("ok", message)
@@ -198,29 +266,113 @@ class Session:
         if self.steps:
             self.steps[-1]["findings"].append({"kind": kind, "message": message})
 
-    def call(self, method: Callable, *args, **kwargs):
-        """A Kubernetes API call with the session's timeout. A 401 or 403 ends the walk as "cannot
-        check", naming the identity's context and the permission the call needed."""
+    def call(self, method: Callable, *args, missing_ok: bool = False, **kwargs):
+        """A Kubernetes API call within the session's timeout. Whatever goes wrong ends the walk as
+        "cannot check" (exit 2), naming the server, the request and what to do: a 401 or 403 the
+        permission it needed; any other status, a hung or reset connection or an answer that is
+        not the object asked for, what that means. With ``missing_ok`` a 404 returns None."""
         try:
-            return method(*args, _request_timeout=REQUEST_TIMEOUT_SECONDS, **kwargs)
+            return method(*args, _request_timeout=self.kube.timeout, **kwargs)
         except client.ApiException as e:
-            if e.status not in (401, 403):
-                raise
-            raise CannotCheck(_refused(e, method.__name__, args, self.kube)) from None
+            if e.status == 404 and missing_ok:
+                return None
+            if e.status in (401, 403):
+                raise CannotCheck(_refused(e, method.__name__, args, self.kube)) from None
+            what, advice = _failed(e, self.kube)
+            raise CannotCheck(_one_line(f"{what}; {advice}"), what=_one_line(what)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise CannotCheck(_one_line(_no_answer(e, self.kube))) from None
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise CannotCheck(_one_line(
+                f"the API server at {self.kube.where} answered {self.kube.last_request} with a body that is not the Kubernetes object "
+                f"asked for ({type(e).__name__}: {_clip(str(e))}); is the kubeconfig's server the cluster's API server, and not a proxy "
+                f"or captive portal in between? Check it with `kubectl --context {self.kube.context} get --raw /version`"
+            )) from None
+
+
+UNAVAILABLE = (
+    "the control plane is failing or unavailable: a zonal cluster's single control plane is down while GKE upgrades or "
+    "repairs it (`gcloud container operations list` shows it); run on-call again in a few minutes"
+)
+
+
+def _failed(error: client.ApiException, kube: Kube) -> tuple[str, str]:
+    """What a status other than 2xx, 401 and 403 means, for the request it answered: what
+    happened, and what to do."""
+    said = _status_message(error)
+    status = f"{error.status} {error.reason or ''}".strip() if error.status else f"an unreadable answer ({error.reason})"
+    request = kube.last_request or "a request"
+    write = request.split(" ", 1)[0] in ("POST", "PUT", "PATCH", "DELETE")
+    if error.status == 404:
+        advice = (
+            "the namespace or the resource type does not exist in this cluster: is the stack deployed (`pulumi up`), and is "
+            f"context {kube.context} its cluster?"
+        )
+    elif error.status == 409:
+        advice = "someone else (another on-call run, a controller) changed the object meanwhile; look again, and run on-call again"
+    elif error.status in (400, 422):
+        advice = (
+            "the API server rejected what on-call sent" if write else "the API server rejected the request"
+        ) + " (an admission policy, or a bug in on-call: report it with this message)"
+    elif error.status == 429:
+        advice = "the API server is throttling requests; run on-call again in a minute"
+    elif error.status and error.status >= 500:
+        advice = UNAVAILABLE
+    elif not error.status:
+        advice = f"is the kubeconfig's server the cluster's API server? Check it with `kubectl --context {kube.context} get --raw /version`"
+    else:
+        advice = "run on-call again; if it persists, check the cluster with kubectl"
+    return f"the API server at {kube.where} answered {request} with {status}{f': {said}' if said else ''}", advice
+
+
+def _no_answer(error: Exception, kube: Kube) -> str:
+    """A request that got no answer: refused, timed out, or its connection reset."""
+    request = kube.last_request or "a request"
+    cause = getattr(error, "reason", None) or error
+    if isinstance(cause, urllib3.exceptions.TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError):
+        why = f"no answer to {request} within {kube.timeout:g} s (--request-timeout)"
+        advice = (
+            "the control plane may be overloaded, or down while GKE upgrades or repairs it (`gcloud container operations list` "
+            "shows it), or the network path to it is down (a VPN?); run on-call again in a few minutes, or with a larger --request-timeout"
+        )
+    elif isinstance(cause, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        why = f"{request} could not connect ({_clip(str(cause))})"
+        advice = f"check your network, or {GET_CREDENTIALS}"
+    else:
+        why = f"the connection broke during {request} ({type(cause).__name__}: {_clip(str(cause))})"
+        advice = "check your network (a VPN or proxy dropping connections?), and run on-call again"
+    return f"the cluster at {kube.where} does not answer: {why}; {advice}"
+
+
+def _status_message(error: client.ApiException) -> str:
+    """The message of the Status object the API server sends with an error, else the body's start."""
+    body = error.body.decode(errors="replace") if isinstance(error.body, bytes) else error.body or ""
+    try:
+        said = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        said = f"(not a Kubernetes Status: {_clip(body)!r})" if body.strip() else ""
+    return _clip(said)
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split(" For further information visit https://errors.pydantic.dev")[0].split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _one_line(message: str) -> str:
+    """One paragraph: whitespace (a server's multi-line message) collapsed."""
+    return " ".join(message.split())
 
 
 def _refused(error: client.ApiException, method: str, args: tuple, kube: Kube) -> str:
     """What a 401 or 403 means and what to do, for the API call ``method`` (e.g. list_namespaced_pod)."""
-    where = f"{kube.api.configuration.host} (context {kube.context})"
+    where = kube.where
     if error.status == 401:
         return f"the API server at {where} rejected the credentials (401 Unauthorized): they are missing or expired; {GET_CREDENTIALS}"
     verb, resource = _permission(method)
     # The generated client takes (namespace, ...) to list or create, (name, namespace, ...) otherwise.
     namespace = "" if "namespaced" not in method else args[0] if method.startswith(("list_", "create_")) else args[1]
-    try:
-        said = json.loads(error.body or "{}").get("message", "")
-    except (ValueError, AttributeError):
-        said = ""
+    said = _status_message(error)
     detail = f": {said}" if said else ""
     scope = f" in namespace {namespace}" if namespace else ""
     return (

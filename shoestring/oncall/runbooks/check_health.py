@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kubernetes.client import ApiException, V1Pod
+from kubernetes.client import V1Pod
 
 from shoestring.oncall import commits
 from shoestring.oncall.runbook import runbook
@@ -43,25 +43,15 @@ def _uptime(session: Session) -> list[V1Pod]:
         name = pod.metadata.name
         statuses = pod.status.container_statuses or []
         restarts = sum(s.restart_count for s in statuses)
-        waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason]
         if pod.status.phase == "Pending" and not statuses:
             if target.app.gpus:  # expected while the GPU pool scales up from zero: step 4 looks closer
                 session.info(f"pod {name} is pending for a GPU node: {_scheduling_reason(pod)}")
             else:
                 session.problem(f"pod {name} is pending: {_scheduling_reason(pod)}")
             continue
-        crashing = [reason for reason in waiting if reason in WAITING_PROBLEMS]
+        crashing = [s for s in statuses if s.state and s.state.waiting and s.state.waiting.reason in WAITING_PROBLEMS]
         if crashing:
-            last_exit = _last_exit(statuses)
-            oom = "OOMKilled" in last_exit
-            advice = (
-                f"it ran out of memory: raise memory_limit (now {target.app.resources.memory_limit}) in projects/{target.project.name}.py"
-                if oom else "read its previous logs"
-            )
-            session.problem(
-                f"pod {name} is {crashing[0]} ({restarts} restarts{'; last exit: ' + last_exit if last_exit else ''}); {advice}",
-                next_command=f"kubectl -n {target.namespace} logs pod/{name} --previous",
-            )
+            session.problem(*_why_waiting(target, name, crashing[0], restarts, _last_exit(statuses)))
             continue
         conditions = {c.type: c for c in pod.status.conditions or []}
         if conditions.get("Ready") and conditions["Ready"].status == "True":
@@ -81,14 +71,36 @@ def _uptime(session: Session) -> list[V1Pod]:
     return pods
 
 
+def _why_waiting(target, pod: str, status, restarts: int, last_exit: str) -> tuple[str, str]:
+    """What a container waiting in a bad state needs, and the command that shows more: a crash
+    loop its previous logs; a pull error the image and the registry's answer (there are no logs)."""
+    reason, message = status.state.waiting.reason, " ".join((status.state.waiting.message or "").split())
+    describe = f"kubectl -n {target.namespace} describe pod/{pod}"
+    if reason in ("ImagePullBackOff", "ErrImagePull"):
+        return (
+            f"pod {pod} is {reason}: it cannot pull image {status.image}" + (f" ({message})" if message else "")
+            + "; check that this tag was pushed (did the image build run for the commit?) and that the nodes may pull from its "
+            "registry; its events show each attempt",
+            describe,
+        )
+    if reason in ("CreateContainerConfigError", "CreateContainerError"):
+        return f"pod {pod} is {reason}: its container cannot be created" + (f" ({message})" if message else "") + "; its events say why", describe
+    oom = "OOMKilled" in last_exit
+    advice = (
+        f"it ran out of memory: raise memory_limit (now {target.app.resources.memory_limit}) in projects/{target.project.name}.py"
+        if oom else "read its previous logs"
+    )
+    return (
+        f"pod {pod} is {reason} ({restarts} restarts{'; last exit: ' + last_exit if last_exit else ''}); {advice}",
+        f"kubectl -n {target.namespace} logs pod/{pod} --previous",
+    )
+
+
 def _rollout(session: Session) -> None:
     target = session.target
-    try:
-        deployment = session.call(session.kube.apps.read_namespaced_deployment, target.app.name, target.namespace)
-    except ApiException as e:
-        if e.status == 404:
-            raise CannotCheck(f"no Deployment {target.namespace}/{target.app.name} in the cluster; is the {target.environment} stack deployed?") from None
-        raise
+    deployment = session.call(session.kube.apps.read_namespaced_deployment, target.app.name, target.namespace, missing_ok=True)
+    if deployment is None:
+        raise CannotCheck(f"no Deployment {target.namespace}/{target.app.name} in the cluster; is the {target.environment} stack deployed?")
     desired = deployment.spec.replicas or 0
     status = deployment.status
     updated, ready = status.updated_replicas or 0, status.ready_replicas or 0
@@ -134,6 +146,9 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
         return
     try:
         latest = commits.branch_head(app.repository, app.branch)
+    except commits.RefusedRepository as e:
+        session.cannot_check(f"{e}; git was not run. Fix repository= of {app.name} in projects/{target.project.name}.py")
+        return
     except commits.GitError as e:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
         return
