@@ -44,9 +44,12 @@ def plan(stack: str, as_json: bool) -> None:
     names = offline.stacks() if stack == "all" else [stack]
     for name in names:
         _check_stack(name)
-    hosts = [h for name in names if (h := config.host_stack_of(name)) and h not in names]
     try:
+        hosts = [h for name in names if (h := config.host_stack_of(name)) and h not in names]
         isolated = offline.run_isolated([*names, *hosts])
+    except ConfigError as e:  # a stack file that is not YAML, before any program runs
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except offline.PlanFailed as e:
         click.echo(str(e), err=True)
         sys.exit(1)

@@ -309,6 +309,7 @@ def plan_with(clone: Path, path: str, text: str | None, append: bool = False) ->
         target.write_text(original)
 
 
+ML_LINES = len((ROOT / "projects" / "ml.py").read_text().splitlines())
 DEV_PROJECTS_LINE = 1 + (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().splitlines().index("  shoestring:projects:")
 
 
@@ -319,7 +320,7 @@ class TestBrokenFilesEndInOneMessage:
             ("stacks/Pulumi.dev.yaml", "config:\n  gcp:project: [unclosed\n", False, "stacks/Pulumi.dev.yaml:3:"),
             ("stacks/Pulumi.dev.yaml", "", False, "stacks/Pulumi.dev.yaml:1: the stack file is empty"),
             ("stacks/Pulumi.dev.yaml", "  shoestring:projects:\n    blog:\n      apps:\n        frontend: {replicas: 2}\n", True, f"'shoestring:projects' is given twice (first on line {DEV_PROJECTS_LINE})"),
-            ("projects/ml.py", "PROJECT = (\n", True, "projects/ml.py:26: '(' was never closed"),
+            ("projects/ml.py", "PROJECT = (\n", True, f"projects/ml.py:{ML_LINES + 1}: '(' was never closed"),
         ],
         ids=["invalid-yaml", "empty-file", "duplicate-key", "project-syntax-error"],
     )

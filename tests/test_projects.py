@@ -291,7 +291,7 @@ class TestSecrets:
         [provider_class] = [r for r in prod.records if r.type == "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"]
         assert provider_class.inputs["spec"] == {
             "provider": "gke",
-            "parameters": {"secrets": '- resourceName: "projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest"\n  path: "DATABASE_URL"\n'},
+            "parameters": {"secrets": '[{"resourceName": "projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest", "path": "DATABASE_URL"}]'},
         }
         assert not prod.of_type("kubernetes:core/v1:Secret")
         assert only(prod, "gcp:container/cluster:Cluster").inputs["secretManagerConfig"] == {"enabled": True}

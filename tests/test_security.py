@@ -70,8 +70,23 @@ def test_each_rule_passes_the_shipped_resource_and_fails_it_with_one_field_chang
     assert others == [] or rule == "run-as-non-root"
 
 
+RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+VIEW_BINDING = {"metadata": {"name": "readers", "namespace": "blog"}, "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": []}
+
+
+def test_no_cluster_rbac_passes_a_namespaced_view_binding_and_fails_it_bound_to_admin_or_made_cluster_wide():
+    assert security.no_cluster_rbac(f"{RBAC}:RoleBinding", VIEW_BINDING) == []
+    admin = copy.deepcopy(VIEW_BINDING)
+    admin["roleRef"]["name"] = "admin"
+    assert security.no_cluster_rbac(f"{RBAC}:RoleBinding", admin) == ["binds the admin ClusterRole, which administers every object of the namespace, Secrets included"]
+    assert security.no_cluster_rbac(f"{RBAC}:ClusterRoleBinding", VIEW_BINDING) == [
+        "a ClusterRoleBinding acts on the whole cluster; a project gets Roles and RoleBindings in its own namespace only"
+    ]
+
+
 def test_every_rule_has_a_case():
-    assert {c[0] for c in CASES} == {r.name for r in security.RULES}
+    # no-cluster-rbac has no shipped resource to change: it has its own case above.
+    assert {c[0] for c in CASES} | {"no-cluster-rbac"} == {r.name for r in security.RULES}
 
 
 def test_a_namespace_without_a_network_policy_is_reported(plans):
