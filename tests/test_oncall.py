@@ -589,6 +589,26 @@ class TestAdviceThatFitsTheState:
         assert "previous logs" not in text and "--previous" not in text
         assert "next: kubectl -n blog describe pod/frontend-0" in text
 
+    def test_a_pod_held_by_a_secret_without_a_version_names_the_secret_and_the_command_that_adds_one(self, kube, tmp_path):
+        """The stack declares each secret without a value (issue 18): until someone adds one, the
+        backend's secrets volume cannot mount and the pod waits in ContainerCreating."""
+        held = pod("backend-0", "9c4e1f2a7b3d", ready=False, waiting="ContainerCreating", app="backend")
+        del held["status"]["containerStatuses"][0]["lastState"]
+        kube.put("apps/v1/deployments", "blog", deployment("backend", 1, 0))
+        kube.put("v1/pods", "blog", held)
+        kube.put("v1/events", "blog", {
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": "backend-0.mount", "namespace": "blog"},
+            "involvedObject": {"kind": "Pod", "name": "backend-0", "namespace": "blog"}, "reason": "FailedMount", "type": "Warning",
+            "message": 'MountVolume.SetUp failed for volume "secrets" : rpc error: code = NotFound desc = failed to access secret '
+                       '"projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest": Secret Version not found',
+        })
+        result = on_call(kube, tmp_path, "check-health", "--app", "backend", "--yes")
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert "pod backend-0 cannot start: secret blog-db-url has no version its volume can mount" in text
+        assert 'gcloud secrets versions add blog-db-url --data-file=- --project replace-with-your-gcp-project-id' in text
+        assert "readiness probe" not in text
+
     @pytest.mark.parametrize("given", ["--kubeconfig", "KUBECONFIG"])
     def test_a_missing_kubeconfig_names_the_path_tried_and_where_it_came_from(self, tmp_path, given):
         missing = tmp_path / "nonexistent"

@@ -55,6 +55,8 @@ class Target:
     environment: str
     project: ProjectInstance
     app: App
+    gcp_project: str = ""
+    """The GCP project the stack deploys into (its secrets live there)."""
 
     @property
     def namespace(self) -> str:
@@ -85,7 +87,7 @@ def find_target(app: str, project: str | None, environment: str) -> Target:
     if len(candidates) > 1:
         raise CannotCheck(f"app {app!r} is in several projects; name one with --project. Known apps: {known}")
     instance, deployed = candidates[0]
-    return Target(environment=environment, project=instance, app=deployed)
+    return Target(environment=environment, project=instance, app=deployed, gcp_project=stack.gcp_project)
 
 
 @dataclass

@@ -49,6 +49,14 @@ def _uptime(session: Session) -> list[V1Pod]:
             else:
                 session.problem(f"pod {name} is pending: {_scheduling_reason(pod)}")
             continue
+        unmounted = _secret_without_a_version(session, pod) if target.app.secrets else None
+        if unmounted is not None:
+            session.problem(
+                f"pod {name} cannot start: secret {unmounted} has no version its volume can mount (the stack declares the secret, "
+                f"never its value); add one: printf %s \"$VALUE\" | gcloud secrets versions add {unmounted} --data-file=- --project {target.gcp_project}",
+                next_command=f"kubectl -n {target.namespace} describe pod/{name}",
+            )
+            continue
         crashing = [s for s in statuses if s.state and s.state.waiting and s.state.waiting.reason in WAITING_PROBLEMS]
         if crashing:
             session.problem(*_why_waiting(target, name, crashing[0], restarts, _last_exit(statuses)))
@@ -69,6 +77,17 @@ def _uptime(session: Session) -> list[V1Pod]:
         minutes = int((now - stable_since).total_seconds() // 60) if stable_since else 0
         session.ok(f"{ready}/{len(pods)} pods ready; stable for {minutes} minutes (since a pod last became ready or restarted)")
     return pods
+
+
+def _secret_without_a_version(session: Session, pod: V1Pod) -> str | None:
+    """The app's secret a pod stuck in ContainerCreating fails to mount (its FailedMount events
+    name it: the add-on finds no version to read), if that is what holds it."""
+    statuses = pod.status.container_statuses or []
+    if not any(s.state and s.state.waiting and s.state.waiting.reason == "ContainerCreating" for s in statuses):
+        return None
+    events = session.call(session.kube.core.list_namespaced_event, pod.metadata.namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
+    failed = [e.message or "" for e in events.items if e.reason == "FailedMount"]
+    return next((secret for secret in sorted(session.target.app.secrets.values()) if any(f"secrets/{secret}/" in m or f"secrets/{secret} " in m for m in failed)), None)
 
 
 def _why_waiting(target, pod: str, status, restarts: int, last_exit: str) -> tuple[str, str]:
