@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.public_entry import ENTRY_NAMESPACE
-from shoestring import capacity, catalog, definitions, security
+from shoestring import capacity, catalog, cis_gke, definitions, security
 from shoestring.definitions import App, Project
 
 PROJECT = "shoestring"
@@ -158,7 +158,8 @@ class ControlPlaneConfig(_Strict):
     """CIDRs allowed to the control plane's IP endpoints. Empty (the default) turns the IP
     endpoints off: kubectl, Pulumi and on-call reach the cluster through its DNS-based endpoint,
     which Google's front end admits only with IAM permission `container.clusters.connect` (CIS GKE
-    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint."""
+    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint; together they
+    may admit at most a /16's worth of IPv4 addresses (a /48's of IPv6), counted over their union."""
     rbac_security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
     """Google Groups for RBAC (CIS GKE 5.8.2): `gke-security-groups@<your domain>`, the Google
     Workspace group whose member groups RoleBindings may name. Needs a Workspace or Cloud Identity domain."""
@@ -168,11 +169,12 @@ class ControlPlaneConfig(_Strict):
     def _cidrs(cls, networks: list[str]) -> list[str]:
         for network in networks:
             try:
-                parsed = ipaddress.ip_network(network)
+                ipaddress.ip_network(network)
             except ValueError:
                 raise ValueError(f"{network!r} is not a CIDR block; write e.g. 203.0.113.0/24") from None
-            if parsed.prefixlen == 0:
-                raise ValueError(f"{network} admits the whole internet to the control plane; list your own networks, or none to use only the DNS endpoint")
+        # Coverage is computed over the union, so no split of 0.0.0.0/0 gets through (CIS GKE 5.6.3).
+        if too_wide := cis_gke.authorized_networks_too_wide(networks):
+            raise ValueError(f"these networks {too_wide}")
         return networks
 
 

@@ -84,8 +84,12 @@ def test_authorized_networks_pass_only_when_they_name_networks_and_shut_out_goog
     at("controlPlaneEndpointsConfig.ipEndpointsConfig.enabled", True)(inputs)
     at("masterAuthorizedNetworksConfig", {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}], "gcpPublicCidrsAccessEnabled": False})(inputs)
     assert cis_gke.control_plane_not_public(inputs) is None
-    at("masterAuthorizedNetworksConfig.cidrBlocks", [{"cidrBlock": "0.0.0.0/0"}])(inputs)
-    assert cis_gke.control_plane_not_public(inputs) == "an authorized network of 0.0.0.0/0 admits every address; list your own networks"
+    at("masterAuthorizedNetworksConfig.cidrBlocks", [{"cidrBlock": "0.0.0.0/1"}, {"cidrBlock": "128.0.0.0/1"}])(inputs)
+    assert cis_gke.control_plane_not_public(inputs) == (
+        "authorized networks together admit 4,294,967,296 IPv4 addresses to the control plane (0.0.0.0/0: the whole internet); "
+        "at most 65,536 (a /16's worth) may be authorized: list only your own networks, or none to reach the cluster through "
+        "its DNS-based endpoint alone"
+    )
 
 
 def test_every_shipped_stack_passes_every_cis_rule(plans):
