@@ -18,7 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from shoestring.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
-from components.pod_security import restricted_container, restricted_pod
+from components.pod_security import default_account_without_token, restricted_container, restricted_pod
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "gke-l7-global-external-managed"
@@ -63,6 +63,7 @@ def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.Reso
         spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
         opts=opts,
     )
+    default_account_without_token(f"{name}-default-account", namespace.metadata.name, opts)
     return namespace
 
 

@@ -106,6 +106,12 @@ def namespaces_have_network_policies(args: Any, report_violation: ReportViolatio
         report_violation(f"{violation.resource}: {violation.message}")
 
 
+def default_service_accounts_without_token(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: every namespace the stack declares has its default ServiceAccount patched not to mount a token."""
+    for violation in security.default_accounts_with_tokens(_stack_records(args)):
+        report_violation(f"{violation.resource}: {violation.message}")
+
+
 def _stack_records(args: Any) -> list[PolicyRecord]:
     return [PolicyRecord(r.resource_type, r.name, dict(r.props), r.urn, tuple(d.urn for d in r.dependencies)) for r in args.resources]
 

@@ -3,10 +3,11 @@
 `RULES` are the controls a cluster, node pool, network or firewall declaration can be checked
 for; each is a plain function of one resource's type and inputs, like shoestring/security.py's,
 so the same functions run in `make plan` and in the policy pack (policies/). `CONTROLS` lists
-every control of the benchmark as kube-bench's `cfg/gke-1.9.0/managedservices.yaml` encodes it,
-with the rule that enforces it or the reason none does, and its monthly cost: README "Security"
-is generated from it (:func:`markdown`). The module imports only shoestring/security.py, so
-another project can take the two as they stand.
+every control of the benchmark as kube-bench's `cfg/gke-1.9.0/policies.yaml` (section 4) and
+`managedservices.yaml` (section 5) encode it, with the rules that enforce it — written to fail
+where kube-bench's audit of the declared objects would — or the reason none does, and its
+monthly cost: README "Security" is generated from it (:func:`markdown`). The module imports only
+shoestring/security.py, so another project can take the two as they stand.
 """
 
 from __future__ import annotations
@@ -255,6 +256,14 @@ class Control:
     """A control of the cluster: a stack in another stack's cluster inherits that cluster's status."""
 
 
+def _namespaces(records: list[ResourceRecord]) -> str:
+    """Whose namespaces a namespace control's pass covers: kube-bench's gke-1.9.0 4.1.4 and 4.3.2
+    read every namespace of the cluster, GKE's own too (kube-system, gke-*, gmp-*), which GKE
+    manages and no stack declares."""
+    default = any(r.type == security.NAMESPACE_PATCH and _get(r.inputs, "metadata", "name") == "default" for r in records)
+    return PASS + (": its namespaces and `default`" if default else ": its namespaces")
+
+
 def _no_rbac_objects(records: list[ResourceRecord]) -> str:
     return "pass: the program declares no RBAC object" if not any(r.type in RBAC_TYPES for r in records) else "review: RBAC objects declared"
 
@@ -286,20 +295,26 @@ CONTROLS = (
     Control("4.1.1", "cluster-admin role only where required", status=_no_rbac_objects, cluster=False),
     Control("4.1.2", "Minimize access to secrets", status=_no_rbac_objects, cluster=False),
     Control("4.1.3", "Minimize wildcard use in Roles and ClusterRoles", status=_no_rbac_objects, cluster=False),
-    Control("4.1.4", "Default service accounts are not actively used", ("no-default-service-account",), cluster=False),
+    # kube-bench cfg/gke-1.9.0/policies.yaml 4.1.4 (automated): fails on any `default` ServiceAccount
+    # whose automountServiceAccountToken is not false, and on any pod whose serviceAccountName is default.
+    Control("4.1.4", "Default service accounts are not actively used", ("no-default-service-account", "default-service-accounts-without-token"), status=_namespaces, cluster=False),
     Control("4.1.5", "Service account tokens mounted only where necessary", ("no-automounted-token",), cluster=False),
     Control("4.1.6", "Avoid use of the system:masters group", ("no-client-certificate",)),
     Control("4.1.7", "Limit Bind, Impersonate and Escalate", status=_no_rbac_objects, cluster=False),
     Control("4.1.8", "Avoid bindings to system:anonymous", status=_no_rbac_objects, cluster=False),
     Control("4.1.9", "Avoid non-default bindings to system:unauthenticated", status=_no_rbac_objects, cluster=False),
     Control("4.1.10", "Avoid non-default bindings to system:authenticated", status=_no_rbac_objects, cluster=False),
+    # kube-bench 4.2.1 (manual): lists the namespaces without a `pod-security.kubernetes.io/enforce`
+    # label; the benchmark asks for baseline or stricter, and every namespace here enforces restricted.
     Control(
         "4.2.1", "Pod Security Standard baseline or stricter in every namespace",
         ("pod-security-enforced", "no-privileged-containers", "no-host-namespaces", "no-host-path-volumes", "no-added-capabilities", "run-as-non-root"),
-        cluster=False,
+        status=_namespaces, cluster=False,
     ),
     Control("4.3.1", "The CNI supports Network Policies", status=_datapath),
-    Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), cluster=False),
+    # kube-bench 4.3.2 (automated): fails on any namespace but kube-system, kube-public and
+    # kube-node-lease with no NetworkPolicy, `default` included.
+    Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), status=_namespaces, cluster=False),
     Control("4.4.1", "Secrets as files, not environment variables", ("no-secrets-in-env",), cluster=False),
     Control("4.4.2", "External secret storage", status="pass: Secret Manager (an app's `secrets`)", cluster=False),
     Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization",)),
@@ -350,9 +365,9 @@ def status(control: Control, records: list[ResourceRecord], owns_cluster: bool, 
     if control.enforced_by:
         broken = [name for name in control.enforced_by if found.get(name)]
         decided = FAIL if broken else PASS
-        if isinstance(control.status, str):
-            return control.status if not broken else FAIL
-        return decided
+        if broken or control.status is None:
+            return decided
+        return control.status(records) if callable(control.status) else control.status
     return control.status(records) if callable(control.status) else str(control.status)
 
 
