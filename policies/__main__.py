@@ -35,6 +35,11 @@ PolicyPack(
             validate=guardrails.default_service_accounts_without_token,
         ),
         StackValidationPolicy(
+            name="binary-authorization-policy",
+            description="The Binary Authorization policy the cluster enforces is declared, denies by default and admits every image the stack runs (CIS GKE 4.5.1, 5.1.4).",
+            validate=guardrails.binary_authorization_policy,
+        ),
+        StackValidationPolicy(
             name="no-shadowed-hosts",
             description="No project routes a host another project serves (a path under another's host included).",
             validate=guardrails.no_shadowed_hosts,

@@ -23,6 +23,7 @@ from shoestring.security import ResourceRecord, Rule, Violation
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 FIREWALL = "gcp:compute/firewall:Firewall"
+IMAGE_POLICY = "gcp:binaryauthorization/policy:Policy"
 PUBLIC_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
 
 
@@ -225,8 +226,64 @@ RULES = (
 )
 
 
+def admits(pattern: str, image: str) -> bool:
+    """Whether a Binary Authorization allow-list pattern matches an image reference: a trailing
+    ``**`` matches anything below, a trailing ``*`` anything without a ``/`` (any tag or digest of
+    the one repository), otherwise the reference itself (admissionWhitelistPatterns in
+    cloud.google.com/binary-authorization/docs/policy-yaml-reference: "gcr.io/my-project/nginx*
+    matches gcr.io/my-project/nginx:latest" but not gcr.io/my-project/nginx-images/nginx)."""
+    if pattern.endswith("**"):
+        return image.startswith(pattern[:-2])
+    if pattern.endswith("*"):
+        return image.startswith(pattern[:-1]) and "/" not in image[len(pattern) - 1:]
+    return image == pattern
+
+
+def _pod_images(record: ResourceRecord) -> list[str]:
+    spec = _get(record.inputs, "spec", "jobTemplate", "spec", "template", "spec") if record.type.endswith(":CronJob") else security._pod(record.type, record.inputs)
+    return [c.get("image", "") for c in security._containers(spec or {})]
+
+
+def image_policy(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """CIS GKE 4.5.1 and 5.1.4, which kube-bench's gke-1.9.0 leaves manual (its 5.1.4 audit reads the
+    cluster's binaryAuthorization; the remediation is a policy): a cluster that enforces the
+    project's Binary Authorization policy has one declared; it denies by default, admits GKE's
+    system images through Google's system policy, allows single repositories, never a whole
+    registry, and admits every image the stack's workloads run."""
+    records = list(records)
+    policies = [r for r in records if r.type == IMAGE_POLICY]
+    found = [
+        Violation("binary-authorization-policy", f"{r.type} {r.name}",
+                  "enforces the project's Binary Authorization policy, which the stack does not declare, and a project's default "
+                  "policy admits every image; declare a gcp.binaryauthorization.Policy (components/cluster.py)")
+        for r in records
+        if r.type == CLUSTER and binary_authorization(r.inputs) is None and not any(p.inputs.get("project") == r.inputs.get("project") for p in policies)
+    ]
+    for policy in policies:
+        where = f"{policy.type} {policy.name}"
+        mode = _get(policy.inputs, "defaultAdmissionRule", "evaluationMode")
+        if mode != "ALWAYS_DENY":
+            found.append(Violation("binary-authorization-policy", where, f"the default rule is {mode or 'unset'}, which admits images off the allow-list; set evaluationMode ALWAYS_DENY"))
+        if policy.inputs.get("globalPolicyEvaluationMode") != "ENABLE":
+            found.append(Violation("binary-authorization-policy", where, "GKE's system images are not admitted by Google's system policy; set globalPolicyEvaluationMode ENABLE"))
+        patterns = [p.get("namePattern", "") for p in policy.inputs.get("admissionWhitelistPatterns") or []]
+        for pattern in patterns:
+            if pattern.endswith("**") or "/" not in pattern.rstrip("*"):
+                found.append(Violation("binary-authorization-policy", where, f"allows {pattern}, a whole registry or tree; allow single repositories (<registry>/<path>*)"))
+        found += [
+            Violation("binary-authorization-policy", f"{r.type} {r.name}",
+                      f"runs {image}, which the Binary Authorization policy does not admit; name its repository in a definition "
+                      "(projects/), from which the allow-list is derived")
+            for r in records
+            for image in _pod_images(r)
+            if not any(admits(pattern, image) for pattern in patterns)
+        ]
+    return found
+
+
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
-    return security.rule_violations(RULES, records)
+    records = list(records)
+    return security.rule_violations(RULES, records) + image_policy(records)
 
 
 # Every control of CIS GKE 1.9's sections 4 (Kubernetes policies) and 5 (managed services).
@@ -240,6 +297,7 @@ RBAC_TYPES = (
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
 )
 PASS, FAIL = "pass", "**fail**"
+DRY_RUN = "dry run: denials logged, not blocked (`binaryAuthorization: dryRun`)"
 HostedStatus = Callable[[list[ResourceRecord]], str]
 
 
@@ -262,6 +320,13 @@ def _namespaces(records: list[ResourceRecord]) -> str:
     manages and no stack declares."""
     default = any(r.type == security.NAMESPACE_PATCH and _get(r.inputs, "metadata", "name") == "default" for r in records)
     return PASS + (": its namespaces and `default`" if default else ": its namespaces")
+
+
+def _image_policy_mode(records: list[ResourceRecord]) -> str:
+    modes = {_get(r.inputs, "defaultAdmissionRule", "enforcementMode") for r in records if r.type == IMAGE_POLICY}
+    if "DRYRUN_AUDIT_LOG_ONLY" in modes:
+        return DRY_RUN
+    return PASS + ": the definitions' repositories admitted, the rest denied"
 
 
 def _no_rbac_objects(records: list[ResourceRecord]) -> str:
@@ -317,7 +382,9 @@ CONTROLS = (
     Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), status=_namespaces, cluster=False),
     Control("4.4.1", "Secrets as files, not environment variables", ("no-secrets-in-env",), cluster=False),
     Control("4.4.2", "External secret storage", status="pass: Secret Manager (an app's `secrets`)", cluster=False),
-    Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization",)),
+    # kube-bench 4.5.1 and 5.1.4 (manual): 5.1.4 audits the cluster's binaryAuthorization and has
+    # the remediation import a policy (cloud.google.com/binary-authorization/docs/policy-yaml-reference).
+    Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization", "binary-authorization-policy"), status=_image_policy_mode),
     Control("4.6.1", "Namespaces as administrative boundaries", status="pass: a namespace per project", cluster=False),
     Control("4.6.2", "seccomp profile RuntimeDefault", ("seccomp-runtime-default",), cluster=False),
     Control("4.6.3", "Security context on pods and containers", ("read-only-root-filesystem", "run-as-non-root"), cluster=False),
@@ -325,7 +392,7 @@ CONTROLS = (
     Control("5.1.1", "Image vulnerability scanning", cost="Artifact Analysis, per image scanned", status="off (priced)"),
     Control("5.1.2", "Minimize user access to image repositories", cost="n/a", status="outside the program: no registry is declared"),
     Control("5.1.3", "Cluster access to image repositories read-only", ("no-default-compute-service-account",)),
-    Control("5.1.4", "Only trusted container images", ("binary-authorization",)),
+    Control("5.1.4", "Only trusted container images", ("binary-authorization", "binary-authorization-policy"), status=_image_policy_mode),
     Control("5.2.1", "Not the Compute Engine default service account", ("no-default-compute-service-account",)),
     Control("5.2.2", "Dedicated GCP service accounts and Workload Identity", ("workload-identity",)),
     Control("5.3.1", "Secrets encrypted with Cloud KMS keys", cost="Cloud KMS, per key version and per 10,000 operations", status="off (priced)"),

@@ -30,7 +30,7 @@ PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
-CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes")
+CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes", "binaryAuthorization")
 
 
 STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
@@ -236,6 +236,11 @@ class StackConfig(_Strict):
     """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
     deletion_protection: bool = True
     """GKE deletion protection and Pulumi `protect` on the cluster."""
+    binary_authorization: Literal["enforce", "dryRun"] = "enforce"
+    """What the GCP project's Binary Authorization policy does with an image outside its allow-list
+    (the repositories the definitions in projects/ name, cloudflared with a tunnel, GKE's system
+    images): `enforce` blocks the pod; `dryRun` admits it and writes the denial to Cloud Audit
+    Logs only, for a throwaway cluster trying other images (CIS GKE 4.5.1, 5.1.4)."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel the cluster follows."""
     kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
@@ -276,6 +281,9 @@ class StackConfig(_Strict):
     host: StackConfig | None = None
     deployed: tuple[ProjectInstance, ...] = ()
     secret_manager: bool = False
+    images: tuple[str, ...] = ()
+    """Every image repository the definitions in projects/ name (apps and bootstrap jobs), for the
+    Binary Authorization allow-list: all of them, so stacks in this cluster are admitted too."""
     """Some project definition names Secret Manager secrets: the cluster runs GKE's add-on for them."""
     notices: tuple[str, ...] = ()
     """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
@@ -420,7 +428,7 @@ def _example(known: list[str], family: str) -> str:
 
 # Loading.
 
-_RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "notices"}
+_RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
 _STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects", "controlPlane"}
 _SECRETS = {"tunnelCredentials"}
@@ -521,7 +529,8 @@ def load(
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
-    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "notices": _notices(cfg, deployed, defined)})
+    images = sorted({image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image})
+    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "notices": _notices(cfg, deployed, defined)})
 
 
 def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Mapping[str, Project]) -> tuple[str, ...]:
