@@ -5,6 +5,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
+from components.pod_security import LockedDefaultNamespace
 from components.project_apis import ProjectApis
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from shoestring import apis, config, cost, program_args
@@ -29,6 +30,8 @@ if cfg.owns_cluster:
         opts=pulumi.ResourceOptions(protect=cfg.deletion_protection),
     )
     DefaultPool("default-pool", program_args.default_pool(cfg, cluster))
+    # Kubernetes' own `default` namespace, used by no project: restricted, default-deny, no token.
+    LockedDefaultNamespace("default-namespace", pulumi.ResourceOptions(provider=cluster.provider))
     if cfg.spot_pool is not None:
         SpotPool("spot-pool", program_args.spot_pool(cfg, cluster))
     if cfg.gpu_pool is not None:

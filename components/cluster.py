@@ -39,6 +39,13 @@ class ZonalClusterArgs(TypedDict):
     """GKE release channel. Default ``REGULAR``."""
     deletion_protection: NotRequired[bool]
     """GKE refuses to delete the cluster while set. Default ``True``."""
+    allowed_images: NotRequired[Sequence[str]]
+    """Image repositories (``ghcr.io/acme/blog-frontend``) the project's Binary Authorization
+    policy admits, any tag or digest; every other image is denied, but GKE's system images, which
+    Google's system policy admits. Default none."""
+    binary_authorization: NotRequired[Literal["enforce", "dryRun"]]
+    """``enforce`` blocks a pod whose image the policy denies; ``dryRun`` admits it and logs the
+    denial to Cloud Audit Logs. Default ``enforce``."""
     gateway_api: NotRequired[bool]
     """Install the Gateway API's standard channel, for a shared Gateway. Default ``False``."""
     labels: NotRequired[Mapping[str, str]]
@@ -69,6 +76,9 @@ class ZonalCluster(pulumi.ComponentResource):
     """``PROJECT.svc.id.goog``, as the cluster reports it: depending on it orders a Workload
     Identity binding after the cluster that creates the pool."""
     provider: k8s.Provider
+    """Kubernetes provider for the cluster; it waits for the image policy, so no pod is created
+    before the policy that admits its image."""
+    image_policy: gcp.binaryauthorization.Policy
 
     def __init__(self, name: str, args: ZonalClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:gke:ZonalCluster", name, None, opts)
@@ -136,8 +146,8 @@ class ZonalCluster(pulumi.ComponentResource):
             enable_legacy_abac=False,
             enable_intranode_visibility=True,
             security_posture_config=gcp.container.ClusterSecurityPostureConfigArgs(mode="BASIC", vulnerability_mode="VULNERABILITY_DISABLED"),
-            # Enforces the project's Binary Authorization policy; a new project's allows every
-            # image until you write one (cloud.google.com/binary-authorization/docs/setting-up).
+            # Enforces the project's Binary Authorization policy, declared below (a project's
+            # default policy admits every image: cloud.google.com/binary-authorization/docs/setting-up).
             binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
             secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True) if args.get("secret_manager") else None,
             authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=args["rbac_security_group"])
@@ -174,7 +184,10 @@ class ZonalCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, self.endpoint).apply(lambda parts: _kubeconfig(*parts))
         )
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
+        self.image_policy = _image_policy(name, project, args.get("allowed_images", ()), args.get("binary_authorization", "enforce"), child)
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.image_policy])
+        )
         self.register_outputs(
             {
                 "name": self.name,
@@ -184,6 +197,29 @@ class ZonalCluster(pulumi.ComponentResource):
                 "workload_identity_pool": self.workload_identity_pool,
             }
         )
+
+
+def _image_policy(name: str, project: str, repositories: Sequence[str], mode: str, opts: pulumi.ResourceOptions) -> gcp.binaryauthorization.Policy:
+    """The project's one Binary Authorization policy, which the cluster enforces
+    (PROJECT_SINGLETON_POLICY_ENFORCE): images of the listed repositories, and Google-maintained
+    system images (globalPolicyEvaluationMode ENABLE), are admitted; every other image is denied.
+    A repository is allowed as ``<repository>*``: ``*`` matches any tag or digest but no ``/``, so
+    not a repository below it (cloud.google.com/binary-authorization/docs/policy-yaml-reference,
+    admissionWhitelistPatterns). Without a declared policy the project's default admits every image."""
+    return gcp.binaryauthorization.Policy(
+        f"{name}-image-policy",
+        project=project,
+        description=f"Images the workloads of {name} may run; declared by Shoestring (shoestring/cis_gke.py checks it).",
+        global_policy_evaluation_mode="ENABLE",
+        admission_whitelist_patterns=[
+            gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=f"{repository}*") for repository in repositories
+        ],
+        default_admission_rule=gcp.binaryauthorization.PolicyDefaultAdmissionRuleArgs(
+            evaluation_mode="ALWAYS_DENY",
+            enforcement_mode="DRYRUN_AUDIT_LOG_ONLY" if mode == "dryRun" else "ENFORCED_BLOCK_AND_AUDIT_LOG",
+        ),
+        opts=opts,
+    )
 
 
 def _control_plane_endpoints(authorized_networks: Sequence[str]) -> gcp.container.ClusterControlPlaneEndpointsConfigArgs:

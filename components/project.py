@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from shoestring.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from shoestring.names import workload_account_id
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
+from components.pod_security import default_account_without_token
 from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
 PROJECT_LABEL = "shoestring.dev/project"
@@ -110,6 +111,7 @@ class Project(pulumi.ComponentResource):
             opts=child,
         )
         ns = namespace.metadata.name
+        default_account_without_token(f"{name}-default-account", ns, child)
 
         def metadata(object_name: str, annotations: Mapping[str, pulumi.Input[str]] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels, annotations=annotations)

@@ -18,7 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from shoestring.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
-from components.pod_security import restricted_container, restricted_pod
+from components.pod_security import default_account_without_token, restricted_container, restricted_pod
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "gke-l7-global-external-managed"
@@ -29,8 +29,10 @@ PUBLIC_LABEL = "shoestring.dev/public-entry"
 GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 """Where a global external Application Load Balancer's proxies and health checks reach pods from."""
 # Pinned by digest: a tag on Docker Hub can be re-pushed. The digest of 2025.11.1 as other
-# repositories pin it (the same value in two unrelated projects' manifests).
-CLOUDFLARED_IMAGE = "cloudflare/cloudflared:2025.11.1@sha256:89ee50efb1e9cb2ae30281a8a404fed95eb8f02f0a972617526f8c5b417acae2"
+# repositories pin it (the same value in two unrelated projects' manifests). Written with its
+# registry, docker.io, as the Binary Authorization allow-list names it (registry/path/to/image).
+CLOUDFLARED_REPOSITORY = "docker.io/cloudflare/cloudflared"
+CLOUDFLARED_IMAGE = f"{CLOUDFLARED_REPOSITORY}:2025.11.1@sha256:89ee50efb1e9cb2ae30281a8a404fed95eb8f02f0a972617526f8c5b417acae2"
 
 
 def entry_resource_name(stack: str) -> str:
@@ -63,6 +65,7 @@ def restricted_namespace(name: str, labels: Mapping[str, str], opts: pulumi.Reso
         spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]),
         opts=opts,
     )
+    default_account_without_token(f"{name}-default-account", namespace.metadata.name, opts)
     return namespace
 
 

@@ -35,6 +35,16 @@ PolicyPack(
             validate=guardrails.namespaces_have_network_policies,
         ),
         StackValidationPolicy(
+            name="default-service-accounts-without-token",
+            description="Every namespace the stack declares has its default ServiceAccount set not to mount a token (CIS GKE 4.1.4).",
+            validate=guardrails.default_service_accounts_without_token,
+        ),
+        StackValidationPolicy(
+            name="binary-authorization-policy",
+            description="The Binary Authorization policy the cluster enforces is declared, denies by default and admits every image the stack runs (CIS GKE 4.5.1, 5.1.4).",
+            validate=guardrails.binary_authorization_policy,
+        ),
+        StackValidationPolicy(
             name="no-shadowed-hosts",
             description="No project routes a host another project serves (a path under another's host included).",
             validate=guardrails.no_shadowed_hosts,

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import apis, catalog, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
+from shoestring import apis, catalog, cis_gke, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 
@@ -104,6 +104,18 @@ def namespaces_have_network_policies(args: Any, report_violation: ReportViolatio
     """Stack policy: every namespace the stack declares has a NetworkPolicy."""
     records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
     for violation in security.namespaces_without_network_policies(records):
+        report_violation(f"{violation.resource}: {violation.message}")
+
+
+def default_service_accounts_without_token(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: every namespace the stack declares has its default ServiceAccount patched not to mount a token."""
+    for violation in security.default_accounts_with_tokens(_stack_records(args)):
+        report_violation(f"{violation.resource}: {violation.message}")
+
+
+def binary_authorization_policy(args: Any, report_violation: ReportViolation) -> None:
+    """Stack policy: the Binary Authorization policy the cluster enforces is declared, denies by default and admits the stack's images."""
+    for violation in cis_gke.image_policy(_stack_records(args)):
         report_violation(f"{violation.resource}: {violation.message}")
 
 

@@ -3,14 +3,16 @@
 `RULES` are the controls a cluster, node pool, network or firewall declaration can be checked
 for; each is a plain function of one resource's type and inputs, like shoestring/security.py's,
 so the same functions run in `make plan` and in the policy pack (policies/). `CONTROLS` lists
-every control of the benchmark as kube-bench's `cfg/gke-1.9.0/managedservices.yaml` encodes it,
-with the rule that enforces it or the reason none does, and its monthly cost: README "Security"
-is generated from it (:func:`markdown`). The module imports only shoestring/security.py, so
-another project can take the two as they stand.
+every control of the benchmark as kube-bench's `cfg/gke-1.9.0/policies.yaml` (section 4) and
+`managedservices.yaml` (section 5) encode it, with the rules that enforce it — written to fail
+where kube-bench's audit of the declared objects would — or the reason none does, and its
+monthly cost: README "Security" is generated from it (:func:`markdown`). The module imports only
+shoestring/security.py, so another project can take the two as they stand.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from shoestring.security import ResourceRecord, Rule, Violation
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 FIREWALL = "gcp:compute/firewall:Firewall"
+IMAGE_POLICY = "gcp:binaryauthorization/policy:Policy"
 PUBLIC_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
 
 
@@ -74,6 +77,35 @@ def vpc_native(inputs: Mapping[str, Any]) -> str | None:
     return None
 
 
+MAX_AUTHORIZED_ADDRESSES = {4: 2**16, 6: 2**80}
+"""The most addresses the control plane's authorized networks may admit together, per IP version:
+a /16's worth of IPv4 (a campus or a cloud VPC) and a /48's worth of IPv6 (one site's allocation).
+Counted over the union, so 0.0.0.0/1 and 128.0.0.0/1 are the whole internet, as 0.0.0.0/0 is."""
+_WHOLE = {4: "a /16", 6: "a /48"}
+
+
+def authorized_networks_too_wide(cidrs: Iterable[str]) -> str | None:
+    """Whether the union of ``cidrs`` admits more addresses than MAX_AUTHORIZED_ADDRESSES allows;
+    the message gives the figure, the union and the fix. Blocks that are not CIDRs are ignored."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for cidr in cidrs:
+        try:
+            networks.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError:
+            continue
+    for version, limit in MAX_AUTHORIZED_ADDRESSES.items():
+        union = list(ipaddress.collapse_addresses(n for n in networks if n.version == version))
+        total = sum(n.num_addresses for n in union)
+        if total > limit:
+            whole = ": the whole internet" if any(n.prefixlen == 0 for n in union) else ""
+            return (
+                f"together admit {total:,} IPv{version} addresses to the control plane ({', '.join(map(str, union))}{whole}); "
+                f"at most {limit:,} ({_WHOLE[version]}'s worth) may be authorized: list only your own networks, or none to "
+                "reach the cluster through its DNS-based endpoint alone"
+            )
+    return None
+
+
 def control_plane_not_public(inputs: Mapping[str, Any]) -> str | None:
     if _get(inputs, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled") is False:
         return None
@@ -81,8 +113,8 @@ def control_plane_not_public(inputs: Mapping[str, Any]) -> str | None:
     cidrs = [b.get("cidrBlock") for b in blocks]
     if not cidrs:
         return "the control plane's IP endpoints admit every address; turn them off (use the DNS-based endpoint) or list authorized networks"
-    if "0.0.0.0/0" in cidrs:
-        return "an authorized network of 0.0.0.0/0 admits every address; list your own networks"
+    if too_wide := authorized_networks_too_wide(cidrs):
+        return f"authorized networks {too_wide}"
     if _get(inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is not False:
         return "authorized networks still admit every Google Cloud public IP (gcpPublicCidrsAccessEnabled); set it false"
     return None
@@ -194,8 +226,64 @@ RULES = (
 )
 
 
+def admits(pattern: str, image: str) -> bool:
+    """Whether a Binary Authorization allow-list pattern matches an image reference: a trailing
+    ``**`` matches anything below, a trailing ``*`` anything without a ``/`` (any tag or digest of
+    the one repository), otherwise the reference itself (admissionWhitelistPatterns in
+    cloud.google.com/binary-authorization/docs/policy-yaml-reference: "gcr.io/my-project/nginx*
+    matches gcr.io/my-project/nginx:latest" but not gcr.io/my-project/nginx-images/nginx)."""
+    if pattern.endswith("**"):
+        return image.startswith(pattern[:-2])
+    if pattern.endswith("*"):
+        return image.startswith(pattern[:-1]) and "/" not in image[len(pattern) - 1:]
+    return image == pattern
+
+
+def _pod_images(record: ResourceRecord) -> list[str]:
+    spec = _get(record.inputs, "spec", "jobTemplate", "spec", "template", "spec") if record.type.endswith(":CronJob") else security._pod(record.type, record.inputs)
+    return [c.get("image", "") for c in security._containers(spec or {})]
+
+
+def image_policy(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """CIS GKE 4.5.1 and 5.1.4, which kube-bench's gke-1.9.0 leaves manual (its 5.1.4 audit reads the
+    cluster's binaryAuthorization; the remediation is a policy): a cluster that enforces the
+    project's Binary Authorization policy has one declared; it denies by default, admits GKE's
+    system images through Google's system policy, allows single repositories, never a whole
+    registry, and admits every image the stack's workloads run."""
+    records = list(records)
+    policies = [r for r in records if r.type == IMAGE_POLICY]
+    found = [
+        Violation("binary-authorization-policy", f"{r.type} {r.name}",
+                  "enforces the project's Binary Authorization policy, which the stack does not declare, and a project's default "
+                  "policy admits every image; declare a gcp.binaryauthorization.Policy (components/cluster.py)")
+        for r in records
+        if r.type == CLUSTER and binary_authorization(r.inputs) is None and not any(p.inputs.get("project") == r.inputs.get("project") for p in policies)
+    ]
+    for policy in policies:
+        where = f"{policy.type} {policy.name}"
+        mode = _get(policy.inputs, "defaultAdmissionRule", "evaluationMode")
+        if mode != "ALWAYS_DENY":
+            found.append(Violation("binary-authorization-policy", where, f"the default rule is {mode or 'unset'}, which admits images off the allow-list; set evaluationMode ALWAYS_DENY"))
+        if policy.inputs.get("globalPolicyEvaluationMode") != "ENABLE":
+            found.append(Violation("binary-authorization-policy", where, "GKE's system images are not admitted by Google's system policy; set globalPolicyEvaluationMode ENABLE"))
+        patterns = [p.get("namePattern", "") for p in policy.inputs.get("admissionWhitelistPatterns") or []]
+        for pattern in patterns:
+            if pattern.endswith("**") or "/" not in pattern.rstrip("*"):
+                found.append(Violation("binary-authorization-policy", where, f"allows {pattern}, a whole registry or tree; allow single repositories (<registry>/<path>*)"))
+        found += [
+            Violation("binary-authorization-policy", f"{r.type} {r.name}",
+                      f"runs {image}, which the Binary Authorization policy does not admit; name its repository in a definition "
+                      "(projects/), from which the allow-list is derived")
+            for r in records
+            for image in _pod_images(r)
+            if not any(admits(pattern, image) for pattern in patterns)
+        ]
+    return found
+
+
 def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
-    return security.rule_violations(RULES, records)
+    records = list(records)
+    return security.rule_violations(RULES, records) + image_policy(records)
 
 
 # Every control of CIS GKE 1.9's sections 4 (Kubernetes policies) and 5 (managed services).
@@ -209,6 +297,7 @@ RBAC_TYPES = (
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
 )
 PASS, FAIL = "pass", "**fail**"
+DRY_RUN = "dry run: denials logged, not blocked (`binaryAuthorization: dryRun`)"
 HostedStatus = Callable[[list[ResourceRecord]], str]
 
 
@@ -223,6 +312,21 @@ class Control:
     """Status where no rule decides it: a fixed text, or a function of the stack's records."""
     cluster: bool = True
     """A control of the cluster: a stack in another stack's cluster inherits that cluster's status."""
+
+
+def _namespaces(records: list[ResourceRecord]) -> str:
+    """Whose namespaces a namespace control's pass covers: kube-bench's gke-1.9.0 4.1.4 and 4.3.2
+    read every namespace of the cluster, GKE's own too (kube-system, gke-*, gmp-*), which GKE
+    manages and no stack declares."""
+    default = any(r.type == security.NAMESPACE_PATCH and _get(r.inputs, "metadata", "name") == "default" for r in records)
+    return PASS + (": its namespaces and `default`" if default else ": its namespaces")
+
+
+def _image_policy_mode(records: list[ResourceRecord]) -> str:
+    modes = {_get(r.inputs, "defaultAdmissionRule", "enforcementMode") for r in records if r.type == IMAGE_POLICY}
+    if "DRYRUN_AUDIT_LOG_ONLY" in modes:
+        return DRY_RUN
+    return PASS + ": the definitions' repositories admitted, the rest denied"
 
 
 def _no_rbac_objects(records: list[ResourceRecord]) -> str:
@@ -256,23 +360,31 @@ CONTROLS = (
     Control("4.1.1", "cluster-admin role only where required", status=_no_rbac_objects, cluster=False),
     Control("4.1.2", "Minimize access to secrets", status=_no_rbac_objects, cluster=False),
     Control("4.1.3", "Minimize wildcard use in Roles and ClusterRoles", status=_no_rbac_objects, cluster=False),
-    Control("4.1.4", "Default service accounts are not actively used", ("no-default-service-account",), cluster=False),
+    # kube-bench cfg/gke-1.9.0/policies.yaml 4.1.4 (automated): fails on any `default` ServiceAccount
+    # whose automountServiceAccountToken is not false, and on any pod whose serviceAccountName is default.
+    Control("4.1.4", "Default service accounts are not actively used", ("no-default-service-account", "default-service-accounts-without-token"), status=_namespaces, cluster=False),
     Control("4.1.5", "Service account tokens mounted only where necessary", ("no-automounted-token",), cluster=False),
     Control("4.1.6", "Avoid use of the system:masters group", ("no-client-certificate",)),
     Control("4.1.7", "Limit Bind, Impersonate and Escalate", status=_no_rbac_objects, cluster=False),
     Control("4.1.8", "Avoid bindings to system:anonymous", status=_no_rbac_objects, cluster=False),
     Control("4.1.9", "Avoid non-default bindings to system:unauthenticated", status=_no_rbac_objects, cluster=False),
     Control("4.1.10", "Avoid non-default bindings to system:authenticated", status=_no_rbac_objects, cluster=False),
+    # kube-bench 4.2.1 (manual): lists the namespaces without a `pod-security.kubernetes.io/enforce`
+    # label; the benchmark asks for baseline or stricter, and every namespace here enforces restricted.
     Control(
         "4.2.1", "Pod Security Standard baseline or stricter in every namespace",
         ("pod-security-enforced", "no-privileged-containers", "no-host-namespaces", "no-host-path-volumes", "no-added-capabilities", "run-as-non-root"),
-        cluster=False,
+        status=_namespaces, cluster=False,
     ),
     Control("4.3.1", "The CNI supports Network Policies", status=_datapath),
-    Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), cluster=False),
+    # kube-bench 4.3.2 (automated): fails on any namespace but kube-system, kube-public and
+    # kube-node-lease with no NetworkPolicy, `default` included.
+    Control("4.3.2", "Every namespace has Network Policies", ("namespaces-have-network-policies",), status=_namespaces, cluster=False),
     Control("4.4.1", "Secrets as files, not environment variables", ("no-secrets-in-env",), cluster=False),
     Control("4.4.2", "External secret storage", status="pass: Secret Manager (an app's `secrets`)", cluster=False),
-    Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization",)),
+    # kube-bench 4.5.1 and 5.1.4 (manual): 5.1.4 audits the cluster's binaryAuthorization and has
+    # the remediation import a policy (cloud.google.com/binary-authorization/docs/policy-yaml-reference).
+    Control("4.5.1", "Image provenance (ImagePolicyWebhook)", ("binary-authorization", "binary-authorization-policy"), status=_image_policy_mode),
     Control("4.6.1", "Namespaces as administrative boundaries", status="pass: a namespace per project", cluster=False),
     Control("4.6.2", "seccomp profile RuntimeDefault", ("seccomp-runtime-default",), cluster=False),
     Control("4.6.3", "Security context on pods and containers", ("read-only-root-filesystem", "run-as-non-root"), cluster=False),
@@ -280,7 +392,7 @@ CONTROLS = (
     Control("5.1.1", "Image vulnerability scanning", cost="Artifact Analysis, per image scanned", status="off (priced)"),
     Control("5.1.2", "Minimize user access to image repositories", cost="n/a", status="outside the program: no registry is declared"),
     Control("5.1.3", "Cluster access to image repositories read-only", ("no-default-compute-service-account",)),
-    Control("5.1.4", "Only trusted container images", ("binary-authorization",)),
+    Control("5.1.4", "Only trusted container images", ("binary-authorization", "binary-authorization-policy"), status=_image_policy_mode),
     Control("5.2.1", "Not the Compute Engine default service account", ("no-default-compute-service-account",)),
     Control("5.2.2", "Dedicated GCP service accounts and Workload Identity", ("workload-identity",)),
     Control("5.3.1", "Secrets encrypted with Cloud KMS keys", cost="Cloud KMS, per key version and per 10,000 operations", status="off (priced)"),
@@ -320,9 +432,9 @@ def status(control: Control, records: list[ResourceRecord], owns_cluster: bool, 
     if control.enforced_by:
         broken = [name for name in control.enforced_by if found.get(name)]
         decided = FAIL if broken else PASS
-        if isinstance(control.status, str):
-            return control.status if not broken else FAIL
-        return decided
+        if broken or control.status is None:
+            return decided
+        return control.status(records) if callable(control.status) else control.status
     return control.status(records) if callable(control.status) else str(control.status)
 
 

@@ -23,14 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.public_entry import ENTRY_NAMESPACE
-from shoestring import capacity, catalog, definitions, security
+from shoestring import capacity, catalog, cis_gke, definitions, security
 from shoestring.definitions import App, Project
 
 PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
 # Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
 # kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
-CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes")
+CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes", "binaryAuthorization")
 
 
 STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
@@ -158,7 +158,8 @@ class ControlPlaneConfig(_Strict):
     """CIDRs allowed to the control plane's IP endpoints. Empty (the default) turns the IP
     endpoints off: kubectl, Pulumi and on-call reach the cluster through its DNS-based endpoint,
     which Google's front end admits only with IAM permission `container.clusters.connect` (CIS GKE
-    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint."""
+    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint; together they
+    may admit at most a /16's worth of IPv4 addresses (a /48's of IPv6), counted over their union."""
     rbac_security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
     """Google Groups for RBAC (CIS GKE 5.8.2): `gke-security-groups@<your domain>`, the Google
     Workspace group whose member groups RoleBindings may name. Needs a Workspace or Cloud Identity domain."""
@@ -168,11 +169,12 @@ class ControlPlaneConfig(_Strict):
     def _cidrs(cls, networks: list[str]) -> list[str]:
         for network in networks:
             try:
-                parsed = ipaddress.ip_network(network)
+                ipaddress.ip_network(network)
             except ValueError:
                 raise ValueError(f"{network!r} is not a CIDR block; write e.g. 203.0.113.0/24") from None
-            if parsed.prefixlen == 0:
-                raise ValueError(f"{network} admits the whole internet to the control plane; list your own networks, or none to use only the DNS endpoint")
+        # Coverage is computed over the union, so no split of 0.0.0.0/0 gets through (CIS GKE 5.6.3).
+        if too_wide := cis_gke.authorized_networks_too_wide(networks):
+            raise ValueError(f"these networks {too_wide}")
         return networks
 
 
@@ -259,6 +261,11 @@ class StackConfig(_Strict):
     """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
     deletion_protection: bool = True
     """GKE deletion protection and Pulumi `protect` on the cluster."""
+    binary_authorization: Literal["enforce", "dryRun"] = "enforce"
+    """What the GCP project's Binary Authorization policy does with an image outside its allow-list
+    (the repositories the definitions in projects/ name, cloudflared with a tunnel, GKE's system
+    images): `enforce` blocks the pod; `dryRun` admits it and writes the denial to Cloud Audit
+    Logs only, for a throwaway cluster trying other images (CIS GKE 4.5.1, 5.1.4)."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel the cluster follows."""
     kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
@@ -299,6 +306,9 @@ class StackConfig(_Strict):
     host: StackConfig | None = None
     deployed: tuple[ProjectInstance, ...] = ()
     secret_manager: bool = False
+    images: tuple[str, ...] = ()
+    """Every image repository the definitions in projects/ name (apps and bootstrap jobs), for the
+    Binary Authorization allow-list: all of them, so stacks in this cluster are admitted too."""
     """Some project definition names Secret Manager secrets: the cluster runs GKE's add-on for them."""
     notices: tuple[str, ...] = ()
     """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
@@ -443,7 +453,7 @@ def _example(known: list[str], family: str) -> str:
 
 # Loading.
 
-_RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "notices"}
+_RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
 _STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects", "controlPlane"}
 _SECRETS = {"tunnelCredentials"}
@@ -544,7 +554,8 @@ def load(
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
-    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "notices": _notices(cfg, deployed, defined)})
+    images = sorted({image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image})
+    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "notices": _notices(cfg, deployed, defined)})
 
 
 def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Mapping[str, Project]) -> tuple[str, ...]:

@@ -16,7 +16,10 @@ CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/")
 def of(plan: Plan) -> list[dict]:
     """Every Kubernetes object the plan declares, as a manifest (apiVersion, kind, metadata, spec...).
     A secret field the offline plan cannot see stands as one placeholder key, so the object keeps
-    its schema's shape."""
+    its schema's shape. A ``*Patch`` (Server-Side Apply of an existing object) is rendered as the
+    object it applies: the program's patches — a Namespace's labels, a ServiceAccount's
+    automountServiceAccountToken — need nothing but a name to be whole, valid objects, so the
+    validators check exactly what the API server receives."""
     return [
         {key: ({"offline-plan": "secret value not shown"} if value == SECRET else value) for key, value in record.inputs.items()}
         for record in plan.records

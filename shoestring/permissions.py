@@ -60,6 +60,10 @@ GRANTS: dict[str, Grant] = {
     "gcp:certificatemanager/certificateMap:CertificateMap": Grant(("roles/certificatemanager.editor",), "the Gateway's certificate map"),
     "gcp:certificatemanager/certificate:Certificate": Grant(("roles/certificatemanager.editor",), "Google-managed certificates"),
     "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": Grant(("roles/certificatemanager.editor",), "certificate map entries"),
+    # cloud.google.com/binary-authorization/docs/access-control: binaryauthorization.policy.update.
+    "gcp:binaryauthorization/policy:Policy": Grant(
+        ("roles/binaryauthorization.policyEditor",), "the project's Binary Authorization policy: the images the cluster admits"
+    ),
     "gcp:billing/budget:Budget": Grant(
         ("roles/billing.costsManager",), "the Cloud Billing budget, with `shoestring:billingAccount`", on="billing account"
     ),

@@ -9,7 +9,7 @@ from components.gpu_pool import GPU_POOL_LABEL_VALUE
 from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.project_apis import ProjectApisArgs
 from components.node_pool import POOL_LABEL
-from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
+from components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
 from shoestring.names import FREE_TIER_LABEL, STACK_LABEL
@@ -50,6 +50,8 @@ def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
         "private_nodes": cfg.private_nodes,
         "release_channel": cfg.release_channel,
         "deletion_protection": cfg.deletion_protection,
+        "allowed_images": allowed_images(cfg),
+        "binary_authorization": cfg.binary_authorization,
         "gateway_api": cfg.public_entry == "gateway",
         # Visible in the console and in billing exports, and read by the cost estimate.
         "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
@@ -59,6 +61,13 @@ def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
     if cfg.control_plane.rbac_security_group:
         args["rbac_security_group"] = cfg.control_plane.rbac_security_group
     return args
+
+
+def allowed_images(cfg: StackConfig) -> list[str]:
+    """The image repositories the cluster's Binary Authorization policy admits: every one a
+    definition in projects/ names (so a stack in this cluster is admitted too), and the tunnel's
+    connector when the cluster runs one. GKE's own images are the Google-maintained system policy's."""
+    return sorted({*cfg.images, *([CLOUDFLARED_REPOSITORY] if cfg.public_entry == "tunnel" else [])})
 
 
 def cloud_billing_budget(cfg: StackConfig) -> bool:

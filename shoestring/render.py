@@ -137,8 +137,14 @@ def _certificate(inputs: dict) -> list[str]:
 
 
 def _network_policy(inputs: dict) -> list[str]:
-    ingress = inputs.get("spec", {}).get("ingress")
-    return ["denies all ingress" if not ingress else f"admits {len(ingress)} ingress rule(s)"]
+    spec = inputs.get("spec", {})
+    ingress = spec.get("ingress")
+    denied = "ingress and egress" if "Egress" in spec.get("policyTypes", []) and not spec.get("egress") else "ingress"
+    return [f"denies all {denied}" if not ingress else f"admits {len(ingress)} ingress rule(s)"]
+
+
+def _service_account(inputs: dict) -> list[str]:
+    return ["no token mounted" if inputs.get("automountServiceAccountToken") is False else ""]
 
 
 _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
@@ -146,6 +152,8 @@ _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "gcp:container/nodePool:NodePool": _node_pool,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
     "kubernetes:core/v1:Namespace": _namespace,
+    "kubernetes:core/v1:NamespacePatch": _namespace,
+    "kubernetes:core/v1:ServiceAccountPatch": _service_account,
     "kubernetes:core/v1:ResourceQuota": _quota,
     "kubernetes:apps/v1:Deployment": _deployment,
     "kubernetes:core/v1:Service": _service,

@@ -25,6 +25,9 @@ POD_TEMPLATE_TYPES = {
     "kubernetes:core/v1:Pod": ("spec",),
 }
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
+"""A namespace that exists before the program runs (``default``), patched rather than created."""
+NAMESPACES = (NAMESPACE, NAMESPACE_PATCH)
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
@@ -160,7 +163,7 @@ def seccomp_runtime_default(type_: str, inputs: Mapping[str, Any]) -> list[str]:
 
 
 def pod_security_enforced(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    if type_ != NAMESPACE:
+    if type_ not in NAMESPACES:
         return []
     level = ((inputs.get("metadata") or {}).get("labels") or {}).get(ENFORCE_LABEL)
     return [] if level in ("restricted", "baseline") else [f"Pod Security is {level or 'not enforced'}; enforce restricted (or baseline)"]
@@ -289,7 +292,34 @@ def namespaces_without_network_policies(records: Iterable[ResourceRecord]) -> li
     return [
         Violation("namespaces-have-network-policies", f"{r.type} {r.name}", f"namespace {name} has no NetworkPolicy; declare a default-deny ingress policy")
         for r in records
-        if r.type == NAMESPACE and (name := (r.inputs.get("metadata") or {}).get("name")) not in covered
+        if r.type in NAMESPACES and (name := (r.inputs.get("metadata") or {}).get("name")) not in covered
+    ]
+
+
+SERVICE_ACCOUNT_TYPES = ("kubernetes:core/v1:ServiceAccount", "kubernetes:core/v1:ServiceAccountPatch")
+
+
+def default_accounts_with_tokens(records: Iterable[ResourceRecord]) -> list[Violation]:
+    """Namespaces the stack declares (or patches) whose ``default`` ServiceAccount it does not set
+    to automountServiceAccountToken: false (CIS GKE 4.1.4). Kubernetes creates that account in
+    every namespace, mounting its token into any pod that names no other account; kube-bench's
+    gke-1.9.0 check 4.1.4 fails on any default account whose field is not false."""
+    records = list(records)
+    tokenless = {
+        (metadata.get("namespace"), metadata.get("name"))
+        for r in records
+        if r.type in SERVICE_ACCOUNT_TYPES and r.inputs.get("automountServiceAccountToken") is False
+        and (metadata := r.inputs.get("metadata") or {})
+    }
+    return [
+        Violation(
+            "default-service-accounts-without-token",
+            f"{r.type} {r.name}",
+            f"namespace {name}'s default ServiceAccount mounts its API token into every pod that names no other account; "
+            "patch it with automountServiceAccountToken: false (components/pod_security.py, default_account_without_token)",
+        )
+        for r in records
+        if r.type in NAMESPACES and (name := (r.inputs.get("metadata") or {}).get("name")) and (name, "default") not in tokenless
     ]
 
 
@@ -331,6 +361,7 @@ def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
         rule_violations(RULES, records)
         + shadowed_hosts(records)
         + namespaces_without_network_policies(records)
+        + default_accounts_with_tokens(records)
         + declared_by_components(records)
         + project_objects_in_own_namespace(records)
     )

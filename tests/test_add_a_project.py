@@ -86,9 +86,23 @@ def test_adding_a_project_only_adds_resources(before_and_after, stack):
     new = {r["urn"]: r for r in after["resources"]}
     assert old.keys() <= new.keys(), f"removed: {old.keys() - new.keys()}"
     changed = [urn for urn in old if old[urn] != new[urn]]
-    assert not changed, f"changed: {changed}"
+    # ...but the cluster's Binary Authorization policy, which now admits the new repository (a
+    # stack in another's cluster declares none).
+    owns = any(r["type"] == "gcp:binaryauthorization/policy:Policy" for r in before["resources"])
+    assert [old[urn]["type"] for urn in changed] == (["gcp:binaryauthorization/policy:Policy"] if owns else []), f"changed: {changed}"
+    if not owns:
+        return
+    [policy] = [new[urn] for urn in changed]
+    assert {p["namePattern"] for p in policy["inputs"]["admissionWhitelistPatterns"]} - {
+        p["namePattern"] for p in old[policy["urn"]]["inputs"]["admissionWhitelistPatterns"]
+    } == {f"{image}*" for image in {r["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0] for r in after_notes(new)}}
     added = {new[urn]["type"] for urn in new.keys() - old.keys()}
     assert {"shoestring:k8s:Project", "kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"} <= added
+
+
+def after_notes(resources: dict) -> list[dict]:
+    """The new project's Deployments."""
+    return [r for r in resources.values() if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"].get("namespace") == "notes"]
 
 
 def test_the_new_namespace_and_its_isolation_appear_in_the_plan(before_and_after):

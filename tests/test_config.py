@@ -184,7 +184,20 @@ class TestControlPlane:
         message = problem(controlPlane={"authorizedNetworks": ["office"]})
         assert "shoestring:controlPlane.authorizedNetworks = ['office']: 'office' is not a CIDR block; write e.g. 203.0.113.0/24" in message
         message = problem(controlPlane={"authorizedNetworks": ["0.0.0.0/0"]})
-        assert "0.0.0.0/0 admits the whole internet to the control plane" in message
+        assert "together admit 4,294,967,296 IPv4 addresses to the control plane (0.0.0.0/0: the whole internet)" in message
+
+    def test_the_union_of_authorized_networks_is_counted_not_string_matched(self):
+        """Two halves of the internet are the internet: coverage is computed over the union, and
+        at most a /16's worth of IPv4 addresses (MAX_AUTHORIZED_ADDRESSES) may be authorized."""
+        assert load(controlPlane={"authorizedNetworks": ["10.0.0.0/17", "10.0.128.0/17"]}).control_plane.authorized_networks
+        message = problem(controlPlane={"authorizedNetworks": ["0.0.0.0/1", "128.0.0.0/1"]})
+        assert message == (
+            "stack configuration has 1 problem:\n  - shoestring:controlPlane.authorizedNetworks = ['0.0.0.0/1', '128.0.0.0/1']: "
+            "these networks together admit 4,294,967,296 IPv4 addresses to the control plane (0.0.0.0/0: the whole internet); "
+            "at most 65,536 (a /16's worth) may be authorized: list only your own networks, or none to reach the cluster "
+            "through its DNS-based endpoint alone"
+        )
+        assert "together admit 65,792 IPv4 addresses" in problem(controlPlane={"authorizedNetworks": ["10.0.0.0/16", "203.0.113.0/24"]})
 
     def test_the_rbac_group_must_be_gke_security_groups_of_a_domain(self):
         assert load(controlPlane={"rbacSecurityGroup": "gke-security-groups@example.com"}).control_plane.rbac_security_group

@@ -167,7 +167,9 @@ def test_adding_a_project_shows_only_creates_and_no_cost_change(plans, replan):
     text = report(plans, replan({}, defined=definitions.discover() | {"notes": notes["PROJECT"]}))
     for stack in ("dev", "prod", "staging"):
         part = section(text, stack)
-        assert "0 to update, 0 to replace, 0 to delete" in part
+        # The one update: a cluster's Binary Authorization policy admits the new repository.
+        assert ("1 to update" if stack != "staging" else "0 to update") + ", 0 to replace, 0 to delete" in part
+        assert re.findall(r"\*\*update\*\* `([^`]+)`", part) == (["gcp:binaryauthorization/policy:Policy"] if stack != "staging" else [])
         assert "**create** `kubernetes:core/v1:Namespace`" in part
         assert "**Cost:** " in part and "+$" not in part and "−$" not in part
     # A created resource shows the settings a reviewer checks: image, replicas, where it runs.

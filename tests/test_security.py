@@ -49,6 +49,7 @@ CASES = [
     ("run-as-non-root", DEPLOYMENT, "blog-frontend", as_root, "container frontend may run as root (runAsNonRoot True, runAsUser 0)"),
     ("read-only-root-filesystem", DEPLOYMENT, "blog-frontend", writable_root, "container frontend can write its root filesystem"),
     ("pod-security-enforced", NAMESPACE, "blog", pod_security_privileged, "Pod Security is privileged; enforce restricted (or baseline)"),
+    ("pod-security-enforced", security.NAMESPACE_PATCH, "default-namespace", pod_security_privileged, "Pod Security is privileged; enforce restricted (or baseline)"),
     ("reserved-namespace-names", NAMESPACE, "blog", kube_system, "namespace kube-system is reserved for Kubernetes or GKE"),
     ("no-default-service-account", DEPLOYMENT, "blog-frontend", default_account, "the pod runs as the namespace's default service account; give it one of its own"),
     ("seccomp-runtime-default", DEPLOYMENT, "blog-frontend", unconfined, "container frontend runs without the RuntimeDefault seccomp profile"),
@@ -97,6 +98,54 @@ def test_a_namespace_without_a_network_policy_is_reported(plans):
     assert str(violation) == (
         "namespaces-have-network-policies: kubernetes:core/v1:Namespace blog: namespace blog has no NetworkPolicy; declare a default-deny ingress policy"
     )
+
+
+SERVICE_ACCOUNT_PATCH = "kubernetes:core/v1:ServiceAccountPatch"
+
+
+def test_prod_patches_every_declared_namespaces_default_account_and_locks_the_default_namespace(plans):
+    """CIS GKE 4.1.4, 4.2.1 and 4.3.2 as kube-bench's gke-1.9.0 checks read a cluster: no `default`
+    ServiceAccount automounts a token, and `default` enforces Pod Security and has a NetworkPolicy.
+    Objects that exist before Pulumi runs are patched (Server-Side Apply), never created."""
+    records = plans["prod"].records
+    namespaces = {r.inputs["metadata"]["name"] for r in records if r.type == NAMESPACE}
+    assert namespaces == {"blog", "ml", "shoestring-entry"}
+    tokenless = {
+        r.inputs["metadata"]["namespace"] for r in records
+        if r.type == SERVICE_ACCOUNT_PATCH and r.inputs["metadata"]["name"] == "default" and r.inputs["automountServiceAccountToken"] is False
+    }
+    assert tokenless == namespaces | {"default"}
+    assert not any(r.type in (NAMESPACE, "kubernetes:core/v1:ServiceAccount") and r.inputs["metadata"]["name"] == "default" for r in records)
+    [default] = [r for r in records if r.type == security.NAMESPACE_PATCH]
+    assert default.inputs["metadata"]["name"] == "default"
+    assert default.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    [deny] = [r for r in records if r.type == security.NETWORK_POLICY and r.inputs["metadata"]["namespace"] == "default"]
+    assert deny.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    # A stack in prod's cluster patches its own namespaces' accounts, never prod's `default`.
+    staging = plans["staging"].records
+    assert not [r for r in staging if r.type == security.NAMESPACE_PATCH]
+    assert {r.inputs["metadata"]["namespace"] for r in staging if r.type == SERVICE_ACCOUNT_PATCH} == {"blog-staging", "ml-staging"}
+
+
+def test_a_namespace_whose_default_account_mounts_a_token_is_reported(plans):
+    records = plans["prod"].records
+    assert security.default_accounts_with_tokens(records) == []
+    patch = next(r for r in records if r.type == SERVICE_ACCOUNT_PATCH and r.inputs["metadata"]["namespace"] == "blog")
+    mounting = [type(r)(**{**r.__dict__, "inputs": {**r.inputs, "automountServiceAccountToken": True}}) if r is patch else r for r in records]
+    [violation] = security.default_accounts_with_tokens(mounting)
+    assert str(violation) == (
+        "default-service-accounts-without-token: kubernetes:core/v1:Namespace blog: namespace blog's default ServiceAccount mounts its "
+        "API token into every pod that names no other account; patch it with automountServiceAccountToken: false "
+        "(components/pod_security.py, default_account_without_token)"
+    )
+    without_default = [r for r in records if not (r.type == SERVICE_ACCOUNT_PATCH and r.inputs["metadata"]["namespace"] == "default")]
+    assert [v.resource for v in security.default_accounts_with_tokens(without_default)] == [f"{security.NAMESPACE_PATCH} default-namespace"]
+
+
+def test_the_default_namespace_without_its_network_policy_is_reported(plans):
+    records = [r for r in plans["prod"].records if not (r.type == security.NETWORK_POLICY and r.inputs["metadata"]["namespace"] == "default")]
+    [violation] = security.namespaces_without_network_policies(records)
+    assert violation.resource == f"{security.NAMESPACE_PATCH} default-namespace"
 
 
 def test_every_shipped_stack_passes_every_rule(plans):
