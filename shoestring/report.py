@@ -44,7 +44,8 @@ def always_on_gpu_node(records: Sequence[Record]) -> list[Record]:
     def warm(record: Record) -> Record:
         if record.type != "gcp:container/nodePool:NodePool" or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
             return record
-        scaling = record.inputs.get("autoscaling", {}) | {"minNodeCount": 1}
+        scaling = record.inputs.get("autoscaling", {})
+        scaling = scaling | ({"totalMinNodeCount": 1} if "totalMaxNodeCount" in scaling else {"minNodeCount": 1})
         return dataclasses.replace(record, inputs=record.inputs | {"autoscaling": scaling})
 
     return [warm(r) for r in records]
