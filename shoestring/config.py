@@ -651,6 +651,14 @@ def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: M
                 f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
                 f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (README \"Secrets\")"
             )
+    gpu = cfg.gpu_pool
+    if cfg.owns_cluster and gpu is not None and gpu.quota is None:
+        needed = gpu_quota_needed(gpu)
+        notices.append(
+            f"gpuPool.quota is not declared: the GPU pool's ceiling needs {needed} {catalog.gpu_quota_metric(gpu.accelerator, gpu.spot)} in "
+            f"{cfg.region} and {needed} GPUS_ALL_REGIONS, which a new project has 0 of. Check the console's Quotas page and declare "
+            "what you have (gpuPool.quota): make plan then refuses a ceiling beyond it"
+        )
     if cfg.owns_cluster and cfg.budget is not None and not cfg.billing_account:
         notices.append(
             f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "

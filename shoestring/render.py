@@ -117,7 +117,7 @@ def _cron_job(inputs: dict) -> list[str]:
     return [
         image,
         when,
-        f"{job.get('parallelism')} pods at once, {job.get('completions')} shards",
+        f"{job.get('parallelism')} pod{'s' if job.get('parallelism') != 1 else ''} at once, {job.get('completions')} shard{'s' if job.get('completions') != 1 else ''}",
         f"ends within {job.get('activeDeadlineSeconds', 0) / 3600:g} h",
         f"on {placement}" if placement else "",
     ]
