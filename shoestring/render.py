@@ -85,13 +85,18 @@ def _node_pool(inputs: dict) -> list[str]:
         node.get("machineType"),
         *accelerators,
         f"{scaling.get('minNodeCount')}–{scaling.get('maxNodeCount')} nodes" if "totalMaxNodeCount" not in scaling
-        else f"{scaling.get('totalMinNodeCount', 0)}–{scaling['totalMaxNodeCount']} nodes in all",
-        f"zones {','.join(inputs['nodeLocations'])}" if inputs.get("nodeLocations") else "",
-        f"location policy {scaling['locationPolicy']}" if scaling.get("locationPolicy") else "",
+        else f"{scaling.get('totalMinNodeCount', 0)}–{scaling['totalMaxNodeCount']} nodes",
+        _zones(inputs.get("nodeLocations") or [], scaling),
         "spot" if node.get("spot") else "",
         f"{node.get('diskType')} {node.get('diskSizeGb')} GB",
         *taints,
     ]
+
+
+def _zones(zones: list[str], scaling: dict) -> str:
+    if len(zones) > 1 and "totalMaxNodeCount" in scaling:
+        return f"across zones {','.join(zones)} (location policy {scaling.get('locationPolicy', 'BALANCED')})"
+    return f"zones {','.join(zones)}" if zones else ""
 
 
 def _iam_member(inputs: dict) -> list[str]:
