@@ -735,7 +735,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
                 problems.append((f"projects.{name}.batches.{batch.name}.parallelism", update["parallelism"], f"is above the batch's {batch.completions} completions; lower it"))
             batches.append(batch.model_copy(update=update))
         problems += _quota_problems(name, project, apps, gpu)
-        problems += _batch_problems(name, batches, apps, gpu, owner.stack)
+        problems += _batch_problems(name, batches, gpu, owner.stack)
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
         if len(namespace) > 63:
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} is {len(namespace)} characters; Kubernetes allows 63: shorten the project's or the stack's name"))
@@ -776,7 +776,7 @@ def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolCo
     return problems
 
 
-def _batch_problems(name: str, batches: list[Batch], apps: list[App], gpu: GpuPoolConfig | None, owner: str) -> list[tuple[str, Any, str]]:
+def _batch_problems(name: str, batches: list[Batch], gpu: GpuPoolConfig | None, owner: str) -> list[tuple[str, Any, str]]:
     """Each batch at full parallelism against the GPU pool: the namespace's ResourceQuota admits
     every batch's pods (program_args adds them), but its GPUs stop at the pool's ceiling, and a
     burst beyond it would leave pods Pending while the plan promised them."""
@@ -790,17 +790,15 @@ def _batch_problems(name: str, batches: list[Batch], apps: list[App], gpu: GpuPo
     if gpu is None:
         return problems
     ceiling = gpu.max_nodes * gpu.accelerator_count
-    apps_gpus = sum(app.replicas * app.gpus for app in apps)
     for batch in batches:
         wanted = batch.parallelism * batch.gpus
-        if batch.gpus and apps_gpus + wanted > ceiling:
-            fits = max(0, (ceiling - apps_gpus) // batch.gpus)
+        if batch.gpus and wanted > ceiling:
             problems.append(
                 (f"projects.{name}.batches.{batch.name}", f"parallelism={batch.parallelism}",
-                 f"at full parallelism asks for {wanted} GPUs ({batch.parallelism} pods × {batch.gpus}){f' beside its apps’ {apps_gpus}' if apps_gpus else ''}, "
+                 f"at full parallelism asks for {wanted} GPUs ({batch.parallelism} pods × {batch.gpus}), "
                  f"but namespace {name}'s ResourceQuota admits {ceiling}: the GPU pool's ceiling (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}) — "
-                 f"pods beyond it would never start. Raise gpuPool.maxNodes to {-(-(apps_gpus + wanted) // gpu.accelerator_count)}, "
-                 f"or set shoestring:projects.{name}.batches.{batch.name}.parallelism to {fits} or less in this stack")
+                 f"pods beyond it would never start. Raise gpuPool.maxNodes to {-(-wanted // gpu.accelerator_count)}, "
+                 f"or set shoestring:projects.{name}.batches.{batch.name}.parallelism to {ceiling // batch.gpus} or less in this stack")
             )
     return problems
 

@@ -121,44 +121,26 @@ class Public(_Definition):
         return path
 
 
-class App(_Definition):
-    """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
+class _Workload(_Definition):
+    """What an app and a batch both are: a named image, built from a repository, with its container's needs."""
 
     name: str
-    """DNS label; also the Service name, so other apps reach it at <name>.<namespace>.svc.cluster.local."""
+    """DNS label, unique in the project: an app's Deployment and Service (other apps reach it at
+    <name>.<namespace>.svc.cluster.local), a batch's CronJob."""
     image: str
     """Image repository without tag, e.g. ghcr.io/acme/blog-frontend. Images are tagged by git commit sha."""
     tag: str
     """Default image tag: the git commit sha, and best its digest after it (`sha@sha256:...`); a stack may override it."""
-    port: int = Field(ge=1, le=65535)
-    """Container port; the Service exposes the same port."""
-    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
-    """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
     repository: str
     """Git repository the image is built from (any host; `git ls-remote` must reach it)."""
     branch: str = "main"
     """Branch whose latest commit should be deployed."""
-    health_path: str = "/healthz"
-    """HTTP path of the readiness and liveness probes."""
     resources: Resources = Resources()
     env: dict[str, str] = {}
     """Plain environment variables. A name that reads as a credential (PASSWORD, TOKEN, SECRET,
-    KEY...) is refused: such values belong in `secrets`."""
-    secrets: dict[str, str] = {}
-    """Secrets from Google Secret Manager, by the name the app knows them by:
-    `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
-    at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
-    `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
+    KEY...) is refused: such values belong in Secret Manager."""
     gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_POD)
     """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
-    whole_node: bool = False
-    """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
-    without, pods of whole-node apps never share a node."""
-    public: Public | None = None
-    """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
-    bootstrap: Bootstrap | None = None
 
     @field_validator("name")
     @classmethod
@@ -178,7 +160,43 @@ class App(_Definition):
     @field_validator("env")
     @classmethod
     def _no_credentials(cls, env: dict[str, str]) -> dict[str, str]:
-        return check_env(env)
+        for name in env:
+            words = set(re.split(r"[^A-Z0-9]+", name.upper()))
+            if words & CREDENTIAL_WORDS:
+                raise ValueError(
+                    f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager "
+                    f"(`gcloud secrets create ...`) and name it in secrets={{{name!r}: '<secret id>'}} instead"
+                )
+        return env
+
+    @property
+    def commit(self) -> str:
+        """The git commit the image was built from: the tag without its digest."""
+        return self.tag.split("@", 1)[0]
+
+
+class App(_Workload):
+    """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
+
+    port: int = Field(ge=1, le=65535)
+    """Container port; the Service exposes the same port."""
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
+    health_path: str = "/healthz"
+    """HTTP path of the readiness and liveness probes."""
+    secrets: dict[str, str] = {}
+    """Secrets from Google Secret Manager, by the name the app knows them by:
+    `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
+    at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
+    `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
+    whole_node: bool = False
+    """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
+    without, pods of whole-node apps never share a node."""
+    public: Public | None = None
+    """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
+    bootstrap: Bootstrap | None = None
 
     @field_validator("secrets")
     @classmethod
@@ -190,11 +208,6 @@ class App(_Definition):
                 raise ValueError(f"secrets[{name!r}] = {secret!r} is not a Secret Manager secret id (letters, digits, - and _, up to 255)")
         return secrets
 
-    @property
-    def commit(self) -> str:
-        """The git commit the image was built from: the tag without its digest."""
-        return self.tag.split("@", 1)[0]
-
 
 MAX_PARALLELISM = 100
 """The most pods a batch runs at once: tens of GPU nodes, with room (a pool holds at most 100)."""
@@ -204,29 +217,17 @@ MAX_BATCH_HOURS = 168.0
 MAX_RETRIES = 100
 
 
-class Batch(_Definition):
+class Batch(_Workload):
     """Work that runs to an end: a Kubernetes Job of ``parallelism`` pods (Indexed: each pod reads its
     shard from ``JOB_COMPLETION_INDEX``, of ``SHARD_COUNT``), restarted only on failure, stopped at
     ``max_hours`` whatever happens, deleted a day after it finishes. With ``schedule`` it runs on it;
     without, ``kubectl create job <name>-<date> --from=cronjob/<name> -n <namespace>`` starts a run."""
 
-    name: str
-    """DNS label, unique among the project's apps and batches; the CronJob's name."""
-    image: str
-    """Image repository without tag, e.g. ghcr.io/acme/ml-embed."""
-    tag: str
-    """Image tag: the git commit sha, and best its digest after it (`sha@sha256:...`); a stack may override it."""
     command: tuple[str, ...]
     """Command run in the image, e.g. ("python", "-m", "ml.embed")."""
-    repository: str
-    """Git repository the image is built from."""
-    branch: str = "main"
-    """Branch whose latest commit should be deployed."""
     max_hours: float = Field(gt=0, le=MAX_BATCH_HOURS)
     """Hours after which a run is stopped, finished or not (the Job's activeDeadlineSeconds): what a
     forgotten or stuck burst can cost at most. Also the run's length in the estimate of a schedule."""
-    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_POD)
-    """GPUs per pod. Above 0 the pods tolerate the GPU taint, select the GPU pool and wake it."""
     parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
     """Pods running at once: with one GPU each on one-GPU nodes, the nodes a run bursts to. A stack may lower it."""
     completions: int | None = Field(default=None, ge=1, le=MAX_COMPLETIONS)
@@ -236,29 +237,6 @@ class Batch(_Definition):
     schedule: str | None = None
     """Cron schedule in UTC, e.g. "0 3 * * 1" (Mondays 03:00); its GPU hours a month enter the estimate.
     None: the batch runs only when someone starts it."""
-    resources: Resources = Resources()
-    env: dict[str, str] = {}
-    """Plain environment variables; a name that reads as a credential is refused, as for apps."""
-
-    @field_validator("name")
-    @classmethod
-    def _dns_label(cls, name: str) -> str:
-        return _check_dns_label(name)
-
-    @field_validator("tag")
-    @classmethod
-    def _commit_tag(cls, tag: str) -> str:
-        return check_commit_tag(tag)
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, image: str) -> str:
-        return check_image(image)
-
-    @field_validator("env")
-    @classmethod
-    def _no_credentials(cls, env: dict[str, str]) -> dict[str, str]:
-        return check_env(env)
 
     @field_validator("command")
     @classmethod
@@ -283,10 +261,6 @@ class Batch(_Definition):
     @property
     def shards(self) -> int:
         return self.parallelism if self.completions is None else self.completions
-
-    @property
-    def commit(self) -> str:
-        return self.tag.split("@", 1)[0]
 
 
 class Project(_Definition):
@@ -334,17 +308,6 @@ class Project(_Definition):
                 "or keep ClusterIP and use the shared public entry"
             )
         return self
-
-
-def check_env(env: dict[str, str]) -> dict[str, str]:
-    for name in env:
-        words = set(re.split(r"[^A-Z0-9]+", name.upper()))
-        if words & CREDENTIAL_WORDS:
-            raise ValueError(
-                f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager "
-                f"(`gcloud secrets create ...`) and name it in secrets={{{name!r}: '<secret id>'}} instead"
-            )
-    return env
 
 
 def _check_dns_label(name: str) -> str:
