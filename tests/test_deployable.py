@@ -319,7 +319,8 @@ class TestBrokenFilesEndInOneMessage:
             ("stacks/Pulumi.dev.yaml", "config:\n  gcp:project: [unclosed\n", False, "stacks/Pulumi.dev.yaml:3:"),
             ("stacks/Pulumi.dev.yaml", "", False, "stacks/Pulumi.dev.yaml:1: the stack file is empty"),
             ("stacks/Pulumi.dev.yaml", "  shoestring:projects:\n    blog:\n      apps:\n        frontend: {replicas: 2}\n", True, f"'shoestring:projects' is given twice (first on line {DEV_PROJECTS_LINE})"),
-            ("projects/ml.py", "PROJECT = (\n", True, "projects/ml.py:26: '(' was never closed"),
+            # The appended line: the one after the file's last.
+            ("projects/ml.py", "PROJECT = (\n", True, f"projects/ml.py:{len(offline.ROOT.joinpath('projects/ml.py').read_text().splitlines()) + 1}: '(' was never closed"),
         ],
         ids=["invalid-yaml", "empty-file", "duplicate-key", "project-syntax-error"],
     )
