@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
@@ -15,6 +16,17 @@ GPU_TAINT_EFFECT = "NO_SCHEDULE"
 """The taint GKE itself puts on GPU nodes (in some cases, and never retroactively). Declaring the
 same key, value and effect means ours and GKE's never disagree."""
 GPU_POOL_LABEL_VALUE = "gpu"
+
+
+class GpuQuota(TypedDict):
+    """GPU quota of the GCP project, as Compute Engine counts it (cloud.google.com/compute/resource-usage#gpu_quota)."""
+
+    metric: str
+    """The regional metric the pool's GPUs count against, e.g. ``PREEMPTIBLE_NVIDIA_L4_GPUS`` for Spot nodes."""
+    limit: int
+    """The limit the stack declares for that metric in the region."""
+    all_regions: int
+    """The limit the stack declares for ``GPUS_ALL_REGIONS``, the global metric every GPU counts against too."""
 
 
 class GpuPoolArgs(TypedDict):
@@ -33,12 +45,16 @@ class GpuPoolArgs(TypedDict):
     """GPUs per node. Default 1."""
     driver_version: NotRequired[Literal["DEFAULT", "LATEST"]]
     """Driver GKE installs. Default ``DEFAULT``; without one a pod cannot use the GPU."""
-    node_zone: NotRequired[str]
-    """Zone of the GPU nodes, in the cluster's region. Default the cluster's zone."""
+    node_zones: NotRequired[Sequence[str]]
+    """Zones of the GPU nodes, in the cluster's region. Default the cluster's zone. With several,
+    the autoscaler adds each node in whichever of them has capacity (location policy ``ANY``)."""
     min_nodes: NotRequired[int]
-    """Autoscaling floor. Default 0: no GPU is billed while none is needed."""
+    """Autoscaling floor over all its zones. Default 0: no GPU is billed while none is needed."""
     max_nodes: NotRequired[int]
-    """Autoscaling ceiling. Default 1."""
+    """Autoscaling ceiling over all its zones. Default 1."""
+    quota: NotRequired[GpuQuota]
+    """The project's GPU quota as the stack declares it; recorded on the component for the plan,
+    the cost estimate and the diff to set the pool's ceiling against."""
     spot: NotRequired[bool]
     """Run on Spot VMs. Default ``False``."""
     disk_type: NotRequired[DiskType]
@@ -59,16 +75,27 @@ class GpuPool(pulumi.ComponentResource):
     """The node selector a workload uses to land on this pool."""
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("shoestring:gke:GpuPool", name, None, opts)
+        quota = args.get("quota")
+        props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else None
+        super().__init__("shoestring:gke:GpuPool", name, props, opts)
         self.node_selector = {POOL_LABEL: GPU_POOL_LABEL_VALUE}
         pool = gcp.container.NodePool(
             name,
             cluster=args["cluster"],
             project=args["project"],
+            # The cluster's zone: its control plane stays there (zonal, so in the free tier) however
+            # many zones the pool's nodes span (a multi-zonal cluster; cloud.google.com/kubernetes-engine/docs/how-to/creating-a-zonal-cluster).
             location=args["zone"],
-            node_locations=[args.get("node_zone", args["zone"])],
+            node_locations=list(args.get("node_zones", [args["zone"]])),
+            # Total bounds, over every zone of node_locations, and location policy ANY: the autoscaler
+            # adds each node in a zone that has capacity, instead of balancing zones (BALANCED) —
+            # when Spot L4s run out in one zone, a burst still reaches its ceiling in the others
+            # (cloud.google.com/kubernetes-engine/docs/concepts/cluster-autoscaler#location_policy;
+            # terraform-google-kubernetes-engine moved its GPU CI to ANY, #2643).
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                min_node_count=args.get("min_nodes", 0), max_node_count=args.get("max_nodes", 1)
+                total_min_node_count=args.get("min_nodes", 0),
+                total_max_node_count=args.get("max_nodes", 1),
+                location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=node_config(
@@ -96,4 +123,4 @@ class GpuPool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = pool.name
-        self.register_outputs({"name": self.name, "node_selector": self.node_selector})
+        self.register_outputs({"name": self.name, "node_selector": self.node_selector, **(props or {})})

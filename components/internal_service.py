@@ -112,18 +112,9 @@ class InternalService(pulumi.ComponentResource):
             http_get=k8s.core.v1.HTTPGetActionArgs(path=args.get("health_path", "/healthz"), port="http"),
             period_seconds=10,
         )
-        resources = args["resources"]
-        limits = {"cpu": resources["cpu_limit"], "memory": resources["memory_limit"]}
-        requests = {"cpu": resources["cpu"], "memory": resources["memory"]}
-        if gpus:
-            limits[GPU_RESOURCE] = str(gpus)
-            requests[GPU_RESOURCE] = str(gpus)
-
         secrets = dict(args.get("secrets", {}))
-        env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(args.get("env", {}).items())]
-        env += [k8s.core.v1.EnvVarArgs(name=f"{k}_FILE", value=f"{SECRETS_PATH}/{k}") for k in sorted(secrets)]
-        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
-        volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))]
+        env = [k8s.core.v1.EnvVarArgs(name=f"{k}_FILE", value=f"{SECRETS_PATH}/{k}") for k in sorted(secrets)]
+        mounts, volumes = scratch_space()
         provider_class = _secret_provider_class(name, app, args["namespace"], labels, secrets, child) if secrets else None
         if secrets:
             mounts.append(k8s.core.v1.VolumeMountArgs(name="secrets", mount_path=SECRETS_PATH, read_only=True))
@@ -135,30 +126,18 @@ class InternalService(pulumi.ComponentResource):
                     ),
                 )
             )
-        container = k8s.core.v1.ContainerArgs(
-            name=app,
-            image=args["image"],
-            # Tags are commit shas and never move, but Always keeps a re-pushed tag from being stale.
-            image_pull_policy="Always",
+        container = workload_container(
+            args,
+            env_extra=env,
+            mounts=mounts,
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args["port"])],
-            env=env or None,
-            resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
             readiness_probe=probe,
             liveness_probe=probe,
-            security_context=restricted_container(),
-            volume_mounts=mounts,
         )
-        pod = k8s.core.v1.PodSpecArgs(
-            containers=[container],
-            service_account_name=args.get("service_account"),
-            # Workload Identity goes through the GKE metadata server; no pod needs an API token.
-            automount_service_account_token=False,
-            security_context=restricted_pod(),
-            volumes=volumes,
-            node_selector=args["gpu_node_selector"] if gpus else None,
-            tolerations=[
-                k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")
-            ] if gpus else None,
+        pod = workload_pod(
+            args,
+            container,
+            volumes,
             affinity=_one_per_node() if whole_node else None,
             topology_spread_constraints=[
                 k8s.core.v1.TopologySpreadConstraintArgs(
@@ -246,6 +225,69 @@ class InternalService(pulumi.ComponentResource):
             )
         self.dns_name = pulumi.Output.concat(app, ".", service.metadata.namespace, ".svc.cluster.local")
         self.register_outputs({"dns_name": self.dns_name})
+
+
+class WorkloadSpec(TypedDict):
+    """What every workload's container and pod are built from: an app's, a batch's."""
+
+    name: str
+    image: str
+    resources: ContainerResources
+    env: NotRequired[Mapping[str, str]]
+    gpus: NotRequired[int]
+    gpu_node_selector: NotRequired[Mapping[str, str]]
+    service_account: NotRequired[pulumi.Input[str]]
+
+
+def scratch_space() -> tuple[list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeArgs]]:
+    """A small writable /tmp: the root filesystem is read-only."""
+    return (
+        [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+    )
+
+
+def workload_container(
+    spec: WorkloadSpec, *, mounts: list[k8s.core.v1.VolumeMountArgs], env_extra: list[k8s.core.v1.EnvVarArgs] | None = None, **more
+) -> k8s.core.v1.ContainerArgs:
+    """The workload's one container: restricted, bounded by requests and limits (GPUs included),
+    its plain environment sorted, then ``env_extra``."""
+    resources, gpus = spec["resources"], spec.get("gpus", 0)
+    limits = {"cpu": resources["cpu_limit"], "memory": resources["memory_limit"]}
+    requests = {"cpu": resources["cpu"], "memory": resources["memory"]}
+    if gpus:
+        limits[GPU_RESOURCE] = str(gpus)
+        requests[GPU_RESOURCE] = str(gpus)
+    env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(spec.get("env", {}).items())] + list(env_extra or [])
+    return k8s.core.v1.ContainerArgs(
+        name=spec["name"],
+        image=spec["image"],
+        # Tags are commit shas and never move, but Always keeps a re-pushed tag from being stale.
+        image_pull_policy="Always",
+        env=env or None,
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests=requests, limits=limits),
+        security_context=restricted_container(),
+        volume_mounts=mounts,
+        **more,
+    )
+
+
+def workload_pod(spec: WorkloadSpec, container: k8s.core.v1.ContainerArgs, volumes: list[k8s.core.v1.VolumeArgs], **more) -> k8s.core.v1.PodSpecArgs:
+    """A pod that passes Pod Security ``restricted``, runs as the project's ServiceAccount without an
+    API token and, with GPUs, tolerates the GPU taint and selects the GPU pool — so it, and nothing
+    else, wakes the pool."""
+    gpus = spec.get("gpus", 0)
+    return k8s.core.v1.PodSpecArgs(
+        containers=[container],
+        service_account_name=spec.get("service_account"),
+        # Workload Identity goes through the GKE metadata server; no pod needs an API token.
+        automount_service_account_token=False,
+        security_context=restricted_pod(),
+        volumes=volumes,
+        node_selector=spec["gpu_node_selector"] if gpus else None,
+        tolerations=[k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")] if gpus else None,
+        **more,
+    )
 
 
 def _one_per_node() -> k8s.core.v1.AffinityArgs:

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from shoestring.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from shoestring.names import workload_account_id
+from components.batch import Batch, BatchArgs, BatchSpec
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from components.pod_security import default_account_without_token
 from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
@@ -49,6 +50,8 @@ class ProjectArgs(TypedDict):
     quota: QuotaArgs
     apps: Sequence[AppSpec]
     """The project's apps, each an InternalService in the namespace."""
+    batches: NotRequired[Sequence[BatchSpec]]
+    """The project's batch work, each a Batch (a CronJob) in the namespace. Default none."""
     pod_security: NotRequired[Literal["restricted", "baseline"]]
     """Pod Security Admission level enforced on the namespace. Default ``restricted``."""
     gcp_project: NotRequired[str]
@@ -76,7 +79,7 @@ class ProjectArgs(TypedDict):
 
 class Project(pulumi.ComponentResource):
     """A namespace that admits no traffic from other namespaces, bounded by a quota, whose pods
-    run as the project's own ServiceAccount, with one InternalService per app."""
+    run as the project's own ServiceAccount, with one InternalService per app and one Batch per batch."""
 
     namespace: pulumi.Output[str]
     service_dns_names: dict[str, pulumi.Output[str]]
@@ -192,6 +195,8 @@ class Project(pulumi.ComponentResource):
                 opts=child,
             )
             self.service_dns_names[app["name"]] = service.dns_name
+        for batch in args.get("batches", ()):
+            Batch(f"{name}-{batch['name']}", BatchArgs(**batch, namespace=ns, labels=labels, service_account=account.metadata.name), opts=child)
         self.namespace = ns
         self.register_outputs({"namespace": self.namespace, "service_dns_names": self.service_dns_names})
 

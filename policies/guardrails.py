@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import apis, catalog, cis_gke, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
+from shoestring import apis, capacity, catalog, cis_gke, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 
@@ -62,7 +62,7 @@ def gpu_pools_scale_to_zero(args: Any, report_violation: ReportViolation) -> Non
         return
     if not args.props.get("nodeConfig", {}).get("guestAccelerators"):
         return
-    minimum = args.props.get("autoscaling", {}).get("minNodeCount", 0)
+    minimum = capacity.pool_bounds(dict(args.props))[0]
     if minimum > 0:
         line = cost.estimate("pool", [PolicyRecord(args.resource_type, args.name, dict(args.props))]).lines[0]
         idle = "an unpriced amount" if line.idle_monthly is None else f"${line.idle_monthly:,.2f}/month"

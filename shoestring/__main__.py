@@ -124,6 +124,15 @@ def cost_report() -> None:
     click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
 
 
+@cli.command("gpu-burst")
+@click.option("--stack", default="prod", show_default=True, help="Stack whose GPU pool to price.")
+@click.option("--nodes", default=20, show_default=True, help="GPU nodes the burst runs.")
+@click.option("--hours", default=2.0, show_default=True, help="Hours it runs.")
+def gpu_burst(stack: str, nodes: int, hours: float) -> None:
+    """What NODES GPU nodes for HOURS cost on STACK's GPU pool, on Spot and on demand, and the quota they need."""
+    click.echo(report.gpu_burst_markdown(stack, _run(stack).records, nodes, hours), nl=False)
+
+
 @cli.command()
 @click.option("--stack", default="prod", show_default=True, help="Stack whose cluster to size (its guests' pods included).")
 @click.option("--min-vcpus", default=0.0, show_default=True, help="Keep at least this many billed vCPUs.")
@@ -207,6 +216,7 @@ def docs(check: bool) -> None:
     blocks = {
         "plan-sample": f"```console\n$ make plan\n{sample}```\n",
         "what-it-costs": report.markdown(plans),
+        "gpu-burst": report.gpu_burst_markdown("prod", prod),
         "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
         "config-reference": config.reference_markdown(),
         "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),

@@ -99,15 +99,27 @@ def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
                 name=record.name,
                 machine=catalog.machine(region, node.get("machineType", "e2-medium")),
                 spot=bool(node.get("spot")),
-                # Counts arrive as floats from a policy pack (protobuf Struct numbers).
-                min_nodes=int(scaling.get("minNodeCount", record.inputs.get("nodeCount", 0))),
-                max_nodes=int(scaling.get("maxNodeCount", record.inputs.get("nodeCount", 0))),
+                min_nodes=pool_bounds(record.inputs)[0],
+                max_nodes=pool_bounds(record.inputs)[1],
                 labels=dict(node.get("labels", {})),
                 taints=frozenset(t["key"] for t in node.get("taints", []) if t.get("effect") == "NO_SCHEDULE"),
                 gpus=int(sum(a.get("count", 1) for a in node.get("guestAccelerators", []))),
             )
         )
     return pools
+
+
+def pool_bounds(inputs: dict[str, Any]) -> tuple[int, int]:
+    """A node pool's autoscaling floor and ceiling over all its zones: the total bounds when the
+    pool declares them (``totalMinNodeCount``/``totalMaxNodeCount``, which GKE applies across every
+    zone of ``nodeLocations``), else the per-zone bounds times its zones. Counts arrive as floats
+    from a policy pack (protobuf Struct numbers)."""
+    scaling = inputs.get("autoscaling") or {}
+    if "totalMaxNodeCount" in scaling or "totalMinNodeCount" in scaling:
+        return int(scaling.get("totalMinNodeCount", 0)), int(scaling.get("totalMaxNodeCount", 0))
+    zones = len(inputs.get("nodeLocations") or []) or (1 if catalog.ZONE_PATTERN.match(inputs.get("location", "") or "us-central1-a") else 3)
+    count = inputs.get("nodeCount", 0)
+    return int(scaling.get("minNodeCount", count)) * zones, int(scaling.get("maxNodeCount", count)) * zones
 
 
 def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
@@ -273,3 +285,70 @@ def parse_gib(quantity: str) -> float:
         if quantity.endswith(suffix):
             return float(quantity[: -len(suffix)]) * factor
     return float(quantity) / 1024**3
+
+
+# Schedules: how often a CronJob runs, for the GPU hours a scheduled batch adds to the estimate.
+
+CRON_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+"""The macros a Kubernetes CronJob accepts (kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax)."""
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NAMES = {
+    3: {name: number for number, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)},
+    4: {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
+}
+
+
+def cron_fields(schedule: str) -> list[set[int]]:
+    """The values each of a cron schedule's five fields matches; ValueError naming the bad field."""
+    expression = CRON_MACROS.get(schedule.strip().lower(), schedule)
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ValueError(f"{schedule!r} is not a cron schedule: five fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * 1', or a macro such as @daily")
+    fields = []
+    for index, (part, (what, low, high)) in enumerate(zip(parts, _CRON_FIELDS, strict=True)):
+        values: set[int] = set()
+        for item in part.lower().split(","):
+            body, _, step_text = item.partition("/")
+            try:
+                step = int(step_text) if step_text else 1
+                if body in ("*", "?"):
+                    start, end = low, high
+                else:
+                    first, _, last = body.partition("-")
+                    start = _cron_value(first, index)
+                    end = _cron_value(last, index) if last else (high if step_text else start)
+                if step < 1 or not low <= start <= end <= high:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{schedule!r}: the {what} field {part!r} is not valid ({low}-{high}, '*', lists, ranges and /steps)") from None
+            values.update(range(start, end + 1, step))
+        fields.append(values)
+    if 7 in fields[4]:
+        fields[4] = (fields[4] - {7}) | {0}  # 7 is Sunday too
+    return fields
+
+
+def _cron_value(text: str, index: int) -> int:
+    names = _CRON_NAMES.get(index, {})
+    return names[text] if text in names else int(text)
+
+
+def cron_runs_per_month(schedule: str) -> float:
+    """How many times a month (a year's runs / 12, the 730 hours of the price catalog's month) the
+    schedule starts a run. Cron's rule for the day fields: when both are restricted, a day matching
+    either runs."""
+    import datetime
+
+    minutes, hours, days, months, weekdays = cron_fields(schedule)
+    parts = CRON_MACROS.get(schedule.strip().lower(), schedule).split()
+    either = not parts[2].startswith("*") and not parts[4].startswith("*")
+    matching = 0
+    day = datetime.date(2025, 1, 1)  # a year that is not a leap year: 365 days, as the 730-hour month assumes
+    while day.year == 2025:
+        weekday = day.isoweekday() % 7
+        in_month = day.month in months
+        by_date, by_weekday = day.day in days, weekday in weekdays
+        if in_month and ((by_date or by_weekday) if either else (by_date and by_weekday)):
+            matching += 1
+        day += datetime.timedelta(days=1)
+    return len(minutes) * len(hours) * matching / 12

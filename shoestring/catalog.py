@@ -48,9 +48,13 @@ ZONES_PATH = Path(__file__).with_name("zones.yaml")
 
 
 @functools.cache
-def _zones() -> dict:
+def _zones_file() -> dict:
     with ZONES_PATH.open() as f:
-        return yaml.safe_load(f)["regions"]
+        return yaml.safe_load(f)
+
+
+def _zones() -> dict:
+    return _zones_file()["regions"]
 
 
 def zones(region: str) -> list[str]:
@@ -62,6 +66,13 @@ def accelerator_zones(region: str, accelerator: str) -> list[str] | None:
     """The zones of ``region`` that offer ``accelerator``; None when zones.yaml does not say."""
     offered = _zones().get(region, {}).get("accelerators", {})
     return list(offered[accelerator]) if accelerator in offered else None
+
+
+def gpu_quota_metric(accelerator: str, spot: bool) -> str:
+    """The regional Compute Engine quota metric GPUs of this type count against, e.g.
+    ``NVIDIA_L4_GPUS``, or ``PREEMPTIBLE_NVIDIA_L4_GPUS`` for Spot and preemptible VMs (zones.yaml)."""
+    metric = _zones_file()["gpu_quota_metrics"][accelerator]
+    return f"PREEMPTIBLE_{metric}" if spot else metric
 
 
 def region_of(zone: str) -> str:

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from components.public_entry import ENTRY_NAMESPACE
 from shoestring import capacity, catalog, cis_gke, definitions, security
-from shoestring.definitions import App, Project
+from shoestring.definitions import App, Batch, Project
 
 PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +123,18 @@ class SpotPoolConfig(_Autoscaled):
     """Boot disk size per node."""
 
 
+class GpuQuotaConfig(_Strict):
+    """`shoestring:gpuPool.quota` — the GPU quota the GCP project has, as Compute Engine counts it
+    (cloud.google.com/compute/resource-usage#gpu_quota): check yours on the console's Quotas page."""
+
+    preemptible: int = Field(default=0, ge=0, le=100_000)
+    """Regional `PREEMPTIBLE_<GPU>_GPUS` (PREEMPTIBLE_NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what Spot GPU nodes count against (while it is 0, they count against the on-demand quota)."""
+    on_demand: int = Field(default=0, ge=0, le=100_000)
+    """Regional `<GPU>_GPUS` (NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what on-demand GPU nodes count against."""
+    all_regions: int = Field(default=0, ge=0, le=100_000)
+    """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
+
+
 class GpuPoolConfig(_Autoscaled):
     """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
 
@@ -143,6 +155,13 @@ class GpuPoolConfig(_Autoscaled):
     zone: str | None = None
     """Zone of the GPU nodes, in the cluster's region; defaults to the cluster's zone.
     GPU types are offered per zone, so a pool may need a neighbouring one."""
+    zones: list[str] = []
+    """Zones of the cluster's region the GPU nodes may run in, instead of `zone`: the autoscaler adds each node wherever
+    Spot capacity is left (location policy ANY), minNodes and maxNodes count over all of them, and the control plane
+    stays in the cluster's zone (still a zonal, free-tier cluster). Only zones that offer the accelerator (shoestring/zones.yaml)."""
+    quota: GpuQuotaConfig | None = None
+    """The GPU quota the GCP project has (object; keys below). `make plan` fails when maxNodes × acceleratorCount exceeds
+    it, naming the quota to request; omitted, the plan only warns."""
     spot: bool = False
     """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
@@ -202,12 +221,27 @@ class AppSettings(_Strict):
         return None if secrets is None else definitions.check_secrets(secrets)
 
 
+class BatchSettings(_Strict):
+    """`shoestring:projects.<project>.batches.<batch>` — what differs per environment."""
+
+    tag: str | None = None
+    """Image tag (git commit sha) in this stack (default: the definition's)."""
+    parallelism: int | None = Field(default=None, ge=1, le=definitions.MAX_PARALLELISM)
+    """Pods at once in this stack (default: the definition's), e.g. 1 where the GPU pool holds one node."""
+
+    @field_validator("tag")
+    @classmethod
+    def _commit_tag(cls, tag: str | None) -> str | None:
+        return None if tag is None else definitions.check_commit_tag(tag)
+
+
 class ProjectSettings(_Strict):
     """`shoestring:projects.<project>` — a project's per-environment values."""
 
     enabled: bool = True
     """Whether the project runs in this stack at all."""
     apps: dict[str, AppSettings] = {}
+    batches: dict[str, BatchSettings] = {}
     bucket_roles: dict[str, str] | None = None
     """Cloud Storage buckets the project's identity uses in this stack, replacing the
     definition's: each stack its own data (two stacks may not be granted one bucket)."""
@@ -234,6 +268,7 @@ class ProjectInstance(BaseModel):
     definition: Project
     namespace: str
     apps: tuple[App, ...]
+    batches: tuple[Batch, ...] = ()
     bucket_roles: dict[str, str] = {}
     """Bucket to role, as this stack grants them (the stack's override, or the definition's)."""
     reviewed_gcp_roles: tuple[str, ...] = ()
@@ -332,6 +367,13 @@ class StackConfig(_Strict):
             return None
         return self.gpu_pool.zone or self.zone
 
+    @property
+    def gpu_zones(self) -> list[str]:
+        """The zones the GPU pool's nodes may run in."""
+        if self.gpu_pool is None:
+            return []
+        return list(self.gpu_pool.zones) or [self.gpu_zone]
+
     @field_validator("zone")
     @classmethod
     def _zone_not_region(cls, zone: str | None) -> str | None:
@@ -396,7 +438,9 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
         return problems
     offered_in = catalog.accelerator_zones(region, gpu.accelerator)
     gpu_zone = cfg.gpu_zone
-    if offered_in is not None and gpu_zone not in offered_in:
+    if gpu.zones:
+        problems += _gpu_zones_problems(cfg, offered_in)
+    elif offered_in is not None and gpu_zone not in offered_in:
         key, fix = ("gpuPool.zone", "set gpuPool.zone to one of them") if gpu.zone else ("zone", "set gpuPool.zone to one of them (a pool may run in another zone of the cluster's region)")
         problems.append(
             (key, gpu_zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} "
@@ -423,7 +467,67 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
                  f"a GPU pool must scale to zero: {gpu.min_nodes} warm {gpu.machine_type} node(s) with {gpu.accelerator} "
                  f"cost {_warm_cost(region, gpu)} even when idle. Set minNodes: 0, or set gpuPool.keepWarm: true to pay for it")
             )
+    if gpu.quota is not None:
+        problems += _gpu_quota_problems(cfg)
     return problems
+
+
+def _gpu_zones_problems(cfg: StackConfig, offered_in: list[str] | None) -> list[tuple[str, Any, str]]:
+    gpu, region = cfg.gpu_pool, cfg.region
+    if gpu.zone is not None:
+        return [("gpuPool.zones", gpu.zones, f"is set beside gpuPool.zone {gpu.zone}; keep one: zones: [{gpu.zone}] is the same pool")]
+    problems = []
+    for zone in gpu.zones:
+        if catalog.region_of(zone) != region or zone not in catalog.zones(region):
+            problems.append(("gpuPool.zones", zone, f"is not a zone of the cluster's region {region}; its zones are {', '.join(catalog.zones(region))}"))
+        elif offered_in is not None and zone not in offered_in:
+            problems.append(
+                ("gpuPool.zones", zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} (shoestring/zones.yaml)")
+            )
+    if len(set(gpu.zones)) != len(gpu.zones):
+        problems.append(("gpuPool.zones", gpu.zones, "lists a zone twice; list each once"))
+    return problems
+
+
+def gpu_quota_needed(gpu: GpuPoolConfig) -> int:
+    """GPUs the pool holds at its ceiling: what its quota must admit for a burst to reach it."""
+    return gpu.max_nodes * gpu.accelerator_count
+
+
+def _gpu_quota_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
+    """The pool's ceiling against the quota the stack declares: a burst beyond the quota leaves
+    nodes that GKE cannot create, and pods Pending, while the plan would say the ceiling is there."""
+    gpu, region = cfg.gpu_pool, cfg.region
+    needed = gpu_quota_needed(gpu)
+    ceiling = f"maxNodes {gpu.max_nodes} × acceleratorCount {gpu.accelerator_count} = {needed} {gpu.accelerator} GPUs"
+    problems = []
+    quota = gpu.quota
+    regional = catalog.gpu_quota_metric(gpu.accelerator, gpu.spot)
+    if gpu.spot and quota.preemptible == 0:
+        # Without preemptible quota, Spot VMs count against the on-demand quota.
+        regional, has, key = catalog.gpu_quota_metric(gpu.accelerator, False), quota.on_demand, "gpuPool.quota.onDemand"
+    else:
+        has, key = (quota.preemptible, "gpuPool.quota.preemptible") if gpu.spot else (quota.on_demand, "gpuPool.quota.onDemand")
+    if has < needed:
+        problems.append((key, has, f"{regional} in {region} is {has}, below the pool's ceiling ({ceiling}): nodes beyond it are never created. "
+                         f"{quota_request(cfg.gcp_project, regional, needed, region)}; or lower gpuPool.maxNodes to {has // gpu.accelerator_count}"))
+    if quota.all_regions < needed:
+        problems.append(("gpuPool.quota.allRegions", quota.all_regions,
+                         f"GPUS_ALL_REGIONS is {quota.all_regions}, below the pool's ceiling ({ceiling}); a new project has 0. "
+                         f"{quota_request(cfg.gcp_project, 'GPUS_ALL_REGIONS', needed, None)}"))
+    return problems
+
+
+def quota_request(project: str, metric: str, value: int, region: str | None) -> str:
+    """How to ask Google for ``value`` of a Compute Engine quota: the Cloud Quotas API's gcloud
+    command (cloud.google.com/sdk/gcloud/reference/quotas/preferences/create), or the console."""
+    quota_id = metric.replace("_", "-") + ("-per-project-region" if region else "-per-project")
+    dimensions = f" --dimensions=region={region}" if region else ""
+    return (
+        f"Request {value} with `gcloud quotas preferences create --service=compute.googleapis.com --project={project} "
+        f"--quota-id={quota_id} --preferred-value={value}{dimensions}` or on the console's Quotas page "
+        f"(console.cloud.google.com/iam-admin/quotas, filter {metric}), then set the granted figure here"
+    )
 
 
 def _disk_problems(pool: str, machine_type: str, disk_type: str) -> list[tuple[str, Any, str]]:
@@ -583,6 +687,14 @@ def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: M
                 f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
                 f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (README \"Secrets\")"
             )
+    gpu = cfg.gpu_pool
+    if cfg.owns_cluster and gpu is not None and gpu.quota is None:
+        needed = gpu_quota_needed(gpu)
+        notices.append(
+            f"gpuPool.quota is not declared: the GPU pool's ceiling needs {needed} {catalog.gpu_quota_metric(gpu.accelerator, gpu.spot)} in "
+            f"{cfg.region} and {needed} GPUS_ALL_REGIONS, which a new project has 0 of. Check the console's Quotas page and declare "
+            "what you have (gpuPool.quota): make plan then refuses a ceiling beyond it"
+        )
     if cfg.owns_cluster and cfg.budget is not None and not cfg.billing_account:
         notices.append(
             f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "
@@ -647,7 +759,19 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
                     (f"projects.{name}.apps.{app.name}", f"gpus={app.gpus}",
                      f"asks for {app.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}")
                 )
+        batches = []
+        batches_by_name = {batch.name: batch for batch in project.batches}
+        for batch_name in settings.batches:
+            if batch_name not in batches_by_name:
+                problems.append((f"projects.{name}.batches.{batch_name}", None, f"project {name} has no batch {batch_name!r}{_did_you_mean(batch_name, set(batches_by_name))}"))
+        for batch in project.batches:
+            override = settings.batches.get(batch.name, BatchSettings())
+            update = {k: v for k, v in (("tag", override.tag), ("parallelism", override.parallelism)) if v is not None}
+            if "parallelism" in update and batch.completions is not None and batch.completions < update["parallelism"]:
+                problems.append((f"projects.{name}.batches.{batch.name}.parallelism", update["parallelism"], f"is above the batch's {batch.completions} completions; lower it"))
+            batches.append(batch.model_copy(update=update))
         problems += _quota_problems(name, project, apps, gpu)
+        problems += _batch_problems(name, batches, gpu, owner.stack)
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
         if len(namespace) > 63:
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} is {len(namespace)} characters; Kubernetes allows 63: shorten the project's or the stack's name"))
@@ -675,7 +799,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         buckets = settings.bucket_roles if settings.bucket_roles is not None else project.bucket_roles
         deployed.append(
             ProjectInstance(
-                definition=project, namespace=namespace, apps=tuple(apps), bucket_roles=buckets,
+                definition=project, namespace=namespace, apps=tuple(apps), batches=tuple(batches), bucket_roles=buckets,
                 reviewed_gcp_roles=tuple(r for r in settings.reviewed_gcp_roles if r in project.gcp_roles),
             )
         )
@@ -718,6 +842,33 @@ def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolCo
             (f"projects.{name}", f"{gpus} GPUs", f"its apps ask for {gpus} GPUs at once, and the GPU pool holds "
              f"{gpu.max_nodes * gpu.accelerator_count} at most (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}); raise gpuPool.maxNodes or lower the replicas")
         )
+    return problems
+
+
+def _batch_problems(name: str, batches: list[Batch], gpu: GpuPoolConfig | None, owner: str) -> list[tuple[str, Any, str]]:
+    """Each batch at full parallelism against the GPU pool: the namespace's ResourceQuota admits
+    every batch's pods (program_args adds them), but its GPUs stop at the pool's ceiling, and a
+    burst beyond it would leave pods Pending while the plan promised them."""
+    problems: list[tuple[str, Any, str]] = []
+    for batch in batches:
+        key = f"projects.{name}.batches.{batch.name}"
+        if batch.gpus and gpu is None:
+            problems.append((key, f"gpus={batch.gpus}", f"asks for GPUs, but {owner}'s cluster has no GPU pool: add shoestring:gpuPool to {owner}, or set projects.{name}.enabled: false in this stack"))
+        elif batch.gpus and batch.gpus > gpu.accelerator_count:
+            problems.append((key, f"gpus={batch.gpus}", f"asks for {batch.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}"))
+    if gpu is None:
+        return problems
+    ceiling = gpu.max_nodes * gpu.accelerator_count
+    for batch in batches:
+        wanted = batch.parallelism * batch.gpus
+        if batch.gpus and wanted > ceiling:
+            problems.append(
+                (f"projects.{name}.batches.{batch.name}", f"parallelism={batch.parallelism}",
+                 f"at full parallelism asks for {wanted} GPUs ({batch.parallelism} pods × {batch.gpus}), "
+                 f"but namespace {name}'s ResourceQuota admits {ceiling}: the GPU pool's ceiling (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}) — "
+                 f"pods beyond it would never start. Raise gpuPool.maxNodes to {-(-wanted // gpu.accelerator_count)}, "
+                 f"or set shoestring:projects.{name}.batches.{batch.name}.parallelism to {ceiling // batch.gpus} or less in this stack")
+            )
     return problems
 
 
@@ -889,9 +1040,9 @@ def _known_fields(parent: list[str]) -> set[str]:
     if not parent:
         return _TOP_LEVEL
     if parent[0] == "projects":  # projects.<project>[.apps.<app>]
-        model = {2: ProjectSettings, 4: AppSettings}.get(len(parent))
+        model = {2: ProjectSettings, 4: BatchSettings if len(parent) == 4 and parent[2] == "batches" else AppSettings}.get(len(parent))
     else:
-        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig, "controlPlane": ControlPlaneConfig}.get(parent[-1])
+        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig, "controlPlane": ControlPlaneConfig, "quota": GpuQuotaConfig}.get(parent[-1])
     if model is None:
         return set()
     return {to_camel(name) for name in model.model_fields}
@@ -922,9 +1073,11 @@ def reference_markdown() -> str:
     add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
     add(SpotPoolConfig, f"{PROJECT}:spotPool.")
     add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
+    add(GpuQuotaConfig, f"{PROJECT}:gpuPool.quota.")
     add(ControlPlaneConfig, f"{PROJECT}:controlPlane.")
     add(ProjectSettings, f"{PROJECT}:projects.<project>.")
     add(AppSettings, f"{PROJECT}:projects.<project>.apps.<app>.")
+    add(BatchSettings, f"{PROJECT}:projects.<project>.batches.<batch>.")
     return "\n".join(rows) + "\n"
 
 

@@ -70,6 +70,39 @@ class Line:
     """Extra cost per hour with every GPU node of the pool running."""
     ceiling_monthly: float | None = None
     """Monthly cost with the pool at its maximum all month (the autoscaler's worst case); None: as idle."""
+    scheduled_monthly: float = 0.0
+    """Monthly cost of scheduled runs (a CronJob's GPU node-hours), counted in the expected figure."""
+    scheduled_gpu_hours: float = 0.0
+    """GPU node-hours a month those runs take at most."""
+
+
+@dataclass(frozen=True)
+class AlwaysOnGpu:
+    """A GPU Deployment with replicas: the GPU nodes it keeps up all month."""
+
+    owner: str
+    """``namespace/app``."""
+    replicas: int
+    nodes: int
+    machine_type: str
+    monthly: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.owner} at {self.replicas} replica{'s' if self.replicas != 1 else ''} keeps {self.nodes} × {self.machine_type} "
+            f"GPU node{'s' if self.nodes != 1 else ''} up all month: ${self.monthly:,.2f}/month"
+        )
+
+
+@dataclass(frozen=True)
+class GpuCeiling:
+    """The GPU pool's burst ceiling, and the quota the stack declares for it."""
+
+    nodes: int
+    gpus_per_node: int
+    quota_metric: str | None = None
+    quota_limit: int | None = None
+    """None: the stack declares no quota."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +123,17 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
     """Usage-priced items whose quantity the plan cannot know: shown, never counted as $0."""
+    always_on_gpu: list[AlwaysOnGpu] = field(default_factory=list)
+    """GPU Deployments with replicas: their nodes are in the idle figure; named here."""
+    gpu_ceiling: GpuCeiling | None = None
+
+    @property
+    def scheduled_monthly_usd(self) -> float:
+        return round(sum(line.scheduled_monthly for line in self.lines), 2)
+
+    @property
+    def scheduled_gpu_hours(self) -> float:
+        return round(sum(line.scheduled_gpu_hours for line in self.lines), 1)
 
     @property
     def idle_monthly_usd(self) -> float:
@@ -105,7 +149,13 @@ class Estimate:
 
     @property
     def expected_monthly_usd(self) -> float:
-        return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd, 2)
+        return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd + self.scheduled_monthly_usd, 2)
+
+    def budget_gpu_hours(self) -> float | None:
+        """GPU node-hours a month the budget leaves beyond the expected estimate; None without a budget or a GPU price."""
+        if self.budget_usd is None or not self.burst_hourly_usd:
+            return None
+        return max(0.0, (self.budget_usd - self.expected_monthly_usd) / self.burst_hourly_usd)
 
     @property
     def ceiling_monthly_usd(self) -> float:
@@ -125,6 +175,10 @@ class Estimate:
             "burst_max_hourly_usd": self.burst_max_hourly_usd,
             "expected_gpu_hours": self.expected_gpu_hours,
             "expected_monthly_usd": self.expected_monthly_usd,
+            "scheduled_gpu_hours": self.scheduled_gpu_hours,
+            "scheduled_monthly_usd": self.scheduled_monthly_usd,
+            "always_on_gpu": [asdict(item) for item in self.always_on_gpu],
+            "gpu_ceiling": None if self.gpu_ceiling is None else asdict(self.gpu_ceiling),
             "ceiling_monthly_usd": self.ceiling_monthly_usd,
             "budget_usd": self.budget_usd,
             "over_budget": over_budget(self),
@@ -152,6 +206,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         elif record.type == "gcp:container/nodePool:NodePool":
             needed = placement.nodes_of(record.name) if placement else None
             result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
+        elif record.type == CRON_JOB:
+            result.lines.append(_scheduled_batch(record, records, host_records, region))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
         elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, SECRET_ACCESS, *CERTIFICATE_TYPES):
@@ -187,6 +243,9 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         result.lines.append(certificates)
     if region is not None:
         result.rates = _rates(records, host_records or (), region)
+    if region is not None:
+        result.always_on_gpu = always_on_gpu(records, host_records, region)
+    result.gpu_ceiling = gpu_ceiling(records)
     result.lines.sort(key=lambda line: line.item != "GKE management fee")  # the fee first, then as declared
     result.notes.append(f"{no_charge} resources have no charge of their own (namespaces, policies, identities, ClusterIP services)")
     return result
@@ -266,9 +325,7 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
     machine_type = node.get("machineType", "e2-medium")
     spot = bool(node.get("spot"))
     zones = len(inputs.get("nodeLocations") or []) or (1 if catalog.ZONE_PATTERN.fullmatch(location) else 3)
-    scaling = inputs.get("autoscaling", {})
-    min_nodes = scaling.get("minNodeCount", inputs.get("nodeCount", 0)) * zones
-    max_nodes = scaling.get("maxNodeCount", inputs.get("nodeCount", 0)) * zones
+    min_nodes, max_nodes = capacity.pool_bounds({"location": location} | inputs)
     resting = max(min_nodes, needed or 0)
     why = f"; the pods' requests need {needed}, above its minimum of {min_nodes}" if resting > min_nodes else ""
     accelerators = node.get("guestAccelerators", [])
@@ -284,7 +341,9 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
     discount = 0.0 if spot else catalog.sustained_use_discount(machine_type)
     gpus = " + ".join(f"{a.get('count', 1)}× {a['type']}" for a in accelerators)
     what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
-    where = f"{zones} zones × " if zones > 1 else ""
+    spans = "totalMaxNodeCount" in (inputs.get("autoscaling") or {})
+    # Per-zone bounds repeat in every zone; total bounds span them (the autoscaler picks the zone).
+    where = "" if zones == 1 else f"across {zones} zones, " if spans else f"{zones} zones × "
     if accelerators:
         # A GPU node's boot disk and external IP live and die with it: priced in the node's line.
         per_node_month = (node_hourly * (1 - discount) + ip_hourly) * HOURS + disk_monthly
@@ -330,7 +389,7 @@ def _cloud_nat(records: Sequence[ResourceRecord], region: str, placement: capaci
     a public node has), plus its own address; the GiB it processes are a usage rate."""
     nat = catalog.cloud_nat()
     pools = _of(records, "gcp:container/nodePool:NodePool")
-    resting = sum(placement.nodes_of(p.name) if placement else p.inputs.get("autoscaling", {}).get("minNodeCount", 0) for p in pools)
+    resting = sum(placement.nodes_of(p.name) if placement else capacity.pool_bounds(p.inputs)[0] for p in pools)
     billed = min(resting, nat["max_vms_billed"])
     gpu = any(p.inputs.get("nodeConfig", {}).get("guestAccelerators") for p in pools)
     return Line(
@@ -468,6 +527,94 @@ def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: 
     if added:
         return Line("shared cluster", f"{detail}; they add {', '.join(added)} to {host}'s nodes at rest", monthly)
     return Line("shared cluster", f"{detail}; they fit in the room {host}'s nodes have at rest", 0.0)
+
+
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+GPU_POOL_COMPONENT = "shoestring:gke:GpuPool"
+
+
+def _gpu_pools(records: Sequence[ResourceRecord]) -> list[ResourceRecord]:
+    return [p for p in _of(records, "gcp:container/nodePool:NodePool") if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
+
+
+def _scheduled_batch(cron_job: ResourceRecord, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str | None) -> Line:
+    """A CronJob's runs a month × the GPU nodes a run takes × its deadline, at the GPU pool's burst
+    rate: the most its schedule can spend. A suspended one (a batch run on demand) spends nothing
+    of its own; its bursts are the stack's expectedGpuHours."""
+    metadata, spec = cron_job.inputs.get("metadata", {}), cron_job.inputs.get("spec", {})
+    item = f"batch {metadata.get('namespace')}/{metadata.get('name')}"
+    job = spec.get("jobTemplate", {}).get("spec", {})
+    pod = job.get("template", {}).get("spec", {})
+    gpus = int(sum(float(c.get("resources", {}).get("requests", {}).get("nvidia.com/gpu", 0)) for c in pod.get("containers", [])))
+    parallelism, hours = int(job.get("parallelism", 1)), job.get("activeDeadlineSeconds", 0) / 3600
+    if spec.get("suspend"):
+        return Line(item, f"on demand (suspended CronJob): up to {parallelism} pods for at most {hours:g} h a run, in the expected GPU node-hours", 0.0)
+    runs = capacity.cron_runs_per_month(spec.get("schedule", ""))
+    if not gpus:
+        return Line(item, f"{runs:,.2f} runs/month ({spec.get('schedule')} UTC) of CPU pods, in the CPU pools' room or on nodes added for their hours (not estimated)", 0.0)
+    pools = _gpu_pools(records) or _gpu_pools(host_records or [])
+    if not pools or region is None:
+        return Line(item, f"{runs:,.2f} runs/month of GPU pods — not priced: no GPU pool in this plan", None)
+    pool = pools[0]
+    per_node = max(1, int(sum(a.get("count", 1) for a in pool.inputs["nodeConfig"]["guestAccelerators"])) // gpus)
+    nodes = -(-parallelism // per_node)
+    clusters = _of(records, "gcp:container/cluster:Cluster") or _of(host_records or [], "gcp:container/cluster:Cluster")
+    try:
+        burst = _node_pool(pool, _location_of(pool, clusters), region, any(private_nodes(c) for c in clusters), None)[0].burst_hourly
+    except IndexError:
+        return Line(item, "not priced: the GPU pool has no price", None)
+    if not burst:
+        return Line(item, "not priced: the GPU pool has no price", None)
+    node_hours = runs * nodes * hours
+    return Line(
+        item,
+        f"{runs:,.2f} runs/month ({spec.get('schedule')} UTC) × {nodes} × {pool.inputs['nodeConfig'].get('machineType')} GPU node"
+        f"{'s' if nodes != 1 else ''} × at most {hours:g} h = {node_hours:,.1f} GPU node-hours × ${burst:.4f}/h, in the expected figure",
+        0.0,
+        scheduled_monthly=node_hours * burst,
+        scheduled_gpu_hours=node_hours,
+    )
+
+
+def always_on_gpu(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str) -> list[AlwaysOnGpu]:
+    """GPU Deployments with replicas, and the GPU nodes the placement gives them at rest."""
+    owners = {
+        f"{r.inputs.get('metadata', {}).get('namespace')}/{r.inputs.get('metadata', {}).get('name')}": int(r.inputs.get("spec", {}).get("replicas", 1))
+        for r in _of(records, capacity.DEPLOYMENT)
+        if any(c.get("resources", {}).get("requests", {}).get("nvidia.com/gpu") for c in r.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
+        and int(r.inputs.get("spec", {}).get("replicas", 1)) > 0
+    }
+    if not owners:
+        return []
+    cluster = records if host_records is None else host_records
+    pools = {p.name: p for p in _gpu_pools(cluster)}
+    try:
+        placement = capacity.at_rest(cluster, region, guests=[] if host_records is None else records)
+    except catalog.UnknownPrice:
+        return []
+    private = any(private_nodes(c) for c in _of(cluster, "gcp:container/cluster:Cluster"))
+    found = []
+    for owner, replicas in owners.items():
+        nodes = [n for n in placement.on(owner) if n.pool.name in pools]
+        if nodes:
+            pool = pools[nodes[0].pool.name]
+            try:
+                monthly = len(nodes) * node_monthly(pool, region, private)
+            except catalog.UnknownPrice:
+                continue
+            found.append(AlwaysOnGpu(owner, replicas, len(nodes), pool.inputs["nodeConfig"].get("machineType", ""), round(monthly, 2)))
+    return found
+
+
+def gpu_ceiling(records: Sequence[ResourceRecord]) -> GpuCeiling | None:
+    """The stack's own GPU pool at its maximum, with the quota its GpuPool component records."""
+    pools = _gpu_pools(records)
+    if not pools:
+        return None
+    nodes = sum(capacity.pool_bounds(p.inputs)[1] for p in pools)
+    per_node = int(sum(a.get("count", 1) for a in pools[0].inputs["nodeConfig"]["guestAccelerators"]))
+    quota = next((r.inputs.get("quota") for r in _of(records, GPU_POOL_COMPONENT) if r.inputs.get("quota")), None)
+    return GpuCeiling(nodes, per_node, quota.get("metric") if quota else None, int(quota["limit"]) if quota else None)
 
 
 def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> float:

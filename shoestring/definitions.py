@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shoestring import capacity
+
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -196,44 +198,26 @@ class Public(_Definition):
         return path
 
 
-class App(_Definition):
-    """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
+class _Workload(_Definition):
+    """What an app and a batch both are: a named image, built from a repository, with its container's needs."""
 
     name: str
-    """DNS label; also the Service name, so other apps reach it at <name>.<namespace>.svc.cluster.local."""
+    """DNS label, unique in the project: an app's Deployment and Service (other apps reach it at
+    <name>.<namespace>.svc.cluster.local), a batch's CronJob."""
     image: str
     """Image repository without tag, e.g. ghcr.io/acme/blog-frontend. Images are tagged by git commit sha."""
     tag: str
     """Default image tag: the git commit sha, and best its digest after it (`sha@sha256:...`); a stack may override it."""
-    port: int = Field(ge=1, le=65535)
-    """Container port; the Service exposes the same port."""
-    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
-    """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
     repository: str
     """Git repository the image is built from (any host; `git ls-remote` must reach it)."""
     branch: str = "main"
     """Branch whose latest commit should be deployed."""
-    health_path: str = "/healthz"
-    """HTTP path of the readiness and liveness probes."""
     resources: Resources = Resources()
     env: dict[str, str] = {}
     """Plain environment variables. A name that reads as a credential (PASSWORD, TOKEN, SECRET,
-    KEY...) is refused: such values belong in `secrets`."""
-    secrets: dict[str, str] = {}
-    """Secrets from Google Secret Manager, by the name the app knows them by:
-    `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
-    at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
-    `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
+    KEY...) is refused: such values belong in Secret Manager."""
     gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_POD)
     """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
-    whole_node: bool = False
-    """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
-    without, pods of whole-node apps never share a node."""
-    public: Public | None = None
-    """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
-    bootstrap: Bootstrap | None = None
 
     @field_validator("name")
     @classmethod
@@ -275,23 +259,103 @@ class App(_Definition):
                 )
         return env
 
-    @field_validator("secrets")
-    @classmethod
-    def _secret_names(cls, secrets: dict[str, str]) -> dict[str, str]:
-        return check_secrets(secrets)
-
     @property
     def commit(self) -> str:
         """The git commit the image was built from: the tag without its digest."""
         return self.tag.split("@", 1)[0]
 
 
+class App(_Workload):
+    """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
+
+    port: int = Field(ge=1, le=65535)
+    """Container port; the Service exposes the same port."""
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
+    health_path: str = "/healthz"
+    """HTTP path of the readiness and liveness probes."""
+    secrets: dict[str, str] = {}
+    """Secrets from Google Secret Manager, by the name the app knows them by:
+    `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
+    at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
+    `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
+    whole_node: bool = False
+    """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
+    without, pods of whole-node apps never share a node."""
+    public: Public | None = None
+    """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """ClusterIP unless the project opts in to external services (a LoadBalancer costs a forwarding rule)."""
+    bootstrap: Bootstrap | None = None
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, secrets: dict[str, str]) -> dict[str, str]:
+        return check_secrets(secrets)
+
+
+MAX_PARALLELISM = 100
+"""The most pods a batch runs at once: tens of GPU nodes, with room (a pool holds at most 100)."""
+MAX_COMPLETIONS = 10_000
+MAX_BATCH_HOURS = 168.0
+"""The longest a run may last: a week. Longer is most likely a typo that would bill a week of nodes."""
+MAX_RETRIES = 100
+
+
+class Batch(_Workload):
+    """Work that runs to an end: a Kubernetes Job of ``parallelism`` pods (Indexed: each pod reads its
+    shard from ``JOB_COMPLETION_INDEX``, of ``SHARD_COUNT``), restarted only on failure, stopped at
+    ``max_hours`` whatever happens, deleted a day after it finishes. With ``schedule`` it runs on it;
+    without, ``kubectl create job <name>-<date> --from=cronjob/<name> -n <namespace>`` starts a run."""
+
+    command: tuple[str, ...]
+    """Command run in the image, e.g. ("python", "-m", "ml.embed")."""
+    max_hours: float = Field(gt=0, le=MAX_BATCH_HOURS)
+    """Hours after which a run is stopped, finished or not (the Job's activeDeadlineSeconds): what a
+    forgotten or stuck burst can cost at most. Also the run's length in the estimate of a schedule."""
+    parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
+    """Pods running at once: with one GPU each on one-GPU nodes, the nodes a run bursts to. A stack may lower it."""
+    completions: int | None = Field(default=None, ge=1, le=MAX_COMPLETIONS)
+    """Shards of a run (Indexed completions); default ``parallelism``, one shard per pod."""
+    retries: int = Field(default=3, ge=0, le=MAX_RETRIES)
+    """Failed pods (Spot preemptions included) a run survives before it is marked failed (backoffLimit)."""
+    schedule: str | None = None
+    """Cron schedule in UTC, e.g. "0 3 * * 1" (Mondays 03:00); its GPU hours a month enter the estimate.
+    None: the batch runs only when someone starts it."""
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, command: tuple[str, ...]) -> tuple[str, ...]:
+        if not command or not command[0].strip():
+            raise ValueError('the command is empty; give the program and its arguments, e.g. ("python", "-m", "ml.embed")')
+        return command
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, schedule: str | None) -> str | None:
+        if schedule is not None:
+            capacity.cron_fields(schedule)
+        return schedule
+
+    @model_validator(mode="after")
+    def _shards(self) -> Batch:
+        if self.completions is not None and self.completions < self.parallelism:
+            raise ValueError(f"completions ({self.completions}) is below parallelism ({self.parallelism}): the extra pods would have no shard; raise completions or lower parallelism")
+        return self
+
+    @property
+    def shards(self) -> int:
+        return self.parallelism if self.completions is None else self.completions
+
+
 class Project(_Definition):
-    """A project: its own namespace, quota, identity and apps."""
+    """A project: its own namespace, quota, identity, apps and batches."""
 
     name: str
     """DNS label; the namespace's name (with the environment appended where a cluster is shared)."""
     apps: tuple[App, ...]
+    batches: tuple[Batch, ...] = ()
+    """Work that runs to an end, on a schedule or on demand (see Batch)."""
     pod_security: Literal["restricted", "baseline"] = "restricted"
     """Pod Security Admission level enforced on the namespace."""
     gcp_roles: tuple[str, ...] = ()
@@ -303,11 +367,11 @@ class Project(_Definition):
     BUCKET_ROLES: `{"acme-ml-data": "roles/storage.objectViewer"}`. Granted on the bucket only; a
     stack names its own buckets (`shoestring:projects.<project>.bucketRoles`)."""
     quota_cpu: str = "2"
-    """Total CPU the namespace's pods may request."""
+    """Total CPU the namespace's apps may request; the ResourceQuota adds every batch at full parallelism."""
     quota_memory: str = "4Gi"
-    """Total memory the namespace's pods may request."""
+    """Total memory the namespace's apps may request; the ResourceQuota adds every batch at full parallelism."""
     quota_pods: int = Field(default=20, ge=1, le=MAX_QUOTA_PODS)
-    """Pods the namespace may hold at once."""
+    """Pods the namespace's apps may hold at once; the ResourceQuota adds every batch's parallelism."""
     external_services_opt_in: bool = False
     """Allow NodePort and LoadBalancer Services; each LoadBalancer is a forwarding rule (~$18/month)."""
 
@@ -333,10 +397,10 @@ class Project(_Definition):
 
     @model_validator(mode="after")
     def _unique_apps_and_opt_in(self) -> Project:
-        names = [app.name for app in self.apps]
+        names = [app.name for app in self.apps] + [batch.name for batch in self.batches]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"app names must be unique in a project; repeated: {duplicates}")
+            raise ValueError(f"app and batch names must be unique in a project (a Service selects pods by that name); repeated: {duplicates}")
         external = [app.name for app in self.apps if app.service_type != "ClusterIP"]
         if external and not self.external_services_opt_in:
             raise ValueError(

@@ -186,12 +186,49 @@ def _money(before: cost.Estimate | None, after: cost.Estimate | None) -> list[st
         found.append(f"**Expected cost ${old:,.2f} → ${new:,.2f}/month** ({_delta(new - old)}{relative})")
     old_burst = before.burst_max_hourly_usd if before is not None else 0.0
     new_burst = after.burst_max_hourly_usd if after is not None else 0.0
-    if round(new_burst - old_burst, 4):
+    old_ceiling = before.gpu_ceiling if before is not None else None
+    new_ceiling = after.gpu_ceiling if after is not None else None
+    if round(new_burst - old_burst, 4) or _ceiling_figures(old_ceiling) != _ceiling_figures(new_ceiling):
         found.append(
-            f"**Maximum GPU burst ${old_burst:,.4f} → ${new_burst:,.4f}/h**: every GPU node at the pool's maximum costs "
-            f"{_delta((new_burst - old_burst) * cost.HOURS)}/month more if it ran all month"
+            f"**Maximum GPU burst ${old_burst:,.4f} → ${new_burst:,.4f}/h**{_nodes(old_ceiling, new_ceiling)}: every GPU node at the pool's maximum costs "
+            f"{_delta((new_burst - old_burst) * cost.HOURS)}/month more if it ran all month{_quota(new_ceiling)}{_budget_hours(after)}"
         )
+    old_always = {str(a) for a in before.always_on_gpu} if before is not None else set()
+    for always_on in after.always_on_gpu if after is not None else []:
+        if str(always_on) not in old_always:
+            found.append(f"**Always-on GPU**: {always_on}, in the idle figure")
     return found
+
+
+def _ceiling_figures(ceiling: cost.GpuCeiling | None) -> tuple:
+    return (None,) if ceiling is None else (ceiling.nodes, ceiling.gpus_per_node, ceiling.quota_metric, ceiling.quota_limit)
+
+
+def _nodes(before: cost.GpuCeiling | None, after: cost.GpuCeiling | None) -> str:
+    if after is None:
+        return ""
+    return f" ({before.nodes if before else 0} → {after.nodes} GPU nodes)"
+
+
+def _quota(ceiling: cost.GpuCeiling | None) -> str:
+    """The ceiling against the quota the stack declares: GKE creates no node beyond it."""
+    if ceiling is None:
+        return ""
+    needed = ceiling.nodes * ceiling.gpus_per_node
+    if ceiling.quota_metric is None:
+        return f". The ceiling needs {needed} GPUs of quota; the stack declares none (gpuPool.quota), and a new project has 0 GPUS_ALL_REGIONS"
+    verdict = "admits it" if ceiling.quota_limit >= needed else f"admits {ceiling.quota_limit // max(1, ceiling.gpus_per_node)} nodes only"
+    return f". The ceiling needs {needed} GPUs; the declared quota {ceiling.quota_metric} = {ceiling.quota_limit} {verdict}"
+
+
+def _budget_hours(after: cost.Estimate | None) -> str:
+    """GPU node-hours the budget leaves beyond the expected estimate, and what that is of a full burst."""
+    hours = after.budget_gpu_hours() if after is not None else None
+    if hours is None:
+        return ""
+    ceiling = after.gpu_ceiling
+    full = f" ({hours / ceiling.nodes:,.1f} h of all {ceiling.nodes} nodes)" if ceiling and ceiling.nodes else ""
+    return f". The budget of ${after.budget_usd:,.2f}/month leaves {hours:,.1f} GPU node-hours a month beyond the expected {after.expected_gpu_hours:g}{full}"
 
 
 def _resource_change(old: Record, new: Record) -> ResourceDiff | None:

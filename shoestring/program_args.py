@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import pulumi
 
 from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
-from components.gpu_pool import GPU_POOL_LABEL_VALUE
+from components.batch import BatchSpec
+from components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
 from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.project_apis import ProjectApisArgs
 from components.node_pool import POOL_LABEL
 from components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
-from shoestring import config
+from shoestring import capacity, catalog, config
 from shoestring.config import ProjectInstance, StackConfig
 from shoestring.names import FREE_TIER_LABEL, STACK_LABEL
-from shoestring.definitions import App
+from shoestring.definitions import App, Batch
 
 
 def project_apis(cfg: StackConfig) -> ProjectApisArgs:
@@ -113,7 +116,7 @@ def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
         "cluster": on.name,
         "project": cfg.gcp_project,
         "zone": cfg.zone,
-        "node_zone": cfg.gpu_zone,
+        "node_zones": cfg.gpu_zones,
         "service_account": on.node_service_account,
         "accelerator": gpu.accelerator,
         "accelerator_count": gpu.accelerator_count,
@@ -124,6 +127,18 @@ def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
         "spot": gpu.spot,
         "disk_type": gpu.disk_type,
         "disk_size_gb": gpu.disk_size_gb,
+        **({"quota": gpu_quota(cfg)} if gpu.quota is not None else {}),
+    }
+
+
+def gpu_quota(cfg: StackConfig) -> GpuQuota:
+    """The quota the pool's GPUs count against, as the stack declares it."""
+    gpu = cfg.gpu_pool
+    spot_on_preemptible = gpu.spot and gpu.quota.preemptible > 0  # without preemptible quota, Spot counts against on-demand
+    return {
+        "metric": catalog.gpu_quota_metric(gpu.accelerator, spot_on_preemptible),
+        "limit": gpu.quota.preemptible if spot_on_preemptible else gpu.quota.on_demand,
+        "all_regions": gpu.quota.all_regions,
     }
 
 
@@ -171,7 +186,10 @@ def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
 def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool: pulumi.Input[str]) -> ProjectArgs:
     definition = deployed.definition
     gpu = cfg.cluster_owner.gpu_pool
-    uses_gpus = any(app.gpus for app in deployed.apps)
+    uses_gpus = any(work.gpus for work in (*deployed.apps, *deployed.batches))
+    # Every batch at full parallelism on top of what the apps may ask: a burst is admitted whole.
+    batch_cpu = sum(b.parallelism * capacity.parse_cpu(b.resources.cpu) for b in deployed.batches)
+    batch_memory = sum(b.parallelism * capacity.parse_gib(b.resources.memory) for b in deployed.batches)
     return {
         "project": definition.name,
         "environment": cfg.stack,
@@ -183,15 +201,16 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "workload_identity_pool": workload_identity_pool,
         "gcp_labels": {STACK_LABEL: cfg.stack},
         "quota": {
-            "cpu": definition.quota_cpu,
-            "memory": definition.quota_memory,
-            "pods": definition.quota_pods,
+            "cpu": _plus_cpu(definition.quota_cpu, batch_cpu),
+            "memory": _plus_memory(definition.quota_memory, batch_memory),
+            "pods": definition.quota_pods + sum(b.parallelism for b in deployed.batches),
             # Up to the whole GPU pool, and nothing at all for a project without GPU work.
             "gpus": gpu.max_nodes * gpu.accelerator_count if uses_gpus else 0,
             "load_balancers": sum(app.service_type == "LoadBalancer" for app in deployed.apps),
             "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
         },
         "apps": [app_spec(cfg, app) for app in deployed.apps],
+        "batches": [batch_spec(cfg, batch) for batch in deployed.batches],
         **({"public_entry": {"kind": entry, "namespace": ENTRY_NAMESPACE}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
 
@@ -216,13 +235,50 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
     if app.secrets:
         spec["secrets"] = {name: f"projects/{cfg.gcp_project}/secrets/{secret}" for name, secret in app.secrets.items()}
     if app.gpus:
-        gpu = owner.gpu_pool
         # A whole-node app asks for every GPU the node carries, so nothing else can share it.
-        gpus = gpu.accelerator_count if app.whole_node else app.gpus
-        whole = ", whole node" if app.whole_node else ""
-        spec |= {
-            "gpus": gpus,
-            "gpu_node_selector": {POOL_LABEL: GPU_POOL_LABEL_VALUE},
-            "placement": f"GPU pool ({gpu.machine_type}, {gpus}× {gpu.accelerator}{whole})",
-        }
+        spec |= _gpu_placement(cfg, owner.gpu_pool.accelerator_count if app.whole_node else app.gpus, app.whole_node)
+    return spec
+
+
+def _plus_cpu(quantity: str, extra: float) -> str:
+    """A CPU quantity with ``extra`` vCPU added, unchanged when there is none."""
+    if not extra:
+        return quantity
+    millis = round((capacity.parse_cpu(quantity) + extra) * 1000)
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def _plus_memory(quantity: str, extra_gib: float) -> str:
+    if not extra_gib:
+        return quantity
+    mebibytes = math.ceil((capacity.parse_gib(quantity) + extra_gib) * 1024)
+    return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
+
+
+def _gpu_placement(cfg: StackConfig, gpus: int, whole_node: bool = False) -> dict:
+    gpu = cfg.cluster_owner.gpu_pool
+    whole = ", whole node" if whole_node else ""
+    return {
+        "gpus": gpus,
+        "gpu_node_selector": {POOL_LABEL: GPU_POOL_LABEL_VALUE},
+        "placement": f"GPU pool ({gpu.machine_type}, {gpus}× {gpu.accelerator}{whole})",
+    }
+
+
+def batch_spec(cfg: StackConfig, batch: Batch) -> BatchSpec:
+    spec: BatchSpec = {
+        "name": batch.name,
+        "image": f"{batch.image}:{batch.tag}",
+        "command": list(batch.command),
+        "env": batch.env,
+        "resources": batch.resources.model_dump(),
+        "parallelism": batch.parallelism,
+        "completions": batch.shards,
+        "max_hours": batch.max_hours,
+        "retries": batch.retries,
+    }
+    if batch.schedule is not None:
+        spec["schedule"] = batch.schedule
+    if batch.gpus:
+        spec |= _gpu_placement(cfg, batch.gpus)
     return spec

@@ -84,12 +84,19 @@ def _node_pool(inputs: dict) -> list[str]:
     return [
         node.get("machineType"),
         *accelerators,
-        f"{scaling.get('minNodeCount')}–{scaling.get('maxNodeCount')} nodes",
-        f"zones {','.join(inputs['nodeLocations'])}" if inputs.get("nodeLocations") else "",
+        f"{scaling.get('minNodeCount')}–{scaling.get('maxNodeCount')} nodes" if "totalMaxNodeCount" not in scaling
+        else f"{scaling.get('totalMinNodeCount', 0)}–{scaling['totalMaxNodeCount']} nodes",
+        _zones(inputs.get("nodeLocations") or [], scaling),
         "spot" if node.get("spot") else "",
         f"{node.get('diskType')} {node.get('diskSizeGb')} GB",
         *taints,
     ]
+
+
+def _zones(zones: list[str], scaling: dict) -> str:
+    if len(zones) > 1 and "totalMaxNodeCount" in scaling:
+        return f"across zones {','.join(zones)} (location policy {scaling.get('locationPolicy', 'BALANCED')})"
+    return f"zones {','.join(zones)}" if zones else ""
 
 
 def _iam_member(inputs: dict) -> list[str]:
@@ -103,6 +110,22 @@ def _namespace(inputs: dict) -> list[str]:
 
 def _quota(inputs: dict) -> list[str]:
     return [f"{k} {v}" for k, v in sorted(inputs.get("spec", {}).get("hard", {}).items())]
+
+
+def _cron_job(inputs: dict) -> list[str]:
+    spec = inputs.get("spec", {})
+    job = spec.get("jobTemplate", {}).get("spec", {})
+    [container] = job.get("template", {}).get("spec", {}).get("containers", [{}])
+    placement = inputs.get("metadata", {}).get("annotations", {}).get("shoestring.dev/placement")
+    image = re.sub(r"@sha256:([0-9a-f]{8})[0-9a-f]{56}", r"@sha256:\1…", container.get("image") or "")
+    when = "on demand (suspended)" if spec.get("suspend") else f"schedule {spec.get('schedule')} UTC"
+    return [
+        image,
+        when,
+        f"{job.get('parallelism')} pod{'s' if job.get('parallelism') != 1 else ''} at once, {job.get('completions')} shard{'s' if job.get('completions') != 1 else ''}",
+        f"ends within {job.get('activeDeadlineSeconds', 0) / 3600:g} h",
+        f"on {placement}" if placement else "",
+    ]
 
 
 def _deployment(inputs: dict) -> list[str]:
@@ -156,6 +179,7 @@ _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
     "kubernetes:core/v1:ServiceAccountPatch": _service_account,
     "kubernetes:core/v1:ResourceQuota": _quota,
     "kubernetes:apps/v1:Deployment": _deployment,
+    "kubernetes:batch/v1:CronJob": _cron_job,
     "kubernetes:core/v1:Service": _service,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _network_policy,
     "kubernetes:gateway.networking.k8s.io/v1:Gateway": _gateway,
@@ -177,10 +201,13 @@ def cost_table(estimate: cost.Estimate) -> Table:
         table.add_row(line.item, line.detail, idle, burst)
     table.add_section()
     table.add_row("[bold]Idle total[/bold]", "every pool at rest (its minimum, or what the pods' requests need), all month", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
-    table.add_row("GPU node at burst", f"one GPU node running; all GPU nodes at their maximum: ${estimate.burst_max_hourly_usd:,.4f}/h", "", f"{estimate.burst_hourly_usd:,.4f}")
+    table.add_row("GPU node at burst", f"one GPU node running; all GPU nodes at their maximum: ${estimate.burst_max_hourly_usd:,.4f}/h{_ceiling(estimate)}", "", f"{estimate.burst_hourly_usd:,.4f}")
+    for always_on in estimate.always_on_gpu:
+        table.add_row("Always-on GPU", f"{always_on} (in the idle total)", "", "")
+    scheduled = f" + scheduled batches {estimate.scheduled_gpu_hours:g} GPU node-hours ${estimate.scheduled_monthly_usd:,.2f}" if estimate.scheduled_monthly_usd else ""
     table.add_row(
         "[bold]Expected[/bold]",
-        f"idle + {estimate.expected_gpu_hours:g} GPU node-hours × ${estimate.burst_hourly_usd:,.4f}",
+        f"idle + {estimate.expected_gpu_hours:g} GPU node-hours × ${estimate.burst_hourly_usd:,.4f}{scheduled}",
         f"[bold]{estimate.expected_monthly_usd:,.2f}[/bold]",
         "",
     )
@@ -195,12 +222,23 @@ def cost_table(estimate: cost.Estimate) -> Table:
 
 
 def cost_summary(estimate: cost.Estimate) -> str:
-    """One line for `make plan`."""
-    return (
+    """The cost lines of `make plan`: the figures, then each always-on GPU Deployment."""
+    scheduled = f" + {estimate.scheduled_gpu_hours:g} scheduled" if estimate.scheduled_gpu_hours else ""
+    lines = [
         f"cost: ${estimate.idle_monthly_usd:,.2f}/month idle · ${estimate.burst_hourly_usd:,.4f}/h per GPU node at burst · "
-        f"${estimate.expected_monthly_usd:,.2f}/month expected ({estimate.expected_gpu_hours:g} GPU node-hours) · "
+        f"${estimate.expected_monthly_usd:,.2f}/month expected ({estimate.expected_gpu_hours:g}{scheduled} GPU node-hours) · "
         f"{_budget_status(estimate)}"
-    )
+    ]
+    lines += [f"always-on GPU: {always_on}" for always_on in estimate.always_on_gpu]
+    return "\n".join(lines)
+
+
+def _ceiling(estimate: cost.Estimate) -> str:
+    ceiling = estimate.gpu_ceiling
+    if ceiling is None:
+        return ""
+    quota = f"; quota {ceiling.quota_metric} {ceiling.quota_limit}" if ceiling.quota_metric else "; no GPU quota declared (gpuPool.quota)"
+    return f" ({ceiling.nodes} nodes × {ceiling.gpus_per_node} GPU{quota})"
 
 
 def _budget_status(estimate: cost.Estimate) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from shoestring import catalog, cost
+from shoestring import capacity, catalog, cost
 from shoestring.offline import Plan
 from shoestring.records import Record
 
@@ -44,7 +44,8 @@ def always_on_gpu_node(records: Sequence[Record]) -> list[Record]:
     def warm(record: Record) -> Record:
         if record.type != "gcp:container/nodePool:NodePool" or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
             return record
-        scaling = record.inputs.get("autoscaling", {}) | {"minNodeCount": 1}
+        scaling = record.inputs.get("autoscaling", {})
+        scaling = scaling | ({"totalMinNodeCount": 1} if "totalMaxNodeCount" in scaling else {"minNodeCount": 1})
         return dataclasses.replace(record, inputs=record.inputs | {"autoscaling": scaling})
 
     return [warm(r) for r in records]
@@ -129,3 +130,44 @@ def load_balancer_per_public_app(records: Sequence[Record]) -> list[Record]:
         return dataclasses.replace(record, inputs=record.inputs | {"spec": record.inputs["spec"] | {"type": "LoadBalancer"}})
 
     return [expose(r) for r in without_entry(records)]
+
+
+def gpu_burst_markdown(stack: str, records: Sequence[Record], nodes: int = 20, hours: float = 2.0) -> str:
+    """What a burst of ``nodes`` GPU nodes for ``hours`` costs on the stack's GPU pool, on Spot and on
+    demand, and the quota it needs: README's "GPU bursts" block, from the plan and the catalog."""
+    estimate = cost.estimate(stack, records)
+    [pool] = [p for p in records if p.type == capacity.NODE_POOL and p.inputs.get("nodeConfig", {}).get("guestAccelerators")][:1] or [None]
+    if pool is None:
+        raise ValueError(f"stack {stack} has no GPU pool")
+    node = pool.inputs["nodeConfig"]
+    [accelerator] = node["guestAccelerators"]
+    gpus = nodes * accelerator.get("count", 1)
+    clusters = [r for r in records if r.type == "gcp:container/cluster:Cluster"]
+    rows = [
+        f"A burst of {nodes} `{node['machineType']}` nodes ({accelerator.get('count', 1)}× {accelerator['type']} each, "
+        f"{node.get('diskSizeGb')} GB {node.get('diskType')} boot disk, external IP) for {hours:g} hours in {estimate.region}, "
+        f"as `{stack}`'s GPU pool is declared:",
+        "",
+        "| Provisioning | Per node $/h | " f"{nodes} nodes × {hours:g} h $ | Quota it needs ({estimate.region}) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for label, spot in (("Spot", True), ("On demand", False)):
+        variant = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": spot}})
+        [line] = cost._node_pool(variant, cost._location_of(variant, clusters), estimate.region, any(cost.private_nodes(c) for c in clusters), None)
+        metric = catalog.gpu_quota_metric(accelerator["type"], spot)
+        rows.append(f"| {label} | {line.burst_hourly:,.4f} | {nodes * hours * line.burst_hourly:,.2f} | {gpus} `{metric}` and {gpus} `GPUS_ALL_REGIONS` |")
+    ceiling = estimate.gpu_ceiling
+    declared = (
+        f"`{stack}` declares {ceiling.quota_limit} `{ceiling.quota_metric}`" if ceiling and ceiling.quota_metric else f"`{stack}` declares no GPU quota"
+    )
+    left = estimate.budget_gpu_hours()
+    budget = (
+        f" Its budget of ${estimate.budget_usd:,.2f}/month leaves {left:,.1f} GPU node-hours a month beyond the expected "
+        f"{estimate.expected_gpu_hours:g} (and {estimate.scheduled_gpu_hours:g} scheduled): {left / nodes:,.1f} h of all {nodes} nodes."
+        if left is not None else ""
+    )
+    rows += [
+        "",
+        f"Its pool's ceiling is {ceiling.nodes if ceiling else 0} nodes; {declared}.{budget}",
+    ]
+    return "\n".join(rows) + "\n"

@@ -120,7 +120,9 @@ class TestEstimator:
         shared = line(estimate, "shared cluster")
         assert "runs in prod's cluster, no management fee" in shared.detail
         # blog-staging's frontend (100m, 128Mi) and backend (200m, 256Mi); ml-staging's worker at 0 replicas.
-        assert "its pods request 0.3 vCPU and 0.38 GiB at rest (its quotas allow up to 6 vCPU and 20 GiB)" in shared.detail
+        # Quotas: blog-staging 2 vCPU, 4 GiB; ml-staging 4 vCPU, 16 GiB for its apps plus its batches at
+        # full parallelism (embed at 2 in staging, eval at 1; 2 vCPU and 8 GiB a pod).
+        assert "its pods request 0.3 vCPU and 0.38 GiB at rest (its quotas allow up to 12 vCPU and 44 GiB)" in shared.detail
         # They fit beside prod's pods on prod's one on-demand and one Spot node: nothing added.
         assert "they fit in the room prod's nodes have at rest" in shared.detail
         # Its only charge: the one Secret Manager secret its backend reads, one version at $0.06.
@@ -318,7 +320,7 @@ class TestPolicyPack:
     def test_a_warm_gpu_pool_is_refused_with_its_idle_cost(self, plans):
         [pool] = [r for r in plans["prod"].records if r.name == "gpu-pool" and r.type.startswith("gcp:")]
         assert self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(pool)) == []
-        warm = _replace_inputs(pool, autoscaling={"minNodeCount": 1, "maxNodeCount": 2})
+        warm = _replace_inputs(pool, autoscaling={"totalMinNodeCount": 1, "totalMaxNodeCount": 2, "locationPolicy": "ANY"})
         [message] = self.violations(guardrails.gpu_pools_scale_to_zero, _resource_args(warm))
         assert message == "GPU node pool gpu-pool keeps 1 node(s) warm: $301.88/month while idle. Set its minimum to 0."
 

@@ -219,7 +219,7 @@ def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
     # One e2-medium (0.94 vCPU allocatable) and one n2d-standard-2 (1.93) less 0.315 vCPU of system
     # DaemonSets each, the system Deployments, 3 frontends (100m) and 6 backends (200m, as many as
     # blog's quota admits with a rollout's surge): two stay Pending.
-    pools = "default-pool (at most 1 × e2-medium), gpu-pool (at most 2 × g2-standard-4), spot-pool (at most 1 × n2d-standard-2)."
+    pools = "default-pool (at most 1 × e2-medium), gpu-pool (at most 20 × g2-standard-4), spot-pool (at most 1 × n2d-standard-2)."
     assert part.split("\n\n")[1].startswith(
         f"> :warning: **2 pods of blog/frontend would stay Pending**: they fit on no node even with every pool at its maximum — {pools}"
     )
@@ -243,15 +243,19 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     assert "exceeds its budget of $100.00/month" in breach
     part = section(text, "prod")
     assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $100.00/month" in part
-    assert "> :moneybag: **Expected cost $85.04 → $" in part
+    assert "> :moneybag: **Expected cost $86.83 → $" in part
 
 
-def test_raising_gpu_max_nodes_states_the_new_burst_ceiling(plans, replan):
-    part = section(report(plans, replan({"prod": {"gpuPool.maxNodes": (2, 8)}})), "prod")
-    # Six more Spot g2-standard-4 nodes: ($0.397336 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
+def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_the_budget_leaves(plans, replan):
+    raised = {"gpuPool.maxNodes": (20, 24), "gpuPool.quota.preemptible": (20, 24), "gpuPool.quota.allRegions": (20, 24)}
+    part = section(report(plans, replan({"prod": raised})), "prod")
+    # Four more Spot g2-standard-4 nodes: ($0.397336 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
     per_node = 0.397336 + 0.0025 + 100 * 0.10 / 730
-    assert f"> :moneybag: **Maximum GPU burst ${2 * per_node:,.4f} → ${8 * per_node:,.4f}/h**" in part
-    assert f"costs +${round(6 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
+    assert f"> :moneybag: **Maximum GPU burst ${20 * per_node:,.4f} → ${24 * per_node:,.4f}/h** (20 → 24 GPU nodes)" in part
+    assert f"costs +${round(4 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
+    assert "The ceiling needs 24 GPUs; the declared quota PREEMPTIBLE_NVIDIA_L4_GPUS = 24 admits it" in part
+    # prod's $100 budget less its expected $86.83, at $0.4135 a GPU node-hour.
+    assert f"The budget of $100.00/month leaves {(100 - 86.83) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
 
 
 def test_a_small_change_in_cost_is_not_flagged(plans, replan):

@@ -172,7 +172,7 @@ def edited(path: Path, old: str, new: str) -> str:
 BAD_INPUT = [
     ("a zone that does not exist", "stacks/Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-z",
      "shoestring:zone = 'us-central1-z': us-central1 has no zone us-central1-z; its zones are us-central1-a, us-central1-b, us-central1-c, us-central1-f"),
-    ("L4 in a zone that does not offer it", "stacks/Pulumi.dev.yaml", "    spot: true\n  shoestring:projects:", "    spot: true\n    zone: us-central1-f\n  shoestring:projects:",
+    ("L4 in a zone that does not offer it", "stacks/Pulumi.dev.yaml", "    spot: true\n    quota:", "    spot: true\n    zone: us-central1-f\n    quota:",
      "shoestring:gpuPool.zone = 'us-central1-f': does not offer nvidia-l4; the zones of us-central1 that do are us-central1-a, us-central1-b, us-central1-c"),
     ("an accelerator the catalog does not price", "stacks/Pulumi.dev.yaml", "accelerator: nvidia-l4", "accelerator: nvidia-h100-80gb",
      "shoestring:gpuPool.accelerator = 'nvidia-h100-80gb': not in the price catalog for us-central1"),

@@ -121,3 +121,20 @@ def test_the_tunnel_entrys_manifests_pass_strict_validation_and_every_checkov_ch
     assert validated.returncode == 0, validated.stdout + validated.stderr
     scanned = subprocess.run([str(CHECKOV), *CHECKOV_FLAGS, "--directory", str(tmp_path)], capture_output=True, text=True)
     assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+
+
+def test_the_batches_cronjobs_are_among_the_manifests_checked(rendered):
+    # One suspended (on demand) and one scheduled, both validated and scanned above.
+    assert {"cronjob-ml-embed.yaml", "cronjob-ml-eval.yaml"} <= {path.name for path in rendered["prod"].glob("cronjob-*.yaml")}
+
+
+def test_checkov_scans_a_cronjobs_pod_template_and_refuses_a_privileged_one(plans, tmp_path):
+    import yaml
+
+    [eval_job] = [m for m in manifests.of(plans["prod"]) if m["kind"] == "CronJob" and m["metadata"]["name"] == "eval"]
+    container = eval_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"] = container["securityContext"] | {"privileged": True, "allowPrivilegeEscalation": True}
+    (tmp_path / "cronjob-ml-eval.yaml").write_text(yaml.safe_dump(eval_job))
+    scanned = subprocess.run([str(CHECKOV), *CHECKOV_FLAGS, "--directory", str(tmp_path)], capture_output=True, text=True)
+    assert scanned.returncode == 1
+    assert "CKV_K8S_16" in scanned.stdout  # "Container should not be privileged", on the CronJob

@@ -22,7 +22,7 @@ def default_pool() -> dict:
 
 @pytest.fixture(scope="module")
 def gpu_pool() -> offline.Record:
-    args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "node_zone": "us-central1-b"}
+    args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "node_zones": ["us-central1-b"]}
     plan = offline.declare(lambda: GpuPool("gpu", args), stack="test")
     return only(plan, NODE_POOL)
 
@@ -72,7 +72,7 @@ class TestSpotPool:
 
 class TestGpuPool:
     def test_it_scales_to_zero_and_starts_empty(self, gpu_pool):
-        assert gpu_pool.inputs["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 1}
+        assert gpu_pool.inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 1, "locationPolicy": "ANY"}
         assert "initialNodeCount" not in gpu_pool.inputs
         assert "nodeCount" not in gpu_pool.inputs
 
@@ -98,6 +98,14 @@ class TestGpuPool:
     def test_its_nodes_may_live_in_another_zone_of_the_region(self, gpu_pool):
         assert gpu_pool.inputs["location"] == "us-central1-a"
         assert gpu_pool.inputs["nodeLocations"] == ["us-central1-b"]
+
+    def test_across_zones_its_bounds_are_totals_and_the_autoscaler_takes_any_zone_with_capacity(self):
+        args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "max_nodes": 20,
+                         "node_zones": ["us-central1-a", "us-central1-b", "us-central1-c"]}
+        pool = only(offline.declare(lambda: GpuPool("gpu", args), stack="test"), NODE_POOL)
+        assert pool.inputs["location"] == "us-central1-a"  # the control plane's zone: still a zonal cluster
+        assert pool.inputs["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
+        assert pool.inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 20, "locationPolicy": "ANY"}
 
     def test_its_nodes_use_the_given_account_not_the_default_one(self, gpu_pool):
         assert gpu_pool.inputs["nodeConfig"]["serviceAccount"] == COMMON["service_account"]

@@ -166,7 +166,7 @@ class TestProjectsInEveryStack:
     def test_only_the_gpu_project_may_request_gpus(self, plans):
         quotas = {r.inputs["metadata"]["namespace"]: r.inputs["spec"]["hard"] for r in plans["prod"].of_type(QUOTA)}
         assert quotas["blog"]["requests.nvidia.com/gpu"] == "0"
-        assert quotas["ml"]["requests.nvidia.com/gpu"] == "2"  # prod's GPU pool: up to 2 nodes x 1 L4
+        assert quotas["ml"]["requests.nvidia.com/gpu"] == "20"  # prod's GPU pool: up to 20 nodes x 1 L4
 
     def test_the_plan_shows_which_pool_and_machine_gpu_work_lands_on(self, plans):
         worker = next(d for d in plans["prod"].of_type(DEPLOYMENT) if d.name == "ml-worker")

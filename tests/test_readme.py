@@ -29,6 +29,14 @@ def test_what_it_costs_in_readme_is_the_estimators_output(plans):
     assert block == report.markdown(plans), "paste `python -m shoestring cost-report` into README"
 
 
+def test_the_gpu_burst_figures_in_readme_are_the_helpers_output(plans):
+    from shoestring import report
+
+    block = readme_block("gpu-burst")
+    assert "| Spot |" in block and "| On demand |" in block
+    assert block == report.gpu_burst_markdown("prod", plans["prod"].records), "run `python -m shoestring docs` (or paste `python -m shoestring gpu-burst`)"
+
+
 def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_types(plans):
     from shoestring import permissions
 

@@ -39,7 +39,7 @@ def test_a_cpu_pool_that_autoscales_and_always_keeps_a_node(plans, stack):
 @pytest.mark.parametrize("stack", CLUSTER_STACKS)
 def test_a_gpu_pool_that_scales_to_zero_is_tainted_and_installs_a_driver(plans, stack):
     pool = only(plans[stack], NODE_POOL, "gpu-pool").inputs
-    assert pool["autoscaling"]["minNodeCount"] == 0
+    assert pool["autoscaling"]["totalMinNodeCount"] == 0  # over every zone of the pool
     assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"} in pool["nodeConfig"]["taints"]
     [accelerator] = pool["nodeConfig"]["guestAccelerators"]
     assert accelerator["count"] >= 1
@@ -70,7 +70,7 @@ def test_dev_is_the_cheap_throwaway_spot_nodes_and_one_gpu_at_most(plans):
     pools = {r.name: r.inputs for r in plans["dev"].of_type(NODE_POOL)}
     assert pools["default-pool"]["nodeConfig"]["spot"] is True
     assert pools["gpu-pool"]["nodeConfig"]["spot"] is True
-    assert pools["gpu-pool"]["autoscaling"]["maxNodeCount"] == 1
+    assert pools["gpu-pool"]["autoscaling"]["totalMaxNodeCount"] == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,0 +1,108 @@
+"""Batch: work that runs to an end — a CronJob whose Jobs burst to the GPU pool and come back to zero."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.internal_service import PLACEMENT_ANNOTATION, ContainerResources, scratch_space, workload_container, workload_pod
+
+NEVER = "0 0 31 2 *"
+"""February 31st: the schedule of a batch that runs only on demand (the CronJob is also suspended)."""
+FINISHED_TTL_SECONDS = 24 * 3600
+"""A finished Job and its pods are deleted a day later: time to read their logs, then nothing is left."""
+STARTING_DEADLINE_SECONDS = 3600
+"""A scheduled run that could not start within an hour of its time (controller down, the previous
+run still going) is skipped rather than started late, on top of the next one."""
+SHARD_COUNT_ENV = "SHARD_COUNT"
+
+
+class BatchSpec(TypedDict):
+    """What a batch is, wherever it runs."""
+
+    name: str
+    """Name of the CronJob (a DNS label); its Jobs are ``<name>-<time>``."""
+    image: str
+    """Full image reference, tag included."""
+    command: Sequence[str]
+    resources: ContainerResources
+    parallelism: int
+    """Pods a run keeps going at once."""
+    completions: int
+    """Shards of a run; each pod reads its own from ``JOB_COMPLETION_INDEX`` (0 to completions - 1)."""
+    max_hours: float
+    """A run is stopped after this long, finished or not (``activeDeadlineSeconds``)."""
+    retries: int
+    """Failed pods a run survives before it is marked failed (``backoffLimit``)."""
+    schedule: NotRequired[str]
+    """Cron schedule in UTC. Absent: the CronJob is suspended, a template that
+    ``kubectl create job <name>-<suffix> --from=cronjob/<name>`` runs on demand."""
+    env: NotRequired[Mapping[str, str]]
+    gpus: NotRequired[int]
+    """GPUs per pod. Above 0 the pods tolerate the GPU taint and select ``gpu_node_selector``."""
+    gpu_node_selector: NotRequired[Mapping[str, str]]
+    placement: NotRequired[str]
+    """Human-readable pool and machine the pods land on, recorded as an annotation."""
+
+
+class BatchArgs(BatchSpec):
+    namespace: pulumi.Input[str]
+    labels: Mapping[str, str]
+    """Labels every object carries (project, environment)."""
+    service_account: NotRequired[pulumi.Input[str]]
+    """Kubernetes ServiceAccount the pods run as: the project's, bound to its GCP identity."""
+
+
+class Batch(pulumi.ComponentResource):
+    """A CronJob whose every run ends: Indexed completions, pods restarted only on failure, a
+    deadline, a retry limit, deletion a day after it finishes, and at most one run at a time.
+
+    The pods are built as an InternalService's are (components/internal_service.py): Pod Security
+    ``restricted``, the project's ServiceAccount, GPU toleration, pool selector and GPU limits.
+    """
+
+    def __init__(self, name: str, args: BatchArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("shoestring:k8s:Batch", name, None, opts)
+        batch = args["name"]
+        labels = {**args["labels"], "app.kubernetes.io/name": batch, "app.kubernetes.io/component": "batch"}
+        annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
+        mounts, volumes = scratch_space()
+        container = workload_container(
+            args,
+            mounts=mounts,
+            env_extra=[k8s.core.v1.EnvVarArgs(name=SHARD_COUNT_ENV, value=str(args["completions"]))],
+            command=list(args["command"]),
+        )
+        job = k8s.batch.v1.JobSpecArgs(
+            parallelism=args["parallelism"],
+            completions=args["completions"],
+            completion_mode="Indexed",
+            backoff_limit=args["retries"],
+            active_deadline_seconds=round(args["max_hours"] * 3600),
+            ttl_seconds_after_finished=FINISHED_TTL_SECONDS,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=annotations),
+                spec=workload_pod(args, container, volumes, restart_policy="OnFailure"),
+            ),
+        )
+        scheduled = "schedule" in args
+        cron_job = k8s.batch.v1.CronJob(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=batch, namespace=args["namespace"], labels=labels, annotations=annotations),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=args["schedule"] if scheduled else NEVER,
+                time_zone="Etc/UTC",
+                suspend=not scheduled,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=1,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=job),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = cron_job.metadata.name
+        self.register_outputs({"name": self.name})
