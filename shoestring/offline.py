@@ -74,25 +74,17 @@ class PlanFailed(Exception):
 
 
 def run_isolated(stacks: list[str], root: Path = ROOT) -> dict[str, Plan]:
-    """:func:`run` for each stack, each in a process of its own, side by side: the program imports
-    the project files, which are Python and may patch whatever they can reach; the caller, which
-    has imported none of them, then checks the records with rules no project file could replace —
-    as the policy pack checks `pulumi preview`'s from a process of its own."""
-    env = os.environ | {"PYTHONPATH": str(root)}
-    children = {
-        stack: subprocess.Popen([sys.executable, "-m", "shoestring.offline", stack], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for stack in stacks
-    }
-    plans, failures = {}, []
-    for stack, child in children.items():
-        out, err = child.communicate()
-        if child.returncode != 0:
-            failures.append(err.strip() or f"planning {stack} failed (exit {child.returncode})")
-        else:
-            plans[stack] = Plan.from_json(json.loads(out))
-    if failures:
-        raise PlanFailed("\n".join(failures))
-    return plans
+    """:func:`run` for each stack, in one process of their own: the program imports the project
+    files, which are Python and may patch whatever they can reach; the caller, which has imported
+    none of them, then checks the records with rules no project file could replace — as the
+    policy pack checks `pulumi preview`'s from a process of its own. (One process for all the
+    stacks: importing the provider SDKs is most of a plan's time.)"""
+    completed = subprocess.run(
+        [sys.executable, "-m", "shoestring.offline", *stacks], cwd=root, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(root)}
+    )
+    if completed.returncode != 0:
+        raise PlanFailed(completed.stderr.strip() or f"planning {', '.join(stacks)} failed (exit {completed.returncode})")
+    return {stack: Plan.from_json(plan) for stack, plan in json.loads(completed.stdout).items()}
 
 def stacks(root: Path = ROOT) -> list[str]:
     """The stacks that have a config file in the project's stack config directory."""
@@ -319,18 +311,22 @@ def _importable(root: Path) -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    # The child of run_isolated: one stack's plan as JSON on stdout, or the program's error on stderr.
-    from shoestring.config import ConfigError
-
+    # The child of run_isolated: the stacks' plans as JSON on stdout, or the program's error on stderr.
     import traceback
 
-    try:
-        print(json.dumps(run(sys.argv[1]).to_json()))
-    except ConfigError as e:
-        print(f"error: stack {sys.argv[1]}: {e}", file=sys.stderr)
+    from shoestring.config import ConfigError
+
+    plans, failed = {}, []
+    for name in sys.argv[1:]:
+        try:
+            plans[name] = run(name).to_json()
+        except ConfigError as e:
+            failed.append(f"error: stack {name}: {e}")
+        except Exception as e:  # noqa: BLE001 — the program failed; say where, in the user's files first
+            frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(ROOT)) and "/shoestring/offline.py" not in f.filename]
+            where = "".join(f"\n  at {Path(f.filename).relative_to(ROOT)}:{f.lineno}: {f.line}" for f in frames[-4:])
+            failed.append(f"error: stack {name}: the program stopped with {type(e).__name__}: {e}{where}")
+    if failed:
+        print("\n".join(failed), file=sys.stderr)
         sys.exit(1)
-    except Exception as e:  # noqa: BLE001 — the program failed; say where, in the user's files first
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(ROOT)) and "/shoestring/offline.py" not in f.filename]
-        where = "".join(f"\n  at {Path(f.filename).relative_to(ROOT)}:{f.lineno}: {f.line}" for f in frames[-4:])
-        print(f"error: stack {sys.argv[1]}: the program stopped with {type(e).__name__}: {e}{where}", file=sys.stderr)
-        sys.exit(1)
+    print(json.dumps(plans))
