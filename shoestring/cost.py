@@ -44,6 +44,7 @@ NO_CHARGE = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:core/v1:ConfigMap",
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass",
     "kubernetes:core/v1:Secret",
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     "kubernetes:networking.gke.io/v1:HealthCheckPolicy",
@@ -479,6 +480,34 @@ def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> floa
     hourly = catalog.node_hourly(region, machine_type, spot, gpus) * (1 - discount)
     ip = 0.0 if private_nodes else catalog.node_external_ip_hourly(region, spot)
     return (hourly + ip) * HOURS + node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
+
+
+def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Sequence[ResourceRecord] = ()) -> list[str]:
+    """Why the stack's on-demand pools are too full at rest (below ``capacity.HEADROOM_FLOOR``),
+    each naming the pool, the node that would fix it and what that node costs; [] when none is."""
+    region = region_of(records)
+    if region is None or not _of(records, capacity.NODE_POOL):
+        return []
+    try:
+        placement = capacity.at_rest(records, region, guests)
+    except catalog.UnknownPrice:
+        return []
+    private = any(private_nodes(c) for c in _of(records, "gcp:container/cluster:Cluster"))
+    problems = []
+    for room in capacity.headroom(placement):
+        if not room.short:
+            continue
+        pool = room.pool
+        [record] = [r for r in _of(records, capacity.NODE_POOL) if r.name == pool.name]
+        fix = f"raise its minNodes to {room.nodes + 1}" + (f" and maxNodes to {room.nodes + 1}" if room.nodes >= pool.max_nodes else "")
+        problems.append(
+            f"stack {stack}: {pool.name} (on-demand {pool.machine.name}) keeps {room.free_cpu:.2f} of {room.allocatable_cpu:.2f} vCPU "
+            f"and {room.free_memory:.2f} of {room.allocatable_memory:.2f} GiB free at rest with {room.nodes} node(s), below the "
+            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (README \"How many nodes run\"). "
+            f"{fix[0].upper()}{fix[1:]}: 1 more {pool.machine.name} at ${node_monthly(record, region, private):,.2f}/month; "
+            "or give the pool a larger machine type, or lower the apps' requests"
+        )
+    return problems
 
 
 def _at_rest(records: Sequence[ResourceRecord], region: str | None, notes: list[str]) -> capacity.Placement | None:

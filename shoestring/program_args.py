@@ -12,7 +12,8 @@ from components.node_pool import POOL_LABEL
 from components.public_entry import ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import config
 from shoestring.config import ProjectInstance, StackConfig
-from shoestring.names import FREE_TIER_LABEL, STACK_LABEL
+from components.internal_service import tolerates_spot
+from shoestring.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
 from shoestring.definitions import App
 
 
@@ -196,8 +197,10 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
         "resources": app.resources.model_dump(),
         "service_type": app.service_type,
         "whole_node": app.whole_node,
+        "spot": app.spot,
+        "priority_class": priority_class(app),
         "placement": f"default pool ({owner.default_pool.machine_type})"
-        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None else ""),
+        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None and tolerates_spot(app.spot, app.replicas, app.gpus) else ""),
     }
     if app.public is not None:
         spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}
@@ -214,3 +217,8 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
             "placement": f"GPU pool ({gpu.machine_type}, {gpus}× {gpu.accelerator}{whole})",
         }
     return spec
+
+
+def priority_class(app: App) -> str:
+    """GPU work is batch (its pool scales from zero, and it retries); every other app is user-facing."""
+    return BATCH_PRIORITY if app.gpus else USER_FACING_PRIORITY
