@@ -29,6 +29,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
 CLUSTER = "gcp:container/cluster:Cluster"
+GPU_RESOURCE = "nvidia.com/gpu"
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
 SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
 
@@ -154,7 +155,7 @@ def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
             requests = container.get("resources", {}).get("requests", {})
             cpu += parse_cpu(requests.get("cpu", default.get("cpu", "0")))
             memory += parse_gib(requests.get("memory", default.get("memory", "0")))
-            gpus += int(float(requests.get("nvidia.com/gpu", 0)))
+            gpus += int(float(requests.get(GPU_RESOURCE, 0)))
         spread = [c["topologyKey"] for c in pod.get("topologySpreadConstraints", []) if c.get("whenUnsatisfiable") == "DoNotSchedule"]
         shape = Pod(
             owner=f"{namespace}/{metadata.get('name', record.name)}",

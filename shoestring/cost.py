@@ -13,6 +13,7 @@ A resource type the estimator does not know is reported as not priced, never cou
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -71,6 +72,12 @@ class Line:
     """Extra cost per hour with every GPU node of the pool running."""
     ceiling_monthly: float | None = None
     """Monthly cost with the pool at its maximum all month (the autoscaler's worst case); None: as idle."""
+    spot_monthly: float = 0.0
+    """The part of ``idle_monthly`` that is Spot machine time, which moves with Spot prices."""
+    spot_hourly: float = 0.0
+    """The part of ``burst_hourly`` that is Spot machine time."""
+    spot_range: tuple[float, float] | None = None
+    """The machine's Spot price over the last year as shares of today's: (lowest, highest)."""
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,27 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
     """Usage-priced items whose quantity the plan cannot know: shown, never counted as $0."""
+    hours_per_month: float | None = None
+    """Hours a month a part-time stack exists (``shoestring:hoursPerMonth``); None: always on."""
+
+    @property
+    def part_time(self) -> float:
+        """The share of the month the stack exists: every line lives and dies with it."""
+        return 1.0 if self.hours_per_month is None else self.hours_per_month / HOURS
+
+    @property
+    def always_on_idle_monthly_usd(self) -> float:
+        """The idle cost had the stack run all 730 hours."""
+        return round(sum(line.idle_monthly or 0.0 for line in self.lines), 2)
+
+    @property
+    def always_on_expected_monthly_usd(self) -> float:
+        return round(self.always_on_idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd, 2)
 
     @property
     def idle_monthly_usd(self) -> float:
-        return round(sum(line.idle_monthly or 0.0 for line in self.lines), 2)
+        """Idle for the hours the stack exists (all month unless it is part-time)."""
+        return round(sum(line.idle_monthly or 0.0 for line in self.lines) * self.part_time, 2)
 
     @property
     def burst_hourly_usd(self) -> float:
@@ -111,7 +135,31 @@ class Estimate:
     @property
     def ceiling_monthly_usd(self) -> float:
         """Every pool at its maximum, all month: what the autoscalers could spend at worst."""
-        return round(sum((line.idle_monthly or 0.0) if line.ceiling_monthly is None else line.ceiling_monthly for line in self.lines), 2)
+        return round(sum((line.idle_monthly or 0.0) if line.ceiling_monthly is None else line.ceiling_monthly for line in self.lines) * self.part_time, 2)
+
+    @property
+    def spot_share(self) -> float:
+        """Spot machine time's share of the stack's machine bill (CPU nodes at rest and the
+        expected GPU node-hours): above one half, Spot dominates the stack."""
+        spot = sum(line.spot_monthly for line in self.lines) * self.part_time + self.expected_gpu_hours * sum(line.spot_hourly for line in self.lines)
+        machines = sum((line.idle_monthly or 0.0) for line in self.lines if line.item.endswith(" nodes")) * self.part_time
+        machines += self.expected_gpu_hours * sum(line.burst_hourly for line in self.lines if line.item.endswith("GPU nodes") or line.item == "GPU burst on the host's pool")
+        return spot / machines if machines else 0.0
+
+    @property
+    def expected_range_usd(self) -> tuple[float, float] | None:
+        """The expected figure at the lowest and the highest Spot prices of the last year (the
+        catalog's ``spot_range``), other lines as they are; None when no line is Spot."""
+        ranged = [line for line in self.lines if line.spot_range and (line.spot_monthly or line.spot_hourly)]
+        if not ranged:
+            return None
+
+        def at(which: int) -> float:
+            delta = sum((line.spot_range[which] - 1) * line.spot_monthly for line in ranged) * self.part_time
+            delta += self.expected_gpu_hours * sum((line.spot_range[which] - 1) * line.spot_hourly for line in ranged)
+            return round(self.expected_monthly_usd + delta, 2)
+
+        return at(0), at(1)
 
     @property
     def not_priced(self) -> list[str]:
@@ -128,6 +176,11 @@ class Estimate:
             "expected_monthly_usd": self.expected_monthly_usd,
             "ceiling_monthly_usd": self.ceiling_monthly_usd,
             "budget_usd": self.budget_usd,
+            "hours_per_month": self.hours_per_month,
+            "always_on_idle_monthly_usd": self.always_on_idle_monthly_usd,
+            "always_on_expected_monthly_usd": self.always_on_expected_monthly_usd,
+            "spot_share": round(self.spot_share, 2),
+            "expected_range_usd": self.expected_range_usd,
             "over_budget": over_budget(self),
             "not_priced": self.not_priced,
             "notes": self.notes,
@@ -162,8 +215,12 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
+            result.hours_per_month = record.inputs.get("hoursPerMonth")
             if record.inputs.get("hostStack"):
                 result.lines.append(_shared_cluster(record.inputs["hostStack"], records, host_records, region))
+                burst = _gpu_burst_on_host(record.inputs["hostStack"], records, host_records, region)
+                if burst is not None:
+                    result.lines.append(burst)
         elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
             no_charge += 1
         else:
@@ -283,6 +340,9 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
 
     kind = "Spot" if spot else "on-demand"
     discount = 0.0 if spot else catalog.sustained_use_discount(machine_type)
+    machine = catalog.machine(region, machine_type)
+    spot_range = (machine.spot_range[0] / machine.spot_hourly, machine.spot_range[1] / machine.spot_hourly) if spot and machine.spot_range else None
+    spot_machine_hourly = machine.spot_hourly if spot else 0.0
     gpus = " + ".join(f"{a.get('count', 1)}× {a['type']}" for a in accelerators)
     what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
     where = f"{zones} zones × " if zones > 1 else ""
@@ -300,11 +360,23 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
                 burst_hourly=burst,
                 burst_max_hourly=(max_nodes - resting) * burst,
                 ceiling_monthly=max_nodes * ((node_hourly + ip_hourly) * HOURS + disk_monthly),
+                spot_monthly=resting * spot_machine_hourly * HOURS,
+                spot_hourly=spot_machine_hourly,
+                spot_range=spot_range,
             )
         ]
     sud = f", {discount:.0%} sustained-use discount" if discount else ""
     monthly_node = node_hourly * HOURS * (1 - discount)
-    lines = [Line(f"{name} nodes", f"{where}{resting} × {what}{sud} at rest{why} (up to {max_nodes})", resting * monthly_node, ceiling_monthly=max_nodes * monthly_node)]
+    lines = [
+        Line(
+            f"{name} nodes",
+            f"{where}{resting} × {what}{sud} at rest{why} (up to {max_nodes})",
+            resting * monthly_node,
+            ceiling_monthly=max_nodes * monthly_node,
+            spot_monthly=resting * spot_machine_hourly * HOURS,
+            spot_range=spot_range,
+        )
+    ]
     if resting:
         lines.append(
             Line(
@@ -471,6 +543,39 @@ def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: 
     return Line("shared cluster", f"{detail}; they fit in the room {host}'s nodes have at rest", 0.0)
 
 
+def _gpu_burst_on_host(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str | None) -> Line | None:
+    """What this stack's GPU work costs on the host's GPU pool: a node per hour while it runs,
+    billed to the same project as the host's, so priced from the host's pool. None when no app
+    of this stack asks for GPUs."""
+    deployments = _of(records, capacity.DEPLOYMENT)
+    if not any(_requests_gpus(d) for d in deployments):
+        return None
+    pools = [p for p in _of(host_records or (), capacity.NODE_POOL) if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
+    if not pools or region is None:
+        return Line("GPU burst on the host's pool", f"its GPU apps run on {host}'s GPU pool — not priced: {host}'s plan is not available", None)
+    clusters = _of(host_records, "gcp:container/cluster:Cluster")
+    private = any(private_nodes(c) for c in clusters)
+    [line] = _node_pool(pools[0], _location_of(pools[0], clusters), region, private or private_nodes(pools[0]), 0)
+    if line.idle_monthly is None:
+        return dataclasses.replace(line, item="GPU burst on the host's pool")
+    return Line(
+        "GPU burst on the host's pool",
+        f"its GPU apps wake {host}'s {pools[0].name} (scale-to-zero, {host} pays it at rest): "
+        f"${line.burst_hourly:.4f}/h per node while a burst runs, up to {line.burst_max_hourly / line.burst_hourly:g} nodes" if line.burst_hourly else "",
+        0.0,
+        burst_hourly=line.burst_hourly,
+        burst_max_hourly=line.burst_max_hourly,
+        ceiling_monthly=line.ceiling_monthly,
+        spot_hourly=line.spot_hourly,
+        spot_range=line.spot_range,
+    )
+
+
+def _requests_gpus(deployment: ResourceRecord) -> bool:
+    containers = deployment.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    return any(float(c.get("resources", {}).get("requests", {}).get(capacity.GPU_RESOURCE, 0)) > 0 for c in containers)
+
+
 def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> float:
     """One node of the pool for a whole month: machine (after any sustained-use discount), boot disk and address."""
     node = pool.inputs.get("nodeConfig", {})
@@ -503,7 +608,7 @@ def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Seq
         problems.append(
             f"stack {stack}: {pool.name} (on-demand {pool.machine.name}) keeps {room.free_cpu:.2f} of {room.allocatable_cpu:.2f} vCPU "
             f"and {room.free_memory:.2f} of {room.allocatable_memory:.2f} GiB free at rest with {room.nodes} node(s), below the "
-            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (README \"How many nodes run\"). "
+            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (README \"Headroom floor\"). "
             f"{fix[0].upper()}{fix[1:]}: 1 more {pool.machine.name} at ${node_monthly(record, region, private):,.2f}/month; "
             "or give the pool a larger machine type, or lower the apps' requests"
         )

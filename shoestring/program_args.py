@@ -68,6 +68,8 @@ def cloud_billing_budget(cfg: StackConfig) -> bool:
 
 def budget(cfg: StackConfig, project_number: pulumi.Input[str] | None) -> MonthlyBudgetArgs:
     args: MonthlyBudgetArgs = {"monthly_usd": cfg.budget, "expected_gpu_hours": cfg.expected_gpu_hours}
+    if cfg.hours_per_month is not None:
+        args["hours_per_month"] = cfg.hours_per_month
     if not cfg.owns_cluster:
         args["host_stack"] = cfg.host_stack
     if cloud_billing_budget(cfg):
