@@ -6,6 +6,7 @@ import pulumi_kubernetes as k8s
 
 from components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
 from components.pod_security import LockedDefaultNamespace
+from components.priority import PriorityClasses
 from components.project_apis import ProjectApis
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from shoestring import apis, config, cost, program_args
@@ -37,6 +38,7 @@ if cfg.owns_cluster:
     if cfg.gpu_pool is not None:
         GpuPool("gpu-pool", program_args.gpu_pool(cfg, cluster))
     provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool
+    PriorityClasses("priority-classes", pulumi.ResourceOptions(provider=provider))
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("zone", cfg.zone)
     pulumi.export("kubeconfig", cluster.kubeconfig)

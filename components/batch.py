@@ -46,6 +46,8 @@ class BatchSpec(TypedDict):
     gpu_node_selector: NotRequired[Mapping[str, str]]
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
+    priority_class: NotRequired[str]
+    """PriorityClass of its pods: batch work waits when capacity is short (components/priority.py)."""
 
 
 class BatchArgs(BatchSpec):
@@ -85,7 +87,7 @@ class Batch(pulumi.ComponentResource):
             ttl_seconds_after_finished=FINISHED_TTL_SECONDS,
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=annotations),
-                spec=workload_pod(args, container, volumes, restart_policy="OnFailure"),
+                spec=workload_pod(args, container, volumes, restart_policy="OnFailure", priority_class_name=args.get("priority_class")),
             ),
         )
         scheduled = "schedule" in args

@@ -17,6 +17,8 @@ class MonthlyBudgetArgs(TypedDict):
     """The budget, in US dollars a month; None for none."""
     expected_gpu_hours: float
     """GPU node-hours a month the stack expects to run; the expected estimate counts them."""
+    hours_per_month: NotRequired[float]
+    """Hours a month a part-time stack exists; the estimate counts those instead of 730."""
     billing_account: NotRequired[str]
     """Cloud Billing account ID. When given with a budget, a Cloud Billing budget alerts at 50, 90
     and 100% of it."""
@@ -40,7 +42,7 @@ class MonthlyBudget(pulumi.ComponentResource):
     report and the CrossGuard policy pack all read the same numbers from the declared resources."""
 
     def __init__(self, name: str, args: MonthlyBudgetArgs, opts: pulumi.ResourceOptions | None = None):
-        props = {"monthlyUsd": args["monthly_usd"], "expectedGpuHours": args["expected_gpu_hours"], "hostStack": args.get("host_stack")}
+        props = {"monthlyUsd": args["monthly_usd"], "expectedGpuHours": args["expected_gpu_hours"], "hostStack": args.get("host_stack"), "hoursPerMonth": args.get("hours_per_month")}
         super().__init__("shoestring:cost:MonthlyBudget", name, props, opts)
         if "billing_account" in args and args["monthly_usd"] is not None:
             # Sends X-Goog-User-Project: the quota project, whatever credentials run `pulumi up`.

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.gpu_pool import GPU_TAINT_KEY
 from components.node_pool import CAPACITY_LABEL
+from components.spot_pool import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from components.pod_security import restricted_container, restricted_pod
 from components.public_entry import GATEWAY_API, GATEWAY_NAME
 
@@ -63,6 +64,11 @@ class AppSpec(TypedDict):
     """Node labels of the GPU pool; required when ``gpus`` is above 0."""
     whole_node: NotRequired[bool]
     """At most one pod of any whole-node app per node."""
+    spot: NotRequired[bool]
+    """The app may run replicas on Spot nodes. Default ``False``. Only with two or more replicas
+    and no GPUs (see ``tolerates_spot``): they then spread across on-demand and Spot capacity."""
+    priority_class: NotRequired[str]
+    """PriorityClass of the pods (shoestring/names.py): who waits when capacity is short."""
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
     service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
@@ -101,10 +107,11 @@ class InternalService(pulumi.ComponentResource):
         gpus = args.get("gpus", 0)
         whole_node = args.get("whole_node", False)
         replicas = args.get("replicas", 1)
-        # Replicas of a CPU app split across on-demand and Spot nodes (a skew of at most one), so
-        # a preemption of every Spot node at once still leaves one ready on on-demand capacity;
-        # the budget keeps drains (upgrades, scale-down) from taking the last one.
-        spread = replicas >= 2 and not gpus
+        # Replicas of a CPU app that declares Spot split across on-demand and Spot nodes (a skew of
+        # at most one), so a preemption of every Spot node at once still leaves one ready on
+        # on-demand capacity; the budget keeps drains (upgrades, scale-down) from taking the last one.
+        spread = tolerates_spot(args.get("spot", False), replicas, gpus)
+        disruption_budget = replicas >= 2 and not gpus
         pod_labels = {**labels, WHOLE_NODE_LABEL: "true"} if whole_node else labels
         annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
 
@@ -138,6 +145,8 @@ class InternalService(pulumi.ComponentResource):
             args,
             container,
             volumes,
+            tolerate_spot=spread,
+            priority_class_name=args.get("priority_class"),
             affinity=_one_per_node() if whole_node else None,
             topology_spread_constraints=[
                 k8s.core.v1.TopologySpreadConstraintArgs(
@@ -168,7 +177,7 @@ class InternalService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[provider_class] if provider_class else None),
         )
-        if spread:
+        if disruption_budget:
             k8s.policy.v1.PodDisruptionBudget(
                 name,
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
@@ -272,10 +281,12 @@ def workload_container(
     )
 
 
-def workload_pod(spec: WorkloadSpec, container: k8s.core.v1.ContainerArgs, volumes: list[k8s.core.v1.VolumeArgs], **more) -> k8s.core.v1.PodSpecArgs:
+def workload_pod(
+    spec: WorkloadSpec, container: k8s.core.v1.ContainerArgs, volumes: list[k8s.core.v1.VolumeArgs], *, tolerate_spot: bool = False, **more
+) -> k8s.core.v1.PodSpecArgs:
     """A pod that passes Pod Security ``restricted``, runs as the project's ServiceAccount without an
     API token and, with GPUs, tolerates the GPU taint and selects the GPU pool — so it, and nothing
-    else, wakes the pool."""
+    else, wakes the pool; with ``tolerate_spot``, it may also run on the tainted Spot pool."""
     gpus = spec.get("gpus", 0)
     return k8s.core.v1.PodSpecArgs(
         containers=[container],
@@ -285,9 +296,17 @@ def workload_pod(spec: WorkloadSpec, container: k8s.core.v1.ContainerArgs, volum
         security_context=restricted_pod(),
         volumes=volumes,
         node_selector=spec["gpu_node_selector"] if gpus else None,
-        tolerations=[k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")] if gpus else None,
+        tolerations=[k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")] if gpus else [
+            k8s.core.v1.TolerationArgs(key=SPOT_TAINT_KEY, operator="Equal", value=SPOT_TAINT_VALUE, effect="NoSchedule")
+        ] if tolerate_spot else None,
         **more,
     )
+
+
+def tolerates_spot(spot: bool, replicas: int, gpus: int) -> bool:
+    """Whether an app's pods may run on Spot nodes: it declares ``spot``, and has a replica to
+    keep on on-demand capacity (two or more, spread); never a GPU app, whose pool is its own."""
+    return spot and replicas >= 2 and not gpus
 
 
 def _one_per_node() -> k8s.core.v1.AffinityArgs:

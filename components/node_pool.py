@@ -54,7 +54,15 @@ class DefaultPool(pulumi.ComponentResource):
         self.register_outputs({"name": self.name})
 
 
-def cpu_pool(name: str, args: DefaultPoolArgs, *, pool_label: str, spot: bool, parent: pulumi.Resource) -> gcp.container.NodePool:
+def cpu_pool(
+    name: str,
+    args: DefaultPoolArgs,
+    *,
+    pool_label: str,
+    spot: bool,
+    parent: pulumi.Resource,
+    taints: list[gcp.container.NodePoolNodeConfigTaintArgs] | None = None,
+) -> gcp.container.NodePool:
     """An autoscaled CPU node pool labelled with its pool and its kind of capacity."""
     min_nodes = args.get("min_nodes", 1)
     return gcp.container.NodePool(
@@ -74,6 +82,7 @@ def cpu_pool(name: str, args: DefaultPoolArgs, *, pool_label: str, spot: bool, p
             disk_size_gb=args.get("disk_size_gb", 30),
             spot=spot,
             labels={POOL_LABEL: pool_label, CAPACITY_LABEL: "spot" if spot else "on-demand"},
+            taints=taints,
         ),
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["initialNodeCount"]),
     )

@@ -13,6 +13,7 @@ PROJECT = Project(
             repository="https://github.com/acme/blog",
             branch="main",
             env={"API_URL": "http://backend:8000"},
+            spot=True,
             public=Public(hosts=("blog.example.com",)),
         ),
         App(
@@ -24,6 +25,7 @@ PROJECT = Project(
             branch="main",
             resources=Resources(cpu="200m", memory="256Mi", cpu_limit="1", memory_limit="512Mi"),
             secrets={"DATABASE_URL": "blog-db-url"},
+            spot=True,
             bootstrap=Bootstrap(command=("python", "-m", "blog.bootstrap_database")),
         ),
     ),

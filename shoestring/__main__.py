@@ -27,7 +27,8 @@ def plan(stack: str, as_json: bool) -> None:
     """Run the program for STACK under mocks and show what it declares and costs.
 
     Exits 1 when a security, tenancy or CIS GKE rule is broken (shoestring/security.py and
-    shoestring/cis_gke.py, the rules the policy pack enforces) or the stack's expected monthly cost exceeds its budget."""
+    shoestring/cis_gke.py, the rules the policy pack enforces), when an on-demand pool keeps less
+    than the headroom floor free at rest, or the stack's expected monthly cost exceeds its budget."""
     if stack == "all" and as_json:
         plans = {name: _run(name).to_json() for name in offline.stacks()}
         click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
@@ -64,6 +65,9 @@ def plan(stack: str, as_json: bool) -> None:
         console.print(render.cost_summary(estimates[-1]))
         broken.extend(f"stack {name}: policy {v}" for v in rules.stack_violations(result.records))
         planned[name] = result.records
+    for name, records in planned.items():
+        guests = [r for guest in _guests_of(name) for r in (planned[guest] if guest in planned else _run(guest).records)]
+        broken.extend(f"capacity: {problem}" for problem in cost.headroom_problems(name, records, guests))
     broken.extend(f"policy {v}" for v in rules.cross_stack_violations(planned))
     for violation in broken:
         click.echo(f"error: {violation}", err=True)
@@ -148,7 +152,7 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
     if region is None or not any(r.type == capacity.NODE_POOL for r in plan.records):
         raise click.ClickException(f"stack {stack} has no node pools of its own; advise its host stack instead")
     guests = [r for name in offline.stacks() if name != stack and _run(name).host_stack == stack for r in _run(name).records]
-    found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb)
+    found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb, addons=capacity.cluster_addons(plan.records))
     current = advisor.current_monthly(plan.records, region, capacity.at_rest(plan.records, region, guests))
     click.echo(advisor.markdown(stack, found, current, top), nl=False)
 
@@ -211,7 +215,7 @@ def docs(check: bool) -> None:
 
     plans = {stack: _run(stack) for stack in offline.stacks()}
     prod, guests = plans["prod"].records, plans["staging"].records
-    shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25)
+    shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25, addons=capacity.cluster_addons(prod))
     sample = CliRunner().invoke(cli, ["plan", "--stack", "dev"]).output
     blocks = {
         "plan-sample": f"```console\n$ make plan\n{sample}```\n",
@@ -256,6 +260,12 @@ def _estimate(stack: str, plan: offline.Plan) -> cost.Estimate:
     """The stack's estimate; a stack in another stack's cluster is set against that cluster."""
     host_records = _run(plan.host_stack).records if plan.host_stack in offline.stacks() else None
     return cost.estimate(stack, plan.records, host_records)
+
+
+def _guests_of(stack: str) -> list[str]:
+    """The stacks whose projects run in ``stack``'s cluster (their hostStack), read from their files."""
+    host = f"{config.PROJECT}:hostStack"
+    return [name for name in offline.stacks() if config.read_stack_files(name)[0].get(host, "").rsplit("/", 1)[-1] == stack]
 
 
 def _billing_account(stack: str) -> str | None:

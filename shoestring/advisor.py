@@ -4,19 +4,21 @@ A shape is N on-demand nodes of one machine type (the default pool) and M Spot n
 (the Spot pool). It qualifies when, with every request raised by the headroom, the capacity
 placement (shoestring/capacity.py) fits GKE's system pods and every CPU pod of the stack and of
 the stacks whose namespaces live in its cluster; and when the on-demand nodes alone hold the
-system DaemonSets, kube-dns and one replica of every app — what is left if every Spot node is
-preempted at once. Prices are the catalog's: on-demand after any sustained-use discount, Spot,
+system DaemonSets, every system pod (they do not tolerate the Spot pool's taint) and one replica
+of every app — what is left if every Spot node is preempted at once. Prices are the catalog's: on-demand after any sustained-use discount, Spot,
 and the 1-year commitment for the on-demand part; each node with the cheapest boot disk its
 family offers and its external address.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shoestring import capacity, catalog, cost
+from shoestring.names import SPOT_TAINT_KEY
 
 FAMILIES = ("e2", "n2d", "t2d", "n1", "n4")
 HEADROOM = 0.20
@@ -56,30 +58,32 @@ def shapes(
     min_vcpus: float = 0.0,
     min_memory_gb: float = 0.0,
     private_nodes: bool = False,
+    addons: frozenset[str] = frozenset(),
 ) -> list[Shape]:
     """Every qualifying shape, cheapest first. ``guest_pods`` (another stack's namespaces in this
-    cluster) need room, but no replica kept on on-demand nodes."""
+    cluster) need room, but no replica kept on on-demand nodes. ``addons``: the cluster's add-ons
+    with a DaemonSet on every node (``capacity.cluster_addons``)."""
     cpu_pods = [p for p in [*pods, *guest_pods] if not p.gpus]
-    padded = [capacity.Pod(p.owner, p.cpu * (1 + HEADROOM), p.memory * (1 + HEADROOM), spread_key=p.spread_key) for p in cpu_pods]
+    padded = [dataclasses.replace(p, cpu=p.cpu * (1 + HEADROOM), memory=p.memory * (1 + HEADROOM)) for p in cpu_pods]
     one_each = list({p.owner: p for p in pods if not p.gpus}.values())
-    daemons_and_dns = [max(capacity.system_pods()[1], key=lambda p: p.cpu)]
+    system = capacity.system_pods(addons)[1]
     machines = [catalog.machine(region, name) for name in catalog.machine_types(region) if name.split("-", 1)[0] in FAMILIES]
     found = []
     for on_demand, on_demand_nodes in itertools.product(machines, range(1, MAX_NODES + 1)):
         disk = _disk(on_demand.name)
         if disk is None:
             continue
-        standby = [_pool("default-pool", on_demand, on_demand_nodes, spot=False)]
-        if capacity.place(standby, [*one_each, *daemons_and_dns]).unschedulable:
+        standby = [_pool("default-pool", on_demand, on_demand_nodes, spot=False, addons=addons)]
+        if capacity.place(standby, [*one_each, *system]).unschedulable:
             continue
         for spot, spot_nodes in [(None, 0), *itertools.product(machines, range(1, MAX_NODES + 1))]:
             if spot is not None and _disk(spot.name) is None:
                 continue
-            pools = standby + ([_pool("spot-pool", spot, spot_nodes, spot=True)] if spot else [])
+            pools = standby + ([_pool("spot-pool", spot, spot_nodes, spot=True, addons=addons)] if spot else [])
             shape = _priced(region, on_demand, on_demand_nodes, spot, spot_nodes, private_nodes)
             if shape.vcpus < min_vcpus or shape.memory_gb < min_memory_gb:
                 continue
-            if not capacity.place(pools, [*capacity.system_pods()[1], *padded]).unschedulable:
+            if not capacity.place(pools, [*system, *padded]).unschedulable:
                 found.append(shape)
     return sorted(found, key=lambda s: (s.monthly, s.on_demand_nodes + s.spot_nodes))
 
@@ -106,9 +110,10 @@ def _priced(region: str, on_demand: catalog.Machine, n: int, spot: catalog.Machi
     return Shape(on_demand, n, spot, m, _disk(on_demand.name), base + n * on_demand_month + spot_part, committed)
 
 
-def _pool(name: str, machine: catalog.Machine, nodes: int, spot: bool) -> capacity.Pool:
+def _pool(name: str, machine: catalog.Machine, nodes: int, spot: bool, addons: frozenset[str] = frozenset()) -> capacity.Pool:
+    """A pool as the program declares it: the Spot one tainted (components/spot_pool.py)."""
     labels = {"shoestring.dev/capacity": "spot" if spot else "on-demand"}
-    return capacity.Pool(name, machine, spot, nodes, nodes, labels, frozenset(), 0)
+    return capacity.Pool(name, machine, spot, nodes, nodes, labels, frozenset({SPOT_TAINT_KEY}) if spot else frozenset(), 0, addons)
 
 
 def _disk(machine_type: str) -> str | None:

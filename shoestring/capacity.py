@@ -2,27 +2,34 @@
 scheduler and the cluster autoscaler would, from the same {type, name, inputs} records.
 
 Each node offers its machine's GKE allocatable (GKE's documented reservations, see
-`node_allocatable`) less the system DaemonSets every node runs; the cluster's own system
-Deployments (kube-dns and friends) need a home too. Both come from `gke.system_pods` in
-prices.yaml, with their source. Pods are the Deployments' replicas times their containers'
-requests (a namespace's LimitRange default where a container sets none), placed largest first
-on the eligible node with the most free CPU (the scheduler's default "least allocated" scoring),
-honouring node selectors, taints, one-per-node anti-affinity and a spread across capacity
-types; a pod that fits nowhere adds a node to the cheapest pool that can take it, up to its
-maximum — as the autoscaler scales up only for a pod that cannot be scheduled.
+`node_allocatable`) less the system DaemonSets every node runs (and those of the add-ons the
+cluster turns on); the cluster's own system Deployments (kube-dns and friends) need a home too,
+and tolerate none of the pools' taints. All come from `gke.system_pods` in prices.yaml, each
+figure with its source. Pods are the Deployments' replicas times their containers' requests (a
+namespace's LimitRange default where a container sets none), placed highest priority first
+(GKE's system-cluster-critical, then the PriorityClasses of shoestring/names.py), then largest
+first, on the eligible node with the most free CPU (the scheduler's default "least allocated"
+scoring), honouring node selectors, taints, one-per-node anti-affinity and a spread across
+capacity types; a pod that fits nowhere adds a node to the cheapest pool that can take it, up to
+its maximum — as the autoscaler scales up only for a pod that cannot be scheduled. What does not
+fit at all is the lowest priority's: it waits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shoestring import catalog
+from shoestring.names import PRIORITY_VALUES, SYSTEM_CLUSTER_CRITICAL
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+CLUSTER = "gcp:container/cluster:Cluster"
+GPU_RESOURCE = "nvidia.com/gpu"
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
 SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
 
@@ -44,13 +51,20 @@ class Pool:
     taints: frozenset[str]
     """Keys of its NoSchedule taints."""
     gpus: int
+    addons: frozenset[str] = frozenset()
+    """The cluster's add-ons that run a DaemonSet on every node (``secret_manager``)."""
 
     @property
     def allocatable(self) -> tuple[float, float]:
         """vCPU and GiB a node leaves to pods, after GKE's reservations and the system DaemonSets."""
         cpu, memory = node_allocatable(self.machine)
-        daemons_cpu, daemons_memory = system_pods()[0]
+        daemons_cpu, daemons_memory = system_pods(self.addons)[0]
         return cpu - daemons_cpu, memory - daemons_memory
+
+    @property
+    def on_demand_cpu(self) -> bool:
+        """An on-demand CPU pool: where the system pods and the apps' last replicas live."""
+        return not self.spot and not self.gpus
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,8 @@ class Pod:
     """Node label its replicas spread across, at a skew of at most one."""
     whole_node: bool = False
     gpus: int = 0
+    priority: int = 0
+    """The pod's PriorityClass value: higher is placed first, and waits last."""
 
 
 @dataclass
@@ -87,7 +103,17 @@ class Placement:
         return [node for node in self.nodes if any(pod.owner == owner for pod in node.pods)]
 
 
+def cluster_addons(records: Sequence[ResourceRecord]) -> frozenset[str]:
+    """The add-ons of the stack's cluster that put a DaemonSet on every node."""
+    addons = set()
+    for record in records:
+        if record.type == CLUSTER and record.inputs.get("secretManagerConfig", {}).get("enabled"):
+            addons.add("secret_manager")
+    return frozenset(addons)
+
+
 def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
+    addons = cluster_addons(records)
     pools = []
     for record in records:
         if record.type != NODE_POOL:
@@ -104,6 +130,7 @@ def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
                 labels=dict(node.get("labels", {})),
                 taints=frozenset(t["key"] for t in node.get("taints", []) if t.get("effect") == "NO_SCHEDULE"),
                 gpus=int(sum(a.get("count", 1) for a in node.get("guestAccelerators", []))),
+                addons=addons,
             )
         )
     return pools
@@ -140,7 +167,7 @@ def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
             requests = container.get("resources", {}).get("requests", {})
             cpu += parse_cpu(requests.get("cpu", default.get("cpu", "0")))
             memory += parse_gib(requests.get("memory", default.get("memory", "0")))
-            gpus += int(float(requests.get("nvidia.com/gpu", 0)))
+            gpus += int(float(requests.get(GPU_RESOURCE, 0)))
         spread = [c["topologyKey"] for c in pod.get("topologySpreadConstraints", []) if c.get("whenUnsatisfiable") == "DoNotSchedule"]
         shape = Pod(
             owner=f"{namespace}/{metadata.get('name', record.name)}",
@@ -151,19 +178,21 @@ def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
             spread_key=spread[0] if spread else None,
             whole_node=template.get("metadata", {}).get("labels", {}).get(WHOLE_NODE_LABEL) == "true",
             gpus=gpus,
+            priority=PRIORITY_VALUES.get(pod.get("priorityClassName"), 0),
         )
         pods.extend([shape] * int(spec.get("replicas", 1)))
     return pods
 
 
-def system_pods() -> tuple[tuple[float, float], list[Pod]]:
-    """GKE's own pods: (vCPU, GiB) the DaemonSets take on every node, and the cluster's system
-    Deployments' pods, which go wherever they fit (they tolerate no taint)."""
+def system_pods(addons: Collection[str] = ()) -> tuple[tuple[float, float], list[Pod]]:
+    """GKE's own pods: (vCPU, GiB) the DaemonSets take on every node (the ``addons``' too), and
+    the cluster's system Deployments' pods, system-cluster-critical, which go wherever they fit
+    but tolerate no taint of ours: never onto the Spot or the GPU pool."""
     figures = catalog.gke_system_pods()
-    per_node = figures["per_node"].values()
+    per_node = [*figures["per_node"].values(), *(p for addon in sorted(addons) for p in figures["per_node_with"][addon].values())]
     daemons = (sum(parse_cpu(p["cpu"]) for p in per_node), sum(parse_gib(p["memory"]) for p in per_node))
     cluster = [
-        Pod(owner=f"kube-system/{name}", cpu=parse_cpu(p["cpu"]), memory=parse_gib(p["memory"]))
+        Pod(owner=f"kube-system/{name}", cpu=parse_cpu(p["cpu"]), memory=parse_gib(p["memory"]), priority=SYSTEM_CLUSTER_CRITICAL)
         for name, p in figures["per_cluster"].items()
         for _ in range(p.get("replicas", 1))
     ]
@@ -174,7 +203,7 @@ def place(pools: Sequence[Pool], pods: Sequence[Pod]) -> Placement:
     """Pack ``pods`` onto every pool at its minimum, adding nodes as the autoscaler would."""
     nodes = [Node(pool, *pool.allocatable) for pool in pools for _ in range(pool.min_nodes)]
     unschedulable = []
-    for pod in sorted(pods, key=lambda p: (-p.gpus, -p.cpu, -p.memory, p.owner)):
+    for pod in sorted(pods, key=lambda p: (-p.priority, -p.gpus, -p.cpu, -p.memory, p.owner)):
         fitting = [n for n in nodes if _fits(pod, n) and _spread_allows(pod, n, nodes)]
         if fitting:
             node = max(fitting, key=lambda n: n.free_cpu)
@@ -194,7 +223,69 @@ def at_rest(records: Sequence[ResourceRecord], region: str, guests: Sequence[Res
     """The cluster at rest: the system pods and the pods of ``records`` (and of the stacks whose
     namespaces live in this cluster, ``guests``) at their declared replicas."""
     pools = pools_of(records, region)
-    return place(pools, system_pods()[1] + pods_of(records) + pods_of(guests))
+    return place(pools, system_pods(cluster_addons(records))[1] + pods_of(records) + pods_of(guests))
+
+
+def without_spot(records: Sequence[ResourceRecord], region: str, guests: Sequence[ResourceRecord] = (), grow: bool = True) -> Placement:
+    """The cluster with no Spot capacity. ``grow=False`` is the moment every Spot node is
+    preempted: the other nodes keep their pods, and the Spot nodes' pods are rescheduled onto
+    whatever room those nodes have, before the autoscaler adds a node. ``grow=True`` is a zone
+    with no Spot capacity for as long as it lasts: every pod placed again on the pools that are
+    not Spot, grown to their maximum. Lower priorities wait first."""
+    resting = at_rest(records, region, guests)
+    if grow:
+        pools = [pool for pool in pools_of(records, region) if not pool.spot]
+        return place(pools, system_pods(cluster_addons(records))[1] + pods_of(records) + pods_of(guests))
+    kept = [node for node in resting.nodes if not node.pool.spot]
+    evicted = [pod for node in resting.nodes if node.pool.spot for pod in node.pods]
+    unschedulable = list(resting.unschedulable)
+    for pod in sorted(evicted, key=lambda p: (-p.priority, -p.gpus, -p.cpu, -p.memory, p.owner)):
+        fitting = [n for n in kept if _fits(pod, n) and _spread_allows(pod, n, kept)]
+        if not fitting:
+            unschedulable.append(pod)
+            continue
+        node = max(fitting, key=lambda n: n.free_cpu)
+        node.pods.append(pod)
+        node.free_cpu -= pod.cpu
+        node.free_memory -= pod.memory
+    return Placement(kept, unschedulable)
+
+
+HEADROOM_FLOOR = 0.10
+"""Share of an on-demand pool's allocatable CPU and memory (after the DaemonSets) that must stay
+free at rest: GKE's own requests move between versions (kube-dns 260m in one listing, 265m in
+another; metrics-server's nanny resizes it with the cluster) and two DaemonSets are not counted
+for want of a figure (prices.yaml), and a rollout's surge pod should start without a new node."""
+
+
+@dataclass(frozen=True)
+class Headroom:
+    pool: Pool
+    nodes: int
+    free_cpu: float
+    allocatable_cpu: float
+    free_memory: float
+    allocatable_memory: float
+
+    @property
+    def short(self) -> bool:
+        return self.free_cpu < HEADROOM_FLOOR * self.allocatable_cpu - 1e-9 or self.free_memory < HEADROOM_FLOOR * self.allocatable_memory - 1e-9
+
+
+def headroom(placement: Placement) -> list[Headroom]:
+    """What each on-demand CPU pool has free at rest, over the nodes it runs."""
+    pools: dict[str, Pool] = {}
+    for node in placement.nodes:
+        if node.pool.on_demand_cpu:
+            pools.setdefault(node.pool.name, node.pool)
+    found = []
+    for pool in pools.values():
+        nodes = [node for node in placement.nodes if node.pool.name == pool.name]
+        cpu, memory = pool.allocatable
+        found.append(
+            Headroom(pool, len(nodes), sum(n.free_cpu for n in nodes), cpu * len(nodes), sum(n.free_memory for n in nodes), memory * len(nodes))
+        )
+    return found
 
 
 def _eligible(pod: Pod, pool: Pool) -> bool:

@@ -28,6 +28,8 @@ class Machine:
     """vCPUs the machine is billed for: a shared-core machine's sustained share (e2-medium: 1)."""
     commit_1y_hourly: float | None
     """With a 1-year resource-based commitment; None when not offered or not read."""
+    spot_range: tuple[float, float] | None = None
+    """Lowest and highest Spot price per hour over the year to the catalog's date; None: not read."""
 
 
 class UnknownPrice(KeyError):
@@ -108,6 +110,7 @@ def machine(region: str, machine_type: str) -> Machine:
         bundled_gpus=entry.get("bundled_gpus", 0),
         billed_vcpus=entry.get("billed_vcpus", entry["vcpus"]),
         commit_1y_hourly=entry.get("commit_1y_hourly"),
+        spot_range=tuple(entry["spot_range"]) if entry.get("spot_range") else None,
     )
 
 

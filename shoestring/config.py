@@ -333,6 +333,10 @@ class StackConfig(_Strict):
     expected monthly estimate exceeds it."""
     expected_gpu_hours: float = Field(default=0, ge=0, le=744)
     """Hours a month a GPU node is expected to run (GPU node-hours), for the expected estimate."""
+    hours_per_month: float | None = Field(default=None, gt=0, le=catalog.HOURS_PER_MONTH)
+    """Hours a month the stack exists, for a part-time stack brought up for an experiment and
+    destroyed after (e.g. dev: 60). The estimate and the budget count those hours, with the
+    always-on figure (730 h) beside it. Unset: always on."""
     billing_account: str | None = Field(default=None, pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
     """Cloud Billing account ID (XXXXXX-XXXXXX-XXXXXX). When set, the stack declares a Cloud Billing
     budget alerting at 50/90/100%; stacks with the same account share one free zonal cluster."""

@@ -13,6 +13,7 @@ A resource type the estimator does not know is reported as not priced, never cou
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ NO_CHARGE = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:core/v1:ConfigMap",
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass",
     "kubernetes:core/v1:Secret",
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     "kubernetes:networking.gke.io/v1:HealthCheckPolicy",
@@ -74,6 +76,12 @@ class Line:
     """Monthly cost of scheduled runs (a CronJob's GPU node-hours), counted in the expected figure."""
     scheduled_gpu_hours: float = 0.0
     """GPU node-hours a month those runs take at most."""
+    spot_monthly: float = 0.0
+    """The part of ``idle_monthly`` that is Spot machine time, which moves with Spot prices."""
+    spot_hourly: float = 0.0
+    """The part of ``burst_hourly`` that is Spot machine time."""
+    spot_range: tuple[float, float] | None = None
+    """The machine's Spot price over the last year as shares of today's: (lowest, highest)."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +142,27 @@ class Estimate:
     @property
     def scheduled_gpu_hours(self) -> float:
         return round(sum(line.scheduled_gpu_hours for line in self.lines), 1)
+    hours_per_month: float | None = None
+    """Hours a month a part-time stack exists (``shoestring:hoursPerMonth``); None: always on."""
+
+    @property
+    def part_time(self) -> float:
+        """The share of the month the stack exists: every line lives and dies with it."""
+        return 1.0 if self.hours_per_month is None else self.hours_per_month / HOURS
+
+    @property
+    def always_on_idle_monthly_usd(self) -> float:
+        """The idle cost had the stack run all 730 hours."""
+        return round(sum(line.idle_monthly or 0.0 for line in self.lines), 2)
+
+    @property
+    def always_on_expected_monthly_usd(self) -> float:
+        return round(self.always_on_idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd + self.scheduled_monthly_usd, 2)
 
     @property
     def idle_monthly_usd(self) -> float:
-        return round(sum(line.idle_monthly or 0.0 for line in self.lines), 2)
+        """Idle for the hours the stack exists (all month unless it is part-time)."""
+        return round(sum(line.idle_monthly or 0.0 for line in self.lines) * self.part_time, 2)
 
     @property
     def burst_hourly_usd(self) -> float:
@@ -149,7 +174,8 @@ class Estimate:
 
     @property
     def expected_monthly_usd(self) -> float:
-        return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd + self.scheduled_monthly_usd, 2)
+        # A part-time stack's schedules fire only while it exists.
+        return round(self.idle_monthly_usd + self.expected_gpu_hours * self.burst_hourly_usd + self.scheduled_monthly_usd * self.part_time, 2)
 
     def budget_gpu_hours(self) -> float | None:
         """GPU node-hours a month the budget leaves beyond the expected estimate; None without a budget or a GPU price."""
@@ -160,7 +186,31 @@ class Estimate:
     @property
     def ceiling_monthly_usd(self) -> float:
         """Every pool at its maximum, all month: what the autoscalers could spend at worst."""
-        return round(sum((line.idle_monthly or 0.0) if line.ceiling_monthly is None else line.ceiling_monthly for line in self.lines), 2)
+        return round(sum((line.idle_monthly or 0.0) if line.ceiling_monthly is None else line.ceiling_monthly for line in self.lines) * self.part_time, 2)
+
+    @property
+    def spot_share(self) -> float:
+        """Spot machine time's share of the stack's machine bill (CPU nodes at rest and the
+        expected GPU node-hours): above one half, Spot dominates the stack."""
+        spot = sum(line.spot_monthly for line in self.lines) * self.part_time + self.expected_gpu_hours * sum(line.spot_hourly for line in self.lines)
+        machines = sum((line.idle_monthly or 0.0) for line in self.lines if line.item.endswith(" nodes")) * self.part_time
+        machines += self.expected_gpu_hours * sum(line.burst_hourly for line in self.lines if line.item.endswith("GPU nodes") or line.item == "GPU burst on the host's pool")
+        return spot / machines if machines else 0.0
+
+    @property
+    def expected_range_usd(self) -> tuple[float, float] | None:
+        """The expected figure at the lowest and the highest Spot prices of the last year (the
+        catalog's ``spot_range``), other lines as they are; None when no line is Spot."""
+        ranged = [line for line in self.lines if line.spot_range and (line.spot_monthly or line.spot_hourly)]
+        if not ranged:
+            return None
+
+        def at(which: int) -> float:
+            delta = sum((line.spot_range[which] - 1) * line.spot_monthly for line in ranged) * self.part_time
+            delta += self.expected_gpu_hours * sum((line.spot_range[which] - 1) * line.spot_hourly for line in ranged)
+            return round(self.expected_monthly_usd + delta, 2)
+
+        return at(0), at(1)
 
     @property
     def not_priced(self) -> list[str]:
@@ -181,6 +231,11 @@ class Estimate:
             "gpu_ceiling": None if self.gpu_ceiling is None else asdict(self.gpu_ceiling),
             "ceiling_monthly_usd": self.ceiling_monthly_usd,
             "budget_usd": self.budget_usd,
+            "hours_per_month": self.hours_per_month,
+            "always_on_idle_monthly_usd": self.always_on_idle_monthly_usd,
+            "always_on_expected_monthly_usd": self.always_on_expected_monthly_usd,
+            "spot_share": round(self.spot_share, 2),
+            "expected_range_usd": self.expected_range_usd,
             "over_budget": over_budget(self),
             "not_priced": self.not_priced,
             "notes": self.notes,
@@ -217,8 +272,12 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
+            result.hours_per_month = record.inputs.get("hoursPerMonth")
             if record.inputs.get("hostStack"):
                 result.lines.append(_shared_cluster(record.inputs["hostStack"], records, host_records, region))
+                burst = _gpu_burst_on_host(record.inputs["hostStack"], records, host_records, region)
+                if burst is not None:
+                    result.lines.append(burst)
         elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
             no_charge += 1
         else:
@@ -339,6 +398,9 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
 
     kind = "Spot" if spot else "on-demand"
     discount = 0.0 if spot else catalog.sustained_use_discount(machine_type)
+    machine = catalog.machine(region, machine_type)
+    spot_range = (machine.spot_range[0] / machine.spot_hourly, machine.spot_range[1] / machine.spot_hourly) if spot and machine.spot_range else None
+    spot_machine_hourly = machine.spot_hourly if spot else 0.0
     gpus = " + ".join(f"{a.get('count', 1)}× {a['type']}" for a in accelerators)
     what = f"{machine_type}{' with ' + gpus if gpus else ''}, {kind}, ${node_hourly:.4f}/h"
     spans = "totalMaxNodeCount" in (inputs.get("autoscaling") or {})
@@ -358,11 +420,23 @@ def _node_pool(pool: ResourceRecord, location: str, region: str | None, private_
                 burst_hourly=burst,
                 burst_max_hourly=(max_nodes - resting) * burst,
                 ceiling_monthly=max_nodes * ((node_hourly + ip_hourly) * HOURS + disk_monthly),
+                spot_monthly=resting * spot_machine_hourly * HOURS,
+                spot_hourly=spot_machine_hourly,
+                spot_range=spot_range,
             )
         ]
     sud = f", {discount:.0%} sustained-use discount" if discount else ""
     monthly_node = node_hourly * HOURS * (1 - discount)
-    lines = [Line(f"{name} nodes", f"{where}{resting} × {what}{sud} at rest{why} (up to {max_nodes})", resting * monthly_node, ceiling_monthly=max_nodes * monthly_node)]
+    lines = [
+        Line(
+            f"{name} nodes",
+            f"{where}{resting} × {what}{sud} at rest{why} (up to {max_nodes})",
+            resting * monthly_node,
+            ceiling_monthly=max_nodes * monthly_node,
+            spot_monthly=resting * spot_machine_hourly * HOURS,
+            spot_range=spot_range,
+        )
+    ]
     if resting:
         lines.append(
             Line(
@@ -615,6 +689,37 @@ def gpu_ceiling(records: Sequence[ResourceRecord]) -> GpuCeiling | None:
     per_node = int(sum(a.get("count", 1) for a in pools[0].inputs["nodeConfig"]["guestAccelerators"]))
     quota = next((r.inputs.get("quota") for r in _of(records, GPU_POOL_COMPONENT) if r.inputs.get("quota")), None)
     return GpuCeiling(nodes, per_node, quota.get("metric") if quota else None, int(quota["limit"]) if quota else None)
+def _gpu_burst_on_host(host: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str | None) -> Line | None:
+    """What this stack's GPU work costs on the host's GPU pool: a node per hour while it runs,
+    billed to the same project as the host's, so priced from the host's pool. None when no app
+    of this stack asks for GPUs."""
+    deployments = _of(records, capacity.DEPLOYMENT)
+    if not any(_requests_gpus(d) for d in deployments):
+        return None
+    pools = [p for p in _of(host_records or (), capacity.NODE_POOL) if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
+    if not pools or region is None:
+        return Line("GPU burst on the host's pool", f"its GPU apps run on {host}'s GPU pool — not priced: {host}'s plan is not available", None)
+    clusters = _of(host_records, "gcp:container/cluster:Cluster")
+    private = any(private_nodes(c) for c in clusters)
+    [line] = _node_pool(pools[0], _location_of(pools[0], clusters), region, private or private_nodes(pools[0]), 0)
+    if line.idle_monthly is None:
+        return dataclasses.replace(line, item="GPU burst on the host's pool")
+    return Line(
+        "GPU burst on the host's pool",
+        f"its GPU apps wake {host}'s {pools[0].name} (scale-to-zero, {host} pays it at rest): "
+        f"${line.burst_hourly:.4f}/h per node while a burst runs, up to {line.burst_max_hourly / line.burst_hourly:g} nodes" if line.burst_hourly else "",
+        0.0,
+        burst_hourly=line.burst_hourly,
+        burst_max_hourly=line.burst_max_hourly,
+        ceiling_monthly=line.ceiling_monthly,
+        spot_hourly=line.spot_hourly,
+        spot_range=line.spot_range,
+    )
+
+
+def _requests_gpus(deployment: ResourceRecord) -> bool:
+    containers = deployment.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    return any(float(c.get("resources", {}).get("requests", {}).get(capacity.GPU_RESOURCE, 0)) > 0 for c in containers)
 
 
 def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> float:
@@ -626,6 +731,34 @@ def node_monthly(pool: ResourceRecord, region: str, private_nodes: bool) -> floa
     hourly = catalog.node_hourly(region, machine_type, spot, gpus) * (1 - discount)
     ip = 0.0 if private_nodes else catalog.node_external_ip_hourly(region, spot)
     return (hourly + ip) * HOURS + node.get("diskSizeGb", 100) * catalog.disk_monthly_per_gb(region, node.get("diskType", "pd-balanced"))
+
+
+def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Sequence[ResourceRecord] = ()) -> list[str]:
+    """Why the stack's on-demand pools are too full at rest (below ``capacity.HEADROOM_FLOOR``),
+    each naming the pool, the node that would fix it and what that node costs; [] when none is."""
+    region = region_of(records)
+    if region is None or not _of(records, capacity.NODE_POOL):
+        return []
+    try:
+        placement = capacity.at_rest(records, region, guests)
+    except catalog.UnknownPrice:
+        return []
+    private = any(private_nodes(c) for c in _of(records, "gcp:container/cluster:Cluster"))
+    problems = []
+    for room in capacity.headroom(placement):
+        if not room.short:
+            continue
+        pool = room.pool
+        [record] = [r for r in _of(records, capacity.NODE_POOL) if r.name == pool.name]
+        fix = f"raise its minNodes to {room.nodes + 1}" + (f" and maxNodes to {room.nodes + 1}" if room.nodes >= pool.max_nodes else "")
+        problems.append(
+            f"stack {stack}: {pool.name} (on-demand {pool.machine.name}) keeps {room.free_cpu:.2f} of {room.allocatable_cpu:.2f} vCPU "
+            f"and {room.free_memory:.2f} of {room.allocatable_memory:.2f} GiB free at rest with {room.nodes} node(s), below the "
+            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (README \"Headroom floor\"). "
+            f"{fix[0].upper()}{fix[1:]}: 1 more {pool.machine.name} at ${node_monthly(record, region, private):,.2f}/month; "
+            "or give the pool a larger machine type, or lower the apps' requests"
+        )
+    return problems
 
 
 def _at_rest(records: Sequence[ResourceRecord], region: str | None, notes: list[str]) -> capacity.Placement | None:

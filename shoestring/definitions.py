@@ -282,6 +282,10 @@ class App(_Workload):
     whole_node: bool = False
     """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
     without, pods of whole-node apps never share a node."""
+    spot: bool = False
+    """The app survives losing a pod at 30 seconds' notice (stateless), so its replicas may run on
+    the cluster's Spot nodes: with two or more replicas, at least one stays on on-demand capacity.
+    False keeps every replica on on-demand nodes."""
     public: Public | None = None
     """One line makes the app public: `public=Public(hosts=("blog.example.com",))`."""
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"

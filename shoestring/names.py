@@ -176,3 +176,17 @@ PROJECT_APIS_TYPE = "shoestring:gcp:ProjectApis"
 def api_service_name(component: str, api: str) -> str:
     """The Pulumi name of the resource enabling ``api`` in the ProjectApis named ``component``."""
     return f"{component}-{api.split('.')[0]}"
+
+
+USER_FACING_PRIORITY = "shoestring-user-facing"
+"""PriorityClass of the apps people wait on: above batch, so when capacity is short batch waits."""
+BATCH_PRIORITY = "shoestring-batch"
+"""PriorityClass of work that retries (GPU batch): never preempts, waits for room instead."""
+PRIORITY_VALUES = {USER_FACING_PRIORITY: 1000, BATCH_PRIORITY: 100}
+"""Their values: both far below GKE's system-cluster-critical (2,000,000,000), which kube-dns and
+its peers carry, and above the cluster autoscaler's expendable cut-off (-10), so pending pods of
+either class still add nodes."""
+SYSTEM_CLUSTER_CRITICAL = 2_000_000_000
+"""Priority of GKE's own cluster pods (kube-dns, metrics-server...)."""
+SPOT_TAINT_KEY = "cloud.google.com/gke-spot"
+"""Key of the taint on the Spot pool's nodes (components/spot_pool.py), which the capacity model honours."""

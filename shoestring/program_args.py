@@ -15,7 +15,8 @@ from components.node_pool import POOL_LABEL
 from components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from shoestring import capacity, catalog, config
 from shoestring.config import ProjectInstance, StackConfig
-from shoestring.names import FREE_TIER_LABEL, STACK_LABEL
+from components.internal_service import tolerates_spot
+from shoestring.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
 from shoestring.definitions import App, Batch
 
 
@@ -81,6 +82,8 @@ def cloud_billing_budget(cfg: StackConfig) -> bool:
 
 def budget(cfg: StackConfig, project_number: pulumi.Input[str] | None) -> MonthlyBudgetArgs:
     args: MonthlyBudgetArgs = {"monthly_usd": cfg.budget, "expected_gpu_hours": cfg.expected_gpu_hours}
+    if cfg.hours_per_month is not None:
+        args["hours_per_month"] = cfg.hours_per_month
     if not cfg.owns_cluster:
         args["host_stack"] = cfg.host_stack
     if cloud_billing_budget(cfg):
@@ -227,8 +230,10 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
         "resources": app.resources.model_dump(),
         "service_type": app.service_type,
         "whole_node": app.whole_node,
+        "spot": app.spot,
+        "priority_class": priority_class(app),
         "placement": f"default pool ({owner.default_pool.machine_type})"
-        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None else ""),
+        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None and tolerates_spot(app.spot, app.replicas, app.gpus) else ""),
     }
     if app.public is not None:
         spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}
@@ -276,9 +281,15 @@ def batch_spec(cfg: StackConfig, batch: Batch) -> BatchSpec:
         "completions": batch.shards,
         "max_hours": batch.max_hours,
         "retries": batch.retries,
+        "priority_class": BATCH_PRIORITY,
     }
     if batch.schedule is not None:
         spec["schedule"] = batch.schedule
     if batch.gpus:
         spec |= _gpu_placement(cfg, batch.gpus)
     return spec
+
+
+def priority_class(app: App) -> str:
+    """GPU work is batch (its pool scales from zero, and it retries); every other app is user-facing."""
+    return BATCH_PRIORITY if app.gpus else USER_FACING_PRIORITY

@@ -200,7 +200,15 @@ def cost_table(estimate: cost.Estimate) -> Table:
         burst = f"{line.burst_hourly:,.4f}" if line.burst_hourly else ""
         table.add_row(line.item, line.detail, idle, burst)
     table.add_section()
-    table.add_row("[bold]Idle total[/bold]", "every pool at rest (its minimum, or what the pods' requests need), all month", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
+    if estimate.hours_per_month is not None:
+        table.add_row(
+            "Always on",
+            f"as if it ran all {cost.HOURS} h: idle ${estimate.always_on_idle_monthly_usd:,.2f}, expected ${estimate.always_on_expected_monthly_usd:,.2f}",
+            f"{estimate.always_on_idle_monthly_usd:,.2f}",
+            "",
+        )
+    when = f"for the {estimate.hours_per_month:g} h a month it exists (hoursPerMonth)" if estimate.hours_per_month is not None else "all month"
+    table.add_row("[bold]Idle total[/bold]", f"every pool at rest (its minimum, or what the pods' requests need), {when}", f"[bold]{estimate.idle_monthly_usd:,.2f}[/bold]", "")
     table.add_row("GPU node at burst", f"one GPU node running; all GPU nodes at their maximum: ${estimate.burst_max_hourly_usd:,.4f}/h{_ceiling(estimate)}", "", f"{estimate.burst_hourly_usd:,.4f}")
     for always_on in estimate.always_on_gpu:
         table.add_row("Always-on GPU", f"{always_on} (in the idle total)", "", "")
@@ -211,6 +219,9 @@ def cost_table(estimate: cost.Estimate) -> Table:
         f"[bold]{estimate.expected_monthly_usd:,.2f}[/bold]",
         "",
     )
+    spot = spot_range(estimate)
+    if spot:
+        table.add_row("Spot price range", spot, "", "")
     table.add_row("Budget", _budget_status(estimate), "" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}", "")
     if estimate.rates:
         table.add_section()
@@ -224,9 +235,12 @@ def cost_table(estimate: cost.Estimate) -> Table:
 def cost_summary(estimate: cost.Estimate) -> str:
     """The cost lines of `make plan`: the figures, then each always-on GPU Deployment."""
     scheduled = f" + {estimate.scheduled_gpu_hours:g} scheduled" if estimate.scheduled_gpu_hours else ""
+    part_time = (
+        f" for {estimate.hours_per_month:g} h (always on: ${estimate.always_on_expected_monthly_usd:,.2f})" if estimate.hours_per_month is not None else ""
+    )
     lines = [
         f"cost: ${estimate.idle_monthly_usd:,.2f}/month idle · ${estimate.burst_hourly_usd:,.4f}/h per GPU node at burst · "
-        f"${estimate.expected_monthly_usd:,.2f}/month expected ({estimate.expected_gpu_hours:g}{scheduled} GPU node-hours) · "
+        f"${estimate.expected_monthly_usd:,.2f}/month expected{part_time} ({estimate.expected_gpu_hours:g}{scheduled} GPU node-hours) · "
         f"{_budget_status(estimate)}"
     ]
     lines += [f"always-on GPU: {always_on}" for always_on in estimate.always_on_gpu]
@@ -239,6 +253,19 @@ def _ceiling(estimate: cost.Estimate) -> str:
         return ""
     quota = f"; quota {ceiling.quota_metric} {ceiling.quota_limit}" if ceiling.quota_metric else "; no GPU quota declared (gpuPool.quota)"
     return f" ({ceiling.nodes} nodes × {ceiling.gpus_per_node} GPU{quota})"
+
+
+def spot_range(estimate: cost.Estimate) -> str:
+    """Where Spot is most of the stack's machine bill: the expected figure at the last year's
+    lowest and highest Spot prices (prices.yaml `spot_range`); '' otherwise."""
+    found = estimate.expected_range_usd
+    if found is None or estimate.spot_share <= 0.5:
+        return ""
+    low, high = found
+    return (
+        f"Spot is {estimate.spot_share:.0%} of its machine bill, and Spot prices move: expected ${low:,.2f}–${high:,.2f}/month at the "
+        f"lowest and highest Spot prices of the year to {cost.catalog.data_date()} (today's: ${estimate.expected_monthly_usd:,.2f})"
+    )
 
 
 def _budget_status(estimate: cost.Estimate) -> str:

@@ -208,3 +208,12 @@ class TestControlPlane:
         assert "shoestring:controlPlane.authorisedNetworks is not a known setting; did you mean authorizedNetworks?" in problem(
             controlPlane={"authorisedNetworks": []}
         )
+
+
+def test_a_part_time_stack_may_say_how_many_hours_a_month_it_lives():
+    assert load(hoursPerMonth=60).hours_per_month == 60
+    assert load().hours_per_month is None  # always on
+
+
+def test_hours_per_month_beyond_the_month_is_refused_naming_the_key():
+    assert "shoestring:hoursPerMonth = '800': Input should be less than or equal to 730" in problem(hoursPerMonth=800)

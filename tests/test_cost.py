@@ -377,3 +377,64 @@ def _resource_args(record: offline.Record) -> ResourceValidationArgs:
 def _with_budget_of(stack: str, budget: float) -> cost.Estimate:
     raw = config.read_stack_files(stack)[0] | {"shoestring:budget": str(budget)}
     return cost.estimate(stack, offline.run(stack, config=raw).records)
+
+
+class TestEstimatesAtTheEdges:
+    """Issue 21 item 4: a guest's GPU burst, a part-time stack, and Spot prices that move."""
+
+    def test_a_stack_in_anothers_cluster_prices_its_gpu_burst_on_the_hosts_pool(self, plans):
+        staging = cost.estimate("staging", plans["staging"].records, plans["prod"].records)
+        prod = cost.estimate("prod", plans["prod"].records)
+        burst = line(staging, "GPU burst on the host's pool")
+        assert burst.idle_monthly == 0 and "prod's gpu-pool" in burst.detail
+        # One g2-standard-4 Spot node, its 100 GB pd-balanced disk and its address: prod's own rate.
+        assert staging.burst_hourly_usd == prod.burst_hourly_usd == pytest.approx(0.397336 + SPOT_NODE_IP + 100 * PD_BALANCED / HOURS, abs=1e-4)
+        assert staging.ceiling_monthly_usd > 100  # both GPU nodes all month, not $0.06
+
+    def test_a_guest_without_gpu_work_has_no_burst_on_the_hosts_pool(self, plans):
+        without_gpus = [r for r in plans["staging"].records if not (r.type == capacity.DEPLOYMENT and r.name.startswith("ml"))]
+        staging = cost.estimate("staging", without_gpus, plans["prod"].records)
+        assert not [x for x in staging.lines if x.item == "GPU burst on the host's pool"] and staging.burst_hourly_usd == 0
+
+    def test_a_part_time_stack_is_priced_for_its_hours_with_the_always_on_figure_beside_it(self, plans):
+        dev = cost.estimate("dev", plans["dev"].records)
+        assert dev.hours_per_month == 60
+        assert dev.idle_monthly_usd == pytest.approx(dev.always_on_idle_monthly_usd * 60 / HOURS, abs=0.01)
+        assert dev.expected_monthly_usd == pytest.approx(dev.idle_monthly_usd + 10 * dev.burst_hourly_usd, abs=0.01)
+        assert dev.always_on_expected_monthly_usd > 100 > 20 > dev.expected_monthly_usd
+
+    def test_a_stack_without_hours_per_month_is_priced_always_on(self, plans):
+        prod = cost.estimate("prod", plans["prod"].records)
+        assert prod.hours_per_month is None and prod.idle_monthly_usd == prod.always_on_idle_monthly_usd
+
+    def test_every_machines_spot_price_sits_inside_the_years_range(self):
+        for region in catalog.regions():
+            for name in catalog.machine_types(region):
+                machine = catalog.machine(region, name)
+                assert machine.spot_range is not None, f"{region} {name}"
+                low, high = machine.spot_range
+                assert low <= machine.spot_hourly <= high, f"{region} {name}"
+
+    def test_where_spot_dominates_make_cost_shows_the_years_range(self, plans):
+        dev = cost.estimate("dev", plans["dev"].records)
+        low, high = dev.expected_range_usd
+        assert dev.spot_share > 0.5 and low < dev.expected_monthly_usd <= high
+        # e2-standard-2 Spot in us-central1 fell to $0.026792/h on 2026-01-01 (Cyclenerd a8a2405).
+        assert "Spot is 98% of its machine bill" in render_spot(dev) and f"${low:,.2f}–${high:,.2f}" in render_spot(dev)
+
+    def test_where_spot_is_a_minority_no_range_is_shown(self, plans):
+        prod = cost.estimate("prod", plans["prod"].records)
+        assert prod.spot_share < 0.5 and render_spot(prod) == ""
+
+    def test_make_cost_all_prices_stagings_burst_and_devs_hours(self):
+        result = CliRunner().invoke(cli, ["cost", "--stack", "all", "--json"])
+        stacks = {s["stack"]: s for s in json.loads(result.output)["stacks"]}
+        assert stacks["staging"]["burst_hourly_usd"] > 0
+        assert stacks["dev"]["hours_per_month"] == 60
+        assert stacks["dev"]["expected_monthly_usd"] < stacks["dev"]["always_on_expected_monthly_usd"]
+
+
+def render_spot(estimate: cost.Estimate) -> str:
+    from shoestring import render
+
+    return render.spot_range(estimate)

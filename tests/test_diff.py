@@ -180,9 +180,10 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(pl
     part = section(report(plans, replan({"dev": {"defaultPool.maxNodes": (2, 4)}})), "dev")
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
-    # Two more e2-medium Spot nodes with their 30 GB pd-standard disks and external IPs at full scale: 2 x (14.68 + 1.20 + 1.825).
-    assert "at full scale $410.35 → $445.75/month (+$35.40)" in part
-    assert "idle $108.46 → $108.46/month (no change)" in part
+    # Two more e2-standard-2 Spot nodes with their 30 GB pd-standard disks and external IPs at full
+    # scale, for the 60 hours a month dev exists: 2 x (29.35 + 1.20 + 1.825) x 60 / 730.
+    assert "at full scale $36.14 → $41.46/month (+$5.32)" in part
+    assert "idle $8.67 → $8.67/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(plans, replan):
@@ -228,7 +229,7 @@ def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
 
 
 def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(plans, replan, monkeypatch):
-    # A second on-demand and a second Spot node always on: the expected cost passes prod's $100.
+    # Two more on-demand nodes always on: the expected cost passes prod's $115.
     after = replan({"prod": {"defaultPool.minNodes": (1, 3)}})
     # `make diff` itself, its two plans being these records: it prints the report, then exits 1.
     monkeypatch.setattr(diff, "plans_at", lambda ref: shipped(plans))
@@ -240,10 +241,10 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     first_lines = text.splitlines()[:4]
     [breach] = [line for line in first_lines if line.startswith("> :no_entry:")]
     assert breach.startswith("> :no_entry: **`prod` is over budget**: stack prod: expected $")
-    assert "exceeds its budget of $100.00/month" in breach
+    assert "exceeds its budget of $115.00/month" in breach
     part = section(text, "prod")
-    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $100.00/month" in part
-    assert "> :moneybag: **Expected cost $86.83 → $" in part
+    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $115.00/month" in part
+    assert "> :moneybag: **Expected cost $111.29 → $" in part
 
 
 def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_the_budget_leaves(plans, replan):
@@ -254,8 +255,8 @@ def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_t
     assert f"> :moneybag: **Maximum GPU burst ${20 * per_node:,.4f} → ${24 * per_node:,.4f}/h** (20 → 24 GPU nodes)" in part
     assert f"costs +${round(4 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
     assert "The ceiling needs 24 GPUs; the declared quota PREEMPTIBLE_NVIDIA_L4_GPUS = 24 admits it" in part
-    # prod's $100 budget less its expected $86.83, at $0.4135 a GPU node-hour.
-    assert f"The budget of $100.00/month leaves {(100 - 86.83) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
+    # prod's $115 budget less its expected $111.29, at $0.4135 a GPU node-hour.
+    assert f"The budget of $115.00/month leaves {(115 - 111.29) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
 
 
 def test_a_small_change_in_cost_is_not_flagged(plans, replan):

@@ -52,8 +52,12 @@ class TestSpotPool:
         assert (node["machineType"], node["spot"]) == ("n2d-standard-2", True)
         assert node["labels"] == {POOL_LABEL: "spot", CAPACITY_LABEL: "spot"}
         assert pool.inputs["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 3}
-        assert "taints" not in node  # any CPU pod may land there; apps with spare replicas spread across both
         assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+
+    def test_it_repels_every_pod_that_does_not_tolerate_spot_so_system_pods_stay_on_demand(self):
+        pool = only(offline.declare(lambda: SpotPool("spot", COMMON), stack="test"), NODE_POOL)
+        # GKE's documented Spot taint (cloud.google.com/kubernetes-engine/docs/how-to/spot-vms).
+        assert pool.inputs["nodeConfig"]["taints"] == [{"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}]
 
     def test_nodes_use_the_given_account_the_metadata_server_and_shielded_vms(self, default_pool):
         node = default_pool.inputs["nodeConfig"]

@@ -15,7 +15,7 @@ def test_the_plan_tree_shows_components_resources_and_the_settings_that_matter()
     assert "stack dev" in result.output
     assert "ZonalCluster shoestring-dev" in result.output
     assert "zone us-central1-a" in result.output
-    assert "e2-medium · 1–2 nodes · spot" in result.output
+    assert "e2-standard-2 · 1–2 nodes · spot" in result.output
     assert "g2-standard-4 · 1× nvidia-l4 (driver LATEST) · 0–1 nodes" in result.output
     assert "taint nvidia.com/gpu=present:NO_SCHEDULE" in result.output
 

@@ -50,7 +50,7 @@ def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
 
     block = readme_block("advise")
     prod, guests = plans["prod"].records, plans["staging"].records
-    found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25)
+    found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25, addons=capacity.cluster_addons(prod))
     current = advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests))
     assert cost.region_of(prod) == "us-central1"
     expected = advisor.markdown("prod", found, current, top=6)

@@ -93,7 +93,7 @@ def _sdk_class(type_token: str) -> type:
     `kubernetes:networking.k8s.io/v1:NetworkPolicy` -> pulumi_kubernetes.networking.v1.NetworkPolicy."""
     package, module, name = type_token.split(":")
     group, _, version = module.partition("/")
-    built_in = group in ("core", "apps", "networking.k8s.io")
+    built_in = group in ("core", "apps", "networking.k8s.io", "scheduling.k8s.io")
     if package == "kubernetes" and not built_in:
         return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # a CRD's kind
     if package == "kubernetes":
