@@ -114,7 +114,8 @@ class TestBurst:
         ceiling = 2 * 20 * hourly
         assert f"ceiling: 2 h (max_hours) × 20 nodes × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
         left = estimate.budget_usd - estimate.expected_monthly_usd
-        assert f"leaves ${left:,.2f}; after this run at its ceiling, ${left - ceiling:,.2f}" in text
+        after = left - ceiling
+        assert f"leaves ${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget") in text
         assert "Verdict: dry run — nothing was created." in text
         assert not created_jobs(kube)
         assert {str(r.method).upper().rsplit(".", 1)[-1] for r in kube.emulator} <= {"GET"}  # kmock saw no write

@@ -196,12 +196,9 @@ def _print_price(session: Session, target: Target, price: Price) -> None:
     after = left - price.ceiling
     line = (
         f"budget: ${price.budget:,.2f}/month; the stack's expected ${price.expected:,.2f}/month (its expectedGpuHours included) leaves "
-        f"${left:,.2f}; after this run at its ceiling, ${after:,.2f}"
+        f"${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget")
     )
-    if after < 0:
-        session.info(f"[bold red]{line}: over budget[/bold red]")
-    else:
-        session.info(line)
+    session.info(f"[bold red]{line}[/bold red]" if after < 0 else line)
 
 
 def job_name(batch: str, now: float) -> str:
@@ -339,3 +336,25 @@ def scale_down(session: Session) -> None:
             f"{len(going)} GPU node{'s' if len(going) != 1 else ''} ({', '.join(going)}) hold nothing: the autoscaler removes "
             f"{'each' if len(going) != 1 else 'it'} after {int(scaling.SCALE_DOWN_UNNEEDED.total_seconds() // 60)} min unneeded"
         )
+
+
+def readme_sample(batch: str = "ml/embed", environment: str = "prod") -> str:
+    """README's `on-call burst --dry-run` sample, as the CLI prints it (`python -m shoestring docs`).
+    A dry run sends no request, so a kubeconfig naming no reachable server is enough."""
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from shoestring.oncall.cli import cli
+
+    with tempfile.TemporaryDirectory() as directory:
+        kubeconfig = Path(directory) / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: docs\nclusters: [{name: docs, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+            "users: [{name: docs, user: {token: none}}]\ncontexts: [{name: docs, context: {cluster: docs, user: docs}}]\n"
+        )
+        result = CliRunner().invoke(cli, ["burst", batch, "--dry-run", "--env", environment, "--kubeconfig", str(kubeconfig)])
+    if result.exit_code != 0:
+        raise RuntimeError(f"on-call burst --dry-run failed: {result.output}")
+    return f"```console\n$ on-call burst {batch} --dry-run --env {environment}\n{result.output}```\n"
