@@ -146,6 +146,7 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
     """The cheapest on-demand + Spot pool shapes that fit STACK's pods with headroom, keeping
     system pods and a replica of every app on on-demand nodes, and the saving against today's."""
     from shoestring import advisor, capacity
+    from shoestring.oncall.runbooks import burst
 
     plan = _run(stack)
     region = cost.region_of(plan.records)
@@ -212,6 +213,7 @@ def docs(check: bool) -> None:
     from click.testing import CliRunner
 
     from shoestring import advisor, capacity
+    from shoestring.oncall.runbooks import burst
 
     plans = {stack: _run(stack) for stack in offline.stacks()}
     prod, guests = plans["prod"].records, plans["staging"].records
@@ -221,6 +223,7 @@ def docs(check: bool) -> None:
         "plan-sample": f"```console\n$ make plan\n{sample}```\n",
         "what-it-costs": report.markdown(plans),
         "gpu-burst": report.gpu_burst_markdown("prod", prod),
+        "burst-dry-run": burst.readme_sample(),
         "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
         "config-reference": config.reference_markdown(),
         "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),

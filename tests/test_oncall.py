@@ -23,6 +23,10 @@ from shoestring import config
 from shoestring.oncall.cli import cli
 
 LABELS = {"app.kubernetes.io/name": "frontend"}
+GPU_POD_PLACEMENT = {
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "nodeSelector": {"shoestring.dev/pool": "gpu"},
+}
 
 
 class KubeApi:
@@ -333,6 +337,7 @@ class TestCheckHealth:
         kube.put("apps/v1/deployments", "ml", worker)
         pending = pod("worker-0", remote["new"][:12], app="worker")
         pending["metadata"]["namespace"] = "ml"
+        pending["spec"] |= GPU_POD_PLACEMENT  # as the Deployment the program declares places it
         pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}
         kube.put("v1/pods", "ml", pending)
         kube.put("v1/events", "ml", {

@@ -37,6 +37,14 @@ def test_the_gpu_burst_figures_in_readme_are_the_helpers_output(plans):
     assert block == report.gpu_burst_markdown("prod", plans["prod"].records), "run `python -m shoestring docs` (or paste `python -m shoestring gpu-burst`)"
 
 
+def test_the_on_call_burst_dry_run_in_readme_is_what_it_prints():
+    from shoestring.oncall.runbooks import burst
+
+    block = readme_block("burst-dry-run")
+    assert "Verdict: dry run — nothing was created." in block
+    assert block == burst.readme_sample(), "run `python -m shoestring docs`"
+
+
 def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_types(plans):
     from shoestring import permissions
 

@@ -12,12 +12,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import click
 from rich.console import Console
 
 from shoestring.oncall.session import (
-    CANNOT_CHECK, HEALTHY, REQUEST_TIMEOUT_SECONDS, UNHEALTHY, WAITING, CannotCheck, Session, StoppedByUser, Target, connect, find_target,
+    CANNOT_CHECK, HEALTHY, REQUEST_TIMEOUT_SECONDS, UNHEALTHY, WAITING, CannotCheck, Session, StoppedByUser, Target, cluster_target, connect,
+    find_batch, find_target,
 )
 
 RunbookFunction = Callable[..., None]
@@ -25,15 +27,22 @@ DEFAULT_ENVIRONMENT = "dev"
 """The stack a runbook looks at without --env (or ON_CALL_ENV): the one `make` plans by default."""
 
 
-def runbook(steps: int, *options: Callable, applies: Callable[[Target], None] | None = None) -> Callable[[RunbookFunction], click.Command]:
+Subject = Literal["app", "batch", "cluster"]
+
+
+def runbook(
+    steps: int, *options: Callable, applies: Callable[[Target], None] | None = None, subject: Subject = "app",
+) -> Callable[[RunbookFunction], click.Command]:
     """Make ``function(session, **options)`` an `on-call` command walking ``steps`` steps.
     ``applies(target)`` raises CannotCheck for an app the runbook has nothing to do with; it runs
-    before the cluster is reached (no kubeconfig needed to be told so)."""
+    before the cluster is reached (no kubeconfig needed to be told so). ``subject`` is what the
+    runbook is about: an app (``--app``, ``--project``), a batch (``PROJECT/BATCH``) or the cluster."""
 
     def decorate(function: RunbookFunction) -> click.Command:
         def command(
-            app: str, project: str | None, env: str, yes: bool, wait: bool, wait_timeout: int, as_json: bool,
-            kubeconfig: str | None, context: str | None, from_stack: str | None, request_timeout: float, **extra,
+            env: str, yes: bool, wait: bool, wait_timeout: int, as_json: bool,
+            kubeconfig: str | None, context: str | None, from_stack: str | None, request_timeout: float,
+            app: str | None = None, project: str | None = None, batch: str | None = None, **extra,
         ) -> None:
             out = io.StringIO() if as_json else None
             console = Console(file=out, highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -45,7 +54,7 @@ def runbook(steps: int, *options: Callable, applies: Callable[[Target], None] | 
                 "kubeconfig_from": "KUBECONFIG" if source == click.core.ParameterSource.ENVIRONMENT else "--kubeconfig",
             }
             while True:
-                status, verdict, session = _walk(function, applies, console, app, project, env, assume_yes, access, steps, extra)
+                status, verdict, session = _walk(function, applies, console, _find(subject, app, project, batch), env, assume_yes, access, steps, extra)
                 if status != WAITING or not wait or time.monotonic() > deadline:
                     break
                 console.print(f"[cyan]waiting[/cyan]: checking again in {_poll_seconds():g} s (until --wait-timeout)")
@@ -59,19 +68,28 @@ def runbook(steps: int, *options: Callable, applies: Callable[[Target], None] | 
             sys.exit(status)
 
         command.__doc__ = function.__doc__
-        for option in reversed(_COMMON + list(options)):
+        for option in reversed(_SUBJECT[subject] + _COMMON + list(options)):
             command = option(command)
         return click.command(function.__name__.replace("_", "-"))(command)
 
     return decorate
 
 
-def _walk(function, applies, console, app, project, env, assume_yes, access, steps, extra) -> tuple[int, str, Session | None]:
+def _find(subject: Subject, app: str | None, project: str | None, batch: str | None) -> Callable[[str], Target]:
+    """How the walk finds what the runbook is about, in the environment it is given."""
+    if subject == "batch":
+        return lambda env: find_batch(batch, env)
+    if subject == "cluster":
+        return cluster_target
+    return lambda env: find_target(app, project, env)
+
+
+def _walk(function, applies, console, find, env, assume_yes, access, steps, extra) -> tuple[int, str, Session | None]:
     """One walk through the runbook: its exit status, verdict line and session."""
     session = None
     try:
-        target = find_target(app, project, env)
-        console.print(f"[bold]{target.project.name}/{target.app.name}[/bold] in namespace [bold]{target.namespace}[/bold] ({env})")
+        target = find(env)
+        console.print(f"[bold]{target.title}[/bold] ({env})")
         if applies is not None:
             applies(target)
         session = Session(target, connect(**access), console, assume_yes=assume_yes, steps_total=steps)
@@ -104,9 +122,15 @@ def _poll_seconds() -> float:
     return float(os.environ.get("ON_CALL_POLL_SECONDS", "10"))
 
 
+_SUBJECT = {
+    "app": [
+        click.option("--app", required=True, help="App name, as in projects/<project>.py."),
+        click.option("--project", default=None, help="Project of the app, when the name alone is ambiguous."),
+    ],
+    "batch": [click.argument("batch", metavar="PROJECT/BATCH")],
+    "cluster": [],
+}
 _COMMON = [
-    click.option("--app", required=True, help="App name, as in projects/<project>.py."),
-    click.option("--project", default=None, help="Project of the app, when the name alone is ambiguous."),
     click.option(
         "--env", default=DEFAULT_ENVIRONMENT, show_default=True, envvar="ON_CALL_ENV",
         help="Stack the app runs in (stacks/Pulumi.<env>.yaml); the default is make's (STACK=dev). Also ON_CALL_ENV.",

@@ -25,8 +25,8 @@ from kubernetes import config as kubeconfig
 from rich.console import Console
 
 from shoestring import config, definitions
-from shoestring.config import ProjectInstance
-from shoestring.definitions import App
+from shoestring.config import ProjectInstance, StackConfig
+from shoestring.definitions import App, Batch
 
 HEALTHY, UNHEALTHY, CANNOT_CHECK, WAITING = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -50,31 +50,48 @@ class StoppedByUser(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """The app a runbook is about, as the stack deploys it."""
+    """What a runbook is about, as the stack deploys it: an app, a project's batch (``app`` is
+    then None), or the whole cluster (``project`` None too)."""
 
     environment: str
-    project: ProjectInstance
-    app: App
+    project: ProjectInstance | None
+    app: App | None
     gcp_project: str = ""
     """The GCP project the stack deploys into (its secrets live there)."""
+    batch: Batch | None = None
+    stack: StackConfig | None = None
+    """The stack's whole configuration (its GPU pool, budget...)."""
 
     @property
     def namespace(self) -> str:
         return self.project.namespace
 
     @property
+    def title(self) -> str:
+        """What the first line names: ``blog/frontend in namespace blog``."""
+        if self.project is None:
+            return "the cluster"
+        name = self.app.name if self.app is not None else self.batch.name
+        return f"{self.project.name}/{name}{' (batch)' if self.batch is not None else ''} in namespace {self.namespace}"
+
+    @property
     def selector(self) -> str:
         return f"app.kubernetes.io/name={self.app.name}"
 
 
-def find_target(app: str, project: str | None, environment: str) -> Target:
-    """Resolve ``--app``/``--project``/``--env`` against projects/ and stacks/Pulumi.<env>.yaml."""
+def load_stack(environment: str) -> StackConfig:
+    """The stack's configuration, from projects/ and stacks/Pulumi.<env>.yaml."""
     try:
-        stack = config.load(environment, config.read_stack_files(environment)[0], definitions.discover())
+        return config.load(environment, config.read_stack_files(environment)[0], definitions.discover())
     except FileNotFoundError as e:
         raise CannotCheck(f"unknown environment {environment!r}: {e}") from None
     except (config.ConfigError, definitions.DefinitionError) as e:
         raise CannotCheck(f"the {environment} stack's configuration is not valid: {e}") from None
+
+
+def find_target(app: str, project: str | None, environment: str) -> Target:
+    """Resolve ``--app``/``--project``/``--env`` against projects/ and stacks/Pulumi.<env>.yaml."""
+    stack = load_stack(environment)
     candidates = [
         (instance, deployed)
         for instance in stack.deployed
@@ -87,7 +104,25 @@ def find_target(app: str, project: str | None, environment: str) -> Target:
     if len(candidates) > 1:
         raise CannotCheck(f"app {app!r} is in several projects; name one with --project. Known apps: {known}")
     instance, deployed = candidates[0]
-    return Target(environment=environment, project=instance, app=deployed, gcp_project=stack.gcp_project)
+    return Target(environment=environment, project=instance, app=deployed, gcp_project=stack.gcp_project, stack=stack)
+
+
+def find_batch(name: str, environment: str) -> Target:
+    """Resolve ``PROJECT/BATCH`` against the batches the stack deploys (its parallelism and tag)."""
+    stack = load_stack(environment)
+    known = ", ".join(f"{i.name}/{b.name}" for i in stack.deployed for b in i.batches) or "none"
+    project, _, batch = name.partition("/")
+    found = [(i, b) for i in stack.deployed for b in i.batches if i.name == project and b.name == batch]
+    if not found:
+        raise CannotCheck(f"no batch {name!r} in {environment} (PROJECT/BATCH, as in projects/<project>.py). Known batches: {known}")
+    instance, deployed = found[0]
+    return Target(environment=environment, project=instance, app=None, gcp_project=stack.gcp_project, batch=deployed, stack=stack)
+
+
+def cluster_target(environment: str) -> Target:
+    """The stack's cluster as a whole, for runbooks about no one app."""
+    stack = load_stack(environment)
+    return Target(environment=environment, project=None, app=None, gcp_project=stack.gcp_project, stack=stack)
 
 
 @dataclass
@@ -105,11 +140,13 @@ class Kube:
     core: client.CoreV1Api = field(init=False)
     apps: client.AppsV1Api = field(init=False)
     batch: client.BatchV1Api = field(init=False)
+    policy: client.PolicyV1Api = field(init=False)
 
     def __post_init__(self) -> None:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
+        self.policy = client.PolicyV1Api(self.api)
         send = self.api.call_api
 
         def call_api(method: str, url: str, *args, **kwargs):
@@ -386,7 +423,7 @@ def _refused(error: client.ApiException, method: str, args: tuple, kube: Kube) -
 def _permission(method: str) -> tuple[str, str]:
     """('list', 'pods') from list_namespaced_pod, ('create', 'jobs') from create_namespaced_job."""
     verb, _, rest = method.partition("_")
-    noun = rest.removeprefix("namespaced_")
+    noun = rest.removeprefix("namespaced_").removesuffix("_for_all_namespaces")
     if noun.endswith("_log"):
         return "get", "pods/log"
-    return verb.replace("read", "get"), noun + "s"
+    return verb.replace("read", "get"), noun.replace("_", "") + "s"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from kubernetes.client import V1Pod
 
-from shoestring.oncall import commits
+from shoestring.oncall import commits, scaling
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session
 
@@ -186,26 +186,27 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
 
 
 def _gpu(session: Session, pods: list[V1Pod]) -> None:
-    if not session.target.app.gpus:
+    """A GPU app's pods that wait: for a scale-up the autoscaler triggered (waiting), or for what
+    holds them — quota, stockout, the pool's ceiling, no toleration or selector, the namespace's
+    quota, an image (shoestring/oncall/scaling.py). A GPU workload that is down is never healthy."""
+    target = session.target
+    if not target.app.gpus:
         session.info("not a GPU app: nothing to check")
         return
     pending = [p for p in pods if p.status.phase == "Pending"]
-    if not pending:
+    if not pending and len(pods) >= target.app.replicas:
         session.ok("no pod is waiting for a GPU node")
         return
+    events = scaling.events_by_object(session, target.namespace)
+    # The namespace's ResourceQuota refuses the ReplicaSet's pods before there is any pod to look at.
+    refusal = scaling.quota_refusal([e for name, found in events.items() if name.startswith(f"{target.app.name}-") for e in found])
+    if refusal is not None:
+        refusal.report(session)
+    elif not pending:
+        session.ok("no pod is waiting for a GPU node")
+    now = datetime.now(UTC)
     for pod in pending:
-        events = session.call(session.kube.core.list_namespaced_event, pod.metadata.namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
-        reasons = {e.reason: e.message for e in sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or datetime.min.replace(tzinfo=UTC))}
-        if "TriggeredScaleUp" in reasons:
-            session.waiting(f"pod {pod.metadata.name} is waiting for the GPU pool to scale up from zero: {reasons['TriggeredScaleUp']}")
-        elif "NotTriggerScaleUp" in reasons:
-            session.problem(f"pod {pod.metadata.name} cannot get a GPU node, the autoscaler will not add one: {reasons['NotTriggerScaleUp']}")
-        elif "FailedScheduling" in reasons:
-            message = reasons["FailedScheduling"]
-            why = "taint" if "taint" in message else "quota" if "quota" in message else "scheduling"
-            session.problem(f"pod {pod.metadata.name} fails {why}: {message}")
-        else:
-            session.info(f"pod {pod.metadata.name} is pending with no scheduling events yet")
+        scaling.why_pending(pod, events.get(pod.metadata.name, []), target.stack, now).report(session)
 
 
 def _tag(image: str) -> str:
