@@ -40,3 +40,16 @@ def zonal_cluster(name: str = "lab", zone: str = "europe-west1-b", opts=None, **
 
     network = ClusterNetwork(name, {"project": "acme", "region": zone.rsplit("-", 1)[0]}, opts)
     return ZonalCluster(name, {"project": "acme", "zone": zone, "network": network, **args}, opts)
+
+
+def plan_in_process(monkeypatch, change=lambda stack, plan: plan) -> None:
+    """Let `make plan` run the program in the test's own process (where the test's monkeypatches
+    hold) instead of the isolated child it uses, ``change`` applied to each stack's plan."""
+
+    def run_isolated(stacks, root=offline.ROOT):
+        try:
+            return {stack: change(stack, offline.run(stack)) for stack in stacks}
+        except ConfigError as e:
+            raise offline.PlanFailed(f"error: {e}") from None
+
+    monkeypatch.setattr(offline, "run_isolated", run_isolated)

@@ -78,10 +78,11 @@ class TestAtRest:
 class TestShippedProd:
     """Half the seed's cost, at least its capacity, and every app still served without Spot."""
 
-    def test_expected_cost_is_at_most_110_dollars_with_the_seeds_capacity(self, plans):
-        # $85.04 before GKE's own pods were kept off Spot (issue 21); the seed's was $146.04.
+    def test_expected_cost_is_within_its_115_dollar_budget_with_the_seeds_capacity(self, plans):
+        # $85.04 before GKE's own pods were kept off Spot (issue 21), $111.29 with the weekly GPU
+        # batch (issue 19); the seed's was $146.04.
         estimate = cost.estimate("prod", plans["prod"].records)
-        assert estimate.expected_monthly_usd <= 110
+        assert estimate.expected_monthly_usd <= 115
         nodes = capacity.at_rest(plans["prod"].records, "us-central1").nodes
         # The seed's 3 x n1-standard-1; shared-core machines count by the share they are billed for.
         assert sum(n.pool.machine.billed_vcpus for n in nodes) >= 3
@@ -212,15 +213,14 @@ class TestHeadroomFloor:
     def test_make_plan_fails_below_the_floor(self, plans, monkeypatch):
         from click.testing import CliRunner
 
+        from helpers import plan_in_process
+
         from shoestring import __main__ as cli_module
 
-        real = cli_module._run
-
-        def crowded(stack: str) -> offline.Plan:
-            plan = real(stack)
+        def crowded(stack: str, plan: offline.Plan) -> offline.Plan:
             return dataclasses.replace(plan, records=_raise_requests(plan.records, "blog-backend", "300m")) if stack == "prod" else plan
 
-        monkeypatch.setattr(cli_module, "_run", crowded)
+        plan_in_process(monkeypatch, crowded)
         result = CliRunner().invoke(cli_module.cli, ["plan", "--stack", "prod"])
         assert result.exit_code == 1
         assert "error: capacity: stack prod: default-pool (on-demand e2-standard-2)" in result.output

@@ -400,7 +400,8 @@ class TestEstimatesAtTheEdges:
         dev = cost.estimate("dev", plans["dev"].records)
         assert dev.hours_per_month == 60
         assert dev.idle_monthly_usd == pytest.approx(dev.always_on_idle_monthly_usd * 60 / HOURS, abs=0.01)
-        assert dev.expected_monthly_usd == pytest.approx(dev.idle_monthly_usd + 10 * dev.burst_hourly_usd, abs=0.01)
+        # Its weekly batch fires only while the stack exists: its scheduled cost for 60 of 730 hours.
+        assert dev.expected_monthly_usd == pytest.approx(dev.idle_monthly_usd + 10 * dev.burst_hourly_usd + dev.scheduled_monthly_usd * 60 / HOURS, abs=0.01)
         assert dev.always_on_expected_monthly_usd > 100 > 20 > dev.expected_monthly_usd
 
     def test_a_stack_without_hours_per_month_is_priced_always_on(self, plans):

@@ -215,15 +215,16 @@ def test_removing_prods_protection_stands_at_the_top(plans, replan):
 
 
 def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
-    shrunk = {"defaultPool.maxNodes": (3, 1), "spotPool.maxNodes": (3, 1), "projects.blog.apps.backend.replicas": (3, 6)}
+    shrunk = {"defaultPool.maxNodes": (3, 1), "spotPool.maxNodes": (3, 1), "spotPool.machineType": ("n2d-standard-2", "e2-small"), "projects.blog.apps.backend.replicas": (3, 6)}
     part = section(report(plans, replan({"prod": shrunk})), "prod")
-    # One e2-medium (0.94 vCPU allocatable) and one n2d-standard-2 (1.93) less 0.315 vCPU of system
-    # DaemonSets each, the system Deployments, 3 frontends (100m) and 6 backends (200m, as many as
-    # blog's quota admits with a rollout's surge): two stay Pending.
-    pools = "default-pool (at most 1 × e2-medium), gpu-pool (at most 20 × g2-standard-4), spot-pool (at most 1 × n2d-standard-2)."
-    assert part.split("\n\n")[1].startswith(
-        f"> :warning: **2 pods of blog/frontend would stay Pending**: they fit on no node even with every pool at its maximum — {pools}"
-    )
+    # One on-demand e2-standard-2 holding the system pods and a replica of each app, and one Spot
+    # e2-small (2 shared vCPU, 2 GB) less its DaemonSets: 6 backends (200m) and 3 frontends
+    # (100m) do not all fit, and what does not is named first, before any resource.
+    top = part.split("\n\n")[1]
+    assert top.startswith("> "), part  # money and dangers, before the first resource
+    [pending] = [line for line in top.splitlines() if "would stay Pending" in line]
+    assert pending.startswith("> :warning: **1 pod of blog/backend would stay Pending**: it fits on no node even with every pool at its maximum")
+    assert "default-pool (at most 1 × e2-standard-2)" in pending and "spot-pool (at most 1 × e2-small)" in pending
     # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import pytest
+from helpers import plan_in_process
 from click.testing import CliRunner
 
 from shoestring import capacity, catalog, config, cost, diff, offline, render
@@ -89,14 +90,14 @@ class TestBatch:
     def test_a_definition_refuses_a_batch_without_an_end_or_with_a_bad_schedule(self):
         assert batch(schedule="0 4 * * 1").shards == 1
         with pytest.raises(ValueError, match="max_hours"):
-            Batch(name="embed", image=IMAGE, tag=TAG, command=("x",), repository="r")
+            Batch(name="embed", image=IMAGE, tag=TAG, command=("x",), repository="https://github.com/acme/r")
         with pytest.raises(ValueError, match="the hour field '25' is not valid"):
             batch(schedule="0 25 * * *")
         with pytest.raises(ValueError, match="completions .3. is below parallelism .4."):
             batch(parallelism=4, completions=3)
 
     def test_a_batch_may_not_share_a_name_with_an_app_whose_service_would_select_its_pods(self):
-        app = App(name="embed", image=IMAGE, tag=TAG, port=8080, repository="r")
+        app = App(name="embed", image=IMAGE, tag=TAG, port=8080, repository="https://github.com/acme/r")
         Project(name="ml", apps=(app,), batches=(batch(name="other"),))
         with pytest.raises(ValueError, match="repeated: \\['embed'\\]"):
             Project(name="ml", apps=(app,), batches=(batch(),))
@@ -190,6 +191,7 @@ class TestQuota:
             return (stack_with(stack, edit) if stack == "prod" else raw), secrets, notes
 
         monkeypatch.setattr(offline, "read_stack_files", read)
+        plan_in_process(monkeypatch)
         result = CliRunner().invoke(cli, ["plan", "--stack", "prod"])
         assert result.exit_code == 1
         assert named in result.output

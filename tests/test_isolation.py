@@ -75,6 +75,8 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+ML_APP_LINE = 1 + (ROOT / "projects" / "ml.py").read_text().splitlines().index("        App(")
+
 ATTACKS = [
     ("roles/owner for a project", "all", "projects/ml.py",
      lambda p: edit(p, "    bucket_roles=", '    gcp_roles=("roles/owner",),\n    bucket_roles='),
@@ -97,9 +99,12 @@ ATTACKS = [
     ("a project file that replaces the rules", "prod", "projects/notes.py",
      lambda p: p.write_text(PATCHES_THE_RULES),
      "policy no-privileged-containers: kubernetes:apps/v1:Deployment notes-web: container web is privileged"),
+    ("two halves of the internet as authorized networks", "prod", "stacks/Pulumi.prod.yaml",
+     lambda p: edit(p, "  shoestring:zone: us-central1-a\n", "  shoestring:zone: us-central1-a\n  shoestring:controlPlane: {authorizedNetworks: [0.0.0.0/1, 128.0.0.0/1]}\n"),
+     "shoestring:controlPlane.authorizedNetworks = ['0.0.0.0/1', '128.0.0.0/1']"),
     ("a repository that is a git option", "dev", "projects/ml.py",
      lambda p: edit(p, 'repository="https://github.com/acme/ml"', 'repository="--upload-pack=touch pwned;"'),
-     "projects/ml.py:8: App repository = '--upload-pack=touch pwned;': '--upload-pack=touch pwned;' is not a Git repository URL"),
+     f"projects/ml.py:{ML_APP_LINE}: App repository = '--upload-pack=touch pwned;': '--upload-pack=touch pwned;' is not a Git repository URL"),
 ]
 
 
