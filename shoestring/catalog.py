@@ -207,7 +207,7 @@ def staleness_warning(today: datetime.date) -> str | None:
         return None
     return (
         f"the price catalog's data is from {data_date()} ({age} days old, more than {_catalog()['stale_after_days']}): "
-        f"prices may have moved. Run `make prices` with a Cloud Billing API key (README \"Refreshing the catalog\")."
+        f"prices may have moved. Run `make prices` with a Cloud Billing API key (docs/costs.md \"Refreshing the catalog\")."
     )
 
 

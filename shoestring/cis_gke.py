@@ -6,7 +6,7 @@ so the same functions run in `make plan` and in the policy pack (policies/). `CO
 every control of the benchmark as kube-bench's `cfg/gke-1.9.0/policies.yaml` (section 4) and
 `managedservices.yaml` (section 5) encode it, with the rules that enforce it — written to fail
 where kube-bench's audit of the declared objects would — or the reason none does, and its
-monthly cost: README "Security" is generated from it (:func:`markdown`). The module imports only
+monthly cost: docs/security.md "Security" is generated from it (:func:`markdown`). The module imports only
 shoestring/security.py, so another project can take the two as they stand.
 """
 
@@ -340,7 +340,7 @@ def _datapath(records: list[ResourceRecord]) -> str:
 
 def _private_nodes(records: list[ResourceRecord]) -> str:
     private = any(_get(r.inputs, "privateClusterConfig", "enablePrivateNodes") for r in records if r.type == CLUSTER)
-    return "on, with Cloud NAT" if private else "off: public IPs cost less at rest (README, Private nodes)"
+    return "on, with Cloud NAT" if private else 'off: public IPs cost less at rest (docs/security.md "Private nodes")'
 
 
 def _groups(records: list[ResourceRecord]) -> str:
@@ -439,7 +439,7 @@ def status(control: Control, records: list[ResourceRecord], owns_cluster: bool, 
 
 
 def markdown(stacks: Mapping[str, tuple[list[ResourceRecord], str | None]]) -> str:
-    """README "Security": every control, its status per stack, the rules that enforce it, its cost.
+    """docs/security.md "Security": every control, its status per stack, the rules that enforce it, its cost.
 
     ``stacks`` maps a stack to its records and its host stack (None: it owns its cluster)."""
     names = list(stacks)

@@ -689,7 +689,7 @@ def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: M
         for secret in sorted({secret for app in instance.apps for secret in app.secrets.values()}):
             notices.append(
                 f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
-                f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (README \"Secrets\")"
+                f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (docs/going-live.md \"Going live\")"
             )
     gpu = cfg.gpu_pool
     if cfg.owns_cluster and gpu is not None and gpu.quota is None:
@@ -702,7 +702,7 @@ def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: M
     if cfg.owns_cluster and cfg.budget is not None and not cfg.billing_account:
         notices.append(
             f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "
-            "shoestring:billingAccount for Google to alert at 50/90/100% of it (README \"Going live\")"
+            "shoestring:billingAccount for Google to alert at 50/90/100% of it (docs/going-live.md \"Going live\")"
         )
     return tuple(notices)
 
@@ -1006,7 +1006,7 @@ def _stack_file(path: Path, root: Path) -> dict[str, Any]:
         raise StackFileError([f"{where}{line}: {e.problem or e.context}"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         what = "is empty" if document is None else "has no `config:` map"
-        raise StackFileError([f"{where}:1: the stack file {what}; it needs `config:` with at least `gcp:project` (see README, Stacks)"])
+        raise StackFileError([f"{where}:1: the stack file {what}; it needs `config:` with at least `gcp:project` (see docs/projects.md \"Stacks\")"])
     return document["config"]
 
 
@@ -1024,7 +1024,7 @@ def _parse(key: str, text: str, problems: list[str]) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        problems.append(f"{PROJECT}:{key} = {text!r}: must be an object of settings (see README, Configuration)")
+        problems.append(f"{PROJECT}:{key} = {text!r}: must be an object of settings (see docs/configuration.md \"Configuration\")")
         return None
 
 
@@ -1059,7 +1059,7 @@ def _did_you_mean(key: str, known: set[str]) -> str:
 
 
 def reference_markdown() -> str:
-    """The configuration reference table in README, generated from the models above."""
+    """The configuration reference table in docs/configuration.md, generated from the models above."""
     rows = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
 
     def add(model: type[BaseModel], prefix: str) -> None:

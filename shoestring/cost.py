@@ -754,7 +754,7 @@ def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Seq
         problems.append(
             f"stack {stack}: {pool.name} (on-demand {pool.machine.name}) keeps {room.free_cpu:.2f} of {room.allocatable_cpu:.2f} vCPU "
             f"and {room.free_memory:.2f} of {room.allocatable_memory:.2f} GiB free at rest with {room.nodes} node(s), below the "
-            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (README \"Headroom floor\"). "
+            f"{capacity.HEADROOM_FLOOR:.0%} headroom floor GKE's own pods and rollouts need (docs/costs.md \"Headroom floor\"). "
             f"{fix[0].upper()}{fix[1:]}: 1 more {pool.machine.name} at ${node_monthly(record, region, private):,.2f}/month; "
             "or give the pool a larger machine type, or lower the apps' requests"
         )

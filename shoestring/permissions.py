@@ -1,7 +1,7 @@
 """The IAM roles an identity needs to run `pulumi up` for what the program declares.
 
 One entry per resource type the program can declare: the predefined roles whose permissions
-create, change and delete it, and why. README "Going live" shows :func:`markdown` of the roles
+create, change and delete it, and why. docs/going-live.md "Going live" shows :func:`markdown` of the roles
 the shipped stacks need; a test checks that every type any stack declares has an entry, so a new
 kind of resource cannot reach a deploy whose identity lacks the role for it.
 """

@@ -58,8 +58,8 @@ VARIANTS: tuple[tuple[str, Variant], ...] = (
 )
 
 
-def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
-    """The section README embeds between its `what-it-costs` markers."""
+def stacks_table(plans: dict[str, Plan]) -> str:
+    """Every stack's figures, one row each: README's `cost-summary` block, and the head of `what-it-costs`."""
     rows = [
         "| Stack | Idle $/month | GPU node $/h at burst | Expected GPU node-hours | Expected $/month | Budget $/month |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -67,10 +67,17 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
     for stack, plan in plans.items():
         estimate = cost.estimate(stack, plan.records, plans[plan.host_stack].records if plan.host_stack in plans else None)
         budget = "—" if estimate.budget_usd is None else f"{estimate.budget_usd:,.2f}"
+        hours = f" (for {estimate.hours_per_month:g} h)" if estimate.hours_per_month is not None else ""
         rows.append(
-            f"| `{stack}` | {estimate.idle_monthly_usd:,.2f} | {estimate.burst_hourly_usd:,.4f} | "
+            f"| `{stack}` | {estimate.idle_monthly_usd:,.2f}{hours} | {estimate.burst_hourly_usd:,.4f} | "
             f"{estimate.expected_gpu_hours:g} | {estimate.expected_monthly_usd:,.2f} | {budget} |"
         )
+    return "\n".join(rows) + "\n"
+
+
+def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
+    """The section docs/costs.md embeds between its `what-it-costs` markers."""
+    rows = stacks_table(plans).rstrip("\n").split("\n")
     records = plans[baseline].records
     base = cost.estimate(baseline, records)
     rows += [

@@ -53,3 +53,17 @@ def plan_in_process(monkeypatch, change=lambda stack, plan: plan) -> None:
             raise offline.PlanFailed(f"error: {e}") from None
 
     monkeypatch.setattr(offline, "run_isolated", run_isolated)
+
+
+def documentation() -> str:
+    """README.md and every page of docs/, as one text: what the project tells its users."""
+    from shoestring.__main__ import documentation_pages
+
+    return "\n".join(page.read_text() for page in documentation_pages())
+
+
+def documentation_block(name: str) -> str:
+    """What README or a docs/ page holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
+    text = documentation()
+    start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
+    return text[start : text.index(f"<!-- {name}:end -->", start)]

@@ -119,7 +119,9 @@ class TestOneRuntime:
 
 
 def readme_inline_program() -> str:
-    readme = (ROOT / "README.md").read_text()
+    from helpers import documentation
+
+    readme = documentation()
     return readme.split("**From Python instead of the CLI's program runner**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
 
 

@@ -204,8 +204,9 @@ def test_moving_the_cluster_to_another_zone_puts_a_replace_warning_at_the_top(pl
 
 
 def readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- diff-example:start -->", 1)[1].split("<!-- diff-example:end -->", 1)[0]
+    from helpers import documentation_block
+
+    block = documentation_block("diff-example")
     return re.search(r"```markdown\n(.*?)```", block, re.S).group(1)
 
 

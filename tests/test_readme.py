@@ -11,10 +11,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def readme_block(name: str) -> str:
-    """What README holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
-    text = README.read_text()
-    start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
-    return text[start : text.index(f"<!-- {name}:end -->")]
+    """A generated block, wherever README or docs/ holds it."""
+    from helpers import documentation_block
+
+    return documentation_block(name)
 
 
 def test_the_configuration_reference_in_readme_is_generated_from_the_config_module():

@@ -149,7 +149,9 @@ def secrets_in(node) -> set[str]:
 def readme_items() -> list[str]:
     """README's paragraphs and list items, each joined onto one line."""
     items, current = [], []
-    for line in (ROOT / "README.md").read_text().splitlines():
+    from helpers import documentation
+
+    for line in documentation().splitlines():
         if not line.strip() or re.match(r"\s*(\d+\.|-) ", line):
             items.append(" ".join(current))
             current = []
@@ -225,7 +227,9 @@ def test_codeowners_cover_everything_the_program_and_its_rules_are_made_of():
 
 def readme_block(name: str) -> str:
     """What README holds between `<!-- NAME:start -->` and `<!-- NAME:end -->`."""
-    text = (ROOT / "README.md").read_text()
+    from helpers import documentation
+
+    text = documentation()
     start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
     return text[start : text.index(f"<!-- {name}:end -->")]
 
