@@ -61,7 +61,7 @@ $(MERMAID): tools/mermaid/package-lock.json
 
 test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) $(MERMAID) ## The whole suite: manifest validation, security scan, workflow lint
 	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 check: $(VENV)/.installed ## The inner loop, under a minute: every test but the slow end-to-end ones (make test runs all)
 	$(PY) -m pytest -m "not slow" -x $(PARALLEL)
