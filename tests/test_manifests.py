@@ -131,7 +131,10 @@ def test_the_batches_cronjobs_are_among_the_manifests_checked(rendered):
 def test_checkov_scans_a_cronjobs_pod_template_and_refuses_a_privileged_one(plans, tmp_path):
     import yaml
 
-    [eval_job] = [m for m in manifests.of(plans["prod"]) if m["kind"] == "CronJob" and m["metadata"]["name"] == "eval"]
+    import copy
+
+    # A deep copy: the manifests share their nested objects with the session's shipped plans.
+    [eval_job] = [copy.deepcopy(m) for m in manifests.of(plans["prod"]) if m["kind"] == "CronJob" and m["metadata"]["name"] == "eval"]
     container = eval_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     container["securityContext"] = container["securityContext"] | {"privileged": True, "allowPrivilegeEscalation": True}
     (tmp_path / "cronjob-ml-eval.yaml").write_text(yaml.safe_dump(eval_job))
