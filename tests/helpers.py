@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 
 from shoestring import offline
 from shoestring.config import ConfigError
@@ -67,3 +68,13 @@ def documentation_block(name: str) -> str:
     text = documentation()
     start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
     return text[start : text.index(f"<!-- {name}:end -->", start)]
+
+
+def copy_of_repository(tmp_path_factory, name: str) -> Path:
+    """A copy of the repository to break on purpose (no virtualenvs, tools or git), as a teammate's
+    checkout with their change in it."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp(name) / "shoestring"
+    shutil.copytree(offline.ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
+    return copy

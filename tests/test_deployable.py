@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 import yaml
-from helpers import CLUSTER, NODE_POOL, only
+from helpers import CLUSTER, NODE_POOL, copy_of_repository, only
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, language_pb2, resource_pb2_grpc
@@ -296,9 +295,7 @@ class TestWhatGoogleAccepts:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("broken") / "shoestring"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
-    return copy
+    return copy_of_repository(tmp_path_factory, "broken")
 
 
 def plan_with(clone: Path, path: str, text: str | None, append: bool = False) -> subprocess.CompletedProcess:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import copy_of_repository
 
 from shoestring import apis, name_rules, names, offline, security
 from shoestring.records import Record
@@ -158,9 +158,7 @@ class TestEachKubernetesObjectIsDeclaredOnce:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    copy_ = tmp_path_factory.mktemp("first-up") / "shoestring"
-    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
-    return copy_
+    return copy_of_repository(tmp_path_factory, "first-up")
 
 
 def edited(path: Path, old: str, new: str) -> str:

@@ -4,12 +4,12 @@ naming the rule, the project and the fix. A project reaches only what is its own
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_of_repository
 
 from shoestring import rules, security
 
@@ -64,9 +64,7 @@ pulumi.runtime.register_resource_transform(privileged)
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    copy_ = tmp_path_factory.mktemp("hostile") / "shoestring"
-    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
-    return copy_
+    return copy_of_repository(tmp_path_factory, "hostile")
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_of_repository
 
 from shoestring import config, security
 
@@ -164,9 +164,7 @@ def test_a_route_on_another_projects_host_is_a_shadowed_host():
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    copy_ = tmp_path_factory.mktemp("hostile") / "shoestring"
-    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
-    return copy_
+    return copy_of_repository(tmp_path_factory, "hostile")
 
 
 def test_the_policy_pack_runs_the_same_rules(plans):
