@@ -78,3 +78,10 @@ def copy_of_repository(tmp_path_factory, name: str) -> Path:
     copy = tmp_path_factory.mktemp(name) / "shoestring"
     shutil.copytree(offline.ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
     return copy
+
+
+def replaced(path: Path, old: str, new: str) -> str:
+    """The file's text with ``old`` (which must be there) replaced once by ``new``."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    return text.replace(old, new, 1)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import copy_of_repository
+from helpers import copy_of_repository, replaced
 
 from shoestring import apis, name_rules, names, offline, security
 from shoestring.records import Record
@@ -161,12 +161,6 @@ def clone(tmp_path_factory) -> Path:
     return copy_of_repository(tmp_path_factory, "first-up")
 
 
-def edited(path: Path, old: str, new: str) -> str:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    return text.replace(old, new, 1)
-
-
 BAD_INPUT = [
     ("a zone that does not exist", "stacks/Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-z",
      "shoestring:zone = 'us-central1-z': us-central1 has no zone us-central1-z; its zones are us-central1-a, us-central1-b, us-central1-c, us-central1-f"),
@@ -198,7 +192,7 @@ BAD_INPUT = [
 def test_bad_input_ends_make_plan_with_one_message_naming_the_key_and_the_fix_within_ten_seconds(clone, case, path, old, new, message):
     target = clone / path
     original = target.read_text()
-    target.write_text(edited(target, old, new))
+    target.write_text(replaced(target, old, new))
     try:
         started = time.monotonic()
         completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "dev"], cwd=clone, capture_output=True, text=True, timeout=60)

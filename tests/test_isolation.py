@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import copy_of_repository
+from helpers import copy_of_repository, replaced
 
 from shoestring import rules, security
 
@@ -68,9 +68,7 @@ def clone(tmp_path_factory) -> Path:
 
 
 def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
+    path.write_text(replaced(path, old, new))
 
 
 ML_APP_LINE = 1 + (ROOT / "projects" / "ml.py").read_text().splitlines().index("        App(")
