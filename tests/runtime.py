@@ -31,3 +31,10 @@ def venv_for(requirements: Path) -> Path:
         )
         (home / ".complete").touch()
     return python
+
+
+if __name__ == "__main__":
+    # `make test` builds them before the suite, as it installs checkov and the npm tools: one-time
+    # installs, reported apart from the tests' own time.
+    for requirements in (ROOT / "requirements.txt", ROOT / "policies" / "requirements.txt"):
+        venv_for(requirements)
