@@ -189,10 +189,12 @@ def _money(before: cost.Estimate | None, after: cost.Estimate | None) -> list[st
     old_ceiling = before.gpu_ceiling if before is not None else None
     new_ceiling = after.gpu_ceiling if after is not None else None
     if round(new_burst - old_burst, 4) or _ceiling_figures(old_ceiling) != _ceiling_figures(new_ceiling):
-        found.append(
-            f"**Maximum GPU burst ${old_burst:,.4f} → ${new_burst:,.4f}/h**{_nodes(old_ceiling, new_ceiling)}: every GPU node at the pool's maximum costs "
-            f"{_delta((new_burst - old_burst) * cost.HOURS)}/month more if it ran all month{_quota(new_ceiling)}{_budget_hours(after)}"
+        moved = round(new_burst - old_burst, 4)
+        what = (
+            f"every GPU node at the pool's maximum costs {_delta((new_burst - old_burst) * cost.HOURS)}/month more if it ran all month"
+            if moved else "the ceiling's price is unchanged; its quota is what changes"
         )
+        found.append(f"**Maximum GPU burst ${old_burst:,.4f} → ${new_burst:,.4f}/h**{_nodes(old_ceiling, new_ceiling)}: {what}{_quota(new_ceiling)}{_budget_hours(after)}")
     old_always = {str(a) for a in before.always_on_gpu} if before is not None else set()
     for always_on in after.always_on_gpu if after is not None else []:
         if str(always_on) not in old_always:

@@ -290,3 +290,9 @@ def test_a_new_image_tag_says_which_deployments_restart_every_pod(plans, replan)
     part = section(report(plans, replan({"dev": tag})), "dev")
     assert "> :warning: **Restarts every pod of blog/frontend**: its pod template changes (`spec.template.spec.containers[0].image`)" in part
     assert "Restarts every pod of blog/backend" not in part
+
+
+def test_a_quota_change_alone_says_the_ceilings_price_is_unchanged(plans, replan):
+    part = section(report(plans, replan({"prod": {"gpuPool.quota.preemptible": (20, 24)}})), "prod")
+    [line] = [line for line in part.splitlines() if "Maximum GPU burst" in line]
+    assert "the ceiling's price is unchanged; its quota is what changes" in line and "no change/month" not in line
