@@ -4,7 +4,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 import guardrails
 
-from shoestring import cis_gke, name_rules, security  # noqa: E402  (guardrails puts the repository root on the path)
+from shoestring import rules  # noqa: E402  (guardrails puts the repository root on the path)
 
 PolicyPack(
     name="shoestring-cost",
@@ -12,43 +12,9 @@ PolicyPack(
     policies=[
         *[
             ResourceValidationPolicy(name=rule.name, description=rule.description, validate=guardrails.security_rule(rule))
-            for rule in security.RULES + cis_gke.RULES + name_rules.RULES
+            for rule in rules.RESOURCE_RULES
         ],
-        StackValidationPolicy(
-            name="apis-enabled-before-use",
-            description="Every GCP resource has the Google API it is created through enabled by the stack, and waits for it.",
-            validate=guardrails.apis_enabled_before_use,
-        ),
-        StackValidationPolicy(
-            name="projects-stay-in-their-namespaces",
-            description="Every resource comes from a Shoestring component; a project's objects stay in its namespace.",
-            validate=guardrails.projects_stay_in_their_namespaces,
-        ),
-        StackValidationPolicy(
-            name="one-declaration-per-kubernetes-object",
-            description="No Kubernetes object (kind, namespace, name) is declared twice in a stack.",
-            validate=guardrails.one_declaration_per_kubernetes_object,
-        ),
-        StackValidationPolicy(
-            name="namespaces-have-network-policies",
-            description="Every namespace the stack declares has a NetworkPolicy (CIS GKE 4.3.2).",
-            validate=guardrails.namespaces_have_network_policies,
-        ),
-        StackValidationPolicy(
-            name="default-service-accounts-without-token",
-            description="Every namespace the stack declares has its default ServiceAccount set not to mount a token (CIS GKE 4.1.4).",
-            validate=guardrails.default_service_accounts_without_token,
-        ),
-        StackValidationPolicy(
-            name="binary-authorization-policy",
-            description="The Binary Authorization policy the cluster enforces is declared, denies by default and admits every image the stack runs (CIS GKE 4.5.1, 5.1.4).",
-            validate=guardrails.binary_authorization_policy,
-        ),
-        StackValidationPolicy(
-            name="no-shadowed-hosts",
-            description="No project routes a host another project serves (a path under another's host included).",
-            validate=guardrails.no_shadowed_hosts,
-        ),
+        *[StackValidationPolicy(name=check.name, description=check.description, validate=guardrails.stack_policy(check)) for check in rules.STACK_CHECKS],
         StackValidationPolicy(
             name="monthly-budget",
             description="The stack's expected monthly cost, from Shoestring's price catalog, stays within its budget.",

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import apis, capacity, catalog, cis_gke, cost, name_rules, security  # noqa: E402  (the repository root is added just above)
+from shoestring import capacity, catalog, cost, rules, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 
@@ -35,7 +35,7 @@ class PolicyRecord:
 
 def monthly_budget(args: Any, report_violation: ReportViolation) -> None:
     """Stack policy: the expected monthly estimate must not exceed the stack's declared budget."""
-    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
+    records = _stack_records(args)
     budgets = [r for r in records if r.type == "shoestring:cost:MonthlyBudget"]
     stack = budgets[0].name.removesuffix("-budget") if budgets else "this stack"
     problem = cost.over_budget(cost.estimate(stack, records))
@@ -93,32 +93,6 @@ def security_rule(rule: security.Rule) -> Callable[[Any, ReportViolation], None]
     return validate
 
 
-def no_shadowed_hosts(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: no project routes a host another project serves."""
-    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
-    for violation in security.shadowed_hosts(records):
-        report_violation(f"{violation.resource}: {violation.message}")
-
-
-def namespaces_have_network_policies(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: every namespace the stack declares has a NetworkPolicy."""
-    records = [PolicyRecord(r.resource_type, r.name, dict(r.props)) for r in args.resources]
-    for violation in security.namespaces_without_network_policies(records):
-        report_violation(f"{violation.resource}: {violation.message}")
-
-
-def default_service_accounts_without_token(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: every namespace the stack declares has its default ServiceAccount patched not to mount a token."""
-    for violation in security.default_accounts_with_tokens(_stack_records(args)):
-        report_violation(f"{violation.resource}: {violation.message}")
-
-
-def binary_authorization_policy(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: the Binary Authorization policy the cluster enforces is declared, denies by default and admits the stack's images."""
-    for violation in cis_gke.image_policy(_stack_records(args)):
-        report_violation(f"{violation.resource}: {violation.message}")
-
-
 def _stack_records(args: Any) -> list[PolicyRecord]:
     return [
         PolicyRecord(
@@ -130,21 +104,11 @@ def _stack_records(args: Any) -> list[PolicyRecord]:
     ]
 
 
-def projects_stay_in_their_namespaces(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: every resource is declared by a Shoestring component, and what a project declares
-    stays in its namespace, running as its own service accounts."""
-    records = _stack_records(args)
-    for violation in security.declared_by_components(records) + security.project_objects_in_own_namespace(records):
-        report_violation(f"{violation.resource}: {violation.message}")
+def stack_policy(check: rules.StackCheck) -> Callable[[Any, ReportViolation], None]:
+    """A stack policy running one of shoestring/rules.py's stack checks, as `make plan` does."""
 
+    def validate(args: Any, report_violation: ReportViolation) -> None:
+        for violation in check.check(_stack_records(args)):
+            report_violation(f"{violation.resource}: {violation.message}")
 
-def apis_enabled_before_use(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: every GCP resource has the API it is created through enabled by the stack, and waits for it."""
-    for violation in apis.violations(_stack_records(args)):
-        report_violation(f"{violation.resource}: {violation.message}")
-
-
-def one_declaration_per_kubernetes_object(args: Any, report_violation: ReportViolation) -> None:
-    """Stack policy: no Kubernetes object (kind, namespace, name) is declared twice."""
-    for violation in security.duplicate_kubernetes_objects(_stack_records(args)):
-        report_violation(f"{violation.resource}: {violation.message}")
+    return validate

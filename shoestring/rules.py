@@ -1,18 +1,57 @@
-"""Every rule `make plan` holds a stack to, in one list: the security and tenancy rules, CIS GKE,
-the naming rules and what the program must declare for a first `pulumi up` to work; and the
-checks across stacks. The policy pack registers the same functions (policies/__main__.py)."""
+"""Every rule `make plan` holds a stack to, in one place: the per-resource rules (security and
+tenancy, CIS GKE, naming) and the checks over a whole stack; and the checks across stacks. The
+policy pack registers these same lists (policies/__main__.py), so the two cannot drift apart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from shoestring import apis, cis_gke, name_rules, security
 from shoestring.security import ResourceRecord, Violation
 
 
+@dataclass(frozen=True)
+class StackCheck:
+    """A rule over all of a stack's records at once."""
+
+    name: str
+    description: str
+    check: Callable[[list[ResourceRecord]], list[Violation]]
+
+
+RESOURCE_RULES = security.RULES + cis_gke.RULES + name_rules.RULES
+STACK_CHECKS = (
+    StackCheck("no-shadowed-hosts", "No project routes a host another project serves (a path under another's host included).", security.shadowed_hosts),
+    StackCheck("namespaces-have-network-policies", "Every namespace the stack declares has a NetworkPolicy (CIS GKE 4.3.2).", security.namespaces_without_network_policies),
+    StackCheck(
+        "default-service-accounts-without-token",
+        "Every namespace the stack declares has its default ServiceAccount set not to mount a token (CIS GKE 4.1.4).",
+        security.default_accounts_with_tokens,
+    ),
+    StackCheck(
+        "projects-stay-in-their-namespaces",
+        "Every resource comes from a Shoestring component; a project's objects stay in its namespace.",
+        lambda records: security.declared_by_components(records) + security.project_objects_in_own_namespace(records),
+    ),
+    StackCheck(
+        "binary-authorization-policy",
+        "The Binary Authorization policy the cluster enforces is declared, denies by default and admits every image the stack runs (CIS GKE 4.5.1, 5.1.4).",
+        cis_gke.image_policy,
+    ),
+    StackCheck("apis-enabled-before-use", "Every GCP resource has the Google API it is created through enabled by the stack, and waits for it.", apis.violations),
+    StackCheck("one-declaration-per-kubernetes-object", "No Kubernetes object (kind, namespace, name) is declared twice in a stack.", security.duplicate_kubernetes_objects),
+)
+
+
+def stack_check(name: str) -> StackCheck:
+    [found] = [check for check in STACK_CHECKS if check.name == name]
+    return found
+
+
 def stack_violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     records = list(records)
-    return security.violations(records) + cis_gke.violations(records) + name_rules.violations(records) + apis.violations(records) + security.duplicate_kubernetes_objects(records)
+    return security.rule_violations(RESOURCE_RULES, records) + [v for check in STACK_CHECKS for v in check.check(records)]
 
 
 def cross_stack_violations(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:

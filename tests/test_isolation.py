@@ -188,7 +188,7 @@ class TestThePolicyPackSeesTheSame:
                 record = dataclasses.replace(record, inputs=inputs)
             moved.append(record)
         found: list[str] = []
-        guardrails.projects_stay_in_their_namespaces(self.stack_args(plans["prod"].records), found.append)
+        guardrails.stack_policy(rules.stack_check("projects-stay-in-their-namespaces"))(self.stack_args(plans["prod"].records), found.append)
         assert found == []
-        guardrails.projects_stay_in_their_namespaces(self.stack_args(moved), found.append)
+        guardrails.stack_policy(rules.stack_check("projects-stay-in-their-namespaces"))(self.stack_args(moved), found.append)
         assert found == ["kubernetes:apps/v1:Deployment ml-worker: is in namespace blog, not its project's ml"]
