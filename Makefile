@@ -48,7 +48,7 @@ cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); f
 diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
 	$(PY) -m shoestring diff --base $(BASE)
 
-prices: $(VENV)/.installed ## Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
+prices: $(VENV)/.installed ## Regenerate program/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
 	$(PY) -m shoestring prices
 
 docs: $(VENV)/.installed ## Regenerate README's generated blocks from the code (the tests compare them)

@@ -9,8 +9,8 @@ from components.pod_security import LockedDefaultNamespace
 from components.priority import PriorityClasses
 from components.project_apis import ProjectApis
 from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
-from shoestring import apis, config, cost, program_args
-from shoestring.records import Recorder
+from program import apis, config, cost, program_args
+from program.records import Recorder
 
 cfg = config.from_pulumi()
 # Every GCP resource waits for the API it is created through; registered before the recorder, so

@@ -7,7 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from shoestring.names import BUDGET_DISPLAY_NAME, fit
+from program.names import BUDGET_DISPLAY_NAME, fit
 
 ALERT_THRESHOLDS = (0.5, 0.9, 1.0)
 

@@ -2,20 +2,71 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
+from pydantic import Field, field_validator
 
-from shoestring.names import GKE_NAME, fit, node_account_id
+from program.names import GKE_NAME, fit, node_account_id
+from program.settings import Settings, authorized_networks_too_wide
 from components.network import PODS_RANGE, SERVICES_RANGE, ClusterNetwork
 from components.node_pool import CLOUD_PLATFORM_SCOPE
 
 # The predefined role GKE documents for node service accounts (logs, metrics, metadata), plus
 # image pulls from Artifact Registry. Nothing else: workloads get their own identities.
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
+
+
+class ControlPlaneSettings(Settings):
+    """`shoestring:controlPlane` — who reaches the Kubernetes API, and how."""
+
+    authorized_networks: list[str] = []
+    """CIDRs allowed to the control plane's IP endpoints. Empty (the default) turns the IP
+    endpoints off: kubectl, Pulumi and on-call reach the cluster through its DNS-based endpoint,
+    which Google's front end admits only with IAM permission `container.clusters.connect` (CIS GKE
+    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint; together they
+    may admit at most a /16's worth of IPv4 addresses (a /48's of IPv6), counted over their union."""
+    rbac_security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+    """Google Groups for RBAC (CIS GKE 5.8.2): `gke-security-groups@<your domain>`, the Google
+    Workspace group whose member groups RoleBindings may name. Needs a Workspace or Cloud Identity domain."""
+
+    @field_validator("authorized_networks")
+    @classmethod
+    def _cidrs(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a CIDR block; write e.g. 203.0.113.0/24") from None
+        # Coverage is computed over the union, so no split of 0.0.0.0/0 gets through (CIS GKE 5.6.3).
+        if too_wide := authorized_networks_too_wide(networks):
+            raise ValueError(f"these networks {too_wide}")
+        return networks
+
+
+class ClusterSettings(Settings):
+    """The cluster's own settings: top-level keys of the stack that owns it."""
+
+    deletion_protection: bool = True
+    """GKE deletion protection and Pulumi `protect` on the cluster."""
+    binary_authorization: Literal["enforce", "dryRun"] = "enforce"
+    """What the GCP project's Binary Authorization policy does with an image outside its allow-list
+    (the repositories the definitions in projects/ name, cloudflared with a tunnel, GKE's system
+    images): `enforce` blocks the pod; `dryRun` admits it and writes the denial to Cloud Audit
+    Logs only, for a throwaway cluster trying other images (CIS GKE 4.5.1, 5.1.4)."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """GKE release channel the cluster follows; GKE upgrades the control plane and nodes within it."""
+    control_plane: ControlPlaneSettings = ControlPlaneSettings()
+    """Access to the Kubernetes API (object; keys below)."""
+    private_nodes: bool = False
+    """Nodes without external IPs (CIS GKE 5.6.5), reaching the internet through Cloud NAT:
+    $0.0014 per node-hour and $0.005 per NAT IP-hour, against the $0.005 (Spot $0.0025) each
+    node's external IP costs, plus $0.045 per GiB the NAT processes (image pulls included).
+    `make cost` shows both; the custom VPC's firewall admits no ingress either way."""
 
 
 class ZonalClusterArgs(TypedDict):
@@ -25,27 +76,15 @@ class ZonalClusterArgs(TypedDict):
     """Zone of the control plane and, by default, of every node pool, e.g. ``us-central1-a``."""
     network: ClusterNetwork
     """The VPC and subnet the nodes join (ClusterNetwork), never the project's ``default``."""
-    authorized_networks: NotRequired[Sequence[str]]
-    """CIDRs admitted to the control plane's IP endpoints. Default none: the IP endpoints are
-    off and the DNS-based endpoint, gated by IAM, is the only way in."""
-    private_nodes: NotRequired[bool]
-    """Nodes get no external IP (pair with the network's Cloud NAT). Default ``False``."""
+    settings: ClusterSettings
+    """What the stack declares of the cluster (release channel, access, Binary Authorization...)."""
     secret_manager: NotRequired[bool]
     """Run GKE's Secret Manager add-on, which mounts Secret Manager secrets into pods as files.
     Default ``False``."""
-    rbac_security_group: NotRequired[str]
-    """``gke-security-groups@<domain>``: Google Groups for RBAC. Default none."""
-    release_channel: NotRequired[Literal["RAPID", "REGULAR", "STABLE"]]
-    """GKE release channel. Default ``REGULAR``."""
-    deletion_protection: NotRequired[bool]
-    """GKE refuses to delete the cluster while set. Default ``True``."""
     allowed_images: NotRequired[Sequence[str]]
     """Image repositories (``ghcr.io/acme/blog-frontend``) the project's Binary Authorization
     policy admits, any tag or digest; every other image is denied, but GKE's system images, which
     Google's system policy admits. Default none."""
-    binary_authorization: NotRequired[Literal["enforce", "dryRun"]]
-    """``enforce`` blocks a pod whose image the policy denies; ``dryRun`` admits it and logs the
-    denial to Cloud Audit Logs. Default ``enforce``."""
     gateway_api: NotRequired[bool]
     """Install the Gateway API's standard channel, for a shared Gateway. Default ``False``."""
     labels: NotRequired[Mapping[str, str]]
@@ -83,7 +122,7 @@ class ZonalCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ZonalClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:gke:ZonalCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        project, zone = args["project"], args["zone"]
+        project, zone, settings = args["project"], args["zone"], args["settings"]
 
         node_account = gcp.serviceaccount.Account(
             f"{name}-nodes",
@@ -120,8 +159,8 @@ class ZonalCluster(pulumi.ComponentResource):
                     mode="GKE_METADATA"
                 ),
             ),
-            deletion_protection=args.get("deletion_protection", True),
-            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.get("release_channel", "REGULAR")),
+            deletion_protection=settings.deletion_protection,
+            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=settings.release_channel),
             # No min_master_version: within a release channel GKE accepts only the versions the
             # channel offers, and a pinned minor the channel has dropped fails the next update
             # (cloud.google.com/kubernetes-engine/docs/release-notes: "Available minor versions").
@@ -137,9 +176,9 @@ class ZonalCluster(pulumi.ComponentResource):
             ),
             # Each control below costs nothing; docs/security.md "Security" maps them to CIS GKE 1.9 and
             # shoestring/cis_gke.py checks them in `make plan` and the policy pack.
-            control_plane_endpoints_config=_control_plane_endpoints(args.get("authorized_networks", ())),
-            master_authorized_networks_config=_authorized_networks(args.get("authorized_networks", ())),
-            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(enable_private_nodes=True) if args.get("private_nodes") else None,
+            control_plane_endpoints_config=_control_plane_endpoints(settings.control_plane.authorized_networks),
+            master_authorized_networks_config=_authorized_networks(settings.control_plane.authorized_networks),
+            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(enable_private_nodes=True) if settings.private_nodes else None,
             master_auth=gcp.container.ClusterMasterAuthArgs(
                 client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(issue_client_certificate=False)
             ),
@@ -150,8 +189,8 @@ class ZonalCluster(pulumi.ComponentResource):
             # default policy admits every image: cloud.google.com/binary-authorization/docs/setting-up).
             binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
             secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True) if args.get("secret_manager") else None,
-            authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=args["rbac_security_group"])
-            if args.get("rbac_security_group")
+            authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=settings.control_plane.rbac_security_group)
+            if settings.control_plane.rbac_security_group
             else None,
             gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD") if args.get("gateway_api") else None,
             # Dataplane V2 enforces NetworkPolicy without the Calico add-on's extra pods.
@@ -184,7 +223,7 @@ class ZonalCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, self.endpoint).apply(lambda parts: _kubeconfig(*parts))
         )
-        self.image_policy = _image_policy(name, project, args.get("allowed_images", ()), args.get("binary_authorization", "enforce"), child)
+        self.image_policy = _image_policy(name, project, args.get("allowed_images", ()), settings.binary_authorization, child)
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.image_policy])
         )

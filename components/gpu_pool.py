@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components.node_pool import POOL_LABEL, DiskType, node_config
+from pydantic import Field
+
+from components.node_pool import POOL_LABEL, PoolArgs, node_config
+from program.definitions import MAX_GPUS_PER_POD
+from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType, Settings
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
@@ -29,38 +32,68 @@ class GpuQuota(TypedDict):
     """The limit the stack declares for ``GPUS_ALL_REGIONS``, the global metric every GPU counts against too."""
 
 
-class GpuPoolArgs(TypedDict):
-    cluster: pulumi.Input[str]
-    """Name of the cluster the pool joins."""
-    project: str
-    zone: str
-    """The cluster's zone."""
-    service_account: pulumi.Input[str]
-    """Email of the nodes' service account."""
-    accelerator: str
-    """GPU type, e.g. ``nvidia-l4`` (G2 machines) or ``nvidia-tesla-t4`` (N1 machines)."""
-    machine_type: str
-    """A machine type that can carry the accelerator, e.g. ``g2-standard-4``."""
-    accelerator_count: NotRequired[int]
-    """GPUs per node. Default 1."""
-    driver_version: NotRequired[Literal["DEFAULT", "LATEST"]]
-    """Driver GKE installs. Default ``DEFAULT``; without one a pod cannot use the GPU."""
-    node_zones: NotRequired[Sequence[str]]
-    """Zones of the GPU nodes, in the cluster's region. Default the cluster's zone. With several,
-    the autoscaler adds each node in whichever of them has capacity (location policy ``ANY``)."""
-    min_nodes: NotRequired[int]
-    """Autoscaling floor over all its zones. Default 0: no GPU is billed while none is needed."""
-    max_nodes: NotRequired[int]
-    """Autoscaling ceiling over all its zones. Default 1."""
+class GpuQuotaSettings(Settings):
+    """`shoestring:gpuPool.quota` — the GPU quota the GCP project has, as Compute Engine counts it
+    (cloud.google.com/compute/resource-usage#gpu_quota): check yours on the console's Quotas page."""
+
+    preemptible: int = Field(default=0, ge=0, le=100_000)
+    """Regional `PREEMPTIBLE_<GPU>_GPUS` (PREEMPTIBLE_NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what Spot GPU nodes count against (while it is 0, they count against the on-demand quota)."""
+    on_demand: int = Field(default=0, ge=0, le=100_000)
+    """Regional `<GPU>_GPUS` (NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what on-demand GPU nodes count against."""
+    all_regions: int = Field(default=0, ge=0, le=100_000)
+    """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
+
+
+class GpuPoolSettings(Autoscaled):
+    """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
+
+    machine_type: str = "g2-standard-4"
+    """Machine type that can carry the accelerator (g2-* for nvidia-l4, n1-* for nvidia-tesla-t4)."""
+    accelerator: str = "nvidia-l4"
+    """GPU type."""
+    accelerator_count: int = Field(default=1, ge=1, le=MAX_GPUS_PER_POD)
+    """GPUs per node; g2 and a2 machines come with a fixed number."""
+    driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
+    """GPU driver GKE installs on each node. Without one, pods cannot use the GPU."""
+    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
+    """Autoscaling floor. 0, so no GPU is billed while nothing needs one (see keepWarm)."""
+    max_nodes: int = Field(default=1, ge=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling ceiling: the most GPU nodes a burst may bill at once."""
+    keep_warm: bool = False
+    """Explicit override that allows minNodes above 0, i.e. paying for idle GPU nodes."""
+    zone: str | None = None
+    """Zone of the GPU nodes, in the cluster's region; defaults to the cluster's zone.
+    GPU types are offered per zone, so a pool may need a neighbouring one."""
+    zones: list[str] = []
+    """Zones of the cluster's region the GPU nodes may run in, instead of `zone`: the autoscaler adds each node wherever
+    Spot capacity is left (location policy ANY), minNodes and maxNodes count over all of them, and the control plane
+    stays in the cluster's zone (still a zonal, free-tier cluster). Only zones that offer the accelerator (program/zones.yaml)."""
+    quota: GpuQuotaSettings | None = None
+    """The GPU quota the GCP project has (object; keys below). `make plan` fails when maxNodes × acceleratorCount exceeds
+    it, naming the quota to request; omitted, the plan only warns."""
+    spot: bool = False
+    """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
+    disk_type: DiskType = "pd-balanced"
+    """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
+    disk_size_gb: int = Field(default=100, ge=10, le=MAX_DISK_GB)
+    """Room for CUDA images, which run to several GB."""
+
+    @property
+    def gpus(self) -> int:
+        """The most GPUs the pool bills at once: its ceiling."""
+        return self.max_nodes * self.accelerator_count
+
+    def node_zones(self, cluster_zone: str) -> list[str]:
+        """The zones its nodes may run in: ``zones``, else ``zone``, else the cluster's."""
+        return list(self.zones) or [self.zone or cluster_zone]
+
+
+class GpuPoolArgs(PoolArgs):
+    settings: GpuPoolSettings
     quota: NotRequired[GpuQuota]
-    """The project's GPU quota as the stack declares it; recorded on the component for the plan,
-    the cost estimate and the diff to set the pool's ceiling against."""
-    spot: NotRequired[bool]
-    """Run on Spot VMs. Default ``False``."""
-    disk_type: NotRequired[DiskType]
-    """Default ``pd-balanced``: G2 machines (L4) and A3 offer no ``pd-standard``."""
-    disk_size_gb: NotRequired[int]
-    """Default 100, room for CUDA images."""
+    """The project's GPU quota as the stack declares it, with the metric the pool's GPUs count
+    against; recorded on the component for the plan, the cost estimate and the diff to set the
+    pool's ceiling against."""
 
 
 class GpuPool(pulumi.ComponentResource):
@@ -79,6 +112,7 @@ class GpuPool(pulumi.ComponentResource):
         props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else None
         super().__init__("shoestring:gke:GpuPool", name, props, opts)
         self.node_selector = {POOL_LABEL: GPU_POOL_LABEL_VALUE}
+        settings = args["settings"]
         pool = gcp.container.NodePool(
             name,
             cluster=args["cluster"],
@@ -86,24 +120,24 @@ class GpuPool(pulumi.ComponentResource):
             # The cluster's zone: its control plane stays there (zonal, so in the free tier) however
             # many zones the pool's nodes span (a multi-zonal cluster; cloud.google.com/kubernetes-engine/docs/how-to/creating-a-zonal-cluster).
             location=args["zone"],
-            node_locations=list(args.get("node_zones", [args["zone"]])),
+            node_locations=settings.node_zones(args["zone"]),
             # Total bounds, over every zone of node_locations, and location policy ANY: the autoscaler
             # adds each node in a zone that has capacity, instead of balancing zones (BALANCED) —
             # when Spot L4s run out in one zone, a burst still reaches its ceiling in the others
             # (cloud.google.com/kubernetes-engine/docs/concepts/cluster-autoscaler#location_policy;
             # terraform-google-kubernetes-engine moved its GPU CI to ANY, #2643).
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=args.get("min_nodes", 0),
-                total_max_node_count=args.get("max_nodes", 1),
+                total_min_node_count=settings.min_nodes,
+                total_max_node_count=settings.max_nodes,
                 location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=node_config(
                 service_account=args["service_account"],
-                machine_type=args["machine_type"],
-                disk_type=args.get("disk_type", "pd-balanced"),
-                disk_size_gb=args.get("disk_size_gb", 100),
-                spot=args.get("spot", False),
+                machine_type=settings.machine_type,
+                disk_type=settings.disk_type,
+                disk_size_gb=settings.disk_size_gb,
+                spot=settings.spot,
                 labels=self.node_selector,
                 taints=[
                     gcp.container.NodePoolNodeConfigTaintArgs(
@@ -112,10 +146,10 @@ class GpuPool(pulumi.ComponentResource):
                 ],
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
-                        type=args["accelerator"],
-                        count=args.get("accelerator_count", 1),
+                        type=settings.accelerator,
+                        count=settings.accelerator_count,
                         gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-                            gpu_driver_version=args.get("driver_version", "DEFAULT")
+                            gpu_driver_version=settings.driver_version
                         ),
                     )
                 ],

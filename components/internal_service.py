@@ -68,7 +68,7 @@ class AppSpec(TypedDict):
     """The app may run replicas on Spot nodes. Default ``False``. Only with two or more replicas
     and no GPUs (see ``tolerates_spot``): they then spread across on-demand and Spot capacity."""
     priority_class: NotRequired[str]
-    """PriorityClass of the pods (shoestring/names.py): who waits when capacity is short."""
+    """PriorityClass of the pods (program/names.py): who waits when capacity is short."""
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
     service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]

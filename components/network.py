@@ -7,7 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from shoestring.names import COMPUTE_NAME, fit
+from program.names import COMPUTE_NAME, fit
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"

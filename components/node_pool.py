@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field, field_validator
+
+from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType
+
+if TYPE_CHECKING:
+    from components.spot_pool import SpotPoolSettings
 
 POOL_LABEL = "shoestring.dev/pool"
 """Node label naming the Shoestring pool a node belongs to; workloads select pools by it."""
@@ -17,10 +23,36 @@ a domain the pods cannot reach would hold the spread's skew hostage)."""
 # Access is governed by the nodes' service account and its IAM roles, as Google recommends.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-DiskType = Literal["pd-standard", "pd-balanced", "pd-ssd"]
+class DefaultPoolSettings(Autoscaled):
+    """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
+
+    machine_type: str = "e2-medium"
+    """Machine type of each node. e2-medium (2 shared vCPU, 4 GB) is the smallest GKE recommends."""
+    min_nodes: int = Field(default=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
+    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling ceiling."""
+    disk_type: DiskType = "pd-standard"
+    """Boot disk type; pd-standard is the cheapest."""
+    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
+    """Boot disk size per node."""
+    spot: bool = False
+    """Spot VMs: 60-91% cheaper, preemptible at any time. Right for dev, wrong for prod."""
+
+    @field_validator("min_nodes")
+    @classmethod
+    def _keeps_a_node(cls, min_nodes: int) -> int:
+        if min_nodes < 1:
+            raise ValueError(
+                "the default pool must keep at least 1 node: system pods (DNS, metrics) need a home, and "
+                "without one they would wake the GPU pool or stay pending. Set minNodes: 1"
+            )
+        return min_nodes
 
 
-class DefaultPoolArgs(TypedDict):
+class PoolArgs(TypedDict):
+    """Where a pool's nodes join, and as whom; what they are is the pool's settings."""
+
     cluster: pulumi.Input[str]
     """Name of the cluster the pool joins."""
     project: str
@@ -28,18 +60,10 @@ class DefaultPoolArgs(TypedDict):
     """The cluster's zone."""
     service_account: pulumi.Input[str]
     """Email of the nodes' service account."""
-    machine_type: NotRequired[str]
-    """Default ``e2-medium``."""
-    min_nodes: NotRequired[int]
-    """Autoscaling floor, at least 1 so system pods always have a home. Default 1."""
-    max_nodes: NotRequired[int]
-    """Autoscaling ceiling. Default 3."""
-    disk_type: NotRequired[DiskType]
-    """Default ``pd-standard``, the cheapest."""
-    disk_size_gb: NotRequired[int]
-    """Default 30."""
-    spot: NotRequired[bool]
-    """Run on Spot VMs. Default ``False``."""
+
+
+class DefaultPoolArgs(PoolArgs):
+    settings: DefaultPoolSettings
 
 
 class DefaultPool(pulumi.ComponentResource):
@@ -49,14 +73,15 @@ class DefaultPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DefaultPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:gke:DefaultPool", name, None, opts)
-        pool = cpu_pool(name, args, pool_label="default", spot=args.get("spot", False), parent=self)
+        pool = cpu_pool(name, args, args["settings"], pool_label="default", spot=args["settings"].spot, parent=self)
         self.name = pool.name
         self.register_outputs({"name": self.name})
 
 
 def cpu_pool(
     name: str,
-    args: DefaultPoolArgs,
+    args: PoolArgs,
+    settings: DefaultPoolSettings | SpotPoolSettings,
     *,
     pool_label: str,
     spot: bool,
@@ -64,7 +89,6 @@ def cpu_pool(
     taints: list[gcp.container.NodePoolNodeConfigTaintArgs] | None = None,
 ) -> gcp.container.NodePool:
     """An autoscaled CPU node pool labelled with its pool and its kind of capacity."""
-    min_nodes = args.get("min_nodes", 1)
     return gcp.container.NodePool(
         name,
         cluster=args["cluster"],
@@ -72,14 +96,14 @@ def cpu_pool(
         location=args["zone"],
         # Sets the size at creation only; the autoscaler owns it afterwards, and a change to
         # this field would otherwise recreate the pool.
-        initial_node_count=min_nodes,
-        autoscaling=gcp.container.NodePoolAutoscalingArgs(min_node_count=min_nodes, max_node_count=args.get("max_nodes", 3)),
+        initial_node_count=settings.min_nodes,
+        autoscaling=gcp.container.NodePoolAutoscalingArgs(min_node_count=settings.min_nodes, max_node_count=settings.max_nodes),
         management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
         node_config=node_config(
             service_account=args["service_account"],
-            machine_type=args.get("machine_type", "e2-medium"),
-            disk_type=args.get("disk_type", "pd-standard"),
-            disk_size_gb=args.get("disk_size_gb", 30),
+            machine_type=settings.machine_type,
+            disk_type=settings.disk_type,
+            disk_size_gb=settings.disk_size_gb,
             spot=spot,
             labels={POOL_LABEL: pool_label, CAPACITY_LABEL: "spot" if spot else "on-demand"},
             taints=taints,

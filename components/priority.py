@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from shoestring.names import BATCH_PRIORITY, PRIORITY_VALUES, USER_FACING_PRIORITY
+from program.names import BATCH_PRIORITY, PRIORITY_VALUES, USER_FACING_PRIORITY
 
 DESCRIPTIONS = {
     USER_FACING_PRIORITY: "Apps people wait on; scheduled before batch work, and may preempt it.",

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from shoestring.names import PROJECT_LABEL as PROJECT_GCP_LABEL
-from shoestring.names import workload_account_id
+from program.names import PROJECT_LABEL as PROJECT_GCP_LABEL
+from program.names import workload_account_id
 from components.batch import Batch, BatchArgs, BatchSpec
 from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from components.pod_security import default_account_without_token

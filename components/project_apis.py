@@ -8,7 +8,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from shoestring.names import PROJECT_APIS_TYPE, api_service_name
+from program.names import PROJECT_APIS_TYPE, api_service_name
 
 
 class ProjectApisArgs(TypedDict):

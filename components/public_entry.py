@@ -17,7 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from shoestring.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
+from program.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
 from components.pod_security import default_account_without_token, restricted_container, restricted_pod
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"

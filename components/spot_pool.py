@@ -5,11 +5,30 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from components.node_pool import DefaultPoolArgs, cpu_pool
-from shoestring.names import SPOT_TAINT_KEY
+from pydantic import Field
 
-SpotPoolArgs = DefaultPoolArgs
-"""As the default pool's, without ``spot`` (always on) and with ``min_nodes`` defaulting to 0."""
+from components.node_pool import PoolArgs, cpu_pool
+from program.names import SPOT_TAINT_KEY
+from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType
+
+
+class SpotPoolSettings(Autoscaled):
+    """`shoestring:spotPool` — extra CPU capacity on Spot VMs, beside the on-demand default pool."""
+
+    machine_type: str = "e2-medium"
+    """Machine type of each Spot node."""
+    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
+    """Autoscaling floor."""
+    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling ceiling."""
+    disk_type: DiskType = "pd-standard"
+    """Boot disk type; pd-standard is the cheapest."""
+    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
+    """Boot disk size per node."""
+
+
+class SpotPoolArgs(PoolArgs):
+    settings: SpotPoolSettings
 
 SPOT_TAINT_VALUE = "true"
 SPOT_TAINT_EFFECT = "NO_SCHEDULE"
@@ -36,6 +55,6 @@ class SpotPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: SpotPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:gke:SpotPool", name, None, opts)
         taint = gcp.container.NodePoolNodeConfigTaintArgs(key=SPOT_TAINT_KEY, value=SPOT_TAINT_VALUE, effect=SPOT_TAINT_EFFECT)
-        pool = cpu_pool(name, {"min_nodes": 0, **args}, pool_label="spot", spot=True, parent=self, taints=[taint])
+        pool = cpu_pool(name, args, args["settings"], pool_label="spot", spot=True, parent=self, taints=[taint])
         self.name = pool.name
         self.register_outputs({"name": self.name})

@@ -16,7 +16,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shoestring import capacity, catalog, cost, rules, security  # noqa: E402  (the repository root is added just above)
+from program import capacity, catalog, cost  # noqa: E402  (the repository root is added just above)
+from shoestring import rules, security  # noqa: E402  (the repository root is added just above)
 
 ReportViolation = Callable[..., None]
 

@@ -1,6 +1,6 @@
 """The team's blog: a web frontend and the API behind it, with a Postgres schema to bootstrap."""
 
-from shoestring.definitions import App, Bootstrap, Project, Public, Resources
+from program.definitions import App, Bootstrap, Project, Public, Resources
 
 PROJECT = Project(
     name="blog",

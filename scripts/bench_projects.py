@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = (10, 25, 50)
 
-PROJECT_TEMPLATE = '''from shoestring.definitions import App, Project
+PROJECT_TEMPLATE = '''from program.definitions import App, Project
 
 PROJECT = Project(
     name="bench{n:02d}",

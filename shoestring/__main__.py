@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from shoestring import catalog, cis_gke, config, cost, diff, offline, permissions, render, report, rules
-from shoestring.config import ConfigError
+from program import catalog, config, cost
+from shoestring import cis_gke, diff, offline, permissions, render, report, rules
+from program.config import ConfigError
 
 
 @click.group()
@@ -146,7 +147,8 @@ def gpu_burst(stack: str, nodes: int, hours: float) -> None:
 def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None:
     """The cheapest on-demand + Spot pool shapes that fit STACK's pods with headroom, keeping
     system pods and a replica of every app on on-demand nodes, and the saving against today's."""
-    from shoestring import advisor, capacity
+    from program import capacity
+    from shoestring import advisor
     from shoestring.oncall.runbooks import burst
 
     plan = _run(stack)
@@ -161,7 +163,7 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
 
 @cli.command("prices")
 def prices() -> None:
-    """Regenerate shoestring/prices.yaml from the Cloud Billing Catalog API.
+    """Regenerate program/prices.yaml from the Cloud Billing Catalog API.
 
     Needs an API key with the Cloud Billing API enabled in CLOUD_BILLING_API_KEY (the catalog is
     public; no billing account is read)."""
@@ -213,7 +215,8 @@ def docs(check: bool) -> None:
     configuration, CIS GKE table, roles, burst samples) from the code, as the tests compare them."""
     from click.testing import CliRunner
 
-    from shoestring import advisor, capacity
+    from program import capacity
+    from shoestring import advisor
     from shoestring.oncall.runbooks import burst
 
     plans = {stack: _run(stack) for stack in offline.stacks()}

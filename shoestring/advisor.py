@@ -2,7 +2,7 @@
 
 A shape is N on-demand nodes of one machine type (the default pool) and M Spot nodes of another
 (the Spot pool). It qualifies when, with every request raised by the headroom, the capacity
-placement (shoestring/capacity.py) fits GKE's system pods and every CPU pod of the stack and of
+placement (program/capacity.py) fits GKE's system pods and every CPU pod of the stack and of
 the stacks whose namespaces live in its cluster; and when the on-demand nodes alone hold the
 system DaemonSets, every system pod (they do not tolerate the Spot pool's taint) and one replica
 of every app — what is left if every Spot node is preempted at once. Prices are the catalog's: on-demand after any sustained-use discount, Spot,
@@ -17,8 +17,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shoestring import capacity, catalog, cost
-from shoestring.names import SPOT_TAINT_KEY
+from program import capacity, catalog, cost
+from program.names import SPOT_TAINT_KEY
 
 FAMILIES = ("e2", "n2d", "t2d", "n1", "n4")
 HEADROOM = 0.20

@@ -1,4 +1,4 @@
-"""`make prices`: regenerate shoestring/prices.yaml from Google's Cloud Billing Catalog API.
+"""`make prices`: regenerate program/prices.yaml from Google's Cloud Billing Catalog API.
 
 Reads every SKU of Compute Engine and Networking (`services.skus.list`,
 cloud.google.com/billing/docs/reference/rest/v1/services.skus/list, with an API key from

@@ -12,11 +12,11 @@ shoestring/security.py, so another project can take the two as they stand.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from program.settings import authorized_networks_too_wide
 from shoestring import security
 from shoestring.security import ResourceRecord, Rule, Violation
 
@@ -74,35 +74,6 @@ def no_firewall_open_to_internet(type_: str, inputs: Mapping[str, Any]) -> list[
 def vpc_native(inputs: Mapping[str, Any]) -> str | None:
     if inputs.get("networkingMode") != "VPC_NATIVE" or not inputs.get("ipAllocationPolicy"):
         return "the cluster is routes-based; set networkingMode VPC_NATIVE with an ipAllocationPolicy (alias IPs)"
-    return None
-
-
-MAX_AUTHORIZED_ADDRESSES = {4: 2**16, 6: 2**80}
-"""The most addresses the control plane's authorized networks may admit together, per IP version:
-a /16's worth of IPv4 (a campus or a cloud VPC) and a /48's worth of IPv6 (one site's allocation).
-Counted over the union, so 0.0.0.0/1 and 128.0.0.0/1 are the whole internet, as 0.0.0.0/0 is."""
-_WHOLE = {4: "a /16", 6: "a /48"}
-
-
-def authorized_networks_too_wide(cidrs: Iterable[str]) -> str | None:
-    """Whether the union of ``cidrs`` admits more addresses than MAX_AUTHORIZED_ADDRESSES allows;
-    the message gives the figure, the union and the fix. Blocks that are not CIDRs are ignored."""
-    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for cidr in cidrs:
-        try:
-            networks.append(ipaddress.ip_network(str(cidr), strict=False))
-        except ValueError:
-            continue
-    for version, limit in MAX_AUTHORIZED_ADDRESSES.items():
-        union = list(ipaddress.collapse_addresses(n for n in networks if n.version == version))
-        total = sum(n.num_addresses for n in union)
-        if total > limit:
-            whole = ": the whole internet" if any(n.prefixlen == 0 for n in union) else ""
-            return (
-                f"together admit {total:,} IPv{version} addresses to the control plane ({', '.join(map(str, union))}{whole}); "
-                f"at most {limit:,} ({_WHOLE[version]}'s worth) may be authorized: list only your own networks, or none to "
-                "reach the cluster through its DNS-based endpoint alone"
-            )
     return None
 
 

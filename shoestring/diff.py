@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoestring import capacity, catalog, cost, render, replacements
-from shoestring.config import stack_names
-from shoestring.definitions import PROJECT_ROLES
+from program import capacity, catalog, cost
+from shoestring import render, replacements
+from program.config import stack_names
+from program.definitions import PROJECT_ROLES
 from shoestring.offline import ROOT
-from shoestring.records import Record
+from program.records import Record
 
 ACTIONS = ("create", "update", "replace", "delete")
 

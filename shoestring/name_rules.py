@@ -2,7 +2,7 @@
 
 One rule per kind of name, each reading one record's type and inputs, as shoestring/security.py's
 rules do, so `make plan`, the tests and the policy pack run the same functions. The constraints
-themselves, with where each is written, are shoestring/names.py's: the components build names
+themselves, with where each is written, are program/names.py's: the components build names
 with them, and these rules hold the declared records to them — a transform in a project file, or
 a component that forgets to use them, is caught offline instead of by the first `pulumi up`.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shoestring import names
-from shoestring.names import NameConstraint
+from program import names
+from program.names import NameConstraint
 from shoestring.security import ResourceRecord, Rule, Violation, rule_violations
 
 _NAMED_FIELD: dict[str, tuple[str, NameConstraint]] = {

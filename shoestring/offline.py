@@ -4,7 +4,7 @@ No CLI, no credentials, no network: ``pulumi.runtime.set_mocks`` stands in for t
 mock monitor does what the engine does with each registration that matters here: it calls the
 program's stack transforms with the arguments the engine would pass them (so the program's own
 ``cost`` output is computed as under `pulumi up`), and it keeps the same
-:class:`~shoestring.records.Record` of it, which the plan, cost and diff reports read.
+:class:`~program.records.Record` of it, which the plan, cost and diff reports read.
 
 Like the program, this module needs only what requirements.txt installs.
 """
@@ -31,8 +31,8 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from shoestring.config import read_stack_files, stack_names
-from shoestring.records import SECRET, Record, plain, record_of, urn_of
+from program.config import read_stack_files, stack_names
+from program.records import SECRET, Record, plain, record_of, urn_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ConfigVia = Literal["store", "environment"]
@@ -314,7 +314,7 @@ if __name__ == "__main__":
     # The child of run_isolated: the stacks' plans as JSON on stdout, or the program's error on stderr.
     import traceback
 
-    from shoestring.config import ConfigError
+    from program.config import ConfigError
 
     plans, failed = {}, []
     for name in sys.argv[1:]:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from rich.table import Table
 from rich.tree import Tree
 
-from shoestring import cost
+from program import cost
 from shoestring.offline import Plan
-from shoestring.records import Record
+from program.records import Record
 
 
 def plan_tree(plan: Plan) -> Tree:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from shoestring import capacity, catalog, cost
+from program import capacity, catalog, cost
 from shoestring.offline import Plan
-from shoestring.records import Record
+from program.records import Record
 
 Variant = Callable[[Sequence[Record]], list[Record]]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from shoestring import apis, cis_gke, name_rules, security
+from shoestring import api_rules, cis_gke, name_rules, security
 from shoestring.security import ResourceRecord, Violation
 
 
@@ -39,7 +39,7 @@ STACK_CHECKS = (
         "The Binary Authorization policy the cluster enforces is declared, denies by default and admits every image the stack runs (CIS GKE 4.5.1, 5.1.4).",
         cis_gke.image_policy,
     ),
-    StackCheck("apis-enabled-before-use", "Every GCP resource has the Google API it is created through enabled by the stack, and waits for it.", apis.violations),
+    StackCheck("apis-enabled-before-use", "Every GCP resource has the Google API it is created through enabled by the stack, and waits for it.", api_rules.violations),
     StackCheck("one-declaration-per-kubernetes-object", "No Kubernetes object (kind, namespace, name) is declared twice in a stack.", security.duplicate_kubernetes_objects),
 )
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from program.names import is_reserved
+
 POD_TEMPLATE_TYPES = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
@@ -31,8 +33,6 @@ NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 NAMESPACES = (NAMESPACE, NAMESPACE_PATCH)
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
-RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
-"""Namespaces Kubernetes and GKE own (kube-system, gke-managed-*, gmp-system...)."""
 
 
 class ResourceRecord(Protocol):
@@ -175,10 +175,6 @@ def reserved_namespace_names(type_: str, inputs: Mapping[str, Any]) -> list[str]
         return []
     name = (inputs.get("metadata") or {}).get("name", "")
     return [f"namespace {name} is reserved for Kubernetes or GKE"] if is_reserved(name) else []
-
-
-def is_reserved(namespace: str) -> bool:
-    return any(namespace == pattern or (pattern.endswith("*") and namespace.startswith(pattern[:-1])) for pattern in RESERVED_NAMESPACES)
 
 
 ADMIN_ROLES = ("cluster-admin", "admin", "edit")

@@ -6,7 +6,7 @@ import runpy
 from pathlib import Path
 
 from shoestring import offline
-from shoestring.config import ConfigError
+from program.config import ConfigError
 from shoestring.offline import Plan, Record
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -35,12 +35,27 @@ def run_rejected(stack: str, raw: dict[str, str]) -> tuple[Plan, list[ConfigErro
     return offline.declare(program, stack=stack, config=raw), errors
 
 
-def zonal_cluster(name: str = "lab", zone: str = "europe-west1-b", opts=None, **args):
-    """A ZonalCluster of project acme in its own ClusterNetwork, as the program declares it."""
+def zonal_cluster(name: str = "lab", zone: str = "europe-west1-b", opts=None, control_plane=None, **args):
+    """A ZonalCluster of project acme in its own ClusterNetwork, as the program declares it;
+    ``args`` that are ClusterSettings fields become its settings."""
     from components import ClusterNetwork, ZonalCluster
+    from components.cluster import ClusterSettings
 
     network = ClusterNetwork(name, {"project": "acme", "region": zone.rsplit("-", 1)[0]}, opts)
-    return ZonalCluster(name, {"project": "acme", "zone": zone, "network": network, **args}, opts)
+    settings = {key: args.pop(key) for key in list(args) if key in ClusterSettings.model_fields}
+    settings = ClusterSettings(**settings, **({"control_plane": control_plane} if control_plane else {}))
+    return ZonalCluster(name, {"project": "acme", "zone": zone, "network": network, "settings": settings, **args}, opts)
+
+
+POOL_PLACEMENT = ("cluster", "project", "zone", "service_account", "quota")
+
+
+def pool_args(settings_model, flat: dict) -> dict:
+    """A pool's args as the program passes them, from one flat dict: where its nodes join
+    (cluster, project, zone, service account, quota) and the rest as its settings model."""
+    return {key: value for key, value in flat.items() if key in POOL_PLACEMENT} | {
+        "settings": settings_model(**{key: value for key, value in flat.items() if key not in POOL_PLACEMENT})
+    }
 
 
 def plan_in_process(monkeypatch, change=lambda stack, plan: plan) -> None:

@@ -58,7 +58,7 @@ def test_the_new_projects_manifests_pass_every_checkov_check(before_and_after, t
     from test_manifests import CHECKOV, CHECKOV_FLAGS
 
     from shoestring import manifests
-    from shoestring.records import Record
+    from program.records import Record
 
     _, after = before_and_after["prod"]
     plan = offline.Plan("prod", [Record.from_json(r) for r in after["resources"]], after["outputs"])

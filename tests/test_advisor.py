@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shoestring import advisor, capacity, catalog
+from program import capacity, catalog
+from shoestring import advisor
 
 
 @pytest.fixture(scope="module")

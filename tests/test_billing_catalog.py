@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shoestring import billing_catalog, catalog
+from program import catalog
+from shoestring import billing_catalog
 
 DATA = Path(__file__).parent / "data" / "billing-catalog"
 PAGES = [json.loads((DATA / f"compute-engine-page-{n}.json").read_text()) for n in (1, 2)]

@@ -10,7 +10,8 @@ import runpy
 
 import pytest
 
-from shoestring import capacity, catalog, config, cost, names, offline
+from program import capacity, catalog, config, cost, names
+from shoestring import offline
 
 HOURS = 730
 

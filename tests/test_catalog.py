@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from shoestring import catalog
+from program import catalog
 
 REQUIRED_MACHINES = {"e2-small", "e2-medium", "e2-standard-2", "e2-standard-4", "n1-standard-1", "n1-standard-2", "n1-standard-4", "n2-standard-2", "g2-standard-4", "g2-standard-8"}
 FIGURE_KEYS = ("hourly", "monthly", "monthly_per_gb", "full_month", "first_five_hourly", "rate", "free_certificates_per_project")

@@ -138,7 +138,7 @@ def _with(records, type_: str, change):
 
 
 def test_prods_image_policy_admits_only_the_repositories_the_definitions_name(plans):
-    from shoestring import definitions
+    from program import definitions
 
     defined = definitions.discover().values()
     repositories = {app.image for project in defined for app in project.apps} | {

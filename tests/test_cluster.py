@@ -127,7 +127,7 @@ def test_the_cis_controls_that_cost_nothing_are_on(plan):
 
 
 def test_authorized_networks_turn_the_ip_endpoints_on_for_those_networks_only():
-    plan = offline.declare(lambda: zonal_cluster(authorized_networks=["203.0.113.0/24"], rbac_security_group="gke-security-groups@example.com"), stack="test")
+    plan = offline.declare(lambda: zonal_cluster(control_plane={"authorized_networks": ["203.0.113.0/24"], "rbac_security_group": "gke-security-groups@example.com"}), stack="test")
     inputs = only(plan, CLUSTER).inputs
     assert inputs["controlPlaneEndpointsConfig"]["ipEndpointsConfig"] == {"enabled": True}
     assert inputs["masterAuthorizedNetworksConfig"] == {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}], "gcpPublicCidrsAccessEnabled": False}
@@ -137,9 +137,10 @@ def test_authorized_networks_turn_the_ip_endpoints_on_for_those_networks_only():
 def test_private_nodes_get_no_external_ip_and_reach_out_through_cloud_nat():
     def program() -> None:
         from components import ClusterNetwork, ZonalCluster
+        from components.cluster import ClusterSettings
 
         network = ClusterNetwork("lab", {"project": "acme", "region": "europe-west1", "cloud_nat": True})
-        ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b", "network": network, "private_nodes": True})
+        ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b", "network": network, "settings": ClusterSettings(private_nodes=True)})
 
     plan = offline.declare(program, stack="test")
     assert only(plan, CLUSTER).inputs["privateClusterConfig"] == {"enablePrivateNodes": True}

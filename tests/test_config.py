@@ -7,8 +7,8 @@ import json
 import pytest
 from helpers import run_rejected
 
-from shoestring import config
-from shoestring.config import ConfigError
+from program import config
+from program.config import ConfigError
 
 VALID = {
     "gcp:project": "acme-prod",
@@ -56,7 +56,7 @@ def test_a_gpu_pool_that_cannot_scale_to_zero_states_what_it_costs():
     message = problem(gpuPool={"machineType": "g2-standard-4", "accelerator": "nvidia-l4", "minNodes": 1})
     assert "shoestring:gpuPool.minNodes = 1" in message
     # 1 x g2-standard-4 in us-central1 at $0.706832255/h x 730 h, and its 100 GB pd-balanced boot
-    # disk at $0.10/GB (shoestring/prices.yaml): the same figure the estimator and policy pack give.
+    # disk at $0.10/GB (program/prices.yaml): the same figure the estimator and policy pack give.
     assert "$525.99/month" in message
     assert "keepWarm: true" in message
 
@@ -153,7 +153,7 @@ def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the
 
 
 def test_a_tag_may_pin_its_digest_after_the_commit_and_the_commit_is_what_on_call_compares():
-    from shoestring.definitions import App
+    from program.definitions import App
 
     app = App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:" + "a" * 64, port=8080, repository="https://github.com/acme/r")
     assert app.commit == "9c4e1f2a7b3d"
@@ -163,7 +163,7 @@ def test_a_tag_may_pin_its_digest_after_the_commit_and_the_commit_is_what_on_cal
 def test_an_env_name_that_reads_as_a_credential_is_refused_naming_secrets_as_the_fix(name):
     from pydantic import ValidationError
 
-    from shoestring.definitions import App
+    from program.definitions import App
 
     with pytest.raises(ValidationError) as raised:
         App(name="web", image="i", tag="9c4e1f2a7b3d", port=8080, repository="https://github.com/acme/r", env={name: "hunter2"})

@@ -1,4 +1,4 @@
-"""Cost: the estimator against figures computed by hand from shoestring/prices.yaml, budgets that
+"""Cost: the estimator against figures computed by hand from program/prices.yaml, budgets that
 stop a stack, and the same rules in the CrossGuard policy pack."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from click.testing import CliRunner
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
 from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
-from shoestring import capacity, catalog, config, cost, names, offline
+from components.gpu_pool import GpuPoolSettings
+from components.node_pool import DefaultPoolSettings
+from program import capacity, catalog, config, cost, names
+from shoestring import offline
 from shoestring.__main__ import cli
-from helpers import zonal_cluster
+from helpers import pool_args, zonal_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "policies"))
@@ -27,7 +30,7 @@ import guardrails  # noqa: E402  (policies/guardrails.py, the policy pack's vali
 HOURS = 730
 NODES = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}
 
-# Catalog figures, us-central1 (shoestring/prices.yaml).
+# Catalog figures, us-central1 (program/prices.yaml).
 N1_STANDARD_1 = 0.04749975
 E2_MEDIUM_SPOT = 0.020106
 G2_STANDARD_4 = 0.706832255
@@ -55,7 +58,7 @@ class TestEstimator:
     def test_a_free_tier_zonal_cluster_with_three_n1_standard_1_nodes(self):
         def blog_sized() -> None:
             cluster(free_tier=True)
-            DefaultPool("default-pool", NODES | {"machine_type": "n1-standard-1", "min_nodes": 3, "max_nodes": 3})
+            DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"machine_type": "n1-standard-1", "min_nodes": 3, "max_nodes": 3}))
 
         estimate = priced(blog_sized)
         assert line(estimate, "GKE management fee").idle_monthly == 0
@@ -71,7 +74,7 @@ class TestEstimator:
 
     def test_a_regional_cluster_never_gets_the_free_tier_and_runs_nodes_in_three_zones(self):
         records = offline.declare(
-            lambda: (cluster(free_tier=True), DefaultPool("default-pool", NODES | {"machine_type": "n1-standard-1"})), stack="test"
+            lambda: (cluster(free_tier=True), DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"machine_type": "n1-standard-1"}))), stack="test"
         ).records
         regional = [_relocated(r, "us-central1") for r in records]
         estimate = cost.estimate("test", regional)
@@ -82,7 +85,7 @@ class TestEstimator:
         gpu = NODES | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4"}
 
         def stack() -> None:
-            GpuPool("gpu-pool", gpu)
+            GpuPool("gpu-pool", pool_args(GpuPoolSettings, gpu))
             MonthlyBudget("test-budget", {"monthly_usd": 100, "expected_gpu_hours": 40})
 
         estimate = priced(stack)
@@ -94,14 +97,14 @@ class TestEstimator:
 
     def test_a_warm_gpu_node_costs_its_machine_and_its_disk_all_month(self):
         warm = NODES | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "min_nodes": 1, "max_nodes": 2}
-        estimate = priced(lambda: GpuPool("gpu-pool", warm))
+        estimate = priced(lambda: GpuPool("gpu-pool", pool_args(GpuPoolSettings, warm)))
         # G2 has no sustained-use discount: ($0.706832255 + $0.005 IP)/h x 730 h + 100 GB x $0.10 (pd-balanced).
         month = (G2_STANDARD_4 + NODE_IP) * HOURS + 100 * PD_BALANCED
         assert estimate.idle_monthly_usd == pytest.approx(month, abs=0.01)  # $529.64
         assert estimate.ceiling_monthly_usd == pytest.approx(2 * month, abs=0.01)
 
     def test_a_spot_default_pool_gets_spot_prices_and_no_sustained_use_discount(self):
-        estimate = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
+        estimate = priced(lambda: DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"min_nodes": 2, "spot": True})))
         assert line(estimate, "default-pool nodes").idle_monthly == pytest.approx(2 * E2_MEDIUM_SPOT * HOURS)
 
     def test_a_resource_it_cannot_price_is_listed_as_not_priced_never_as_zero(self):
@@ -112,7 +115,7 @@ class TestEstimator:
 
     def test_a_gpu_the_catalog_cannot_price_makes_the_pool_not_priced(self):
         t4 = NODES | {"machine_type": "n1-standard-4", "accelerator": "nvidia-tesla-t4"}
-        estimate = priced(lambda: GpuPool("gpu-pool", t4))
+        estimate = priced(lambda: GpuPool("gpu-pool", pool_args(GpuPoolSettings, t4)))
         assert estimate.not_priced == ["gpu-pool nodes"]
 
     def test_a_stack_in_another_stacks_cluster_pays_no_fee_and_says_whose_cluster_and_what_it_requests(self, plans):
@@ -130,7 +133,7 @@ class TestEstimator:
         assert "1 secret(s) the apps read (blog-staging-db-url)" in line(estimate, "Secret Manager").detail
 
     def test_node_allocatable_follows_gkes_reservations(self):
-        from shoestring import catalog
+        from program import catalog
 
         assert capacity.node_allocatable(catalog.machine("us-central1", "e2-medium")) == pytest.approx((0.94, 4 - 1 - 100 / 1024))
         cpu, memory = capacity.node_allocatable(catalog.machine("us-central1", "e2-standard-4"))
@@ -164,13 +167,13 @@ class TestPricedAsGoogleBills:
         assert rules.idle_monthly == pytest.approx(EXTRA_RULE * HOURS)  # $7.30
 
     def test_a_public_node_pool_adds_one_external_ip_per_node_and_private_nodes_none(self):
-        on_demand = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "max_nodes": 4}))
+        on_demand = priced(lambda: DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"min_nodes": 2, "max_nodes": 4})))
         assert line(on_demand, "default-pool node IPs").idle_monthly == pytest.approx(2 * NODE_IP * HOURS)  # $7.30
         assert line(on_demand, "default-pool node IPs").ceiling_monthly == pytest.approx(4 * NODE_IP * HOURS)
-        spot = priced(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2, "spot": True}))
+        spot = priced(lambda: DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"min_nodes": 2, "spot": True})))
         assert line(spot, "default-pool node IPs").idle_monthly == pytest.approx(2 * SPOT_NODE_IP * HOURS)  # $3.65
 
-        records = offline.declare(lambda: DefaultPool("default-pool", NODES | {"min_nodes": 2}), stack="test").records
+        records = offline.declare(lambda: DefaultPool("default-pool", pool_args(DefaultPoolSettings, NODES | {"min_nodes": 2})), stack="test").records
         private = [cluster_record(privateClusterConfig={"enablePrivateNodes": True}), *records]
         assert not [x for x in cost.estimate("test", private).lines if x.item.endswith("node IPs")]
 

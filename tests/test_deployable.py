@@ -27,7 +27,8 @@ from runtime import venv_for
 from components import MonthlyBudget
 from components.cluster import _kubeconfig
 from components.public_entry import TunnelEntry
-from shoestring import catalog, config, cost, definitions, offline
+from program import catalog, config, cost, definitions
+from shoestring import offline
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = offline.stacks()

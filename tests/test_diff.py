@@ -22,9 +22,10 @@ import pytest
 from click.testing import CliRunner
 from test_add_a_project import readme_snippet
 
-from shoestring import config, definitions, diff, offline
+from program import config, definitions
+from shoestring import diff, offline
 from shoestring.__main__ import cli
-from shoestring.records import Record
+from program.records import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 DELETE = object()

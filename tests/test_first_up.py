@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from helpers import copy_of_repository, replaced
 
-from shoestring import apis, name_rules, names, offline, security
-from shoestring.records import Record
+from program import apis, names
+from shoestring import api_rules
+from shoestring import name_rules, offline, security
+from program.records import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ACCOUNT_PATTERN = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")  # the provider's ValidateRFC1035Name(6, 30)
@@ -112,20 +114,20 @@ class TestTheStackEnablesTheApisItUses:
 
     def test_every_shipped_stack_enables_exactly_what_it_uses(self, plans):
         for stack, plan in plans.items():
-            assert apis.violations(plan.records) == [], stack
+            assert api_rules.violations(plan.records) == [], stack
 
     def test_a_resource_that_does_not_wait_for_its_api_is_refused(self, plans):
         records = [dataclasses.replace(r, dependencies=()) if r.type == "gcp:container/cluster:Cluster" else r for r in plans["prod"].records]
-        found = [str(v) for v in apis.violations(records)]
+        found = [str(v) for v in api_rules.violations(records)]
         assert any("gcp:container/cluster:Cluster shoestring-prod: does not wait for container.googleapis.com" in v for v in found), found
 
     def test_an_api_the_stack_needs_and_does_not_enable_is_refused(self, plans):
         records = [r for r in plans["prod"].records if r.inputs.get("service") != "certificatemanager.googleapis.com"]
-        assert any("needs certificatemanager.googleapis.com on" in v.message for v in apis.violations(records))
+        assert any("needs certificatemanager.googleapis.com on" in v.message for v in api_rules.violations(records))
 
     def test_an_api_nothing_uses_is_refused(self, plans):
         extra = dataclasses.replace(plans["dev"].of_type(apis.SERVICE)[0], name="apis-bigquery", urn="urn:x", inputs={"project": "p", "service": "bigquery.googleapis.com"})
-        [violation] = apis.violations([*plans["dev"].records, extra])
+        [violation] = api_rules.violations([*plans["dev"].records, extra])
         assert "enables bigquery.googleapis.com, which nothing the stack declares needs" in violation.message
 
 

@@ -10,10 +10,11 @@ import pytest
 from helpers import plan_in_process
 from click.testing import CliRunner
 
-from shoestring import capacity, catalog, config, cost, diff, offline, render
+from program import capacity, catalog, config, cost
+from shoestring import diff, offline, render
 from shoestring.__main__ import cli
-from shoestring.config import ConfigError
-from shoestring.definitions import App, Batch, Project
+from program.config import ConfigError
+from program.definitions import App, Batch, Project
 
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

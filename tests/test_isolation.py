@@ -16,7 +16,7 @@ from shoestring import rules, security
 ROOT = Path(__file__).resolve().parent.parent
 
 HOSTILE_PROJECT = '''
-from shoestring.definitions import App, Project
+from program.definitions import App, Project
 
 PROJECT = Project(
     name="{name}",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shoestring import config, manifests, offline
+from program import config
+from shoestring import manifests, offline
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"

@@ -4,11 +4,12 @@ nodes that exist only while needed."""
 from __future__ import annotations
 
 import pytest
-from helpers import NODE_POOL, only
+from helpers import NODE_POOL, only, pool_args
 
 from components import DefaultPool, GpuPool, SpotPool
-from components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE
-from components.node_pool import CAPACITY_LABEL, POOL_LABEL
+from components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPoolSettings
+from components.node_pool import CAPACITY_LABEL, POOL_LABEL, DefaultPoolSettings
+from components.spot_pool import SpotPoolSettings
 from shoestring import offline
 
 COMMON = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}
@@ -16,14 +17,14 @@ COMMON = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service
 
 @pytest.fixture(scope="module")
 def default_pool() -> dict:
-    plan = offline.declare(lambda: DefaultPool("cpu", COMMON), stack="test")
+    plan = offline.declare(lambda: DefaultPool("cpu", pool_args(DefaultPoolSettings, COMMON)), stack="test")
     return only(plan, NODE_POOL)
 
 
 @pytest.fixture(scope="module")
 def gpu_pool() -> offline.Record:
-    args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "node_zones": ["us-central1-b"]}
-    plan = offline.declare(lambda: GpuPool("gpu", args), stack="test")
+    args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "zones": ["us-central1-b"]}
+    plan = offline.declare(lambda: GpuPool("gpu", pool_args(GpuPoolSettings, args)), stack="test")
     return only(plan, NODE_POOL)
 
 
@@ -47,7 +48,7 @@ class TestDefaultPool:
 
 class TestSpotPool:
     def test_it_is_spot_capacity_labelled_as_such_that_may_scale_to_zero(self):
-        pool = only(offline.declare(lambda: SpotPool("spot", COMMON | {"machine_type": "n2d-standard-2"}), stack="test"), NODE_POOL)
+        pool = only(offline.declare(lambda: SpotPool("spot", pool_args(SpotPoolSettings, COMMON | {"machine_type": "n2d-standard-2"})), stack="test"), NODE_POOL)
         node = pool.inputs["nodeConfig"]
         assert (node["machineType"], node["spot"]) == ("n2d-standard-2", True)
         assert node["labels"] == {POOL_LABEL: "spot", CAPACITY_LABEL: "spot"}
@@ -55,7 +56,7 @@ class TestSpotPool:
         assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
 
     def test_it_repels_every_pod_that_does_not_tolerate_spot_so_system_pods_stay_on_demand(self):
-        pool = only(offline.declare(lambda: SpotPool("spot", COMMON), stack="test"), NODE_POOL)
+        pool = only(offline.declare(lambda: SpotPool("spot", pool_args(SpotPoolSettings, COMMON)), stack="test"), NODE_POOL)
         # GKE's documented Spot taint (cloud.google.com/kubernetes-engine/docs/how-to/spot-vms).
         assert pool.inputs["nodeConfig"]["taints"] == [{"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}]
 
@@ -67,7 +68,7 @@ class TestSpotPool:
 
     def test_spot_and_sizes_come_from_the_args(self):
         args = COMMON | {"machine_type": "e2-small", "min_nodes": 2, "max_nodes": 4, "spot": True, "disk_type": "pd-balanced"}
-        pool = only(offline.declare(lambda: DefaultPool("cpu", args), stack="test"), NODE_POOL)
+        pool = only(offline.declare(lambda: DefaultPool("cpu", pool_args(DefaultPoolSettings, args)), stack="test"), NODE_POOL)
         assert pool.inputs["autoscaling"] == {"minNodeCount": 2, "maxNodeCount": 4}
         assert pool.inputs["initialNodeCount"] == 2
         assert pool.inputs["nodeConfig"]["spot"] is True
@@ -105,8 +106,8 @@ class TestGpuPool:
 
     def test_across_zones_its_bounds_are_totals_and_the_autoscaler_takes_any_zone_with_capacity(self):
         args = COMMON | {"machine_type": "g2-standard-4", "accelerator": "nvidia-l4", "max_nodes": 20,
-                         "node_zones": ["us-central1-a", "us-central1-b", "us-central1-c"]}
-        pool = only(offline.declare(lambda: GpuPool("gpu", args), stack="test"), NODE_POOL)
+                         "zones": ["us-central1-a", "us-central1-b", "us-central1-c"]}
+        pool = only(offline.declare(lambda: GpuPool("gpu", pool_args(GpuPoolSettings, args)), stack="test"), NODE_POOL)
         assert pool.inputs["location"] == "us-central1-a"  # the control plane's zone: still a zonal cluster
         assert pool.inputs["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
         assert pool.inputs["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 20, "locationPolicy": "ANY"}

@@ -19,7 +19,7 @@ import kmock
 import pytest
 from click.testing import CliRunner
 
-from shoestring import config
+from program import config
 from shoestring.oncall.cli import cli
 
 LABELS = {"app.kubernetes.io/name": "frontend"}
@@ -508,7 +508,7 @@ def test_the_runbook_the_docs_show_is_a_shipped_working_command(kube, tmp_path):
 def redefine(monkeypatch):
     """Change fields of an app's definition (projects/<project>.py) as an edit to it would, with no
     validation: what a hostile or careless definition could say."""
-    from shoestring import definitions
+    from program import definitions
 
     original = definitions.discover
 
@@ -560,7 +560,7 @@ class TestHostileDefinitions:
             assert not any(value in arg for arg in args[:end] for value in ("acme", "main", "0123456", "89abcdef")), args
 
     def test_a_bootstrap_command_goes_to_the_cluster_as_a_list_and_runs_nothing_here(self, kube, tmp_path, redefine):
-        from shoestring.definitions import Bootstrap
+        from program.definitions import Bootstrap
 
         pwned = tmp_path / "pwned"
         command = ("sh", "-c", f"touch {pwned}; echo $(touch {pwned})")
@@ -654,7 +654,8 @@ class TestBootstrapJob:
         import types
 
         from components.project import Project
-        from shoestring import definitions, offline, program_args
+        from program import definitions, program_args
+        from shoestring import offline
         from shoestring.oncall.runbooks.bootstrap_database import _job
         from shoestring.oncall.session import find_target
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import kmock
 import pytest
 
-from shoestring import cost, offline
+from program import cost
+from shoestring import offline
 from shoestring.oncall.runbooks.burst import JOB_NAME, job_name
 from tests.test_oncall import GPU_POD_PLACEMENT, KubeApi, _t, declare, kube, on_call  # noqa: F401 (kube, declare: fixtures)
 

@@ -9,10 +9,11 @@ import pytest
 from helpers import CLUSTER, NODE_POOL, only, run_rejected
 
 from components import InternalService, Project
-from shoestring import config, offline
-from shoestring.config import ConfigError
-from shoestring.definitions import App, DefinitionError
-from shoestring.definitions import Project as ProjectDefinition
+from program import config
+from shoestring import offline
+from program.config import ConfigError
+from program.definitions import App, DefinitionError
+from program.definitions import Project as ProjectDefinition
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -259,7 +260,7 @@ class TestDefinitions:
         )
         raw = config.read_stack_files("dev")[0]
         cfg = config.load("dev", raw, config.definitions.discover() | {"shop": shop})
-        # One forwarding rule at $0.025/h x 730 h (shoestring/prices.yaml).
+        # One forwarding rule at $0.025/h x 730 h (program/prices.yaml).
         assert "shop/web is a LoadBalancer Service (opted in): a regional forwarding rule, $18.25/month for the project's first five together and $7.30 for each beyond, before traffic" in cfg.notices
 
     def test_definition_errors_name_the_file_and_field(self, tmp_path, monkeypatch):
@@ -267,7 +268,7 @@ class TestDefinitions:
         package.mkdir()
         (package / "__init__.py").write_text("")
         (package / "shop.py").write_text(
-            "from shoestring.definitions import App, Project\n"
+            "from program.definitions import App, Project\n"
             "PROJECT = Project(name='shop', apps=(App(name='web', image='i', tag='t', port=0, repository='r'),))\n"
         )
         monkeypatch.syspath_prepend(str(tmp_path))

@@ -9,8 +9,9 @@ import runpy
 import pytest
 from helpers import only
 
-from shoestring import config, cost, offline
-from shoestring.config import ConfigError
+from program import config, cost
+from shoestring import offline
+from program.config import ConfigError
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"

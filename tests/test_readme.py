@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from shoestring import config
+from program import config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -54,7 +54,8 @@ def test_the_deployers_roles_in_readme_are_generated_from_the_declared_resource_
 
 
 def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
-    from shoestring import advisor, capacity, cost
+    from program import capacity, cost
+    from shoestring import advisor
 
     block = readme_block("advise")
     prod, guests = plans["prod"].records, plans["staging"].records

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import copy_of_repository
 
-from shoestring import config, security
+from program import config
+from shoestring import security
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYMENT, NAMESPACE = "kubernetes:apps/v1:Deployment", security.NAMESPACE
@@ -200,7 +201,7 @@ import copy
 
 import pulumi
 
-from shoestring.definitions import App, Project
+from program.definitions import App, Project
 
 
 def _loosen(args: pulumi.ResourceTransformArgs):
@@ -230,7 +231,7 @@ PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools"
     def test_a_project_file_that_moves_the_cluster_to_the_default_network_fails_naming_the_cis_rule(self, clone):
         mistaken = '''import pulumi
 
-from shoestring.definitions import App, Project
+from program.definitions import App, Project
 
 
 def _default_network(args: pulumi.ResourceTransformArgs):
@@ -248,7 +249,7 @@ PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools"
         assert "error: stack dev: policy cluster-dedicated-network: gcp:container/cluster:Cluster shoestring-dev: the cluster is on the project's default network" in completed.stderr
 
     def test_a_project_named_kube_system_is_refused(self, clone):
-        named = '''from shoestring.definitions import App, Project
+        named = '''from program.definitions import App, Project
 PROJECT = Project(name="kube-system", apps=(App(name="web", image="ghcr.io/acme/x", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/x"),))
 '''
         completed = self.plan(clone, "kube_system.py", named)

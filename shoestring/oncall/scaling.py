@@ -32,8 +32,8 @@ from types import SimpleNamespace
 from components.gpu_pool import GPU_POOL_LABEL_VALUE, GPU_TAINT_KEY
 from components.internal_service import GPU_RESOURCE
 from components.node_pool import POOL_LABEL
-from shoestring import capacity, catalog, config, cost
-from shoestring.config import StackConfig
+from program import capacity, catalog, config, cost
+from program.config import StackConfig
 
 SCALE_DOWN_UNNEEDED = timedelta(minutes=10)
 """How long a node stays unneeded before GKE's autoscaler removes it (its scale-down-unneeded-time):
@@ -145,7 +145,7 @@ def _quota(pod: str, failed: list[str], stack: StackConfig) -> Finding:
     owner = stack.cluster_owner
     quoted = sorted({m for message in failed for m in QUOTA_IN_MESSAGE.findall(message)})
     metrics = quoted or _quota_metrics(stack)
-    needed = config.gpu_quota_needed(owner.gpu_pool) if owner.gpu_pool else 1
+    needed = owner.gpu_pool.gpus if owner.gpu_pool else 1
     requests = "; ".join(
         config.quota_request(owner.gcp_project, metric, needed, None if metric == "GPUS_ALL_REGIONS" else owner.region)
         + f" (gpuPool.quota in stacks/Pulumi.{owner.stack}.yaml)"
@@ -235,7 +235,7 @@ def gpu_requests(pod) -> int:
 
 def node_hourly(node, stack: StackConfig) -> float | None:
     """What a GPU node costs an hour, as the estimate prices a GPU pool's node while a burst runs
-    (machine, GPUs, boot disk and external IP: shoestring/cost.py), from the node's machine type,
+    (machine, GPUs, boot disk and external IP: program/cost.py), from the node's machine type,
     accelerator and Spot labels; None when the catalog cannot price it."""
     labels = node.metadata.labels or {}
     owner = stack.cluster_owner

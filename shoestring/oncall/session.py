@@ -24,9 +24,9 @@ from kubernetes import client
 from kubernetes import config as kubeconfig
 from rich.console import Console
 
-from shoestring import config, definitions
-from shoestring.config import ProjectInstance, StackConfig
-from shoestring.definitions import App, Batch
+from program import config, definitions
+from program.config import ProjectInstance, StackConfig
+from program.definitions import App, Batch
 
 HEALTHY, UNHEALTHY, CANNOT_CHECK, WAITING = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 5.0

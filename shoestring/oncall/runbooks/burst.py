@@ -6,8 +6,8 @@ The run is created from the batch's CronJob as the cluster holds it — its ``jo
 ``completions``: the shards are the work, and each pod reads ``SHARD_COUNT``). That template is
 what `pulumi up` applied from the definition (components/batch.py builds it, the same builders as
 an app's pods): one fact in one place, and nothing here can build a Job the program would not.
-Its price comes from the same plan and estimate as `make cost` (shoestring/cost.py), its node
-count from the capacity model (shoestring/capacity.py)."""
+Its price comes from the same plan and estimate as `make cost` (program/cost.py), its node
+count from the capacity model (program/capacity.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 
 import click
 
-from shoestring import capacity, cost, names, offline
-from shoestring.config import ConfigError
+from program import capacity, cost, names
+from shoestring import offline
+from program.config import ConfigError
 from shoestring.oncall import scaling
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session, Target

@@ -22,9 +22,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from program.settings import Settings, held_model, model_at, nested
+from components.cluster import ClusterSettings
+from components.gpu_pool import GpuPoolSettings
+from components.node_pool import DefaultPoolSettings
 from components.public_entry import ENTRY_NAMESPACE
-from shoestring import capacity, catalog, cis_gke, definitions, security
-from shoestring.definitions import App, Batch, Project
+from components.spot_pool import SpotPoolSettings
+from program import capacity, catalog, definitions
+from program.definitions import App, Batch, Project
+from program.names import is_reserved
 
 PROJECT = "shoestring"
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,155 +55,7 @@ class ConfigError(pulumi.RunError):
         )
 
 
-class _Strict(BaseModel):
-    """Unknown keys are typos; values are frozen once loaded."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        use_attribute_docstrings=True,
-    )
-
-
-MAX_NODES_PER_POOL = 100
-"""The most nodes a pool may scale to: tens of GPU nodes for a burst, with room. GKE allows 1,000
-per pool and zone; a larger figure here is most likely a typo that would bill that many nodes."""
-MAX_DISK_GB = 65536
-"""The largest persistent disk Compute Engine creates (64 TiB)."""
-
-
-class _Autoscaled(_Strict):
-    """A node pool's autoscaling bounds (minNodes, maxNodes), declared by each pool with its own defaults."""
-
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> _Autoscaled:
-        if self.max_nodes < self.min_nodes:
-            raise ValueError(
-                f"maxNodes ({self.max_nodes}) is below minNodes ({self.min_nodes}); "
-                f"set maxNodes to at least {self.min_nodes}"
-            )
-        return self
-
-
-class DefaultPoolConfig(_Autoscaled):
-    """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
-
-    machine_type: str = "e2-medium"
-    """Machine type of each node. e2-medium (2 shared vCPU, 4 GB) is the smallest GKE recommends."""
-    min_nodes: int = Field(default=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
-    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling ceiling."""
-    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
-    """Boot disk type; pd-standard is the cheapest."""
-    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
-    """Boot disk size per node."""
-    spot: bool = False
-    """Spot VMs: 60-91% cheaper, preemptible at any time. Right for dev, wrong for prod."""
-
-    @field_validator("min_nodes")
-    @classmethod
-    def _keeps_a_node(cls, min_nodes: int) -> int:
-        if min_nodes < 1:
-            raise ValueError(
-                "the default pool must keep at least 1 node: system pods (DNS, metrics) need a home, and "
-                "without one they would wake the GPU pool or stay pending. Set minNodes: 1"
-            )
-        return min_nodes
-
-
-class SpotPoolConfig(_Autoscaled):
-    """`shoestring:spotPool` — extra CPU capacity on Spot VMs, beside the on-demand default pool."""
-
-    machine_type: str = "e2-medium"
-    """Machine type of each Spot node."""
-    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
-    """Autoscaling floor."""
-    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling ceiling."""
-    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-standard"
-    """Boot disk type; pd-standard is the cheapest."""
-    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
-    """Boot disk size per node."""
-
-
-class GpuQuotaConfig(_Strict):
-    """`shoestring:gpuPool.quota` — the GPU quota the GCP project has, as Compute Engine counts it
-    (cloud.google.com/compute/resource-usage#gpu_quota): check yours on the console's Quotas page."""
-
-    preemptible: int = Field(default=0, ge=0, le=100_000)
-    """Regional `PREEMPTIBLE_<GPU>_GPUS` (PREEMPTIBLE_NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what Spot GPU nodes count against (while it is 0, they count against the on-demand quota)."""
-    on_demand: int = Field(default=0, ge=0, le=100_000)
-    """Regional `<GPU>_GPUS` (NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what on-demand GPU nodes count against."""
-    all_regions: int = Field(default=0, ge=0, le=100_000)
-    """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
-
-
-class GpuPoolConfig(_Autoscaled):
-    """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
-
-    machine_type: str = "g2-standard-4"
-    """Machine type that can carry the accelerator (g2-* for nvidia-l4, n1-* for nvidia-tesla-t4)."""
-    accelerator: str = "nvidia-l4"
-    """GPU type."""
-    accelerator_count: int = Field(default=1, ge=1, le=definitions.MAX_GPUS_PER_POD)
-    """GPUs per node; g2 and a2 machines come with a fixed number."""
-    driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
-    """GPU driver GKE installs on each node. Without one, pods cannot use the GPU."""
-    min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
-    """Autoscaling floor. 0, so no GPU is billed while nothing needs one (see keepWarm)."""
-    max_nodes: int = Field(default=1, ge=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling ceiling: the most GPU nodes a burst may bill at once."""
-    keep_warm: bool = False
-    """Explicit override that allows minNodes above 0, i.e. paying for idle GPU nodes."""
-    zone: str | None = None
-    """Zone of the GPU nodes, in the cluster's region; defaults to the cluster's zone.
-    GPU types are offered per zone, so a pool may need a neighbouring one."""
-    zones: list[str] = []
-    """Zones of the cluster's region the GPU nodes may run in, instead of `zone`: the autoscaler adds each node wherever
-    Spot capacity is left (location policy ANY), minNodes and maxNodes count over all of them, and the control plane
-    stays in the cluster's zone (still a zonal, free-tier cluster). Only zones that offer the accelerator (shoestring/zones.yaml)."""
-    quota: GpuQuotaConfig | None = None
-    """The GPU quota the GCP project has (object; keys below). `make plan` fails when maxNodes × acceleratorCount exceeds
-    it, naming the quota to request; omitted, the plan only warns."""
-    spot: bool = False
-    """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
-    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
-    """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
-    disk_size_gb: int = Field(default=100, ge=10, le=MAX_DISK_GB)
-    """Room for CUDA images, which run to several GB."""
-
-
-class ControlPlaneConfig(_Strict):
-    """`shoestring:controlPlane` — who reaches the Kubernetes API, and how."""
-
-    authorized_networks: list[str] = []
-    """CIDRs allowed to the control plane's IP endpoints. Empty (the default) turns the IP
-    endpoints off: kubectl, Pulumi and on-call reach the cluster through its DNS-based endpoint,
-    which Google's front end admits only with IAM permission `container.clusters.connect` (CIS GKE
-    5.6.3, 5.6.4). List networks only for a client that cannot use the DNS endpoint; together they
-    may admit at most a /16's worth of IPv4 addresses (a /48's of IPv6), counted over their union."""
-    rbac_security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-    """Google Groups for RBAC (CIS GKE 5.8.2): `gke-security-groups@<your domain>`, the Google
-    Workspace group whose member groups RoleBindings may name. Needs a Workspace or Cloud Identity domain."""
-
-    @field_validator("authorized_networks")
-    @classmethod
-    def _cidrs(cls, networks: list[str]) -> list[str]:
-        for network in networks:
-            try:
-                ipaddress.ip_network(network)
-            except ValueError:
-                raise ValueError(f"{network!r} is not a CIDR block; write e.g. 203.0.113.0/24") from None
-        # Coverage is computed over the union, so no split of 0.0.0.0/0 gets through (CIS GKE 5.6.3).
-        if too_wide := cis_gke.authorized_networks_too_wide(networks):
-            raise ValueError(f"these networks {too_wide}")
-        return networks
-
-
-class AppSettings(_Strict):
+class AppSettings(Settings):
     """`shoestring:projects.<project>.apps.<app>` — what differs per environment."""
 
     replicas: int | None = Field(default=None, ge=0, le=definitions.MAX_REPLICAS)
@@ -221,7 +79,7 @@ class AppSettings(_Strict):
         return None if secrets is None else definitions.check_secrets(secrets)
 
 
-class BatchSettings(_Strict):
+class BatchSettings(Settings):
     """`shoestring:projects.<project>.batches.<batch>` — what differs per environment."""
 
     tag: str | None = None
@@ -235,7 +93,7 @@ class BatchSettings(_Strict):
         return None if tag is None else definitions.check_commit_tag(tag)
 
 
-class ProjectSettings(_Strict):
+class ProjectSettings(Settings):
     """`shoestring:projects.<project>` — a project's per-environment values."""
 
     enabled: bool = True
@@ -246,7 +104,7 @@ class ProjectSettings(_Strict):
     """Cloud Storage buckets the project's identity uses in this stack, replacing the
     definition's: each stack its own data (two stacks may not be granted one bucket)."""
     reviewed_gcp_roles: list[str] = []
-    """GCP roles beyond the allow-list (shoestring/definitions.py PROJECT_ROLES) that this
+    """GCP roles beyond the allow-list (program/definitions.py PROJECT_ROLES) that this
     stack grants the project after review, e.g. [roles/storage.admin]. `make diff` lists them first."""
 
     @field_validator("bucket_roles")
@@ -279,7 +137,7 @@ class ProjectInstance(BaseModel):
         return self.definition.name
 
 
-class StackConfig(_Strict):
+class StackConfig(ClusterSettings):
     """Everything one stack declares, validated."""
 
     stack: str
@@ -294,34 +152,18 @@ class StackConfig(_Strict):
     `acme/shoestring/prod`. Namespaces get the stack name appended (`blog-staging`)."""
     free_tier: bool = False
     """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
-    deletion_protection: bool = True
-    """GKE deletion protection and Pulumi `protect` on the cluster."""
-    binary_authorization: Literal["enforce", "dryRun"] = "enforce"
-    """What the GCP project's Binary Authorization policy does with an image outside its allow-list
-    (the repositories the definitions in projects/ name, cloudflared with a tunnel, GKE's system
-    images): `enforce` blocks the pod; `dryRun` admits it and writes the denial to Cloud Audit
-    Logs only, for a throwaway cluster trying other images (CIS GKE 4.5.1, 5.1.4)."""
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
-    """GKE release channel the cluster follows."""
     kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
     """Kubernetes minor version the manifests are validated against (`make test`). The release
     channel, not this, picks the cluster's version: GKE accepts only versions the channel offers."""
-    default_pool: DefaultPoolConfig = DefaultPoolConfig()
+    default_pool: DefaultPoolSettings = DefaultPoolSettings()
     """The always-on CPU pool (object; keys below)."""
-    spot_pool: SpotPoolConfig | None = None
+    spot_pool: SpotPoolSettings | None = None
     """A Spot CPU pool beside it (object; keys below): apps with 2+ replicas spread across both, so
     losing every Spot node leaves each a replica on the default pool. Omit for none."""
-    gpu_pool: GpuPoolConfig | None = None
+    gpu_pool: GpuPoolSettings | None = None
     """The scale-to-zero GPU pool (object; keys below). Omit for no GPU pool."""
     projects: dict[str, ProjectSettings] = {}
     """Per-environment values of the projects defined in projects/ (object; keys below)."""
-    control_plane: ControlPlaneConfig = ControlPlaneConfig()
-    """Access to the Kubernetes API (object; keys below)."""
-    private_nodes: bool = False
-    """Nodes without external IPs (CIS GKE 5.6.5), reaching the internet through Cloud NAT:
-    $0.0014 per node-hour and $0.005 per NAT IP-hour, against the $0.005 (Spot $0.0025) each
-    node's external IP costs, plus $0.045 per GiB the NAT processes (image pulls included).
-    `make cost` shows both; the custom VPC's firewall admits no ingress either way."""
     public_entry: Literal["gateway", "tunnel", "none"] = "gateway"
     """The cluster's one way in from the internet: a shared GKE Gateway with Google-managed TLS
     (one load balancer for every public app), a Cloudflare Tunnel connector ($0 of Google
@@ -374,9 +216,7 @@ class StackConfig(_Strict):
     @property
     def gpu_zones(self) -> list[str]:
         """The zones the GPU pool's nodes may run in."""
-        if self.gpu_pool is None:
-            return []
-        return list(self.gpu_pool.zones) or [self.gpu_zone]
+        return [] if self.gpu_pool is None else self.gpu_pool.node_zones(self.zone)
 
     @field_validator("zone")
     @classmethod
@@ -396,7 +236,7 @@ def _check_zone(zone: str) -> str:
         raise ValueError(f"{zone!r} is not a zone name; use one such as us-central1-a")
     known = catalog.zones(catalog.region_of(zone))
     if known and zone not in known:
-        raise ValueError(f"{catalog.region_of(zone)} has no zone {zone}; its zones are {', '.join(known)} (shoestring/zones.yaml)")
+        raise ValueError(f"{catalog.region_of(zone)} has no zone {zone}; its zones are {', '.join(known)} (program/zones.yaml)")
     return zone
 
 
@@ -436,7 +276,7 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
     accelerators = catalog.accelerator_types(region)
     if gpu.accelerator not in accelerators:
         problems.append(
-            ("gpuPool.accelerator", gpu.accelerator, f"not in the price catalog for {region} (shoestring/prices.yaml), so no "
+            ("gpuPool.accelerator", gpu.accelerator, f"not in the price catalog for {region} (program/prices.yaml), so no "
              f"estimate could price it; use one of {accelerators}, or add its prices to the catalog")
         )
         return problems
@@ -448,7 +288,7 @@ def _catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
         key, fix = ("gpuPool.zone", "set gpuPool.zone to one of them") if gpu.zone else ("zone", "set gpuPool.zone to one of them (a pool may run in another zone of the cluster's region)")
         problems.append(
             (key, gpu_zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} "
-             f"(shoestring/zones.yaml): {fix}" if offered_in else f"no zone of {region} offers {gpu.accelerator}; choose another accelerator")
+             f"(program/zones.yaml): {fix}" if offered_in else f"no zone of {region} offers {gpu.accelerator}; choose another accelerator")
         )
     family = catalog.gpu_machine_family(gpu.accelerator)
     if not gpu.machine_type.startswith(family + "-"):
@@ -486,23 +326,18 @@ def _gpu_zones_problems(cfg: StackConfig, offered_in: list[str] | None) -> list[
             problems.append(("gpuPool.zones", zone, f"is not a zone of the cluster's region {region}; its zones are {', '.join(catalog.zones(region))}"))
         elif offered_in is not None and zone not in offered_in:
             problems.append(
-                ("gpuPool.zones", zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} (shoestring/zones.yaml)")
+                ("gpuPool.zones", zone, f"does not offer {gpu.accelerator}; the zones of {region} that do are {', '.join(offered_in) or 'none'} (program/zones.yaml)")
             )
     if len(set(gpu.zones)) != len(gpu.zones):
         problems.append(("gpuPool.zones", gpu.zones, "lists a zone twice; list each once"))
     return problems
 
 
-def gpu_quota_needed(gpu: GpuPoolConfig) -> int:
-    """GPUs the pool holds at its ceiling: what its quota must admit for a burst to reach it."""
-    return gpu.max_nodes * gpu.accelerator_count
-
-
 def _gpu_quota_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
     """The pool's ceiling against the quota the stack declares: a burst beyond the quota leaves
     nodes that GKE cannot create, and pods Pending, while the plan would say the ceiling is there."""
     gpu, region = cfg.gpu_pool, cfg.region
-    needed = gpu_quota_needed(gpu)
+    needed = gpu.gpus
     ceiling = f"maxNodes {gpu.max_nodes} × acceleratorCount {gpu.accelerator_count} = {needed} {gpu.accelerator} GPUs"
     problems = []
     quota = gpu.quota
@@ -546,7 +381,7 @@ def _disk_problems(pool: str, machine_type: str, disk_type: str) -> list[tuple[s
     ]
 
 
-def _warm_cost(region: str, gpu: GpuPoolConfig) -> str:
+def _warm_cost(region: str, gpu: GpuPoolSettings) -> str:
     try:
         node = catalog.node_hourly(region, gpu.machine_type, gpu.spot, [(gpu.accelerator, gpu.accelerator_count)]) * catalog.HOURS_PER_MONTH
         disk = gpu.disk_size_gb * catalog.disk_monthly_per_gb(region, gpu.disk_type)
@@ -563,7 +398,8 @@ def _example(known: list[str], family: str) -> str:
 
 _RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "notices"}
 _TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in _RESOLVED}
-_STRUCTURED = {"defaultPool", "spotPool", "gpuPool", "projects", "controlPlane"}
+_STRUCTURED = {to_camel(name) for name, field in StackConfig.model_fields.items() if name not in _RESOLVED and held_model(field.annotation)[0]}
+"""Keys whose values are objects of settings (JSON in Pulumi's flat config)."""
 _SECRETS = {"tunnelCredentials"}
 """Secret settings: checked for presence and secrecy here, never kept in the typed config."""
 TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
@@ -693,7 +529,7 @@ def _notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: M
             )
     gpu = cfg.gpu_pool
     if cfg.owns_cluster and gpu is not None and gpu.quota is None:
-        needed = gpu_quota_needed(gpu)
+        needed = gpu.gpus
         notices.append(
             f"gpuPool.quota is not declared: the GPU pool's ceiling needs {needed} {catalog.gpu_quota_metric(gpu.accelerator, gpu.spot)} in "
             f"{cfg.region} and {needed} GPUS_ALL_REGIONS, which a new project has 0 of. Check the console's Quotas page and declare "
@@ -779,7 +615,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         namespace = name if cfg.owns_cluster else f"{name}-{cfg.stack}"
         if len(namespace) > 63:
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} is {len(namespace)} characters; Kubernetes allows 63: shorten the project's or the stack's name"))
-        if security.is_reserved(namespace) or namespace == ENTRY_NAMESPACE:
+        if is_reserved(namespace) or namespace == ENTRY_NAMESPACE:
             owner_of = "the shared public entry" if namespace == ENTRY_NAMESPACE else "Kubernetes or GKE"
             problems.append((f"projects.{name}", namespace, f"namespace {namespace} belongs to {owner_of}; rename the project in its definition (projects/)"))
         taken = next((s for s in stack_names(ROOT / "stacks") if name.endswith(f"-{s}")), None)
@@ -796,7 +632,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
         if unreviewed:
             problems.append(
                 (f"projects.{name}", f"gcp_roles={unreviewed}",
-                 f"beyond the roles a project may hold (shoestring/definitions.py PROJECT_ROLES: none administers IAM, projects, networks or "
+                 f"beyond the roles a project may hold (program/definitions.py PROJECT_ROLES: none administers IAM, projects, networks or "
                  f"clusters); a bucket role goes in bucket_roles, or, after review, list them under shoestring:projects.{name}.reviewedGcpRoles "
                  f"in stacks/Pulumi.{cfg.stack}.yaml")
             )
@@ -820,7 +656,7 @@ def _resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple
 
 
 
-def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolConfig | None) -> list[tuple[str, Any, str]]:
+def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolSettings | None) -> list[tuple[str, Any, str]]:
     """What the project's apps ask for, rollouts included, against its ResourceQuota: a quota
     that is too small admits not one pod beyond it, and the plan would be "within budget"."""
     wanted = {"quota_cpu": 0.0, "quota_memory": 0.0, "quota_pods": 0}
@@ -841,15 +677,15 @@ def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolCo
              f"beyond it would never start; set {', '.join(f'{key}={needed[key]}' for key in short)} or more in projects/{name}.py, or lower the replicas")
         )
     gpus = sum(app.replicas * app.gpus for app in apps)
-    if gpu is not None and gpus > gpu.max_nodes * gpu.accelerator_count:
+    if gpu is not None and gpus > gpu.gpus:
         problems.append(
             (f"projects.{name}", f"{gpus} GPUs", f"its apps ask for {gpus} GPUs at once, and the GPU pool holds "
-             f"{gpu.max_nodes * gpu.accelerator_count} at most (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}); raise gpuPool.maxNodes or lower the replicas")
+             f"{gpu.gpus} at most (gpuPool.maxNodes {gpu.max_nodes} × {gpu.accelerator_count}); raise gpuPool.maxNodes or lower the replicas")
         )
     return problems
 
 
-def _batch_problems(name: str, batches: list[Batch], gpu: GpuPoolConfig | None, owner: str) -> list[tuple[str, Any, str]]:
+def _batch_problems(name: str, batches: list[Batch], gpu: GpuPoolSettings | None, owner: str) -> list[tuple[str, Any, str]]:
     """Each batch at full parallelism against the GPU pool: the namespace's ResourceQuota admits
     every batch's pods (program_args adds them), but its GPUs stop at the pool's ceiling, and a
     burst beyond it would leave pods Pending while the plan promised them."""
@@ -862,7 +698,7 @@ def _batch_problems(name: str, batches: list[Batch], gpu: GpuPoolConfig | None, 
             problems.append((key, f"gpus={batch.gpus}", f"asks for {batch.gpus} GPUs per pod, but a {gpu.machine_type} node carries {gpu.accelerator_count}"))
     if gpu is None:
         return problems
-    ceiling = gpu.max_nodes * gpu.accelerator_count
+    ceiling = gpu.gpus
     for batch in batches:
         wanted = batch.parallelism * batch.gpus
         if batch.gpus and wanted > ceiling:
@@ -1043,13 +879,8 @@ def _describe(err: dict) -> str:
 def _known_fields(parent: list[str]) -> set[str]:
     if not parent:
         return _TOP_LEVEL
-    if parent[0] == "projects":  # projects.<project>[.apps.<app>]
-        model = {2: ProjectSettings, 4: BatchSettings if len(parent) == 4 and parent[2] == "batches" else AppSettings}.get(len(parent))
-    else:
-        model = {"defaultPool": DefaultPoolConfig, "spotPool": SpotPoolConfig, "gpuPool": GpuPoolConfig, "controlPlane": ControlPlaneConfig, "quota": GpuQuotaConfig}.get(parent[-1])
-    if model is None:
-        return set()
-    return {to_camel(name) for name in model.model_fields}
+    model = model_at(StackConfig, parent)
+    return set() if model is None else {to_camel(name) for name in model.model_fields}
 
 
 def _did_you_mean(key: str, known: set[str]) -> str:
@@ -1073,15 +904,8 @@ def reference_markdown() -> str:
             rows.append(f"| `{key}` | {kind} | {default} | {description} |")
 
     rows.append("| `gcp:project` | string | (required) | GCP project ID the stack deploys into. |")
-    add(StackConfig, f"{PROJECT}:")
-    add(DefaultPoolConfig, f"{PROJECT}:defaultPool.")
-    add(SpotPoolConfig, f"{PROJECT}:spotPool.")
-    add(GpuPoolConfig, f"{PROJECT}:gpuPool.")
-    add(GpuQuotaConfig, f"{PROJECT}:gpuPool.quota.")
-    add(ControlPlaneConfig, f"{PROJECT}:controlPlane.")
-    add(ProjectSettings, f"{PROJECT}:projects.<project>.")
-    add(AppSettings, f"{PROJECT}:projects.<project>.apps.<app>.")
-    add(BatchSettings, f"{PROJECT}:projects.<project>.batches.<batch>.")
+    for path, model in nested(StackConfig):
+        add(model, f"{PROJECT}:" + "".join(f"{part}." for part in path))
     return "\n".join(rows) + "\n"
 
 
@@ -1093,4 +917,4 @@ def _type_name(annotation: Any) -> str:
     optional = [a for a in get_args(annotation) if a is not type(None)]
     if len(optional) == 1:
         annotation = optional[0]
-    return {str: "string", int: "integer", bool: "boolean"}.get(annotation, "object")
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, "object")

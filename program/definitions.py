@@ -3,7 +3,7 @@
 A definition says what never changes between environments — apps, images, ports, probes, the
 repository and branch each app is built from, its one-off bootstrap job. What does change per
 environment (replicas, image tags, whether the project runs there at all) comes from the stack
-config (``shoestring:projects``, checked in shoestring/config.py). The Pulumi program and the
+config (``shoestring:projects``, checked in program/config.py). The Pulumi program and the
 on-call CLI both read these same definitions.
 """
 
@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shoestring import capacity
+from program import capacity
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
@@ -364,7 +364,7 @@ class Project(_Definition):
     """Pod Security Admission level enforced on the namespace."""
     gcp_roles: tuple[str, ...] = ()
     """GCP roles the project's Workload Identity service account holds on the GCP project, from
-    PROJECT_ROLES (shoestring/definitions.py); none means no GCP account. Another role needs the
+    PROJECT_ROLES (program/definitions.py); none means no GCP account. Another role needs the
     stack's reviewed opt-in (`shoestring:projects.<project>.reviewedGcpRoles`)."""
     bucket_roles: dict[str, str] = {}
     """Cloud Storage buckets the project's identity may use, with its role on each from

@@ -1,12 +1,12 @@
-"""Which Google API each declared GCP resource is created through, and the rule that the stack
-enables it first.
+"""Which Google API each declared GCP resource is created through, and the transform that makes
+each wait for its API.
 
 A new GCP project has few APIs on; a resource created through one that is off fails with
 "SERVICE_DISABLED … has not been used in project … or it is disabled". The program enables each
 API it uses (components/project_apis.py) and makes every GCP resource depend on the API it needs
 (:func:`wait_for_apis`), so the first `pulumi up` works in one run. The program's list of APIs
-comes from the config (shoestring/program_args.py); :func:`violations` holds it to the types the
-stack actually declares, both ways, in `make plan` and the tests.
+comes from the config (program/program_args.py); shoestring/api_rules.py holds it to the types
+the stack actually declares, both ways, in `make plan`, the tests and the policy pack.
 
 Sources: each API's "Before you begin" in Google's docs — GKE (container, and compute for its
 network), IAM service accounts (iam), project IAM policy (cloudresourcemanager), Secret Manager,
@@ -22,9 +22,8 @@ from typing import Any
 
 import pulumi
 
-from shoestring.names import PROJECT_APIS_TYPE, api_service_name
-from shoestring.records import urn_of
-from shoestring.security import Violation
+from program.names import PROJECT_APIS_TYPE, api_service_name
+from program.records import urn_of
 
 SERVICE = "gcp:projects/service:Service"
 API_OF_MODULE = {
@@ -49,7 +48,7 @@ def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
         return set()
     found = {api for prefix, api in API_OF_MODULE.items() if type_.startswith(prefix)}
     if not found:
-        raise KeyError(f"{type_}: which Google API creates it? Add its module to shoestring/apis.py API_OF_MODULE")
+        raise KeyError(f"{type_}: which Google API creates it? Add its module to program/apis.py API_OF_MODULE")
     if type_ == "gcp:container/cluster:Cluster":
         # A cluster that enforces a Binary Authorization policy, or runs the Secret Manager add-on,
         # needs those APIs too (cloud.google.com/kubernetes-engine/docs/how-to/secret-manager#before-you-begin).
@@ -76,33 +75,3 @@ def wait_for_apis(component: str, enabled: Iterable[str]):
         return pulumi.ResourceTransformResult(props=args.props, opts=opts)
 
     return transform
-
-
-def violations(records: Iterable[Any]) -> list[Violation]:
-    """Each GCP resource has the APIs it needs enabled by the stack, and depends on them; no API
-    is enabled that nothing declared uses. (A resource with no ``project`` input — an IAM binding
-    on a service account, a budget through its own provider — is matched on the API alone.)"""
-    records = list(records)
-    services = [r for r in records if r.type == SERVICE]
-    used: set[str] = set()
-    found = []
-    for record in records:
-        try:
-            needed = needed_by(record.type, record.inputs)
-        except KeyError as e:
-            found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", str(e.args[0])))
-            continue
-        project = record.inputs.get("project")
-        for api in sorted(needed):
-            enabling = [s for s in services if s.inputs.get("service") == api and project in (None, s.inputs.get("project"))]
-            used.update(s.urn for s in enabling)
-            if not enabling:
-                found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", f"needs {api} on in project {project}, and the stack does not enable it"))
-            elif not {s.urn for s in enabling} & set(record.dependencies):
-                found.append(Violation("apis-enabled-before-use", f"{record.type} {record.name}", f"does not wait for {api} to be enabled (depends_on {enabling[0].name})"))
-    found += [
-        Violation("apis-enabled-before-use", f"{SERVICE} {s.name}", f"enables {s.inputs.get('service')}, which nothing the stack declares needs; drop it")
-        for s in services
-        if s.urn not in used
-    ]
-    return found

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shoestring.names import FREE_TIER_LABEL
-from shoestring import capacity, catalog
+from program.names import FREE_TIER_LABEL
+from program import capacity, catalog
 
 HOURS = catalog.HOURS_PER_MONTH
 

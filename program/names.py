@@ -190,3 +190,11 @@ SYSTEM_CLUSTER_CRITICAL = 2_000_000_000
 """Priority of GKE's own cluster pods (kube-dns, metrics-server...)."""
 SPOT_TAINT_KEY = "cloud.google.com/gke-spot"
 """Key of the taint on the Spot pool's nodes (components/spot_pool.py), which the capacity model honours."""
+
+
+RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
+"""Namespaces Kubernetes and GKE own (kube-system, gke-managed-*, gmp-system...)."""
+
+
+def is_reserved(namespace: str) -> bool:
+    return any(namespace == pattern or (pattern.endswith("*") and namespace.startswith(pattern[:-1])) for pattern in RESERVED_NAMESPACES)

@@ -60,7 +60,7 @@ def _zones() -> dict:
 
 
 def zones(region: str) -> list[str]:
-    """The zones of a region (shoestring/zones.yaml); [] for a region it does not list."""
+    """The zones of a region (program/zones.yaml); [] for a region it does not list."""
     return list(_zones().get(region, {}).get("zones", []))
 
 

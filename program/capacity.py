@@ -7,7 +7,7 @@ cluster turns on); the cluster's own system Deployments (kube-dns and friends) n
 and tolerate none of the pools' taints. All come from `gke.system_pods` in prices.yaml, each
 figure with its source. Pods are the Deployments' replicas times their containers' requests (a
 namespace's LimitRange default where a container sets none), placed highest priority first
-(GKE's system-cluster-critical, then the PriorityClasses of shoestring/names.py), then largest
+(GKE's system-cluster-critical, then the PriorityClasses of program/names.py), then largest
 first, on the eligible node with the most free CPU (the scheduler's default "least allocated"
 scoring), honouring node selectors, taints, one-per-node anti-affinity and a spread across
 capacity types; a pod that fits nowhere adds a node to the cheapest pool that can take it, up to
@@ -22,8 +22,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shoestring import catalog
-from shoestring.names import PRIORITY_VALUES, SYSTEM_CLUSTER_CRITICAL
+from program import catalog
+from program.names import PRIORITY_VALUES, SYSTEM_CLUSTER_CRITICAL
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NODE_POOL = "gcp:container/nodePool:NodePool"

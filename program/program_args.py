@@ -11,17 +11,17 @@ from components.batch import BatchSpec
 from components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
 from components.network import ClusterNetwork, ClusterNetworkArgs
 from components.project_apis import ProjectApisArgs
-from components.node_pool import POOL_LABEL
+from components.node_pool import POOL_LABEL, PoolArgs
 from components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
-from shoestring import capacity, catalog, config
-from shoestring.config import ProjectInstance, StackConfig
+from program import capacity, catalog, config
+from program.config import ProjectInstance, StackConfig
 from components.internal_service import tolerates_spot
-from shoestring.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
-from shoestring.definitions import App, Batch
+from program.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
+from program.definitions import App, Batch
 
 
 def project_apis(cfg: StackConfig) -> ProjectApisArgs:
-    """The APIs this stack's resources are created through (shoestring/apis.py checks the list
+    """The APIs this stack's resources are created through (program/apis.py checks the list
     against what the stack declares)."""
     needed = {"iam.googleapis.com", "cloudresourcemanager.googleapis.com"} if any(p.definition.gcp_roles for p in cfg.deployed) else set()
     if any(p.bucket_roles for p in cfg.deployed):
@@ -50,20 +50,14 @@ def cluster(cfg: StackConfig, network: ClusterNetwork) -> ZonalClusterArgs:
         "project": cfg.gcp_project,
         "zone": cfg.zone,
         "network": network,
-        "authorized_networks": cfg.control_plane.authorized_networks,
-        "private_nodes": cfg.private_nodes,
-        "release_channel": cfg.release_channel,
-        "deletion_protection": cfg.deletion_protection,
+        "settings": cfg,
         "allowed_images": allowed_images(cfg),
-        "binary_authorization": cfg.binary_authorization,
         "gateway_api": cfg.public_entry == "gateway",
         # Visible in the console and in billing exports, and read by the cost estimate.
         "labels": {STACK_LABEL: cfg.stack, FREE_TIER_LABEL: str(cfg.free_tier).lower()},
     }
     if cfg.secret_manager:
         args["secret_manager"] = True
-    if cfg.control_plane.rbac_security_group:
-        args["rbac_security_group"] = cfg.control_plane.rbac_security_group
     return args
 
 
@@ -92,46 +86,19 @@ def budget(cfg: StackConfig, project_number: pulumi.Input[str] | None) -> Monthl
 
 
 def default_pool(cfg: StackConfig, on: ZonalCluster) -> DefaultPoolArgs:
-    return _cpu_pool(cfg, on, cfg.default_pool) | {"spot": cfg.default_pool.spot}
+    return _nodes_of(cfg, on) | {"settings": cfg.default_pool}
 
 
 def spot_pool(cfg: StackConfig, on: ZonalCluster) -> SpotPoolArgs:
-    return _cpu_pool(cfg, on, cfg.spot_pool)
-
-
-def _cpu_pool(cfg: StackConfig, on: ZonalCluster, pool: config.DefaultPoolConfig | config.SpotPoolConfig) -> DefaultPoolArgs:
-    return {
-        "cluster": on.name,
-        "project": cfg.gcp_project,
-        "zone": cfg.zone,
-        "service_account": on.node_service_account,
-        "machine_type": pool.machine_type,
-        "min_nodes": pool.min_nodes,
-        "max_nodes": pool.max_nodes,
-        "disk_type": pool.disk_type,
-        "disk_size_gb": pool.disk_size_gb,
-    }
+    return _nodes_of(cfg, on) | {"settings": cfg.spot_pool}
 
 
 def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
-    gpu = cfg.gpu_pool
-    return {
-        "cluster": on.name,
-        "project": cfg.gcp_project,
-        "zone": cfg.zone,
-        "node_zones": cfg.gpu_zones,
-        "service_account": on.node_service_account,
-        "accelerator": gpu.accelerator,
-        "accelerator_count": gpu.accelerator_count,
-        "driver_version": gpu.driver_version,
-        "machine_type": gpu.machine_type,
-        "min_nodes": gpu.min_nodes,
-        "max_nodes": gpu.max_nodes,
-        "spot": gpu.spot,
-        "disk_type": gpu.disk_type,
-        "disk_size_gb": gpu.disk_size_gb,
-        **({"quota": gpu_quota(cfg)} if gpu.quota is not None else {}),
-    }
+    return _nodes_of(cfg, on) | {"settings": cfg.gpu_pool, **({"quota": gpu_quota(cfg)} if cfg.gpu_pool.quota is not None else {})}
+
+
+def _nodes_of(cfg: StackConfig, on: ZonalCluster) -> PoolArgs:
+    return {"cluster": on.name, "project": cfg.gcp_project, "zone": cfg.zone, "service_account": on.node_service_account}
 
 
 def gpu_quota(cfg: StackConfig) -> GpuQuota:
@@ -208,7 +175,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
             "memory": _plus_memory(definition.quota_memory, batch_memory),
             "pods": definition.quota_pods + sum(b.parallelism for b in deployed.batches),
             # Up to the whole GPU pool, and nothing at all for a project without GPU work.
-            "gpus": gpu.max_nodes * gpu.accelerator_count if uses_gpus else 0,
+            "gpus": gpu.gpus if uses_gpus else 0,
             "load_balancers": sum(app.service_type == "LoadBalancer" for app in deployed.apps),
             "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
         },
