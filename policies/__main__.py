@@ -4,7 +4,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 import guardrails
 
-from shoestring import rules  # noqa: E402  (guardrails puts the repository root on the path)
+from shoestring import rules
 
 PolicyPack(
     name="shoestring-cost",

@@ -8,16 +8,13 @@ same camelCase names the offline plan records.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from program import capacity, catalog, cost  # noqa: E402  (the repository root is added just above)
-from shoestring import rules, security  # noqa: E402  (the repository root is added just above)
+# Installed into the pack's virtualenv by policies/requirements.txt (`-e ..`).
+from program import capacity, catalog, cost
+from shoestring import rules, security
 
 ReportViolation = Callable[..., None]
 

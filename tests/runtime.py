@@ -25,9 +25,12 @@ def venv_for(requirements: Path) -> Path:
     if not (home / ".complete").exists():
         print(f"building {home.relative_to(ROOT)} from {requirements.relative_to(ROOT)} alone (once per version of the file)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True)
+        # In the file's own directory, as Pulumi runs pip (sdk/python/toolchain/pip.go), so a
+        # relative path in it (the policy pack's `-e ..`) means what it means under Pulumi.
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements.name],
             check=True,
+            cwd=requirements.parent,
         )
         (home / ".complete").touch()
     return python
