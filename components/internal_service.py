@@ -49,10 +49,10 @@ class AppSpec(TypedDict):
     port: int
     """Container port, exposed by the Service under the same number."""
     resources: ContainerResources
-    replicas: NotRequired[int]
-    """Default 1. 0 keeps the Deployment declared with no pods."""
-    health_path: NotRequired[str]
-    """HTTP path of the readiness and liveness probes. Default ``/healthz``."""
+    replicas: int
+    """0 keeps the Deployment declared with no pods."""
+    health_path: str
+    """HTTP path of the readiness and liveness probes."""
     env: NotRequired[Mapping[str, str]]
     secrets: NotRequired[Mapping[str, str]]
     """Secret Manager secrets by the name the app knows them by, each ``projects/P/secrets/S``:
@@ -62,17 +62,17 @@ class AppSpec(TypedDict):
     """GPUs per pod. Above 0 the pods tolerate the GPU taint and select ``gpu_node_selector``."""
     gpu_node_selector: NotRequired[Mapping[str, str]]
     """Node labels of the GPU pool; required when ``gpus`` is above 0."""
-    whole_node: NotRequired[bool]
+    whole_node: bool
     """At most one pod of any whole-node app per node."""
-    spot: NotRequired[bool]
-    """The app may run replicas on Spot nodes. Default ``False``. Only with two or more replicas
+    spot: bool
+    """The app may run replicas on Spot nodes. Only with two or more replicas
     and no GPUs (see ``tolerates_spot``): they then spread across on-demand and Spot capacity."""
     priority_class: NotRequired[str]
     """PriorityClass of the pods (program/names.py): who waits when capacity is short."""
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
-    service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
-    """Default ``ClusterIP``: reachable only inside the cluster, costs nothing."""
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
+    """``ClusterIP`` is reachable only inside the cluster and costs nothing."""
     public: NotRequired[PublicSpec]
     """Reachable from the internet through the cluster's shared public entry."""
 
@@ -105,18 +105,18 @@ class InternalService(pulumi.ComponentResource):
         selector = {"app.kubernetes.io/name": app}
         labels = {**args["labels"], **selector}
         gpus = args.get("gpus", 0)
-        whole_node = args.get("whole_node", False)
-        replicas = args.get("replicas", 1)
+        whole_node = args["whole_node"]
+        replicas = args["replicas"]
         # Replicas of a CPU app that declares Spot split across on-demand and Spot nodes (a skew of
         # at most one), so a preemption of every Spot node at once still leaves one ready on
         # on-demand capacity; the budget keeps drains (upgrades, scale-down) from taking the last one.
-        spread = tolerates_spot(args.get("spot", False), replicas, gpus)
+        spread = tolerates_spot(args["spot"], replicas, gpus)
         disruption_budget = replicas >= 2 and not gpus
         pod_labels = {**labels, WHOLE_NODE_LABEL: "true"} if whole_node else labels
         annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
 
         probe = k8s.core.v1.ProbeArgs(
-            http_get=k8s.core.v1.HTTPGetActionArgs(path=args.get("health_path", "/healthz"), port="http"),
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=args["health_path"], port="http"),
             period_seconds=10,
         )
         secrets = dict(args.get("secrets", {}))
@@ -188,7 +188,7 @@ class InternalService(pulumi.ComponentResource):
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
             spec=k8s.core.v1.ServiceSpecArgs(
-                type=args.get("service_type", "ClusterIP"),
+                type=args["service_type"],
                 selector=selector,
                 ports=[k8s.core.v1.ServicePortArgs(name="http", port=args["port"], target_port="http")],
             ),
@@ -225,7 +225,7 @@ class InternalService(pulumi.ComponentResource):
                     "default": {
                         "config": {
                             "type": "HTTP",
-                            "httpHealthCheck": {"port": args["port"], "requestPath": args.get("health_path", "/healthz")},
+                            "httpHealthCheck": {"port": args["port"], "requestPath": args["health_path"]},
                         }
                     },
                     "targetRef": {"group": "", "kind": "Service", "name": app},

@@ -17,8 +17,7 @@ fit at all is the lowest priority's: it waits.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -119,7 +118,6 @@ def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
         if record.type != NODE_POOL:
             continue
         node = record.inputs.get("nodeConfig", {})
-        scaling = record.inputs.get("autoscaling", {})
         pools.append(
             Pool(
                 name=record.name,
@@ -180,8 +178,15 @@ def pods_of(records: Sequence[ResourceRecord]) -> list[Pod]:
             gpus=gpus,
             priority=PRIORITY_VALUES.get(pod.get("priorityClassName"), 0),
         )
-        pods.extend([shape] * int(spec.get("replicas", 1)))
+        pods.extend([shape] * deployment_replicas(spec))
     return pods
+
+
+def deployment_replicas(spec: Mapping[str, Any]) -> int:
+    """A Deployment's pods: its ``spec.replicas``, which Kubernetes reads as 1 when omitted
+    (kubernetes.io/docs/concepts/workloads/controllers/deployment/#replicas) — the API's default,
+    not an app's (program/definitions.py App.replicas)."""
+    return int(spec.get("replicas", 1))
 
 
 def system_pods(addons: Collection[str] = ()) -> tuple[tuple[float, float], list[Pod]]:

@@ -653,10 +653,10 @@ def _scheduled_batch(cron_job: ResourceRecord, records: Sequence[ResourceRecord]
 def always_on_gpu(records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str) -> list[AlwaysOnGpu]:
     """GPU Deployments with replicas, and the GPU nodes the placement gives them at rest."""
     owners = {
-        f"{r.inputs.get('metadata', {}).get('namespace')}/{r.inputs.get('metadata', {}).get('name')}": int(r.inputs.get("spec", {}).get("replicas", 1))
+        f"{r.inputs.get('metadata', {}).get('namespace')}/{r.inputs.get('metadata', {}).get('name')}": capacity.deployment_replicas(r.inputs.get("spec", {}))
         for r in _of(records, capacity.DEPLOYMENT)
         if any(c.get("resources", {}).get("requests", {}).get("nvidia.com/gpu") for c in r.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
-        and int(r.inputs.get("spec", {}).get("replicas", 1)) > 0
+        and capacity.deployment_replicas(r.inputs.get("spec", {})) > 0
     }
     if not owners:
         return []

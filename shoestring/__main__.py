@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 
 from program import catalog, config, cost
-from shoestring import cis_gke, diff, offline, permissions, render, report, rules
 from program.config import ConfigError
+from shoestring import cis_gke, diff, offline, permissions, render, report, rules, settings_reference
 
 
 @click.group()
@@ -149,7 +149,6 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
     system pods and a replica of every app on on-demand nodes, and the saving against today's."""
     from program import capacity
     from shoestring import advisor
-    from shoestring.oncall.runbooks import burst
 
     plan = _run(stack)
     region = cost.region_of(plan.records)
@@ -205,7 +204,7 @@ def security_table() -> None:
 @cli.command("config-reference")
 def config_reference() -> None:
     """Print the configuration reference table that README embeds."""
-    click.echo(config.reference_markdown(), nl=False)
+    click.echo(settings_reference.reference_markdown(), nl=False)
 
 
 @cli.command()
@@ -230,7 +229,8 @@ def docs(check: bool) -> None:
         "gpu-burst": report.gpu_burst_markdown("prod", prod),
         "burst-dry-run": burst.readme_sample(),
         "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
-        "config-reference": config.reference_markdown(),
+        "config-reference": settings_reference.reference_markdown(),
+        "pulumi-config": settings_reference.pulumi_config_schema(),
         "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),
         "deployer-roles": permissions.markdown(permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})),
         "preview-roles": permissions.preview_markdown(),
@@ -241,7 +241,7 @@ def docs(check: bool) -> None:
     for page in pages:
         text = original = page.read_text()
         for name, body in blocks.items():
-            start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+            start, end = block_markers(page, name)
             if start not in text:
                 continue
             placed.add(name)
@@ -263,8 +263,15 @@ def docs(check: bool) -> None:
 
 
 def documentation_pages() -> list[Path]:
-    """README.md and the pages of docs/, where the generated blocks live."""
-    return [offline.ROOT / "README.md", *sorted((offline.ROOT / "docs").glob("*.md"))]
+    """Where the generated blocks live: README.md, the pages of docs/, and Pulumi.yaml's config schema."""
+    return [offline.ROOT / "README.md", *sorted((offline.ROOT / "docs").glob("*.md")), offline.ROOT / "Pulumi.yaml"]
+
+
+def block_markers(page: Path, name: str) -> tuple[str, str]:
+    """The lines around a generated block: an HTML comment in Markdown, a YAML comment in YAML."""
+    if page.suffix == ".yaml":
+        return f"  # {name}:start\n", f"  # {name}:end"
+    return f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
 
 
 def _check_stack(stack: str) -> None:

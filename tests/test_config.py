@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers import run_rejected
 
-from program import config
+from program import config, definitions
 from program.config import ConfigError
 
 VALID = {
@@ -146,7 +146,7 @@ def test_an_image_tag_that_is_not_a_commit_sha_is_refused_naming_the_key_and_the
     projects = json.loads(raw["shoestring:projects"])
     projects["blog"]["apps"]["frontend"]["tag"] = tag
     with pytest.raises(config.ConfigError) as raised:
-        config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, config.definitions.discover())
+        config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, definitions.discover())
     message = str(raised.value)
     assert "shoestring:projects.blog.apps.frontend.tag" in message and repr(tag) in message
     assert "is not a commit sha; tag the image with the commit it was built from" in message

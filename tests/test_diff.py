@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from test_add_a_project import readme_snippet
 
 from program import config, definitions
+from program.config import loading
 from shoestring import diff, offline
 from shoestring.__main__ import cli
 from program.records import Record
@@ -104,7 +105,7 @@ def replan(plans, monkeypatch):
     def replan(changes: dict[str, dict[str, tuple[Any, Any]]], defined: dict[str, definitions.Project] | None = None) -> Plans:
         raw = {stack: edited(shipped[stack][0], changes.get(stack, {})) for stack in plans}
         # A guest stack reads its host's stack file: let it read the edited one.
-        monkeypatch.setattr(config, "read_stack_files", lambda stack, root=offline.ROOT: (raw[stack], *read_stack_files(stack, root)[1:]))
+        monkeypatch.setattr(loading, "read_stack_files", lambda stack, root=offline.ROOT: (raw[stack], *read_stack_files(stack, root)[1:]))
         touched = set(changes)
         if defined is not None:
             monkeypatch.setattr(definitions, "discover", lambda package="projects": defined)

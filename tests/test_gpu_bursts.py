@@ -10,7 +10,7 @@ import pytest
 from helpers import plan_in_process
 from click.testing import CliRunner
 
-from program import capacity, catalog, config, cost
+from program import capacity, catalog, config, cost, definitions
 from shoestring import diff, offline, render
 from shoestring.__main__ import cli
 from program.config import ConfigError
@@ -41,7 +41,7 @@ def stack_with(stack: str, edit) -> dict[str, str]:
 
 def refused(stack: str, edit) -> str:
     with pytest.raises(ConfigError) as raised:
-        config.load(stack, stack_with(stack, edit), config.definitions.discover())
+        config.load(stack, stack_with(stack, edit), definitions.discover())
     return str(raised.value)
 
 
@@ -129,7 +129,7 @@ class TestPoolAcrossZones:
         assert fee.idle_monthly == 0.0
 
     def test_a_zone_that_does_not_offer_the_accelerator_is_refused(self):
-        assert config.load("prod", config.read_stack_files("prod")[0], config.definitions.discover()).gpu_zones == ["us-central1-a", "us-central1-b", "us-central1-c"]
+        assert config.load("prod", config.read_stack_files("prod")[0], definitions.discover()).gpu_zones == ["us-central1-a", "us-central1-b", "us-central1-c"]
         message = refused("prod", lambda o: o["gpuPool"].update(zones=["us-central1-a", "us-central1-f"]))
         assert "shoestring:gpuPool.zones = 'us-central1-f': does not offer nvidia-l4; the zones of us-central1 that do are us-central1-a, us-central1-b, us-central1-c" in message
 
@@ -157,11 +157,11 @@ class TestQuota:
         message = refused("prod", lambda o: o["gpuPool"].update(quota={"onDemand": 4, "allRegions": 20}))
         assert "shoestring:gpuPool.quota.onDemand = 4: NVIDIA_L4_GPUS in us-central1 is 4" in message
         raw = stack_with("prod", lambda o: o["gpuPool"].update(quota={"onDemand": 20, "allRegions": 20}))
-        config.load("prod", raw, config.definitions.discover())
+        config.load("prod", raw, definitions.discover())
 
     def test_without_a_declared_quota_the_plan_warns_what_the_ceiling_needs(self):
         raw = stack_with("prod", lambda o: o["gpuPool"].pop("quota"))
-        cfg = config.load("prod", raw, config.definitions.discover())
+        cfg = config.load("prod", raw, definitions.discover())
         assert any("gpuPool.quota is not declared: the GPU pool's ceiling needs 20 PREEMPTIBLE_NVIDIA_L4_GPUS" in n for n in cfg.notices)
 
     def test_every_namespace_quota_admits_its_batches_at_full_parallelism(self, plans):

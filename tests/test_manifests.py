@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from program import config
+from program import config, definitions
 from shoestring import manifests, offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ CHECKOV_FLAGS = ["--framework", "kubernetes", "--compact", "--quiet", "--skip-do
 
 
 def kubernetes_version(stack: str) -> str:
-    owner = config.load(stack, config.read_stack_files(stack)[0], config.definitions.discover()).cluster_owner
+    owner = config.load(stack, config.read_stack_files(stack)[0], definitions.discover()).cluster_owner
     return f"{owner.kubernetes_version}.0"
 
 

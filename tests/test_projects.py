@@ -9,7 +9,7 @@ import pytest
 from helpers import CLUSTER, NODE_POOL, only, run_rejected
 
 from components import InternalService, Project
-from program import config
+from program import config, definitions
 from shoestring import offline
 from program.config import ConfigError
 from program.definitions import App, DefinitionError
@@ -24,7 +24,9 @@ SERVICE = "kubernetes:core/v1:Service"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 
 RESOURCES = {"cpu": "100m", "memory": "128Mi", "cpu_limit": "500m", "memory_limit": "256Mi"}
-WEB = {"name": "web", "image": "ghcr.io/acme/web:abc123", "port": 8080, "resources": RESOURCES}
+# An app as the program passes it (program/program_args.py app_spec), with definitions.App's defaults.
+WEB = {"name": "web", "image": "ghcr.io/acme/web:abc123", "port": 8080, "resources": RESOURCES, "replicas": 1, "health_path": "/healthz",
+       "whole_node": False, "spot": False, "service_type": "ClusterIP"}
 GPU_JOB = WEB | {"name": "trainer", "gpus": 1, "gpu_node_selector": {"shoestring.dev/pool": "gpu"}, "whole_node": True}
 QUOTA_ARGS = {"cpu": "2", "memory": "4Gi", "pods": 20}
 
@@ -212,7 +214,7 @@ class TestBadProjectConfig:
 
     def problems(self, raw: dict[str, str], stack: str = "prod") -> str:
         with pytest.raises(ConfigError) as raised:
-            config.load(stack, raw, config.definitions.discover())
+            config.load(stack, raw, definitions.discover())
         return str(raised.value)
 
     def test_an_unknown_project_or_app_names_the_one_meant(self):
@@ -239,7 +241,7 @@ class TestBadProjectConfig:
         assert "set projects.ml.enabled: false" in str(error)
 
     def test_a_disabled_project_is_not_deployed(self):
-        cfg = config.load("dev", self.raw("dev", blog={"apps": {"frontend": {"hosts": []}}}, ml={"enabled": False}), config.definitions.discover())
+        cfg = config.load("dev", self.raw("dev", blog={"apps": {"frontend": {"hosts": []}}}, ml={"enabled": False}), definitions.discover())
         assert [p.name for p in cfg.deployed] == ["blog"]
 
     def test_a_stack_in_another_stacks_cluster_declares_no_cluster_settings(self):
@@ -259,7 +261,7 @@ class TestDefinitions:
             external_services_opt_in=True,
         )
         raw = config.read_stack_files("dev")[0]
-        cfg = config.load("dev", raw, config.definitions.discover() | {"shop": shop})
+        cfg = config.load("dev", raw, definitions.discover() | {"shop": shop})
         # One forwarding rule at $0.025/h x 730 h (program/prices.yaml).
         assert "shop/web is a LoadBalancer Service (opted in): a regional forwarding rule, $18.25/month for the project's first five together and $7.30 for each beyond, before traffic" in cfg.notices
 
@@ -273,7 +275,7 @@ class TestDefinitions:
         )
         monkeypatch.syspath_prepend(str(tmp_path))
         with pytest.raises(DefinitionError) as raised:
-            config.definitions.discover("brokenprojects")
+            definitions.discover("brokenprojects")
         assert "brokenprojects/shop.py:2: App port = 0: Input should be greater than or equal to 1" in str(raised.value)
 
 

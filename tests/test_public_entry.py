@@ -9,7 +9,7 @@ import runpy
 import pytest
 from helpers import only
 
-from program import config, cost
+from program import config, cost, definitions
 from shoestring import offline
 from program.config import ConfigError
 
@@ -33,7 +33,7 @@ def run(stack: str, changes: dict[str, str], secret_keys: list[str] | None = Non
 def problems(stack: str, changes: dict[str, str], secret_keys: tuple[str, ...] = ()) -> str:
     raw = config.read_stack_files(stack)[0] | changes
     with pytest.raises(ConfigError) as raised:
-        config.load(stack, raw, config.definitions.discover(), secret_keys=secret_keys)
+        config.load(stack, raw, definitions.discover(), secret_keys=secret_keys)
     return str(raised.value)
 
 
@@ -175,7 +175,7 @@ class TestGuardrails:
     def test_a_public_app_in_a_stack_without_an_entry_stays_internal_and_says_so(self):
         """A host added once in a definition must not break the stacks whose cluster has no way in."""
         raw = {**config.read_stack_files("dev")[0], "shoestring:projects": projects("dev", blog__frontend={"hosts": ["dev.blog.example.com"]})}
-        cfg = config.load("dev", raw, config.definitions.discover())
+        cfg = config.load("dev", raw, definitions.discover())
         [blog] = [p for p in cfg.deployed if p.name == "blog"]
         assert all(app.public is None for app in blog.apps)
         assert "blog/frontend: public in its definition, internal in this stack, whose cluster has no public entry (publicEntry: none)" in cfg.notices

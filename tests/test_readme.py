@@ -1,11 +1,15 @@
-"""README stays true: its configuration table is the one the config module generates."""
+"""README stays true: its configuration table and Pulumi.yaml's config schema are the ones the
+settings models generate."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from program import config
+from shoestring import settings_reference
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -17,9 +21,19 @@ def readme_block(name: str) -> str:
     return documentation_block(name)
 
 
-def test_the_configuration_reference_in_readme_is_generated_from_the_config_module():
+def test_the_configuration_reference_is_generated_from_the_settings_models():
     block = readme_block("config-reference")
-    assert block == config.reference_markdown(), "run `python -m shoestring config-reference` and paste it into README"
+    assert block == settings_reference.reference_markdown(), "run `make docs`"
+
+
+def test_pulumi_yaml_types_each_setting_it_can_with_the_models_default():
+    declared = yaml.safe_load((README.parent / "Pulumi.yaml").read_text())["config"]
+    assert declared == {
+        "deletionProtection": {"type": "boolean", "default": True, "description": declared["deletionProtection"]["description"]},
+        "releaseChannel": {"type": "string", "default": config.StackConfig.model_fields["release_channel"].default, "description": declared["releaseChannel"]["description"]},
+        "freeTier": {"type": "boolean", "default": False, "description": declared["freeTier"]["description"]},
+        "kubernetesVersion": {"type": "string", "default": "1.34", "description": declared["kubernetesVersion"]["description"]},
+    }
 
 
 def test_what_it_costs_in_readme_is_the_estimators_output(plans):

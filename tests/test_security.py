@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import copy_of_repository
 
-from program import config
+from program import config, definitions
 from shoestring import security
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,9 +261,9 @@ def test_a_path_under_another_projects_host_is_refused():
     raw = config.read_stack_files("prod")[0]
     projects = json.loads(raw["shoestring:projects"])
     projects["ml"]["apps"]["worker"] = {"replicas": 0, "hosts": ["blog.example.com"]}
-    defined = config.definitions.discover()
+    defined = definitions.discover()
     ml = defined["ml"]
-    worker = ml.apps[0].model_copy(update={"public": config.definitions.Public(hosts=("blog.example.com",), path="/admin")})
+    worker = ml.apps[0].model_copy(update={"public": definitions.Public(hosts=("blog.example.com",), path="/admin")})
     defined = defined | {"ml": ml.model_copy(update={"apps": (worker,)})}
     with pytest.raises(config.ConfigError) as raised:
         config.load("prod", raw | {"shoestring:projects": json.dumps(projects)}, defined)

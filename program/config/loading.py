@@ -1,0 +1,157 @@
+"""From Pulumi's flat ``namespace:key`` strings (the SDK's store, or the stack files) to one
+validated StackConfig, or one ConfigError naming every problem."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from program import definitions
+from program.config.catalog_checks import catalog_problems
+from program.config.entry_rules import entry_problems
+from program.config.errors import ConfigError, describe, did_you_mean
+from program.config.model import PROJECT, STRUCTURED, TOP_LEVEL, StackConfig
+from program.config.notices import notices
+from program.config.projects import resolve_projects
+from program.config.stack_files import read_stack_files
+from program.definitions import Project
+
+
+# Keys that only a stack owning a cluster may set. (freeTier, deletionProtection, releaseChannel and
+# kubernetesVersion reach every stack with their Pulumi.yaml defaults, so they cannot be told apart.)
+CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes", "binaryAuthorization")
+
+STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
+
+
+_SECRETS = {"tunnelCredentials"}
+"""Secret settings: checked for presence and secrecy here, never kept in the typed config."""
+TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
+
+StackReader = Callable[[str], Mapping[str, str]]
+
+
+def from_pulumi() -> StackConfig:
+    """The running stack's config, from the SDK's config store."""
+    try:
+        defined = definitions.discover()
+    except definitions.DefinitionError as e:
+        raise ConfigError(e.problems) from None
+    raw, secret_keys = sdk_config()
+    return load(pulumi.get_stack(), raw, defined, secret_keys=secret_keys)
+
+
+def sdk_config() -> tuple[dict[str, str], set[str]]:
+    """Every config value the SDK holds, and which are secrets: what ``pulumi.Config`` reads.
+
+    The store is filled by ``pulumi.runtime.set_all_config`` (unit tests, Automation API inline
+    programs) and, under it, by the PULUMI_CONFIG variable the language host sets for `pulumi up`.
+    All of it is read, not key by key, so that a mistyped key is reported rather than ignored."""
+    raw = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret_keys = set(pulumi.runtime.get_config_secret_keys_env()) | {key for key in raw if pulumi.runtime.is_config_secret(key)}
+    return raw, secret_keys
+
+
+def load(
+    stack: str,
+    raw: Mapping[str, str],
+    defined: Mapping[str, Project] | None = None,
+    read_stack: StackReader | None = None,
+    secret_keys: Collection[str] = (),
+) -> StackConfig:
+    """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``).
+
+    ``defined`` are the project definitions (projects/*.py); ``read_stack`` returns another
+    stack's flat config, for a stack that runs in that stack's cluster.
+    """
+    defined = {} if defined is None else defined
+    read_stack = read_stack or (lambda name: read_stack_files(name)[0])
+    problems: list[str] = []
+    values: dict[str, Any] = {"stack": stack}
+
+    project = raw.get("gcp:project")
+    if not project:
+        problems.append(
+            f"gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.{stack}.yaml "
+            f"(or run `pulumi config set gcp:project <your-project-id> --stack {stack}`)"
+        )
+    if not STACK_NAME.fullmatch(stack):
+        problems.append(
+            f"stack name {stack!r} becomes part of GCP and Kubernetes names (cluster shoestring-{stack}, namespaces <project>-{stack}); "
+            "name the stack with lowercase letters, digits and '-', starting with a letter, at most 20 characters"
+        )
+    values["gcpProject"] = project or ""
+
+    for full_key, text in sorted(raw.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key in _SECRETS:
+            if full_key not in secret_keys:
+                problems.append(f"{full_key} is in plain text: set it with `pulumi config set --secret {key} ...`")
+            continue
+        if key not in TOP_LEVEL | _SECRETS:
+            problems.append(f"{full_key} is not a Shoestring setting{did_you_mean(key, TOP_LEVEL | _SECRETS)}")
+            continue
+        values[key] = _parse(key, text, problems)
+
+    host_stack = values.get("hostStack")
+    if host_stack is None and "zone" not in values:
+        problems.append(f"{PROJECT}:zone is missing: set it with `pulumi config set zone us-central1-a`")
+    if host_stack is not None:
+        problems.extend(
+            f"{PROJECT}:{key} is set, but this stack runs in {host_stack}'s cluster and declares none of its own; remove it"
+            for key in CLUSTER_KEYS
+            if key in values
+        )
+        if values.get("freeTier") == "true":
+            problems.append(f"{PROJECT}:freeTier = 'true': this stack runs in {host_stack}'s cluster and has none to claim the free tier with; remove it")
+    if problems:
+        raise ConfigError(problems)
+
+    try:
+        cfg = StackConfig.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError([describe(err) for err in e.errors()]) from None
+
+    host = _load_host(cfg, defined, read_stack) if cfg.host_stack else None
+    cfg = cfg.model_copy(update={"host": host})
+    later = catalog_problems(cfg) if cfg.owns_cluster else []
+    deployed, project_problems = resolve_projects(cfg, defined)
+    later += project_problems + entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw)
+    if later:
+        raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
+    uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
+    images = sorted({image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image})
+    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "notices": notices(cfg, deployed, defined)})
+
+
+def _load_host(cfg: StackConfig, defined: Mapping[str, Project], read_stack: StackReader) -> StackConfig:
+    name = cfg.host_stack.rsplit("/", 1)[-1]
+    where = f"{PROJECT}:hostStack = {cfg.host_stack!r}"
+    try:
+        raw = read_stack(name)
+    except FileNotFoundError as e:
+        raise ConfigError([f"{where}: {e}"]) from None
+    try:
+        host = load(name, raw, defined, read_stack)
+    except ConfigError as e:
+        raise ConfigError([f"{where}: stack {name} is not valid: {p}" for p in e.problems]) from None
+    if not host.owns_cluster:
+        raise ConfigError([f"{where}: {name} runs in {host.host_stack}'s cluster itself; name the stack that owns a cluster"])
+    return host
+
+
+def _parse(key: str, text: str, problems: list[str]) -> Any:
+    if key not in STRUCTURED:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        problems.append(f"{PROJECT}:{key} = {text!r}: must be an object of settings (see docs/configuration.md \"Configuration\")")
+        return None
