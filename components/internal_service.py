@@ -12,12 +12,11 @@ import pulumi_kubernetes as k8s
 
 from components.gpu_pool import GPU_TAINT_KEY
 from components.node_pool import CAPACITY_LABEL
-from components.spot_pool import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from components.pod_security import restricted_container, restricted_pod
 from components.public_entry import GATEWAY_API, GATEWAY_NAME
+from components.spot_pool import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
+from program.names import GPU_RESOURCE, WHOLE_NODE_LABEL
 
-GPU_RESOURCE = "nvidia.com/gpu"
-WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
 HEALTH_CHECK_POLICY_API = "networking.gke.io/v1"
 PLACEMENT_ANNOTATION = "shoestring.dev/placement"
 """Where the app's pods land (pool, machine, GPUs), for the plan and for people reading the cluster."""

@@ -14,6 +14,7 @@ from typing import Any
 
 # Installed into the pack's virtualenv by policies/requirements.txt (`-e ..`).
 from program import capacity, catalog, cost
+from program.names import CLUSTER, NODE_POOL
 from shoestring import rules, security
 
 ReportViolation = Callable[..., None]
@@ -43,7 +44,7 @@ def monthly_budget(args: Any, report_violation: ReportViolation) -> None:
 
 def zonal_cluster_only(args: Any, report_violation: ReportViolation) -> None:
     """Resource policy: a GKE cluster is located in a zone, the only kind the free tier covers."""
-    if args.resource_type != "gcp:container/cluster:Cluster":
+    if args.resource_type != CLUSTER:
         return
     location = args.props.get("location", "")
     if not catalog.ZONE_PATTERN.fullmatch(location):
@@ -56,7 +57,7 @@ def zonal_cluster_only(args: Any, report_violation: ReportViolation) -> None:
 
 def gpu_pools_scale_to_zero(args: Any, report_violation: ReportViolation) -> None:
     """Resource policy: a node pool with GPUs has an autoscaling minimum of 0."""
-    if args.resource_type != "gcp:container/nodePool:NodePool":
+    if args.resource_type != NODE_POOL:
         return
     if not args.props.get("nodeConfig", {}).get("guestAccelerators"):
         return

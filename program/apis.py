@@ -22,7 +22,7 @@ from typing import Any
 
 import pulumi
 
-from program.names import PROJECT_APIS_TYPE, api_service_name
+from program.names import CLUSTER, PROJECT_APIS_TYPE, api_service_name
 from program.records import urn_of
 
 SERVICE = "gcp:projects/service:Service"
@@ -49,7 +49,7 @@ def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
     found = {api for prefix, api in API_OF_MODULE.items() if type_.startswith(prefix)}
     if not found:
         raise KeyError(f"{type_}: which Google API creates it? Add its module to program/apis.py API_OF_MODULE")
-    if type_ == "gcp:container/cluster:Cluster":
+    if type_ == CLUSTER:
         # A cluster that enforces a Binary Authorization policy, or runs the Secret Manager add-on,
         # needs those APIs too (cloud.google.com/kubernetes-engine/docs/how-to/secret-manager#before-you-begin).
         if (inputs.get("binaryAuthorization") or {}).get("evaluationMode", "DISABLED") != "DISABLED":

@@ -19,24 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from program import catalog
-from program.names import PRIORITY_VALUES, SYSTEM_CLUSTER_CRITICAL
+from program.names import CLUSTER, DEPLOYMENT, GPU_RESOURCE, NODE_POOL, PRIORITY_VALUES, SYSTEM_CLUSTER_CRITICAL, WHOLE_NODE_LABEL
+from program.records import ResourceRecord
 
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-NODE_POOL = "gcp:container/nodePool:NodePool"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
-CLUSTER = "gcp:container/cluster:Cluster"
-GPU_RESOURCE = "nvidia.com/gpu"
-WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
 SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
-
-
-class ResourceRecord(Protocol):
-    type: str
-    name: str
-    inputs: dict[str, Any]
 
 
 @dataclass(frozen=True)

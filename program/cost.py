@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from program.names import FREE_TIER_LABEL
 from program import capacity, catalog
+from program.names import CLUSTER, DEPLOYMENT, FREE_TIER_LABEL, GPU_RESOURCE, NODE_POOL
 
 HOURS = catalog.HOURS_PER_MONTH
 
@@ -42,7 +42,7 @@ NO_CHARGE = {
     "kubernetes:core/v1:LimitRange",
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    "kubernetes:apps/v1:Deployment",
+    DEPLOYMENT,
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:core/v1:ConfigMap",
     "kubernetes:scheduling.k8s.io/v1:PriorityClass",
@@ -247,7 +247,7 @@ class Estimate:
 def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None = None) -> Estimate:
     """Price a stack from its declared resources. ``host_records`` are the resources of the stack
     whose cluster this one uses (if any), to say how much of that cluster its quotas reserve."""
-    clusters = _of(records, "gcp:container/cluster:Cluster")
+    clusters = _of(records, CLUSTER)
     region = region_of(records)
     if region is None and host_records is not None:  # a stack in another's cluster prices at that cluster's region
         region = region_of(host_records)
@@ -256,9 +256,9 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     placement = _at_rest(records, region, result.notes)
     no_charge = 0
     for record in records:
-        if record.type == "gcp:container/cluster:Cluster":
+        if record.type == CLUSTER:
             result.lines.append(_cluster_fee(record))
-        elif record.type == "gcp:container/nodePool:NodePool":
+        elif record.type == NODE_POOL:
             needed = placement.nodes_of(record.name) if placement else None
             result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
         elif record.type == CRON_JOB:
@@ -462,7 +462,7 @@ def _cloud_nat(records: Sequence[ResourceRecord], region: str, placement: capaci
     """Cloud NAT, the way out for private nodes: per node it serves (in place of the external IP
     a public node has), plus its own address; the GiB it processes are a usage rate."""
     nat = catalog.cloud_nat()
-    pools = _of(records, "gcp:container/nodePool:NodePool")
+    pools = _of(records, NODE_POOL)
     resting = sum(placement.nodes_of(p.name) if placement else capacity.pool_bounds(p.inputs)[0] for p in pools)
     billed = min(resting, nat["max_vms_billed"])
     gpu = any(p.inputs.get("nodeConfig", {}).get("guestAccelerators") for p in pools)
@@ -588,9 +588,9 @@ def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: 
         alone, shared = capacity.at_rest(host_records, region), capacity.at_rest(host_records, region, guests=records)
     except catalog.UnknownPrice as e:
         return Line("shared cluster", f"{detail} — not priced: {e.args[0]}", None)
-    private = any(private_nodes(c) for c in _of(host_records, "gcp:container/cluster:Cluster"))
+    private = any(private_nodes(c) for c in _of(host_records, CLUSTER))
     added, monthly = [], 0.0
-    for pool in _of(host_records, "gcp:container/nodePool:NodePool"):
+    for pool in _of(host_records, NODE_POOL):
         extra = shared.nodes_of(pool.name) - alone.nodes_of(pool.name)
         if extra > 0:
             per_node = node_monthly(pool, region, private)
@@ -608,7 +608,7 @@ GPU_POOL_COMPONENT = "shoestring:gke:GpuPool"
 
 
 def _gpu_pools(records: Sequence[ResourceRecord]) -> list[ResourceRecord]:
-    return [p for p in _of(records, "gcp:container/nodePool:NodePool") if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
+    return [p for p in _of(records, NODE_POOL) if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
 
 
 def _scheduled_batch(cron_job: ResourceRecord, records: Sequence[ResourceRecord], host_records: Sequence[ResourceRecord] | None, region: str | None) -> Line:
@@ -619,7 +619,7 @@ def _scheduled_batch(cron_job: ResourceRecord, records: Sequence[ResourceRecord]
     item = f"batch {metadata.get('namespace')}/{metadata.get('name')}"
     job = spec.get("jobTemplate", {}).get("spec", {})
     pod = job.get("template", {}).get("spec", {})
-    gpus = int(sum(float(c.get("resources", {}).get("requests", {}).get("nvidia.com/gpu", 0)) for c in pod.get("containers", [])))
+    gpus = int(sum(float(c.get("resources", {}).get("requests", {}).get(GPU_RESOURCE, 0)) for c in pod.get("containers", [])))
     parallelism, hours = int(job.get("parallelism", 1)), job.get("activeDeadlineSeconds", 0) / 3600
     if spec.get("suspend"):
         return Line(item, f"on demand (suspended CronJob): up to {parallelism} pods for at most {hours:g} h a run, in the expected GPU node-hours", 0.0)
@@ -632,7 +632,7 @@ def _scheduled_batch(cron_job: ResourceRecord, records: Sequence[ResourceRecord]
     pool = pools[0]
     per_node = max(1, int(sum(a.get("count", 1) for a in pool.inputs["nodeConfig"]["guestAccelerators"])) // gpus)
     nodes = -(-parallelism // per_node)
-    clusters = _of(records, "gcp:container/cluster:Cluster") or _of(host_records or [], "gcp:container/cluster:Cluster")
+    clusters = _of(records, CLUSTER) or _of(host_records or [], CLUSTER)
     try:
         burst = _node_pool(pool, _location_of(pool, clusters), region, any(private_nodes(c) for c in clusters), None)[0].burst_hourly
     except IndexError:
@@ -655,7 +655,7 @@ def always_on_gpu(records: Sequence[ResourceRecord], host_records: Sequence[Reso
     owners = {
         f"{r.inputs.get('metadata', {}).get('namespace')}/{r.inputs.get('metadata', {}).get('name')}": capacity.deployment_replicas(r.inputs.get("spec", {}))
         for r in _of(records, capacity.DEPLOYMENT)
-        if any(c.get("resources", {}).get("requests", {}).get("nvidia.com/gpu") for c in r.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
+        if any(c.get("resources", {}).get("requests", {}).get(GPU_RESOURCE) for c in r.inputs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
         and capacity.deployment_replicas(r.inputs.get("spec", {})) > 0
     }
     if not owners:
@@ -666,7 +666,7 @@ def always_on_gpu(records: Sequence[ResourceRecord], host_records: Sequence[Reso
         placement = capacity.at_rest(cluster, region, guests=[] if host_records is None else records)
     except catalog.UnknownPrice:
         return []
-    private = any(private_nodes(c) for c in _of(cluster, "gcp:container/cluster:Cluster"))
+    private = any(private_nodes(c) for c in _of(cluster, CLUSTER))
     found = []
     for owner, replicas in owners.items():
         nodes = [n for n in placement.on(owner) if n.pool.name in pools]
@@ -699,7 +699,7 @@ def _gpu_burst_on_host(host: str, records: Sequence[ResourceRecord], host_record
     pools = [p for p in _of(host_records or (), capacity.NODE_POOL) if p.inputs.get("nodeConfig", {}).get("guestAccelerators")]
     if not pools or region is None:
         return Line("GPU burst on the host's pool", f"its GPU apps run on {host}'s GPU pool — not priced: {host}'s plan is not available", None)
-    clusters = _of(host_records, "gcp:container/cluster:Cluster")
+    clusters = _of(host_records, CLUSTER)
     private = any(private_nodes(c) for c in clusters)
     [line] = _node_pool(pools[0], _location_of(pools[0], clusters), region, private or private_nodes(pools[0]), 0)
     if line.idle_monthly is None:
@@ -743,7 +743,7 @@ def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Seq
         placement = capacity.at_rest(records, region, guests)
     except catalog.UnknownPrice:
         return []
-    private = any(private_nodes(c) for c in _of(records, "gcp:container/cluster:Cluster"))
+    private = any(private_nodes(c) for c in _of(records, CLUSTER))
     problems = []
     for room in capacity.headroom(placement):
         if not room.short:
@@ -763,7 +763,7 @@ def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Seq
 
 def _at_rest(records: Sequence[ResourceRecord], region: str | None, notes: list[str]) -> capacity.Placement | None:
     """The stack's own cluster at rest, or None (no pools, or a machine the catalog lacks)."""
-    if region is None or not _of(records, "gcp:container/nodePool:NodePool"):
+    if region is None or not _of(records, NODE_POOL):
         return None
     try:
         placement = capacity.at_rest(records, region)
@@ -788,10 +788,10 @@ def public_routes(records: Sequence[ResourceRecord]) -> list[ResourceRecord]:
 
 def region_of(records: Sequence[ResourceRecord]) -> str | None:
     """The region a stack's resources are priced in: its cluster's, else its node pools'."""
-    for cluster in _of(records, "gcp:container/cluster:Cluster"):
+    for cluster in _of(records, CLUSTER):
         location = cluster.inputs.get("location", "")
         return catalog.region_of(location) if catalog.ZONE_PATTERN.fullmatch(location) else location
-    for pool in _of(records, "gcp:container/nodePool:NodePool"):
+    for pool in _of(records, NODE_POOL):
         return catalog.region_of(pool.inputs.get("location", ""))
     return None
 

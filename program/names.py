@@ -198,3 +198,16 @@ RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
 
 def is_reserved(namespace: str) -> bool:
     return any(namespace == pattern or (pattern.endswith("*") and namespace.startswith(pattern[:-1])) for pattern in RESERVED_NAMESPACES)
+
+
+# The resource types both rooms name: the program declares them, the estimator, the rules, the
+# reports and the policy pack read them (Pulumi type tokens, as records and CrossGuard carry them).
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+"""The extended resource a pod requests GPUs by (NVIDIA's device plugin, as GKE installs it)."""
+WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
+"""Pod label of a whole-node app: at most one such pod per node (components/internal_service.py),
+and the capacity model gives each its own node."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 from pulumi.runtime import rpc
@@ -23,6 +23,14 @@ from pulumi.runtime import rpc
 SECRET = "[secret]"
 COMPUTED = "[computed]"
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class ResourceRecord(Protocol):
+    """What the estimator and the rules read of a resource: a Record, or the policy pack's view of one."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from program import capacity, catalog, cost
-from program.names import SPOT_TAINT_KEY
+from program.names import CLUSTER, SPOT_TAINT_KEY
 
 FAMILIES = ("e2", "n2d", "t2d", "n1", "n4")
 HEADROOM = 0.20
@@ -90,7 +90,7 @@ def shapes(
 
 def current_monthly(records: Sequence[cost.ResourceRecord], region: str, placement: capacity.Placement) -> float:
     """What the stack's CPU pools cost at rest today."""
-    private = any(cost.private_nodes(c) for c in records if c.type == "gcp:container/cluster:Cluster")
+    private = any(cost.private_nodes(c) for c in records if c.type == CLUSTER)
     return sum(
         placement.nodes_of(pool.name) * cost.node_monthly(pool, region, private)
         for pool in records

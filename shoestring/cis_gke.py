@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from program.names import CLUSTER, NODE_POOL
 from program.settings import authorized_networks_too_wide
 from shoestring import security
 from shoestring.security import ResourceRecord, Rule, Violation
 
-CLUSTER = "gcp:container/cluster:Cluster"
-NODE_POOL = "gcp:container/nodePool:NodePool"
 FIREWALL = "gcp:compute/firewall:Firewall"
 IMAGE_POLICY = "gcp:binaryauthorization/policy:Policy"
 PUBLIC_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")

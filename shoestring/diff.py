@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from program import capacity, catalog, cost
-from shoestring import render, replacements
 from program.config import stack_names
 from program.definitions import PROJECT_ROLES
-from shoestring.offline import ROOT
+from program.names import CLUSTER, DEPLOYMENT, NODE_POOL
 from program.records import Record
+from shoestring import render, replacements
+from shoestring.offline import ROOT
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -284,7 +285,7 @@ def _canonical(items: list[Any]) -> list[str]:
 def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[str, Record]) -> list[str]:
     dangers = _reviewed_roles(resources, new)
     for diff in resources:
-        if diff.type != "gcp:container/cluster:Cluster":
+        if diff.type != CLUSTER:
             continue
         if diff.action == "delete":
             dangers.append(f"**Deletes the cluster {diff.name}** and everything running on it.")
@@ -301,7 +302,7 @@ def _dangers(resources: list[ResourceDiff], old: dict[str, Record], new: dict[st
     restarted = [
         (diff, [c.path for c in diff.changes if c.path.startswith("spec.template")])
         for diff in resources
-        if diff.type == "kubernetes:apps/v1:Deployment" and diff.action == "update"
+        if diff.type == DEPLOYMENT and diff.action == "update"
     ]
     for diff, paths in restarted:
         if paths:
@@ -414,7 +415,7 @@ def markdown(diffs: list[StackDiff], base: str) -> str:
 
 
 # The cluster before its pools, the pools before what runs on them; then by URN.
-_FIRST = ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool")
+_FIRST = (CLUSTER, NODE_POOL)
 
 
 def _reading_order(resource: ResourceDiff) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from program import names
-from program.names import NameConstraint
+from program.names import CLUSTER, NODE_POOL, NameConstraint
 from shoestring.security import ResourceRecord, Rule, Violation, rule_violations
 
 _NAMED_FIELD: dict[str, tuple[str, NameConstraint]] = {
@@ -25,8 +25,8 @@ _NAMED_FIELD: dict[str, tuple[str, NameConstraint]] = {
     "gcp:compute/address:Address": ("name", names.COMPUTE_NAME),
     "gcp:compute/globalAddress:GlobalAddress": ("name", names.COMPUTE_NAME),
     "gcp:compute/firewall:Firewall": ("name", names.COMPUTE_NAME),
-    "gcp:container/cluster:Cluster": ("name", names.GKE_NAME),
-    "gcp:container/nodePool:NodePool": ("name", names.GKE_NAME),
+    CLUSTER: ("name", names.GKE_NAME),
+    NODE_POOL: ("name", names.GKE_NAME),
     "gcp:certificatemanager/certificate:Certificate": ("name", names.CERTIFICATE_MANAGER_NAME),
     "gcp:certificatemanager/certificateMap:CertificateMap": ("name", names.CERTIFICATE_MANAGER_NAME),
     "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": ("name", names.CERTIFICATE_MANAGER_NAME),

@@ -32,6 +32,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from program.config import read_stack_files, stack_names
+from program.names import CLUSTER
 from program.records import SECRET, Record, plain, record_of, urn_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +214,7 @@ class _Recorder(mocks.Mocks):
 
 # Outputs the provider computes and the program reads, stood in for with documentation values.
 _STAND_IN_OUTPUTS: dict[str, dict[str, Any]] = {
-    "gcp:container/cluster:Cluster": {
+    CLUSTER: {
         "endpoint": "203.0.113.10",
         "masterAuth": {"clusterCaCertificate": "T0ZGTElORS1QTEFOLUNB"},
         "controlPlaneEndpointsConfig": {"dnsEndpointConfig": {"endpoint": "gke-0ff11e.us-central1-a.gke.goog"}},

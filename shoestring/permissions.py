@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from program.names import CLUSTER, NODE_POOL
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -26,12 +28,12 @@ NONE = Grant((), "no Google API call of its own")
 # cloud.google.com/iam/docs/service-accounts-actas (iam.serviceAccounts.actAs),
 # cloud.google.com/billing/docs/how-to/budgets#budget-permissions (billing.budgets.*).
 GRANTS: dict[str, Grant] = {
-    "gcp:container/cluster:Cluster": Grant(
+    CLUSTER: Grant(
         ("roles/container.admin", "roles/iam.serviceAccountUser"),
         "create and update the cluster; its nodes run as the node service account, which needs "
         "iam.serviceAccounts.actAs on that account (Service Account User)",
     ),
-    "gcp:container/nodePool:NodePool": Grant(
+    NODE_POOL: Grant(
         ("roles/container.admin", "roles/iam.serviceAccountUser"), "node pools, whose nodes run as the node service account"
     ),
     "gcp:serviceaccount/account:Account": Grant(("roles/iam.serviceAccountAdmin",), "the node and workload service accounts"),

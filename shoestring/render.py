@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from program import cost
-from shoestring.offline import Plan
+from program.names import CLUSTER, DEPLOYMENT, NODE_POOL
 from program.records import Record
+from shoestring.offline import Plan
 
 
 def plan_tree(plan: Plan) -> Tree:
@@ -32,7 +33,7 @@ def plan_tree(plan: Plan) -> Tree:
 # The cluster before what runs on it; otherwise by type and name.
 _FIRST = (
     "shoestring:gke:ZonalCluster",
-    "gcp:container/cluster:Cluster",
+    CLUSTER,
     "shoestring:gke:DefaultPool",
     "shoestring:gke:GpuPool",
     "pulumi:pulumi:StackReference",
@@ -171,14 +172,14 @@ def _service_account(inputs: dict) -> list[str]:
 
 
 _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
-    "gcp:container/cluster:Cluster": _cluster,
-    "gcp:container/nodePool:NodePool": _node_pool,
+    CLUSTER: _cluster,
+    NODE_POOL: _node_pool,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
     "kubernetes:core/v1:Namespace": _namespace,
     "kubernetes:core/v1:NamespacePatch": _namespace,
     "kubernetes:core/v1:ServiceAccountPatch": _service_account,
     "kubernetes:core/v1:ResourceQuota": _quota,
-    "kubernetes:apps/v1:Deployment": _deployment,
+    DEPLOYMENT: _deployment,
     "kubernetes:batch/v1:CronJob": _cron_job,
     "kubernetes:core/v1:Service": _service,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _network_policy,

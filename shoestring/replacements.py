@@ -8,9 +8,11 @@ with its source. The offline diff marks a change under any of them as a **replac
 
 from __future__ import annotations
 
+from program.names import CLUSTER, DEPLOYMENT, NODE_POOL
+
 # pulumi-gcp 10.x wraps terraform-provider-google 7.x; "ForceNew" below is that provider's schema.
 REPLACE_ON_CHANGE: dict[str, dict[str, str]] = {
-    "gcp:container/cluster:Cluster": {
+    CLUSTER: {
         "name": "ForceNew: a cluster cannot be renamed",
         "location": "ForceNew: a cluster cannot move between zones or regions",
         "project": "ForceNew",
@@ -21,7 +23,7 @@ REPLACE_ON_CHANGE: dict[str, dict[str, str]] = {
         "datapathProvider": "ForceNew since GoogleCloudPlatform/magic-modules#6657: Dataplane V2 is immutable",
         "enableAutopilot": "ForceNew (google_container_cluster docs)",
     },
-    "gcp:container/nodePool:NodePool": {
+    NODE_POOL: {
         "name": "ForceNew: a node pool cannot be renamed",
         "cluster": "ForceNew: a node pool cannot move between clusters",
         "location": "ForceNew: a node pool cannot move to another location",
@@ -44,7 +46,7 @@ REPLACE_ON_CHANGE: dict[str, dict[str, str]] = {
         "metadata.name": "a Kubernetes object cannot be renamed: pulumi-kubernetes replaces it",
         "metadata.namespace": "a Kubernetes object cannot change namespace: pulumi-kubernetes replaces it",
     },
-    "kubernetes:apps/v1:Deployment": {
+    DEPLOYMENT: {
         "spec.selector": "immutable in apps/v1: pulumi-kubernetes replaces the Deployment",
     },
     "kubernetes:core/v1:Service": {
@@ -72,6 +74,6 @@ def replacement_reason(resource_type: str, path: str) -> str | None:
 
 
 def rolling_reason(resource_type: str, path: str) -> str | None:
-    if resource_type != "gcp:container/nodePool:NodePool":
+    if resource_type != NODE_POOL:
         return None
     return ROLLING_NODE_REPLACEMENT.get(path)

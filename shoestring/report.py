@@ -7,8 +7,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from program import capacity, catalog, cost
-from shoestring.offline import Plan
+from program.names import CLUSTER, NODE_POOL
 from program.records import Record
+from shoestring.offline import Plan
 
 Variant = Callable[[Sequence[Record]], list[Record]]
 
@@ -18,7 +19,7 @@ def regional_cluster(records: Sequence[Record]) -> list[Record]:
 
     def relocate(record: Record) -> Record:
         location = record.inputs.get("location")
-        if record.type not in ("gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool") or not location:
+        if record.type not in (CLUSTER, NODE_POOL) or not location:
             return record
         inputs = {k: v for k, v in record.inputs.items() if k != "nodeLocations"}
         return dataclasses.replace(record, inputs=inputs | {"location": location.rsplit("-", 1)[0]})
@@ -42,7 +43,7 @@ def always_on_gpu_node(records: Sequence[Record]) -> list[Record]:
     """The GPU pool keeping one node up all month instead of scaling to zero."""
 
     def warm(record: Record) -> Record:
-        if record.type != "gcp:container/nodePool:NodePool" or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
+        if record.type != NODE_POOL or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
             return record
         scaling = record.inputs.get("autoscaling", {})
         scaling = scaling | ({"totalMinNodeCount": 1} if "totalMaxNodeCount" in scaling else {"minNodeCount": 1})
@@ -149,7 +150,7 @@ def gpu_burst_markdown(stack: str, records: Sequence[Record], nodes: int = 20, h
     node = pool.inputs["nodeConfig"]
     [accelerator] = node["guestAccelerators"]
     gpus = nodes * accelerator.get("count", 1)
-    clusters = [r for r in records if r.type == "gcp:container/cluster:Cluster"]
+    clusters = [r for r in records if r.type == CLUSTER]
     rows = [
         f"A burst of {nodes} `{node['machineType']}` nodes ({accelerator.get('count', 1)}× {accelerator['type']} each, "
         f"{node.get('diskSizeGb')} GB {node.get('diskType')} boot disk, external IP) for {hours:g} hours in {estimate.region}, "

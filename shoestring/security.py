@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from program.names import is_reserved
+from program.names import DEPLOYMENT, is_reserved
+from program.records import ResourceRecord
 
 POD_TEMPLATE_TYPES = {
-    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    DEPLOYMENT: ("spec", "template", "spec"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
@@ -33,12 +34,6 @@ NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 NAMESPACES = (NAMESPACE, NAMESPACE_PATCH)
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
-
-
-class ResourceRecord(Protocol):
-    type: str
-    name: str
-    inputs: dict[str, Any]
 
 
 @dataclass(frozen=True)

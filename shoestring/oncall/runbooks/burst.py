@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 import click
 
 from program import capacity, cost, names
-from shoestring import offline
 from program.config import ConfigError
+from program.names import CLUSTER
+from shoestring import offline
 from shoestring.oncall import scaling
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session, Target
@@ -160,7 +161,7 @@ def _price(target: Target, pods: int) -> Price:
     placement = capacity.place(capacity.pools_of([pool], estimate.region), capacity.pods_of([shape]))
     nodes = len(placement.nodes)
     per_node = max((len(n.pods) for n in placement.nodes), default=1)
-    clusters = [r for r in cluster if r.type == "gcp:container/cluster:Cluster"]
+    clusters = [r for r in cluster if r.type == CLUSTER]
     private = any(cost.private_nodes(c) for c in clusters)
     node = pool.inputs["nodeConfig"]
     spot = bool(node.get("spot"))
