@@ -4,11 +4,11 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
-from components.pod_security import LockedDefaultNamespace
-from components.priority import PriorityClasses
-from components.project_apis import ProjectApis
-from components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
+from program.components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
+from program.components.pod_security import LockedDefaultNamespace
+from program.components.priority import PriorityClasses
+from program.components.project_apis import ProjectApis
+from program.components.public_entry import GatewayEntry, HostCertificates, TunnelEntry
 from program import apis, config, cost, program_args
 from program.records import Recorder
 

@@ -1,4 +1,4 @@
-"""The program: what `pulumi up` runs (the repository's __main__.py, components/ and this package).
+"""The program: what `pulumi up` runs (the repository's __main__.py, program/components/ and this package).
 
 It imports only what requirements.txt installs, and nothing from the tooling (shoestring/): the
 plan, cost reports, diff, rules and on-call read what this program declares, never the reverse

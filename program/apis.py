@@ -3,7 +3,7 @@ each wait for its API.
 
 A new GCP project has few APIs on; a resource created through one that is off fails with
 "SERVICE_DISABLED … has not been used in project … or it is disabled". The program enables each
-API it uses (components/project_apis.py) and makes every GCP resource depend on the API it needs
+API it uses (program/components/project_apis.py) and makes every GCP resource depend on the API it needs
 (:func:`wait_for_apis`), so the first `pulumi up` works in one run. The program's list of APIs
 comes from the config (program/program_args.py); shoestring/api_rules.py holds it to the types
 the stack actually declares, both ways, in `make plan`, the tests and the policy pack.

@@ -170,7 +170,7 @@ def node_account_id(cluster: str) -> str:
 
 
 PROJECT_APIS_TYPE = "shoestring:gcp:ProjectApis"
-"""Type token of the component enabling the stack's Google APIs (components/project_apis.py)."""
+"""Type token of the component enabling the stack's Google APIs (program/components/project_apis.py)."""
 
 
 def api_service_name(component: str, api: str) -> str:
@@ -189,7 +189,7 @@ either class still add nodes."""
 SYSTEM_CLUSTER_CRITICAL = 2_000_000_000
 """Priority of GKE's own cluster pods (kube-dns, metrics-server...)."""
 SPOT_TAINT_KEY = "cloud.google.com/gke-spot"
-"""Key of the taint on the Spot pool's nodes (components/spot_pool.py), which the capacity model honours."""
+"""Key of the taint on the Spot pool's nodes (program/components/spot_pool.py), which the capacity model honours."""
 
 
 RESERVED_NAMESPACES = ("default", "kube-*", "gke-*", "gmp-*")
@@ -209,5 +209,5 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 GPU_RESOURCE = "nvidia.com/gpu"
 """The extended resource a pod requests GPUs by (NVIDIA's device plugin, as GKE installs it)."""
 WHOLE_NODE_LABEL = "shoestring.dev/whole-node"
-"""Pod label of a whole-node app: at most one such pod per node (components/internal_service.py),
+"""Pod label of a whole-node app: at most one such pod per node (program/components/internal_service.py),
 and the capacity model gives each its own node."""

@@ -6,16 +6,16 @@ import math
 
 import pulumi
 
-from components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
-from components.batch import BatchSpec
-from components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
-from components.network import ClusterNetwork, ClusterNetworkArgs
-from components.project_apis import ProjectApisArgs
-from components.node_pool import POOL_LABEL, PoolArgs
-from components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
+from program.components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
+from program.components.batch import BatchSpec
+from program.components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
+from program.components.network import ClusterNetwork, ClusterNetworkArgs
+from program.components.project_apis import ProjectApisArgs
+from program.components.node_pool import POOL_LABEL, PoolArgs
+from program.components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
 from program import capacity, catalog, config
 from program.config import ProjectInstance, StackConfig
-from components.internal_service import tolerates_spot
+from program.components.internal_service import tolerates_spot
 from program.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
 from program.definitions import App, Batch
 

@@ -111,7 +111,7 @@ def _priced(region: str, on_demand: catalog.Machine, n: int, spot: catalog.Machi
 
 
 def _pool(name: str, machine: catalog.Machine, nodes: int, spot: bool, addons: frozenset[str] = frozenset()) -> capacity.Pool:
-    """A pool as the program declares it: the Spot one tainted (components/spot_pool.py)."""
+    """A pool as the program declares it: the Spot one tainted (program/components/spot_pool.py)."""
     labels = {"shoestring.dev/capacity": "spot" if spot else "on-demand"}
     return capacity.Pool(name, machine, spot, nodes, nodes, labels, frozenset({SPOT_TAINT_KEY}) if spot else frozenset(), 0, addons)
 

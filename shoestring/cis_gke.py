@@ -225,7 +225,7 @@ def image_policy(records: Iterable[ResourceRecord]) -> list[Violation]:
     found = [
         Violation("binary-authorization-policy", f"{r.type} {r.name}",
                   "enforces the project's Binary Authorization policy, which the stack does not declare, and a project's default "
-                  "policy admits every image; declare a gcp.binaryauthorization.Policy (components/cluster.py)")
+                  "policy admits every image; declare a gcp.binaryauthorization.Policy (program/components/cluster.py)")
         for r in records
         if r.type == CLUSTER and binary_authorization(r.inputs) is None and not any(p.inputs.get("project") == r.inputs.get("project") for p in policies)
     ]

@@ -308,7 +308,7 @@ def default_accounts_with_tokens(records: Iterable[ResourceRecord]) -> list[Viol
             "default-service-accounts-without-token",
             f"{r.type} {r.name}",
             f"namespace {name}'s default ServiceAccount mounts its API token into every pod that names no other account; "
-            "patch it with automountServiceAccountToken: false (components/pod_security.py, default_account_without_token)",
+            "patch it with automountServiceAccountToken: false (program/components/pod_security.py, default_account_without_token)",
         )
         for r in records
         if r.type in NAMESPACES and (name := (r.inputs.get("metadata") or {}).get("name")) and (name, "default") not in tokenless

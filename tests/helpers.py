@@ -38,8 +38,8 @@ def run_rejected(stack: str, raw: dict[str, str]) -> tuple[Plan, list[ConfigErro
 def zonal_cluster(name: str = "lab", zone: str = "europe-west1-b", opts=None, control_plane=None, **args):
     """A ZonalCluster of project acme in its own ClusterNetwork, as the program declares it;
     ``args`` that are ClusterSettings fields become its settings."""
-    from components import ClusterNetwork, ZonalCluster
-    from components.cluster import ClusterSettings
+    from program.components import ClusterNetwork, ZonalCluster
+    from program.components.cluster import ClusterSettings
 
     network = ClusterNetwork(name, {"project": "acme", "region": zone.rsplit("-", 1)[0]}, opts)
     settings = {key: args.pop(key) for key in list(args) if key in ClusterSettings.model_fields}

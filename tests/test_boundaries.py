@@ -1,5 +1,5 @@
-"""Two rooms, one door: the program (what `pulumi up` runs — __main__.py, components/, program/
-and the project definitions in projects/) imports nothing from the tooling (shoestring/: plan,
+"""Two rooms, one door: the program (what `pulumi up` runs — __main__.py, program/ with its
+components, and the project definitions in projects/) imports nothing from the tooling (shoestring/: plan,
 cost reports, diff, rules, on-call) and nothing requirements.txt does not install; the tooling
 reads what the program declares. (tests/test_deployable.py proves the install itself: the program
 runs in a virtualenv built from requirements.txt alone, the policy pack in one from its own.)"""
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = [ROOT / "__main__.py", *sorted((ROOT / "components").rglob("*.py")), *sorted((ROOT / "program").rglob("*.py")), *sorted((ROOT / "projects").rglob("*.py"))]
-PROGRAM_PACKAGES = {"components", "program", "projects"}
+PROGRAM = [ROOT / "__main__.py", *sorted((ROOT / "program").rglob("*.py")), *sorted((ROOT / "projects").rglob("*.py"))]
+PROGRAM_PACKAGES = {"program", "projects"}
 IMPORT_NAME = {"pyyaml": "yaml"}
 """A distribution whose import name is not its own, lowercased with '-' as '_'."""
 

@@ -159,7 +159,7 @@ def test_prods_image_policy_admits_only_the_repositories_the_definitions_name(pl
 def test_the_tunnels_connector_is_admitted_only_where_a_tunnel_runs(plans):
     from test_public_entry import TUNNEL, run
 
-    from components.public_entry import CLOUDFLARED_IMAGE, CLOUDFLARED_REPOSITORY
+    from program.components.public_entry import CLOUDFLARED_IMAGE, CLOUDFLARED_REPOSITORY
 
     assert CLOUDFLARED_IMAGE.startswith(CLOUDFLARED_REPOSITORY + ":")
     [gateway] = plans["prod"].of_type(IMAGE_POLICY)
@@ -207,5 +207,5 @@ def test_a_cluster_enforcing_a_policy_nobody_declares_is_refused(plans):
     [violation] = cis_gke.image_policy(records)
     assert str(violation) == (
         f"binary-authorization-policy: {CLUSTER} shoestring-prod: enforces the project's Binary Authorization policy, which the stack "
-        "does not declare, and a project's default policy admits every image; declare a gcp.binaryauthorization.Policy (components/cluster.py)"
+        "does not declare, and a project's default policy admits every image; declare a gcp.binaryauthorization.Policy (program/components/cluster.py)"
     )

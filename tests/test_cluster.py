@@ -6,7 +6,7 @@ import pulumi
 import pytest
 from helpers import CLUSTER, IAM_MEMBER, SERVICE_ACCOUNT, only, zonal_cluster
 
-from components.cluster import NODE_ROLES
+from program.components.cluster import NODE_ROLES
 from shoestring import offline
 
 
@@ -136,8 +136,8 @@ def test_authorized_networks_turn_the_ip_endpoints_on_for_those_networks_only():
 
 def test_private_nodes_get_no_external_ip_and_reach_out_through_cloud_nat():
     def program() -> None:
-        from components import ClusterNetwork, ZonalCluster
-        from components.cluster import ClusterSettings
+        from program.components import ClusterNetwork, ZonalCluster
+        from program.components.cluster import ClusterSettings
 
         network = ClusterNetwork("lab", {"project": "acme", "region": "europe-west1", "cloud_nat": True})
         ZonalCluster("lab", {"project": "acme", "zone": "europe-west1-b", "network": network, "settings": ClusterSettings(private_nodes=True)})

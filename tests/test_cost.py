@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
-from components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
-from components.gpu_pool import GpuPoolSettings
-from components.node_pool import DefaultPoolSettings
+from program.components import DefaultPool, GpuPool, MonthlyBudget, ZonalCluster
+from program.components.gpu_pool import GpuPoolSettings
+from program.components.node_pool import DefaultPoolSettings
 from program import capacity, catalog, config, cost, names
 from shoestring import offline
 from shoestring.__main__ import cli

@@ -24,9 +24,9 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, language_pb2, resource_pb2_grpc
 from runtime import venv_for
 
-from components import MonthlyBudget
-from components.cluster import _kubeconfig
-from components.public_entry import TunnelEntry
+from program.components import MonthlyBudget
+from program.components.cluster import _kubeconfig
+from program.components.public_entry import TunnelEntry
 from program import catalog, config, cost, definitions
 from shoestring import offline
 

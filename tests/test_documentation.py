@@ -58,7 +58,7 @@ TO_CREATE = {"projects/notes.py"}
 """Files the pages tell the reader to create."""
 ELSEWHERE = {"pricing.yml"}
 """Files of other repositories the pages cite (Cyclenerd's price catalog)."""
-TOP_LEVEL = ("shoestring/", "components/", "projects/", "policies/", "stacks/", "tests/", "tools/", "docs/", "scripts/", ".github/", ".ci/")
+TOP_LEVEL = ("shoestring/", "program/", "projects/", "policies/", "stacks/", "tests/", "tools/", "docs/", "scripts/", ".github/", ".ci/")
 
 
 def test_every_repository_path_named_exists():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from helpers import NODE_POOL, only, pool_args
 
-from components import DefaultPool, GpuPool, SpotPool
-from components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPoolSettings
-from components.node_pool import CAPACITY_LABEL, POOL_LABEL, DefaultPoolSettings
-from components.spot_pool import SpotPoolSettings
+from program.components import DefaultPool, GpuPool, SpotPool
+from program.components.gpu_pool import GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPoolSettings
+from program.components.node_pool import CAPACITY_LABEL, POOL_LABEL, DefaultPoolSettings
+from program.components.spot_pool import SpotPoolSettings
 from shoestring import offline
 
 COMMON = {"cluster": "lab", "project": "acme", "zone": "us-central1-a", "service_account": "nodes@acme.iam.gserviceaccount.com"}

@@ -653,7 +653,7 @@ class TestBootstrapJob:
     def test_the_bootstrap_job_in_prod_mounts_blog_db_url_the_way_the_backend_does(self):
         import types
 
-        from components.project import Project
+        from program.components.project import Project
         from program import definitions, program_args
         from shoestring import offline
         from shoestring.oncall.runbooks.bootstrap_database import _job

@@ -8,7 +8,7 @@ import json
 import pytest
 from helpers import CLUSTER, NODE_POOL, only, run_rejected
 
-from components import InternalService, Project
+from program.components import InternalService, Project
 from program import config, definitions
 from shoestring import offline
 from program.config import ConfigError

@@ -137,7 +137,7 @@ def test_a_namespace_whose_default_account_mounts_a_token_is_reported(plans):
     assert str(violation) == (
         "default-service-accounts-without-token: kubernetes:core/v1:Namespace blog: namespace blog's default ServiceAccount mounts its "
         "API token into every pod that names no other account; patch it with automountServiceAccountToken: false "
-        "(components/pod_security.py, default_account_without_token)"
+        "(program/components/pod_security.py, default_account_without_token)"
     )
     without_default = [r for r in records if not (r.type == SERVICE_ACCOUNT_PATCH and r.inputs["metadata"]["namespace"] == "default")]
     assert [v.resource for v in security.default_accounts_with_tokens(without_default)] == [f"{security.NAMESPACE_PATCH} default-namespace"]

@@ -181,7 +181,7 @@ def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_envi
 # Everything the program, its rules and its delivery are made of: a change to any of it changes what
 # runs where and with which rights (the policy pack imports shoestring/security.py, CI runs make and
 # .ci/, npm installs tools/ in CI). `git ls-files` pathspecs.
-OWNED = ["__main__.py", "Pulumi.yaml", "components/", "shoestring/", "projects/", "policies/", "stacks/",
+OWNED = ["__main__.py", "Pulumi.yaml", "program/components/", "shoestring/", "projects/", "policies/", "stacks/",
          "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/"]
 
 

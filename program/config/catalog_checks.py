@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.gpu_pool import GpuPoolSettings
+from program.components.gpu_pool import GpuPoolSettings
 from program import catalog
 from program.config.model import StackConfig, check_zone
 

@@ -1,6 +1,6 @@
 """The stack's settings as one typed model: what a stack file may say, with each key's type,
 default, bounds and description. The cluster's and each pool's settings are their components'
-(components/*.py); this composes them with the projects' per-stack values."""
+(program/components/*.py); this composes them with the projects' per-stack values."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from components.cluster import ClusterSettings
-from components.gpu_pool import GpuPoolSettings
-from components.node_pool import DefaultPoolSettings
-from components.spot_pool import SpotPoolSettings
+from program.components.cluster import ClusterSettings
+from program.components.gpu_pool import GpuPoolSettings
+from program.components.node_pool import DefaultPoolSettings
+from program.components.spot_pool import SpotPoolSettings
 from program import catalog, definitions
 from program.definitions import App, Batch, Project
 from program.settings import Settings, held_model

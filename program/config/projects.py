@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from components.gpu_pool import GpuPoolSettings
-from components.public_entry import ENTRY_NAMESPACE
+from program.components.gpu_pool import GpuPoolSettings
+from program.components.public_entry import ENTRY_NAMESPACE
 from program import capacity, definitions
 from program.config.errors import did_you_mean
 from program.config.model import AppSettings, BatchSettings, ProjectInstance, ProjectSettings, StackConfig

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from components.gpu_pool import GPU_POOL_LABEL_VALUE, GPU_TAINT_KEY
-from components.internal_service import GPU_RESOURCE
-from components.node_pool import POOL_LABEL
+from program.components.gpu_pool import GPU_POOL_LABEL_VALUE, GPU_TAINT_KEY
+from program.components.internal_service import GPU_RESOURCE
+from program.components.node_pool import POOL_LABEL
 from program import capacity, catalog, config, cost
 from program.config import StackConfig
 

@@ -17,8 +17,8 @@ from kubernetes.client import V1Job
 
 from pulumi import _types as pulumi_types
 
-from components.internal_service import SECRETS_DRIVER, SECRETS_PATH
-from components.pod_security import restricted_container, restricted_pod
+from program.components.internal_service import SECRETS_DRIVER, SECRETS_PATH
+from program.components.pod_security import restricted_container, restricted_pod
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session, StoppedByUser, Target
 
@@ -192,17 +192,17 @@ def _exit_code(pod) -> int | None:
 
 WORKLOAD_SERVICE_ACCOUNT = "workload"
 """The namespace's ServiceAccount, bound to the project's GCP identity through Workload Identity
-(components/project.py names it so; tests/test_oncall.py holds the two together)."""
+(program/components/project.py names it so; tests/test_oncall.py holds the two together)."""
 
 
 def secret_provider_class(app: str) -> str:
-    """The app's SecretProviderClass, as components/internal_service.py names it (the same test
+    """The app's SecretProviderClass, as program/components/internal_service.py names it (the same test
     holds the two together)."""
     return f"{app}-secrets"
 
 
 def _job(session: Session, name: str) -> dict:
-    """A Job whose pod reaches what the app's pods reach, built as components/internal_service.py
+    """A Job whose pod reaches what the app's pods reach, built as program/components/internal_service.py
     builds theirs: the namespace's Workload Identity ServiceAccount, the app's Secret Manager
     secrets mounted read-only through its SecretProviderClass with ``<NAME>_FILE`` beside its
     plain environment, and the same security contexts (Pod Security `restricted`) and resources."""

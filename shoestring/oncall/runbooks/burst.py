@@ -4,7 +4,7 @@ follow it to its end, and see the GPU nodes scale away.
 The run is created from the batch's CronJob as the cluster holds it — its ``jobTemplate``, as
 `kubectl create job --from=cronjob/<batch>` does — with only ``parallelism`` overridden (never
 ``completions``: the shards are the work, and each pod reads ``SHARD_COUNT``). That template is
-what `pulumi up` applied from the definition (components/batch.py builds it, the same builders as
+what `pulumi up` applied from the definition (program/components/batch.py builds it, the same builders as
 an app's pods): one fact in one place, and nothing here can build a Job the program would not.
 Its price comes from the same plan and estimate as `make cost` (program/cost.py), its node
 count from the capacity model (program/capacity.py)."""

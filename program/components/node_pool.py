@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 from pydantic import Field, field_validator
 
 from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType
-
-if TYPE_CHECKING:
-    from components.spot_pool import SpotPoolSettings
 
 POOL_LABEL = "shoestring.dev/pool"
 """Node label naming the Shoestring pool a node belongs to; workloads select pools by it."""
@@ -23,19 +20,24 @@ a domain the pods cannot reach would hold the spread's skew hostage)."""
 # Access is governed by the nodes' service account and its IAM roles, as Google recommends.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-class DefaultPoolSettings(Autoscaled):
-    """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
+class CpuPoolSettings(Autoscaled):
+    """What the CPU pools' nodes are; each pool adds its own autoscaling bounds."""
 
     machine_type: str = "e2-medium"
     """Machine type of each node. e2-medium (2 shared vCPU, 4 GB) is the smallest GKE recommends."""
-    min_nodes: int = Field(default=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
-    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
-    """Autoscaling ceiling."""
     disk_type: DiskType = "pd-standard"
     """Boot disk type; pd-standard is the cheapest."""
     disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
     """Boot disk size per node."""
+
+
+class DefaultPoolSettings(CpuPoolSettings):
+    """`shoestring:defaultPool` — the always-on pool that runs system pods and CPU workloads."""
+
+    min_nodes: int = Field(default=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling floor. At least 1, so system pods (DNS, metrics) always have a home."""
+    max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
+    """Autoscaling ceiling."""
     spot: bool = False
     """Spot VMs: 60-91% cheaper, preemptible at any time. Right for dev, wrong for prod."""
 
@@ -81,7 +83,7 @@ class DefaultPool(pulumi.ComponentResource):
 def cpu_pool(
     name: str,
     args: PoolArgs,
-    settings: DefaultPoolSettings | SpotPoolSettings,
+    settings: CpuPoolSettings,
     *,
     pool_label: str,
     spot: bool,

@@ -13,8 +13,8 @@ from pydantic import Field, field_validator
 
 from program.names import GKE_NAME, fit, node_account_id
 from program.settings import Settings, authorized_networks_too_wide
-from components.network import PODS_RANGE, SERVICES_RANGE, ClusterNetwork
-from components.node_pool import CLOUD_PLATFORM_SCOPE
+from program.components.network import PODS_RANGE, SERVICES_RANGE, ClusterNetwork
+from program.components.node_pool import CLOUD_PLATFORM_SCOPE
 
 # The predefined role GKE documents for node service accounts (logs, metrics, metadata), plus
 # image pulls from Artifact Registry. Nothing else: workloads get their own identities.

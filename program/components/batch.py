@@ -8,7 +8,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.internal_service import PLACEMENT_ANNOTATION, ContainerResources, scratch_space, workload_container, workload_pod
+from program.components.internal_service import PLACEMENT_ANNOTATION, ContainerResources, scratch_space, workload_container, workload_pod
 
 NEVER = "0 0 31 2 *"
 """February 31st: the schedule of a batch that runs only on demand (the CronJob is also suspended)."""
@@ -47,7 +47,7 @@ class BatchSpec(TypedDict):
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
     priority_class: NotRequired[str]
-    """PriorityClass of its pods: batch work waits when capacity is short (components/priority.py)."""
+    """PriorityClass of its pods: batch work waits when capacity is short (program/components/priority.py)."""
 
 
 class BatchArgs(BatchSpec):
@@ -62,7 +62,7 @@ class Batch(pulumi.ComponentResource):
     """A CronJob whose every run ends: Indexed completions, pods restarted only on failure, a
     deadline, a retry limit, deletion a day after it finishes, and at most one run at a time.
 
-    The pods are built as an InternalService's are (components/internal_service.py): Pod Security
+    The pods are built as an InternalService's are (program/components/internal_service.py): Pod Security
     ``restricted``, the project's ServiceAccount, GPU toleration, pool selector and GPU limits.
     """
 

@@ -7,24 +7,18 @@ import pulumi_gcp as gcp
 
 from pydantic import Field
 
-from components.node_pool import PoolArgs, cpu_pool
+from program.components.node_pool import CpuPoolSettings, PoolArgs, cpu_pool
 from program.names import SPOT_TAINT_KEY
-from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType
+from program.settings import MAX_NODES_PER_POOL
 
 
-class SpotPoolSettings(Autoscaled):
+class SpotPoolSettings(CpuPoolSettings):
     """`shoestring:spotPool` — extra CPU capacity on Spot VMs, beside the on-demand default pool."""
 
-    machine_type: str = "e2-medium"
-    """Machine type of each Spot node."""
     min_nodes: int = Field(default=0, ge=0, le=MAX_NODES_PER_POOL)
     """Autoscaling floor."""
     max_nodes: int = Field(default=3, ge=1, le=MAX_NODES_PER_POOL)
     """Autoscaling ceiling."""
-    disk_type: DiskType = "pd-standard"
-    """Boot disk type; pd-standard is the cheapest."""
-    disk_size_gb: int = Field(default=30, ge=10, le=MAX_DISK_GB)
-    """Boot disk size per node."""
 
 
 class SpotPoolArgs(PoolArgs):
@@ -37,7 +31,7 @@ scheduling to Spot VMs", cloud.google.com/kubernetes-engine/docs/how-to/spot-vms
 page: taints and tolerations "to avoid issues with system workloads" when nodes are preempted).
 GKE puts it on Autopilot's Spot nodes itself, never on a Standard pool's: declared here. Only a
 pod that tolerates it lands there: not kube-dns, metrics-server or any of GKE's cluster pods,
-and of the apps only those that declare ``spot`` (components/internal_service.py)."""
+and of the apps only those that declare ``spot`` (program/components/internal_service.py)."""
 
 
 class SpotPool(pulumi.ComponentResource):

@@ -11,10 +11,10 @@ import pulumi_kubernetes as k8s
 
 from program.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from program.names import workload_account_id
-from components.batch import Batch, BatchArgs, BatchSpec
-from components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
-from components.pod_security import default_account_without_token
-from components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
+from program.components.batch import Batch, BatchArgs, BatchSpec
+from program.components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
+from program.components.pod_security import default_account_without_token
+from program.components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
 PROJECT_LABEL = "shoestring.dev/project"
 ENVIRONMENT_LABEL = "shoestring.dev/environment"

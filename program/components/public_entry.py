@@ -18,7 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from program.names import CERTIFICATE_MANAGER_NAME, STACK_LABEL, fit
-from components.pod_security import default_account_without_token, restricted_container, restricted_pod
+from program.components.pod_security import default_account_without_token, restricted_container, restricted_pod
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "gke-l7-global-external-managed"

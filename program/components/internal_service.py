@@ -10,11 +10,11 @@ from typing import Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gpu_pool import GPU_TAINT_KEY
-from components.node_pool import CAPACITY_LABEL
-from components.pod_security import restricted_container, restricted_pod
-from components.public_entry import GATEWAY_API, GATEWAY_NAME
-from components.spot_pool import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
+from program.components.gpu_pool import GPU_TAINT_KEY
+from program.components.node_pool import CAPACITY_LABEL
+from program.components.pod_security import restricted_container, restricted_pod
+from program.components.public_entry import GATEWAY_API, GATEWAY_NAME
+from program.components.spot_pool import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from program.names import GPU_RESOURCE, WHOLE_NODE_LABEL
 
 HEALTH_CHECK_POLICY_API = "networking.gke.io/v1"

@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 
 from pydantic import Field
 
-from components.node_pool import POOL_LABEL, PoolArgs, node_config
+from program.components.node_pool import POOL_LABEL, PoolArgs, node_config
 from program.definitions import MAX_GPUS_PER_POD
 from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType, Settings
 
