@@ -134,9 +134,7 @@ class GpuPool(pulumi.ComponentResource):
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=node_config(
                 service_account=args["service_account"],
-                machine_type=settings.machine_type,
-                disk_type=settings.disk_type,
-                disk_size_gb=settings.disk_size_gb,
+                settings=settings,
                 spot=settings.spot,
                 labels=self.node_selector,
                 taints=[

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
@@ -19,6 +19,14 @@ a domain the pods cannot reach would hold the spread's skew hostage)."""
 
 # Access is governed by the nodes' service account and its IAM roles, as Google recommends.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+class NodeSettings(Protocol):
+    """What every pool's settings say of its nodes (CpuPoolSettings, GpuPoolSettings)."""
+
+    machine_type: str
+    disk_type: DiskType
+    disk_size_gb: int
+
 
 class CpuPoolSettings(Autoscaled):
     """What the CPU pools' nodes are; each pool adds its own autoscaling bounds."""
@@ -103,9 +111,7 @@ def cpu_pool(
         management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
         node_config=node_config(
             service_account=args["service_account"],
-            machine_type=settings.machine_type,
-            disk_type=settings.disk_type,
-            disk_size_gb=settings.disk_size_gb,
+            settings=settings,
             spot=spot,
             labels={POOL_LABEL: pool_label, CAPACITY_LABEL: "spot" if spot else "on-demand"},
             taints=taints,
@@ -117,9 +123,7 @@ def cpu_pool(
 def node_config(
     *,
     service_account: pulumi.Input[str],
-    machine_type: str,
-    disk_type: DiskType,
-    disk_size_gb: int,
+    settings: NodeSettings,
     spot: bool,
     labels: dict[str, str],
     taints: list[gcp.container.NodePoolNodeConfigTaintArgs] | None = None,
@@ -127,9 +131,9 @@ def node_config(
 ) -> gcp.container.NodePoolNodeConfigArgs:
     """Node settings every Shoestring pool shares: own service account, shielded VMs, GKE metadata server."""
     return gcp.container.NodePoolNodeConfigArgs(
-        machine_type=machine_type,
-        disk_type=disk_type,
-        disk_size_gb=disk_size_gb,
+        machine_type=settings.machine_type,
+        disk_type=settings.disk_type,
+        disk_size_gb=settings.disk_size_gb,
         spot=spot,
         service_account=service_account,
         oauth_scopes=[CLOUD_PLATFORM_SCOPE],
