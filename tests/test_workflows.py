@@ -123,6 +123,20 @@ def test_no_expression_is_expanded_inside_a_run_script():
     assert not found, "pass these through the step's env: instead:\n" + "\n".join(found)
 
 
+def test_the_policy_packs_requirements_are_installed_from_its_own_directory():
+    # policies/requirements.txt installs the repository with `-e ..`, which pip reads against its
+    # working directory (pypa/pip#8765): run from the repository's root it would name its parent.
+    # Pulumi itself runs pip in the pack's directory (sdk/python/toolchain/pip.go), and so must CI.
+    installs = [
+        (path.name, line.strip())
+        for path in WORKFLOWS
+        for _, step in steps_of(yaml.safe_load(path.read_text()))
+        for line in step.get("run", "").splitlines()
+        if "policies" in line and "requirements" in line
+    ]
+    assert installs and all(line.startswith("cd policies && ") and " -r requirements.txt" in line for _, line in installs), installs
+
+
 def test_every_checkout_leaves_no_token_in_git_config():
     # actions/checkout writes the job's GITHUB_TOKEN into .git/config unless told not to, where the
     # pull request's own code (make test, make diff) can read it. Nothing here pushes or fetches later.
