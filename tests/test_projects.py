@@ -32,7 +32,7 @@ QUOTA_ARGS = {"cpu": "2", "memory": "4Gi", "pods": 20}
 
 
 def declare_project(**overrides) -> offline.Plan:
-    args = {"project": "shop", "environment": "prod", "namespace": "shop", "quota": QUOTA_ARGS, "apps": [WEB]} | overrides
+    args = {"project": "shop", "environment": "prod", "namespace": "shop", "pod_security": "restricted", "quota": QUOTA_ARGS, "apps": [WEB]} | overrides
     return offline.declare(lambda: Project("shop", args), stack="test")
 
 

@@ -52,8 +52,8 @@ class ProjectArgs(TypedDict):
     """The project's apps, each an InternalService in the namespace."""
     batches: NotRequired[Sequence[BatchSpec]]
     """The project's batch work, each a Batch (a CronJob) in the namespace. Default none."""
-    pod_security: NotRequired[Literal["restricted", "baseline"]]
-    """Pod Security Admission level enforced on the namespace. Default ``restricted``."""
+    pod_security: Literal["restricted", "baseline"]
+    """Pod Security Admission level enforced on the namespace (the definition's ``pod_security``)."""
     gcp_project: NotRequired[str]
     """GCP project of the cluster; needed with ``gcp_roles``."""
     workload_identity_pool: NotRequired[pulumi.Input[str]]
@@ -88,7 +88,7 @@ class Project(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("shoestring:k8s:Project", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        level = args.get("pod_security", "restricted")
+        level = args["pod_security"]
         labels = {
             "app.kubernetes.io/part-of": args["project"],
             "app.kubernetes.io/managed-by": "pulumi",

@@ -65,7 +65,9 @@ class ProjectSettings(Settings):
     enabled: bool = True
     """Whether the project runs in this stack at all."""
     apps: dict[str, AppSettings] = {}
+    """Per-app values in this stack, by the app's name in the definition (object; keys below)."""
     batches: dict[str, BatchSettings] = {}
+    """Per-batch values in this stack, by the batch's name in the definition (object; keys below)."""
     bucket_roles: dict[str, str] | None = None
     """Cloud Storage buckets the project's identity uses in this stack, replacing the
     definition's: each stack its own data (two stacks may not be granted one bucket)."""
