@@ -51,7 +51,7 @@ diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (de
 prices: $(VENV)/.installed ## Regenerate program/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
 	$(PY) -m shoestring prices
 
-docs: $(VENV)/.installed ## Regenerate README's generated blocks from the code (the tests compare them)
+docs: $(VENV)/.installed ## Regenerate the generated blocks of README, docs/ and Pulumi.yaml from the code (the tests compare them)
 	$(PY) -m shoestring docs
 
 $(MERMAID): tools/mermaid/package-lock.json

@@ -3,7 +3,7 @@
 A definition says what never changes between environments — apps, images, ports, probes, the
 repository and branch each app is built from, its one-off bootstrap job. What does change per
 environment (replicas, image tags, whether the project runs there at all) comes from the stack
-config (``shoestring:projects``, checked in program/config.py). The Pulumi program and the
+config (``shoestring:projects``, checked in program/config/). The Pulumi program and the
 on-call CLI both read these same definitions.
 """
 

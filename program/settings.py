@@ -1,7 +1,7 @@
 """What every settings model shares: how a stack file's object is read (camelCase keys, unknown
 keys refused, frozen once loaded, each field's docstring its description) and the bounds no
 setting may pass. Each component declares its own settings beside it (program/components/*.py); the
-stack's config composes them (program/config.py), and the configuration reference in docs/ and
+stack's config composes them (program/config/model.py), and the configuration reference in docs/ and
 Pulumi.yaml's config schema are generated from them (`make docs`)."""
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def compare_stack(
         elif urn not in new:
             resources.append(ResourceDiff("delete", old[urn].type, old[urn].name, urn))
         else:
-            changed = _resource_change(old[urn], new[urn])
+            changed = resource_change(old[urn], new[urn])
             if changed:
                 resources.append(changed)
     cost_before = cost.estimate(stack, before, host_before) if before is not None else None
@@ -235,7 +235,7 @@ def _budget_hours(after: cost.Estimate | None) -> str:
     return f". The budget of ${after.budget_usd:,.2f}/month leaves {hours:,.1f} GPU node-hours a month beyond the expected {after.expected_gpu_hours:g}{full}"
 
 
-def _resource_change(old: Record, new: Record) -> ResourceDiff | None:
+def resource_change(old: Record, new: Record) -> ResourceDiff | None:
     # What the program tells Pulumi to ignore (ignoreChanges) is no change at all.
     changes = [
         Change(path, a, b)

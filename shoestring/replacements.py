@@ -22,6 +22,8 @@ REPLACE_ON_CHANGE: dict[str, dict[str, str]] = {
         "ipAllocationPolicy": "ForceNew: GoogleCloudPlatform/magic-modules, terraform-provider-google#6761",
         "datapathProvider": "ForceNew since GoogleCloudPlatform/magic-modules#6657: Dataplane V2 is immutable",
         "enableAutopilot": "ForceNew (google_container_cluster docs)",
+        "privateClusterConfig": "turning private nodes on replaces the cluster (hashicorp/terraform-provider-google#20495, open "
+        "since provider 6.12): recreate it, or move its pools to private nodes one by one",
     },
     NODE_POOL: {
         "name": "ForceNew: a node pool cannot be renamed",

@@ -29,13 +29,21 @@ def installed_by(requirements: Path) -> set[str]:
 
 
 def imports_of(path: Path) -> set[str]:
-    """The top-level modules a file imports (relative imports are the file's own package)."""
+    """The top-level modules a file imports (relative imports are the file's own package), by
+    statement or by a string handed to ``importlib.import_module`` or ``__import__``. A name built
+    at run time is beyond any reading of the source: `make plan` runs the program in a child
+    process and checks its records in a parent that imported none of it (shoestring/offline.py)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            and ((isinstance(node.func, ast.Attribute) and node.func.attr == "import_module") or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__")))
+        ):
+            found.add(node.args[0].value.split(".")[0])
     return found
 
 
@@ -60,6 +68,12 @@ def test_a_program_module_importing_the_tooling_is_caught(tmp_path):
     stray = tmp_path / "cluster.py"
     stray.write_text("import pulumi\nfrom program import names\nfrom shoestring import diff\nimport click\n")
     assert foreign_imports([stray], PROGRAM_PACKAGES | installed_by(ROOT / "requirements.txt")) == {str(stray): {"shoestring", "click"}}
+
+
+def test_an_import_by_name_inside_a_function_is_caught_too(tmp_path):
+    stray = tmp_path / "priority.py"
+    stray.write_text("import importlib\n\ndef rules():\n    return importlib.import_module('shoestring.rules'), __import__('rich')\n")
+    assert foreign_imports([stray], PROGRAM_PACKAGES | installed_by(ROOT / "requirements.txt")) == {str(stray): {"shoestring", "rich"}}
 
 
 def test_every_requirement_of_the_program_maps_to_the_module_it_provides():

@@ -55,3 +55,24 @@ def test_every_setting_says_what_it_is_for():
     undocumented = [f"{model.__name__}.{name}" for _, model in nested(StackConfig) for name, field in model.model_fields.items()
                     if name not in RESOLVED and not field.description]
     assert undocumented == []
+
+
+class TestChangingASetting:
+    """The reference's "Changing it" column, measured on each component as `make diff` measures a change."""
+
+    def test_a_gpu_pools_accelerator_replaces_the_pool_its_machine_type_rolls_the_nodes_its_ceiling_is_in_place(self):
+        from program.components.gpu_pool import GpuPoolSettings
+        from shoestring.settings_reference import changing_it
+
+        effects = changing_it(GpuPoolSettings)
+        assert (effects["accelerator"], effects["spot"]) == ("replaces the NodePool", "replaces the NodePool")
+        assert (effects["machine_type"], effects["disk_size_gb"]) == ("rolls every node", "rolls every node")
+        assert (effects["max_nodes"], effects["keep_warm"]) == ("in place", "no cloud change")
+
+    def test_turning_private_nodes_on_replaces_the_cluster(self):
+        from program.components.cluster import ClusterSettings
+        from shoestring.settings_reference import changing_it
+
+        effects = changing_it(ClusterSettings)
+        assert effects["private_nodes"] == "replaces the Cluster"
+        assert effects["release_channel"] == "in place"
