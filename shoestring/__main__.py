@@ -284,7 +284,7 @@ def _run(stack: str) -> offline.Plan:
     try:
         return offline.run(stack)
     except ConfigError as e:
-        click.echo(f"error: stack {stack}: {e}", err=True)
+        click.echo(f"error: stack {stack} (stacks/Pulumi.{stack}.yaml): {e}", err=True)
         sys.exit(1)
 
 

@@ -322,7 +322,7 @@ if __name__ == "__main__":
         try:
             plans[name] = run(name).to_json()
         except ConfigError as e:
-            failed.append(f"error: stack {name}: {e}")
+            failed.append(f"error: stack {name} (stacks/Pulumi.{name}.yaml): {e}")
         except Exception as e:  # noqa: BLE001 — the program failed; say where, in the user's files first
             frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(ROOT)) and "/shoestring/offline.py" not in f.filename]
             where = "".join(f"\n  at {Path(f.filename).relative_to(ROOT)}:{f.lineno}: {f.line}" for f in frames[-4:])

@@ -191,7 +191,7 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("case", "path", "old", "new", "message"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_ends_make_plan_with_one_message_naming_the_key_and_the_fix_within_ten_seconds(clone, case, path, old, new, message):
+def test_bad_input_ends_make_plan_with_one_message_naming_the_file_the_key_and_the_fix_within_ten_seconds(clone, case, path, old, new, message):
     target = clone / path
     original = target.read_text()
     target.write_text(replaced(target, old, new))
@@ -204,5 +204,6 @@ def test_bad_input_ends_make_plan_with_one_message_naming_the_key_and_the_fix_wi
     assert completed.returncode == 1, completed.stdout[-2000:]
     assert "Traceback" not in completed.stderr
     assert message in completed.stderr, completed.stderr
+    assert path in completed.stderr, completed.stderr  # the file to open
     assert completed.stderr.count("\n  - ") <= 1, completed.stderr  # one problem, one message
     assert elapsed < 10, f"{case}: {elapsed:.1f} s"
