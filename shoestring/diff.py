@@ -92,10 +92,18 @@ class StackDiff:
 
 
 def plans_at(ref: str, repo: Path = ROOT) -> dict[str, list[Record]]:
-    """Every stack's records at a git ref, planned in a temporary worktree of ``repo``."""
+    """Every stack's records at a git ref, planned in a temporary worktree of ``repo``.
+
+    The ref is resolved to a commit first, after ``--end-of-options``: a BASE that reads as an
+    option (``--orphan``, ``-f``) is refused as no commit, never handed to git as one."""
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], capture_output=True, text=True
+    ).stdout.strip()
+    if not commit:
+        raise subprocess.CalledProcessError(128, "git rev-parse", stderr=f"no commit {ref!r} in this repository (try origin/main, HEAD~1 or a sha)")
     with tempfile.TemporaryDirectory(prefix="shoestring-base-") as tmp:
         worktree = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree), ref], check=True, capture_output=True, text=True)
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree), commit], check=True, capture_output=True, text=True)
         try:
             return plans_in(worktree)
         finally:

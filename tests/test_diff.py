@@ -79,6 +79,19 @@ def test_no_change_says_so_in_one_line_per_stack(clean):
         assert f"### `{stack}`: no changes\n" in report
 
 
+def test_a_base_that_reads_as_a_git_option_is_no_commit_and_checks_nothing_out(clean):
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "--orphan=evil"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 1 and "no commit '--orphan=evil'" in result.stderr, result.stderr
+    assert "evil" not in git(clean, "branch", "--list") and git(clean, "worktree", "list").count("\n") == 1
+
+
+def test_make_diff_hands_base_to_the_command_as_a_value_never_as_shell_code(clean):
+    # The recipe with PY=echo prints the command it would run; a backquoted BASE stays text.
+    result = subprocess.run(["make", "-o", ".venv/.installed", "diff", "PY=echo", "BASE=`touch pwned`"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--base `touch pwned`" in result.stdout and not (clean / "pwned").exists()
+
+
 def test_make_diff_prints_byte_for_byte_what_comparing_the_records_prints(clean, plans, replan):
     # Another process (another hash seed) than this one: the report is byte-identical run to run,
     # and what the tests below check on records is what `make diff` prints.
