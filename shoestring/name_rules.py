@@ -103,14 +103,24 @@ def violations(records: Iterable[ResourceRecord]) -> list[Violation]:
     return rule_violations(RULES, records)
 
 
+ONE_PER_PROJECT = {"gcp:binaryauthorization/policy:Policy": "the project's policy"}
+"""Resources a GCP project has exactly one of: "Each Google Cloud project can have one policy"
+(cloud.google.com/binary-authorization/docs/key-concepts#policies). Two stacks declaring it in one
+project would each overwrite the other's on every `pulumi up`."""
+
+
 def shared_gcp_names(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
     """GCP names two stacks would both create in one GCP project: the second `pulumi up` fails
     with "already exists", or worse, two stacks manage one resource (prod's and staging's
-    `workload-blog-staging` account). IAM bindings on a secret name it, and are not creations."""
+    `workload-blog-staging` account, or the project's one Binary Authorization policy). IAM
+    bindings on a secret name it, and are not creations."""
     owners: dict[tuple[str, str, str], list[str]] = {}
     for stack, records in records_by_stack.items():
         for record in records:
             named = _NAMED_FIELD.get(record.type)
+            if record.type in ONE_PER_PROJECT:
+                owners.setdefault((record.inputs.get("project", ""), record.type, ONE_PER_PROJECT[record.type]), []).append(f"{stack} ({record.name})")
+                continue
             if named is None or record.type == "gcp:secretmanager/secretIamMember:SecretIamMember":
                 continue
             name = record.inputs.get(named[0])
@@ -118,7 +128,8 @@ def shared_gcp_names(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -
                 owners.setdefault((record.inputs.get("project", ""), record.type, name), []).append(f"{stack} ({record.name})")
     return [
         Violation("unique-gcp-names-per-project", f"{type_} {name}", f"in GCP project {project}, declared by {' and by '.join(by)}; "
-                  "give the stacks separate GCP projects, or rename one (a project or a stack)")
+                  + ("give the stacks separate GCP projects: a project has one" if type_ in ONE_PER_PROJECT else
+                     "give the stacks separate GCP projects, or rename one (a project or a stack)"))
         for (project, type_, name), by in sorted(owners.items())
         if len({owner.split(' ')[0] for owner in by}) > 1
     ]

@@ -97,6 +97,14 @@ class TestNamesGoogleAccepts:
         assert violation.rule == "unique-gcp-names-per-project"
         assert "declared by prod (blog-workload) and by staging (blog-staging-workload)" in violation.message
 
+    def test_two_clusters_in_one_gcp_project_may_not_both_own_its_one_binary_authorization_policy(self, plans):
+        [prod_policy] = plans["prod"].of_type("gcp:binaryauthorization/policy:Policy")
+        [dev_policy] = plans["dev"].of_type("gcp:binaryauthorization/policy:Policy")
+        same_project = dataclasses.replace(dev_policy, inputs={**dev_policy.inputs, "project": prod_policy.inputs["project"]})
+        [violation] = name_rules.shared_gcp_names({"prod": plans["prod"].records, "dev": [*plans["dev"].records, same_project]})
+        assert violation.resource == "gcp:binaryauthorization/policy:Policy the project's policy"
+        assert violation.message.endswith(f"declared by prod ({prod_policy.name}) and by dev ({dev_policy.name}); give the stacks separate GCP projects: a project has one")
+
 
 class TestTheStackEnablesTheApisItUses:
     def test_prod_enables_every_api_its_resources_are_created_through_and_leaves_them_on_when_destroyed(self, plans):
