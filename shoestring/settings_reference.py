@@ -9,6 +9,7 @@ replace), so the column cannot drift from what `make diff` warns of."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Literal, get_args, get_origin
 
@@ -61,6 +62,7 @@ DECLARE = {
 """How to declare a component from its settings alone, to see what changing one does."""
 
 
+@functools.cache
 def changing_it(model: type[BaseModel]) -> dict[str, str]:
     """For each setting of a component's model: what changing it alone does to the cloud resources,
     as `make diff` would say it — "replaces the NodePool", "rolls every node", "in place"."""

@@ -26,6 +26,8 @@ SLOW = (
     "tests/test_first_up.py::test_bad_input",
     "tests/test_diff.py::test_no_change_says_so",
     "tests/test_diff.py::test_make_diff_prints",
+    "tests/test_diff.py::test_a_base_that_reads_as_a_git_option",
+    "tests/test_diff.py::test_make_diff_hands_base",
     "tests/test_manifests.py",
     "tests/test_workflows.py::test_actionlint",
     "tests/test_readme.py::test_the_architecture_diagram",
