@@ -83,9 +83,13 @@ class GpuPoolSettings(Autoscaled):
         """The most GPUs the pool bills at once: its ceiling."""
         return self.max_nodes * self.accelerator_count
 
+    def node_zone(self, cluster_zone: str) -> str:
+        """The zone of its nodes when ``zones`` lists none: ``zone``, else the cluster's."""
+        return self.zone or cluster_zone
+
     def node_zones(self, cluster_zone: str) -> list[str]:
-        """The zones its nodes may run in: ``zones``, else ``zone``, else the cluster's."""
-        return list(self.zones) or [self.zone or cluster_zone]
+        """The zones its nodes may run in: ``zones``, else :meth:`node_zone`."""
+        return list(self.zones) or [self.node_zone(cluster_zone)]
 
 
 class GpuPoolArgs(PoolArgs):

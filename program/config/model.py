@@ -177,9 +177,7 @@ class StackConfig(ClusterSettings):
 
     @property
     def gpu_zone(self) -> str | None:
-        if self.gpu_pool is None:
-            return None
-        return self.gpu_pool.zone or self.zone
+        return None if self.gpu_pool is None else self.gpu_pool.node_zone(self.zone)
 
     @property
     def gpu_zones(self) -> list[str]:
