@@ -1,4 +1,4 @@
-"""Project definitions: what a project runs, written once in ``projects/<name>.py``.
+"""Project definitions: what a project runs, written once in ``projects/<name>.yaml``.
 
 A definition says what never changes between environments — apps, images, ports, probes, the
 repository and branch each app is built from, its one-off bootstrap job. What does change per
@@ -9,16 +9,13 @@ on-call CLI both read these same definitions.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
-import traceback
-from types import ModuleType
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from program import capacity
+from program import capacity, project_files
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
@@ -163,6 +160,9 @@ class Resources(_Definition):
     def _quantity(cls, value: str) -> str:
         if not QUANTITY.fullmatch(value):
             raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
+        if not float(re.match(r"[\d.]+", value).group()):
+            # A container requesting nothing is BestEffort, outside what the namespace's ResourceQuota counts.
+            raise ValueError(f"{value!r} is zero; give what the container needs at least, e.g. 50m CPU or 64Mi memory")
         return value
 
 
@@ -173,6 +173,11 @@ class Bootstrap(_Definition):
     """Command run in the app's image (or ``image``), e.g. ("python", "-m", "blog.migrate")."""
     image: str | None = None
     """Image to run instead of the app's own (same tag)."""
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, command: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_command(command)
 
     @field_validator("image")
     @classmethod
@@ -216,7 +221,7 @@ class _Workload(_Definition):
     env: dict[str, str] = {}
     """Plain environment variables. A name that reads as a credential (PASSWORD, TOKEN, SECRET,
     KEY...) is refused: such values belong in Secret Manager."""
-    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_POD)
+    gpus: int = Field(strict=True, default=0, ge=0, le=MAX_GPUS_PER_POD)
     """GPUs per pod. Above 0 the pod tolerates the GPU taint, selects the GPU pool and wakes it."""
 
     @field_validator("name")
@@ -268,9 +273,9 @@ class _Workload(_Definition):
 class App(_Workload):
     """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""
 
-    port: int = Field(ge=1, le=65535)
+    port: int = Field(strict=True, ge=1, le=65535)
     """Container port; the Service exposes the same port."""
-    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    replicas: int = Field(strict=True, default=1, ge=0, le=MAX_REPLICAS)
     """Default replica count; a stack may override it. 0 keeps the app declared but stopped."""
     health_path: str = "/healthz"
     """HTTP path of the readiness and liveness probes."""
@@ -279,10 +284,10 @@ class App(_Workload):
     `secrets={"DATABASE_URL": "blog-db-url"}` mounts the latest version of secret `blog-db-url`
     at /var/run/secrets/shoestring/DATABASE_URL (read-only, never in the environment) and sets
     `DATABASE_URL_FILE` to that path. The project's service account may read exactly these secrets."""
-    whole_node: bool = False
+    whole_node: bool = Field(default=False, strict=True)
     """One pod per node, the bare-metal model: with GPUs it asks for every GPU the node carries;
     without, pods of whole-node apps never share a node."""
-    spot: bool = False
+    spot: bool = Field(default=False, strict=True)
     """The app survives losing a pod at 30 seconds' notice (stateless), so its replicas may run on
     the cluster's Spot nodes: with two or more replicas, at least one stays on on-demand capacity.
     False keeps every replica on on-demand nodes."""
@@ -314,14 +319,14 @@ class Batch(_Workload):
 
     command: tuple[str, ...]
     """Command run in the image, e.g. ("python", "-m", "ml.embed")."""
-    max_hours: float = Field(gt=0, le=MAX_BATCH_HOURS)
+    max_hours: float = Field(strict=True, gt=0, le=MAX_BATCH_HOURS)
     """Hours after which a run is stopped, finished or not (the Job's activeDeadlineSeconds): what a
     forgotten or stuck burst can cost at most. Also the run's length in the estimate of a schedule."""
-    parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
+    parallelism: int = Field(strict=True, default=1, ge=1, le=MAX_PARALLELISM)
     """Pods running at once: with one GPU each on one-GPU nodes, the nodes a run bursts to. A stack may lower it."""
-    completions: int | None = Field(default=None, ge=1, le=MAX_COMPLETIONS)
+    completions: int | None = Field(strict=True, default=None, ge=1, le=MAX_COMPLETIONS)
     """Shards of a run (Indexed completions); default ``parallelism``, one shard per pod."""
-    retries: int = Field(default=3, ge=0, le=MAX_RETRIES)
+    retries: int = Field(strict=True, default=3, ge=0, le=MAX_RETRIES)
     """Failed pods (Spot preemptions included) a run survives before it is marked failed (backoffLimit)."""
     schedule: str | None = None
     """Cron schedule in UTC, e.g. "0 3 * * 1" (Mondays 03:00); its GPU hours a month enter the estimate.
@@ -330,9 +335,7 @@ class Batch(_Workload):
     @field_validator("command")
     @classmethod
     def _command(cls, command: tuple[str, ...]) -> tuple[str, ...]:
-        if not command or not command[0].strip():
-            raise ValueError('the command is empty; give the program and its arguments, e.g. ("python", "-m", "ml.embed")')
-        return command
+        return _check_command(command)
 
     @field_validator("schedule")
     @classmethod
@@ -374,9 +377,9 @@ class Project(_Definition):
     """Total CPU the namespace's apps may request; the ResourceQuota adds every batch at full parallelism."""
     quota_memory: str = "4Gi"
     """Total memory the namespace's apps may request; the ResourceQuota adds every batch at full parallelism."""
-    quota_pods: int = Field(default=20, ge=1, le=MAX_QUOTA_PODS)
+    quota_pods: int = Field(strict=True, default=20, ge=1, le=MAX_QUOTA_PODS)
     """Pods the namespace's apps may hold at once; the ResourceQuota adds every batch's parallelism."""
-    external_services_opt_in: bool = False
+    external_services_opt_in: bool = Field(default=False, strict=True)
     """Allow NodePort and LoadBalancer Services; each LoadBalancer is a forwarding rule (~$18/month)."""
 
     @field_validator("name")
@@ -415,6 +418,12 @@ class Project(_Definition):
         return self
 
 
+def _check_command(command: tuple[str, ...]) -> tuple[str, ...]:
+    if not command or not command[0].strip():
+        raise ValueError("the command is empty; give the program and its arguments, e.g. [python, -m, ml.embed]")
+    return command
+
+
 def _check_dns_label(name: str) -> str:
     if len(name) > 40 or not DNS_LABEL.fullmatch(name):
         raise ValueError(f"{name!r} must be a DNS label: lowercase letters, digits and '-', at most 40 characters")
@@ -422,36 +431,50 @@ def _check_dns_label(name: str) -> str:
 
 
 class DefinitionError(ValueError):
-    """Problems in projects/*.py, each naming the file and the field."""
+    """Problems in projects/*.yaml, each naming the file, the line and the field."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
 
 
-def discover(package: str = "projects") -> dict[str, Project]:
-    """Every ``PROJECT`` defined in a module of the ``projects`` package, by name, sorted."""
-    root = importlib.import_module(package)
+PROJECTS = Path(__file__).resolve().parents[1] / "projects"
+"""The project files: projects/<name>.yaml, beside program/ (the repository `pulumi up` runs from)."""
+SCHEMA = "project.schema.json"
+"""The JSON Schema of a project file, generated from Project (``make docs``) for editors."""
+
+
+def discover(directory: Path = PROJECTS) -> dict[str, Project]:
+    """Every project file of ``directory`` (``<name>.yaml``) validated as a Project, by name, sorted.
+
+    A file is data and nothing else: nothing in ``directory`` is imported or run. A ``*.py`` there
+    is refused, never read: before project files were data, one ran with the authority of whoever
+    planned or deployed (their credentials included), which no rule over the records can see."""
     found: dict[str, Project] = {}
     problems: list[str] = []
-    for module_info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
-        where = f"{package}/{module_info.name}.py"
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        where = f"{directory.name}/{path.name}"
+        if path.suffix != ".yaml":
+            if path.name != SCHEMA:
+                problems.append(_not_data(where, path))
+            continue
         try:
-            module = importlib.import_module(f"{package}.{module_info.name}")
+            document = project_files.read(path)
+        except project_files.ProjectFileError as e:
+            problems.append(f"{where}:{e.line}: {e}")
+            continue
+        if not isinstance(document.data, dict):
+            problems.append(f"{where}:1: a project file is a map of fields (name:, apps:, ...), not a {type(document.data).__name__}; README \"Add a project\" shows one")
+            continue
+        try:
+            project = Project.model_validate(document.data)
         except ValidationError as e:
-            problems.extend(f"{where}:{_line_in(e, where)}: {e.title} {_describe(err)}" for err in e.errors())
+            problems.extend(f"{where}:{document.line_of(err['loc'])}: {_describe(err)}" for err in e.errors())
             continue
-        except SyntaxError as e:
-            problems.append(f"{where}:{e.lineno}: {e.msg}")
-            continue
-        except Exception as e:  # noqa: BLE001 — any failure to import a definition is the user's to fix
-            problems.append(f"{where}:{_line_in(e, where)}: {type(e).__name__}: {e}")
-            continue
-        project = _project_of(module)
-        if project is None:
-            problems.append(f"{where} defines no PROJECT = Project(...)")
+        if project.name != path.stem:
+            problems.append(f"{where}:{document.line_of(('name',))}: name = {project.name!r}: a project's file is named for it; rename the file {project.name}.yaml or set name: {path.stem}")
         elif project.name in found:
-            problems.append(f"{where}: project name {project.name!r} is already defined by another module")
+            problems.append(f"{where}: project name {project.name!r} is already defined by another file")
         else:
             found[project.name] = project
     if problems:
@@ -459,22 +482,30 @@ def discover(package: str = "projects") -> dict[str, Project]:
     return found
 
 
-def _line_in(error: BaseException, where: str) -> int:
-    """The line of the project file where ``error`` was raised (its last frame in that file)."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.endswith(where)]
-    return frames[-1].lineno if frames else 1
+def _not_data(where: str, path: Path) -> str:
+    if path.suffix == ".py":
+        return (
+            f"{where}: a project is a data file, and a Python file in projects/ is never run; write it as "
+            f"projects/{path.stem}.yaml (README \"Add a project\"; `{SCHEMA}` gives editors its fields) and delete {path.name}"
+        )
+    if path.suffix == ".yml":
+        return f"{where}: project files end in .yaml; rename it {path.stem}.yaml"
+    return f"{where}: projects/ holds project files (<name>.yaml) and {SCHEMA} only; move it elsewhere"
 
 
-def _project_of(module: ModuleType) -> Project | None:
-    project = getattr(module, "PROJECT", None)
-    return project if isinstance(project, Project) else None
+def schema() -> dict:
+    """The JSON Schema of a project file: Project's fields, their types, bounds and descriptions."""
+    generated = Project.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Shoestring project (projects/<name>.yaml)", **generated}
 
 
 def _describe(err: dict) -> str:
     location = ".".join(str(part) for part in err["loc"])
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        return f"{location} is not a field of this definition"
+        return f"{location} is not a field of a project definition; {SCHEMA} and README \"Add a project\" list the fields"
     if err["type"] == "missing":
-        return f"{location} is required; add {location}=... (README \"Add a project\" shows each field)"
-    return f"{location} = {err['input']!r}: {message}" if location else message
+        return f"{location} is required; add `{err['loc'][-1]}: ...` (README \"Add a project\" shows each field)"
+    if err["type"] == "string_type" and isinstance(err["input"], (int, float, bool)):
+        return f"{location} = {err['input']!r}: YAML read this as a {type(err['input']).__name__}; write it in quotes (\"{err['input']}\")"
+    return f"{location} = {err['input']!r}: {message}"

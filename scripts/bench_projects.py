@@ -16,16 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = (10, 25, 50)
 
-PROJECT_TEMPLATE = '''from program.definitions import App, Project
-
-PROJECT = Project(
-    name="bench{n:02d}",
-    apps=(
-        App(name="web", image="ghcr.io/acme/bench-web", tag="0123456789ab", port=8080, repository="https://github.com/acme/bench"),
-        App(name="api", image="ghcr.io/acme/bench-api", tag="0123456789ab", port=8000, repository="https://github.com/acme/bench"),
-    ),
-)
-'''
+PROJECT_TEMPLATE = """name: bench{n:02d}
+apps:
+  - {{name: web, image: ghcr.io/acme/bench-web, tag: 0123456789ab, port: 8080, repository: https://github.com/acme/bench}}
+  - {{name: api, image: ghcr.io/acme/bench-api, tag: 0123456789ab, port: 8000, repository: https://github.com/acme/bench}}
+"""
 
 TIMED_RUN = """
 import time
@@ -43,7 +38,7 @@ def main() -> None:
             copy = Path(tmp) / "shoestring"
             shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__"))
             for n in range(count):
-                (copy / "projects" / f"bench{n:02d}.py").write_text(PROJECT_TEMPLATE.format(n=n))
+                (copy / "projects" / f"bench{n:02d}.yaml").write_text(PROJECT_TEMPLATE.format(n=n))
             result = subprocess.run([sys.executable, "-c", TIMED_RUN], cwd=copy, capture_output=True, text=True, check=True)
             seconds, resources = result.stdout.split()
             print(f"{count:>8} {2 * count:>5} {resources:>9} {seconds:>8}")

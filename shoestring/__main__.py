@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from program import catalog, config, cost
+from program import catalog, config, cost, definitions
 from program.config import ConfigError
 from shoestring import cis_gke, diff, offline, permissions, render, report, rules, settings_reference
 
@@ -211,7 +211,8 @@ def config_reference() -> None:
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each block that is out of date.")
 def docs(check: bool) -> None:
     """Regenerate the generated blocks of README and docs/ (plan sample, costs, right-sizing,
-    configuration, CIS GKE table, roles, burst samples) from the code, as the tests compare them."""
+    configuration, CIS GKE table, roles, burst samples) and the project files' JSON Schema
+    (projects/project.schema.json) from the code, as the tests compare them."""
     from click.testing import CliRunner
 
     from program import capacity
@@ -252,6 +253,12 @@ def docs(check: bool) -> None:
             text = head + start + body + end + tail
         if text != original and not check:
             page.write_text(text)
+    schema_file = definitions.PROJECTS / definitions.SCHEMA
+    schema = json.dumps(definitions.schema(), indent=2) + "\n"
+    if not schema_file.exists() or schema_file.read_text() != schema:
+        stale.append(f"{schema_file.relative_to(offline.ROOT)}")
+        if not check:
+            schema_file.write_text(schema)
     missing = sorted(set(blocks) - placed)
     if missing:
         raise click.ClickException(f"no page has the generated blocks {', '.join(missing)} (<!-- NAME:start --> … <!-- NAME:end -->)")
@@ -259,7 +266,7 @@ def docs(check: bool) -> None:
         if stale:
             raise click.ClickException(f"generated blocks out of date: {', '.join(stale)}; run `make docs`")
         return
-    click.echo(f"{len(stale)} of {len(blocks)} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
+    click.echo(f"{len(stale)} of {len(blocks) + 1} generated blocks rewritten{': ' + ', '.join(stale) if stale else ''}")
 
 
 def documentation_pages() -> list[Path]:

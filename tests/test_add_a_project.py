@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def readme_snippet() -> str:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- add-a-project:start -->", 1)[1].split("<!-- add-a-project:end -->", 1)[0]
-    return re.search(r"```python\n(.*?)```", block, re.S).group(1)
+    return re.search(r"```yaml\n(.*?)```", block, re.S).group(1)
 
 
 def plan_json(root: Path, stack: str) -> dict:
@@ -38,7 +38,7 @@ def copy_with_notes(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     copy = tmp_path_factory.mktemp("clone") / "shoestring"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__", ".pytest_cache", "node_modules"))
     before = {stack: plan_json(copy, stack) for stack in offline.stacks()}
-    (copy / "projects" / "notes.py").write_text(readme_snippet())
+    (copy / "projects" / "notes.yaml").write_text(readme_snippet())
     return copy, before
 
 

@@ -309,7 +309,8 @@ def plan_with(clone: Path, path: str, text: str | None, append: bool = False) ->
         target.write_text(original)
 
 
-ML_LINES = len((ROOT / "projects" / "ml.py").read_text().splitlines())
+ML_LINES = len((ROOT / "projects" / "ml.yaml").read_text().splitlines())
+ML_QUOTA_LINE = 1 + (ROOT / "projects" / "ml.yaml").read_text().splitlines().index('quota_cpu: "4"')
 DEV_PROJECTS_LINE = 1 + (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().splitlines().index("  shoestring:projects:")
 
 
@@ -320,9 +321,9 @@ class TestBrokenFilesEndInOneMessage:
             ("stacks/Pulumi.dev.yaml", "config:\n  gcp:project: [unclosed\n", False, "stacks/Pulumi.dev.yaml:3:"),
             ("stacks/Pulumi.dev.yaml", "", False, "stacks/Pulumi.dev.yaml:1: the stack file is empty"),
             ("stacks/Pulumi.dev.yaml", "  shoestring:projects:\n    blog:\n      apps:\n        frontend: {replicas: 2}\n", True, f"'shoestring:projects' is given twice (first on line {DEV_PROJECTS_LINE})"),
-            ("projects/ml.py", "PROJECT = (\n", True, f"projects/ml.py:{ML_LINES + 1}: '(' was never closed"),
+            ("projects/ml.yaml", 'quota_cpu: "8"\n', True, f"projects/ml.yaml:{ML_LINES + 1}: 'quota_cpu' is given twice (first on line {ML_QUOTA_LINE}); keep one"),
         ],
-        ids=["invalid-yaml", "empty-file", "duplicate-key", "project-syntax-error"],
+        ids=["invalid-yaml", "empty-file", "duplicate-key", "project-duplicate-key"],
     )
     def test_make_plan_exits_1_naming_the_file_and_line_without_a_traceback(self, clone, path, text, append, where):
         started = time.monotonic()

@@ -19,6 +19,7 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from test_add_a_project import readme_snippet
 
@@ -111,7 +112,7 @@ def replan(plans, monkeypatch):
 
     ``changes`` maps a stack to settings by path, each ``(old, new)``: ``{"dev":
     {"defaultPool.maxNodes": (2, 4)}}``; the old value must be the shipped one.
-    ``defined`` replaces what projects/*.py define."""
+    ``defined`` replaces what projects/*.yaml define."""
     shipped = {stack: config.read_stack_files(stack) for stack in plans}
     read_stack_files = config.read_stack_files
 
@@ -121,7 +122,7 @@ def replan(plans, monkeypatch):
         monkeypatch.setattr(loading, "read_stack_files", lambda stack, root=offline.ROOT: (raw[stack], *read_stack_files(stack, root)[1:]))
         touched = set(changes)
         if defined is not None:
-            monkeypatch.setattr(definitions, "discover", lambda package="projects": defined)
+            monkeypatch.setattr(definitions, "discover", lambda directory=definitions.PROJECTS: defined)
             touched = set(plans)
         again = touched | {stack for stack, plan in plans.items() if plan.host_stack in touched}
         return {
@@ -177,9 +178,8 @@ def section(report: str, stack: str) -> str:
 
 
 def test_adding_a_project_shows_only_creates_and_no_cost_change(plans, replan):
-    notes: dict[str, Any] = {}
-    exec(readme_snippet(), notes)  # README's "Add a project", the file projects/notes.py
-    text = report(plans, replan({}, defined=definitions.discover() | {"notes": notes["PROJECT"]}))
+    notes = definitions.Project.model_validate(yaml.safe_load(readme_snippet()))  # README's "Add a project", projects/notes.yaml
+    text = report(plans, replan({}, defined=definitions.discover() | {"notes": notes}))
     for stack in ("dev", "prod", "staging"):
         part = section(text, stack)
         # The one update: a cluster's Binary Authorization policy admits the new repository.

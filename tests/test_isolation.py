@@ -15,51 +15,29 @@ from shoestring import rules, security
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HOSTILE_PROJECT = '''
-from program.definitions import App, Project
+HOSTILE_PROJECT = """name: {name}
+apps:
+  - {{name: web, image: ghcr.io/acme/web, tag: "9c4e1f2a7b3d@sha256:{digest}", port: 8080, repository: "https://github.com/acme/web"}}
+""".replace("{digest}", "a" * 64)
 
-PROJECT = Project(
-    name="{name}",
-    apps=(App(name="web", image="ghcr.io/acme/web", tag="9c4e1f2a7b3d@sha256:{digest}", port=8080, repository="https://github.com/acme/web"),),
-)
-'''.replace("{digest}", "a" * 64)
+# What a project file could do while it was Python, and did in review (issue 28): patch the rules
+# the plan checks, declare a cluster-admin binding, send the planner's environment away. Now it
+# is never imported, so the canary it would write never appears.
+PYTHON_PROJECT = """
+from pathlib import Path
+import shoestring.rules
 
-CLUSTER_ADMIN = HOSTILE_PROJECT.format(name="notes") + '''
-import pulumi_kubernetes as k8s
-
-k8s.rbac.v1.ClusterRoleBinding(
-    "notes-admin",
-    metadata={"name": "notes-admin"},
-    role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-    subjects=[{"kind": "ServiceAccount", "name": "workload", "namespace": "notes"}],
-)
-'''
-
-INTO_ANOTHER_NAMESPACE = HOSTILE_PROJECT.format(name="notes") + '''
-import pulumi
-
-def move(args):
-    if args.type_ == "kubernetes:apps/v1:Deployment" and args.name == "notes-web":
-        args.props["metadata"]["namespace"] = "blog"
-        return pulumi.ResourceTransformResult(args.props, args.opts)
-
-pulumi.runtime.register_resource_transform(move)
-'''
-
-PATCHES_THE_RULES = HOSTILE_PROJECT.format(name="notes") + '''
-import pulumi
-import shoestring.rules, shoestring.security
-
+Path(__file__).resolve().parent.parent.joinpath("pwned").write_text("ran")
 shoestring.rules.stack_violations = lambda records: []
-shoestring.security.violations = lambda records: []
+"""
 
-def privileged(args):
-    if args.type_ == "kubernetes:apps/v1:Deployment":
-        args.props["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
-        return pulumi.ResourceTransformResult(args.props, args.opts)
+# PyYAML's unsafe loaders call os.system for this tag; the safe one refuses every tag.
+PYTHON_TAG = 'name: !!python/object/apply:os.system ["touch pwned"]\napps: []\n'
 
-pulumi.runtime.register_resource_transform(privileged)
-'''
+# Nine levels of nine aliases: 9**9 (387 million) strings once expanded (the "billion laughs").
+ALIAS_BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+) + "name: bomb\napps: *i\n"
 
 
 @pytest.fixture(scope="module")
@@ -71,36 +49,36 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(replaced(path, old, new))
 
 
-ML_APP_LINE = 1 + (ROOT / "projects" / "ml.py").read_text().splitlines().index("        App(")
+ML_APP_LINE = 1 + (ROOT / "projects" / "ml.yaml").read_text().splitlines().index("    repository: https://github.com/acme/ml")
 
 ATTACKS = [
-    ("roles/owner for a project", "all", "projects/ml.py",
-     lambda p: edit(p, "    bucket_roles=", '    gcp_roles=("roles/owner",),\n    bucket_roles='),
+    ("roles/owner for a project", "all", "projects/ml.yaml",
+     lambda p: edit(p, "bucket_roles:", "gcp_roles: [roles/owner]\nbucket_roles:"),
      "shoestring:projects.ml = \"gcp_roles=['roles/owner']\": beyond the roles a project may hold"),
-    ("another project's secret", "prod", "projects/ml.py",
-     lambda p: edit(p, "            whole_node=True,", '            whole_node=True,\n            secrets={"STOLEN": "blog-db-url"},'),
+    ("another project's secret", "prod", "projects/ml.yaml",
+     lambda p: edit(p, "    whole_node: true\n", "    whole_node: true\n    secrets: {STOLEN: blog-db-url}\n"),
      "shoestring:projects.ml = 'blog-db-url': secret blog-db-url belongs to project blog in this stack"),
     ("YAML in a stack's secret override", "staging", "stacks/Pulumi.staging.yaml",
      lambda p: edit(p, "secrets: {DATABASE_URL: blog-staging-db-url}", 'secrets: {DATABASE_URL: "x\\"\\n- resourceName: \\"latest"}'),
      "is not a Secret Manager secret id"),
-    ("a project named after another stack's namespace", "prod", "projects/blogstaging.py",
+    ("a project named after another stack's namespace", "prod", "projects/blog-staging.yaml",
      lambda p: p.write_text(HOSTILE_PROJECT.format(name="blog-staging")),
      "shoestring:projects.blog-staging = 'blog-staging': ends in -staging, the suffix of stack staging's namespaces in a shared cluster"),
-    ("a cluster-admin ClusterRoleBinding", "prod", "projects/notes.py",
-     lambda p: p.write_text(CLUSTER_ADMIN),
-     "policy no-cluster-rbac: kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding notes-admin: a ClusterRoleBinding acts on the whole cluster"),
-    ("a Deployment moved into another project's namespace", "prod", "projects/notes.py",
-     lambda p: p.write_text(INTO_ANOTHER_NAMESPACE),
-     "policy project-objects-in-own-namespace: kubernetes:apps/v1:Deployment notes-web: is in namespace blog, not its project's notes"),
-    ("a project file that replaces the rules", "prod", "projects/notes.py",
-     lambda p: p.write_text(PATCHES_THE_RULES),
-     "policy no-privileged-containers: kubernetes:apps/v1:Deployment notes-web: container web is privileged"),
+    ("a project file that is Python", "prod", "projects/notes.py",
+     lambda p: p.write_text(PYTHON_PROJECT),
+     "projects/notes.py: a project is a data file, and a Python file in projects/ is never run; write it as projects/notes.yaml"),
+    ("a YAML python tag", "dev", "projects/notes.yaml",
+     lambda p: p.write_text(PYTHON_TAG),
+     "projects/notes.yaml:1: the tag tag:yaml.org,2002:python/object/apply:os.system is not allowed in a project file"),
+    ("an alias bomb", "dev", "projects/bomb.yaml",
+     lambda p: p.write_text(ALIAS_BOMB),
+     "aliases included); write it without repeating aliases"),
     ("two halves of the internet as authorized networks", "prod", "stacks/Pulumi.prod.yaml",
      lambda p: edit(p, "  shoestring:zone: us-central1-a\n", "  shoestring:zone: us-central1-a\n  shoestring:controlPlane: {authorizedNetworks: [0.0.0.0/1, 128.0.0.0/1]}\n"),
      "shoestring:controlPlane.authorizedNetworks = ['0.0.0.0/1', '128.0.0.0/1']"),
-    ("a repository that is a git option", "dev", "projects/ml.py",
-     lambda p: edit(p, 'repository="https://github.com/acme/ml"', 'repository="--upload-pack=touch pwned;"'),
-     f"projects/ml.py:{ML_APP_LINE}: App repository = '--upload-pack=touch pwned;': '--upload-pack=touch pwned;' is not a Git repository URL"),
+    ("a repository that is a git option", "dev", "projects/ml.yaml",
+     lambda p: edit(p, "    repository: https://github.com/acme/ml\n    branch: main", '    repository: "--upload-pack=touch pwned;"\n    branch: main'),
+     f"projects/ml.yaml:{ML_APP_LINE}: apps.0.repository = '--upload-pack=touch pwned;': '--upload-pack=touch pwned;' is not a Git repository URL"),
 ]
 
 

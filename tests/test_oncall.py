@@ -506,7 +506,7 @@ def test_the_runbook_the_docs_show_is_a_shipped_working_command(kube, tmp_path):
 
 @pytest.fixture
 def redefine(monkeypatch):
-    """Change fields of an app's definition (projects/<project>.py) as an edit to it would, with no
+    """Change fields of an app's definition (projects/<project>.yaml) as an edit to it would, with no
     validation: what a hostile or careless definition could say."""
     from program import definitions
 

@@ -12,7 +12,7 @@ from program.components import InternalService, Project
 from program import config, definitions
 from shoestring import offline
 from program.config import ConfigError
-from program.definitions import App, DefinitionError
+from program.definitions import App
 from program.definitions import Project as ProjectDefinition
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -264,19 +264,6 @@ class TestDefinitions:
         cfg = config.load("dev", raw, definitions.discover() | {"shop": shop})
         # One forwarding rule at $0.025/h x 730 h (program/prices.yaml).
         assert "shop/web is a LoadBalancer Service (opted in): a regional forwarding rule, $18.25/month for the project's first five together and $7.30 for each beyond, before traffic" in cfg.notices
-
-    def test_definition_errors_name_the_file_and_field(self, tmp_path, monkeypatch):
-        package = tmp_path / "brokenprojects"
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        (package / "shop.py").write_text(
-            "from program.definitions import App, Project\n"
-            "PROJECT = Project(name='shop', apps=(App(name='web', image='i', tag='t', port=0, repository='r'),))\n"
-        )
-        monkeypatch.syspath_prepend(str(tmp_path))
-        with pytest.raises(DefinitionError) as raised:
-            definitions.discover("brokenprojects")
-        assert "brokenprojects/shop.py:2: App port = 0: Input should be greater than or equal to 1" in str(raised.value)
 
 
 class TestSecrets:
