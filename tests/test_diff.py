@@ -290,7 +290,7 @@ def test_moving_prods_cluster_says_first_that_protection_blocks_it_and_how_to_pr
 
 
 def test_deleting_a_project_flags_its_public_host_and_namespace_going_away(plans, replan):
-    # projects/blog.py deleted, and its settings from every stack file.
+    # projects/blog.yaml deleted, and its settings from every stack file.
     without_blog = {name: project for name, project in definitions.discover().items() if name != "blog"}
     after = replan({stack: {"projects.blog": (ANY, DELETE)} for stack in ("dev", "prod", "staging")}, defined=without_blog)
     part = section(report(plans, after), "prod")

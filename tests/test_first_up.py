@@ -178,9 +178,9 @@ BAD_INPUT = [
      "shoestring:gpuPool.zone = 'us-central1-f': does not offer nvidia-l4; the zones of us-central1 that do are us-central1-a, us-central1-b, us-central1-c"),
     ("an accelerator the catalog does not price", "stacks/Pulumi.dev.yaml", "accelerator: nvidia-l4", "accelerator: nvidia-h100-80gb",
      "shoestring:gpuPool.accelerator = 'nvidia-h100-80gb': not in the price catalog for us-central1"),
-    ("a tag inside the image", "projects/blog.py", 'image="ghcr.io/acme/blog-frontend"', 'image="ghcr.io/acme/x:latest"',
-     "projects/blog.py:8: App image = 'ghcr.io/acme/x:latest': 'ghcr.io/acme/x:latest' carries a tag or digest; give the repository alone (e.g. ghcr.io/acme/x)"),
-    ("an image with capitals and a space", "projects/blog.py", 'image="ghcr.io/acme/blog-frontend"', 'image="ghcr.io/acme/Blog Frontend"',
+    ("a tag inside the image", "projects/blog.yaml", "image: ghcr.io/acme/blog-frontend", "image: ghcr.io/acme/x:latest",
+     "projects/blog.yaml:6: apps.0.image = 'ghcr.io/acme/x:latest': 'ghcr.io/acme/x:latest' carries a tag or digest; give the repository alone (e.g. ghcr.io/acme/x)"),
+    ("an image with capitals and a space", "projects/blog.yaml", "image: ghcr.io/acme/blog-frontend", "image: ghcr.io/acme/Blog Frontend",
      "is not an image repository"),
     ("a million replicas", "stacks/Pulumi.dev.yaml", "frontend: {replicas: 1,", "frontend: {replicas: 1000000,",
      "shoestring:projects.blog.apps.frontend.replicas = 1000000: Input should be less than or equal to 100"),
@@ -190,11 +190,11 @@ BAD_INPUT = [
      "stacks/Pulumi.dev.yaml:11: YAML alias *zone is not allowed in a stack file; write the value out"),
     ("replicas beyond the project's quota", "stacks/Pulumi.dev.yaml", "frontend: {replicas: 1,", "frontend: {replicas: 30,",
      "its apps ask for more than its ResourceQuota admits in this stack (replicas plus a rollout's surge pods), so pods beyond it would never "
-     'start; set quota_cpu="4.2", quota_memory="5.3Gi", quota_pods=40 or more in projects/blog.py'),
+     'start; set quota_cpu: "4.2", quota_memory: "5.3Gi", quota_pods: 40 or more in projects/blog.yaml'),
     ("a missing gcp:project", "stacks/Pulumi.dev.yaml", "  gcp:project: replace-with-your-dev-project-id\n", "",
      "gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.dev.yaml"),
-    ("a missing tag", "projects/blog.py", '            tag="9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0",\n', "",
-     "projects/blog.py:8: App tag is required; add tag=..."),
+    ("a missing tag", "projects/blog.yaml", "    tag: 9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0\n", "",
+     "projects/blog.yaml:5: apps.0.tag is required; add `tag: ...`"),
 ]
 
 

@@ -543,7 +543,7 @@ class TestHostileDefinitions:
         assert not pwned.exists()
         assert result.exit_code == 2, result.output
         text = " ".join(result.output.split())
-        assert "refused repository" in text and "git was not run. Fix repository= of frontend in projects/blog.py" in text
+        assert "refused repository" in text and "git was not run. Fix repository: of frontend in projects/blog.yaml" in text
 
     def test_every_value_handed_to_git_comes_after_the_end_of_its_options(self, tmp_path, monkeypatch):
         from shoestring.oncall import commits

@@ -131,7 +131,7 @@ def _quota_problems(name: str, project: Project, apps: list[App], gpu: GpuPoolSe
         problems.append(
             (f"projects.{name}", ", ".join(f"{key}={getattr(project, key)!r}" for key in short),
              "its apps ask for more than its ResourceQuota admits in this stack (replicas plus a rollout's surge pods), so pods "
-             f"beyond it would never start; set {', '.join(f'{key}={needed[key]}' for key in short)} or more in projects/{name}.py, or lower the replicas")
+             f"beyond it would never start; set {', '.join(f'{key}: {needed[key]}' for key in short)} or more in projects/{name}.yaml, or lower the replicas")
         )
     gpus = sum(app.replicas * app.gpus for app in apps)
     if gpu is not None and gpus > gpu.gpus:

@@ -124,7 +124,7 @@ def _poll_seconds() -> float:
 
 _SUBJECT = {
     "app": [
-        click.option("--app", required=True, help="App name, as in projects/<project>.py."),
+        click.option("--app", required=True, help="App name, as in projects/<project>.yaml."),
         click.option("--project", default=None, help="Project of the app, when the name alone is ambiguous."),
     ],
     "batch": [click.argument("batch", metavar="PROJECT/BATCH")],

@@ -215,7 +215,7 @@ def quota_refusal(events: Sequence) -> Finding | None:
                 "problem",
                 f"the namespace's ResourceQuota {quota} refuses pods of {event.involved_object.kind} {event.involved_object.name}: "
                 f"{keys} (requested {requested}, used {used}, limited {limited}); other pods in {namespace} hold it: wait for them, run "
-                f"with a lower --parallelism, or raise the project's quota in projects/*.py",
+                f"with a lower --parallelism, or raise the project's quota in projects/*.yaml",
                 f"kubectl -n {namespace} describe resourcequota/{quota}",
             )
     return None

@@ -166,7 +166,7 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
     try:
         latest = commits.branch_head(app.repository, app.branch)
     except commits.RefusedRepository as e:
-        session.cannot_check(f"{e}; git was not run. Fix repository= of {app.name} in projects/{target.project.name}.py")
+        session.cannot_check(f"{e}; git was not run. Fix repository: of {app.name} in projects/{target.project.name}.yaml")
         return
     except commits.GitError as e:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
