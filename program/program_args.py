@@ -167,6 +167,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "pod_security": definition.pod_security,
         "gcp_project": cfg.gcp_project,
         "gcp_roles": definition.gcp_roles,
+        "reviewed_gcp_roles": deployed.reviewed_gcp_roles,
         "bucket_roles": deployed.bucket_roles,
         "workload_identity_pool": workload_identity_pool,
         "gcp_labels": {STACK_LABEL: cfg.stack},

@@ -210,8 +210,8 @@ def admits(pattern: str, image: str) -> bool:
 
 
 def _pod_images(record: ResourceRecord) -> list[str]:
-    spec = _get(record.inputs, "spec", "jobTemplate", "spec", "template", "spec") if record.type.endswith(":CronJob") else security._pod(record.type, record.inputs)
-    return [c.get("image", "") for c in security._containers(spec or {})]
+    spec = _get(record.inputs, "spec", "jobTemplate", "spec", "template", "spec") if record.type.endswith(":CronJob") else security.pod_spec_of(record.type, record.inputs)
+    return [c.get("image", "") for c in security.containers_of(spec or {})]
 
 
 def image_policy(records: Iterable[ResourceRecord]) -> list[Violation]:

@@ -56,7 +56,7 @@ class Rule:
     """The CIS GKE Benchmark 1.9 control(s) the rule enforces, e.g. ``4.2.1``."""
 
 
-def _pod(type_: str, inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_spec_of(type_: str, inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
     path = POD_TEMPLATE_TYPES.get(type_)
     if path is None:
         return None
@@ -66,46 +66,46 @@ def _pod(type_: str, inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return node
 
 
-def _containers(pod: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+def containers_of(pod: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     yield from pod.get("initContainers", []) or []
     yield from pod.get("containers", []) or []
 
 
 def no_privileged_containers(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None else [
-        f"container {c.get('name')} is privileged" for c in _containers(pod) if (c.get("securityContext") or {}).get("privileged")
+        f"container {c.get('name')} is privileged" for c in containers_of(pod) if (c.get("securityContext") or {}).get("privileged")
     ]
 
 
 def no_host_namespaces(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None else [f"the pod shares the node's {key.removeprefix('host')} namespace ({key}: true)" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
 
 
 def no_host_path_volumes(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None else [
         f"volume {v.get('name')} mounts the node's {v['hostPath'].get('path')}" for v in pod.get("volumes", []) or [] if v.get("hostPath")
     ]
 
 
 def no_added_capabilities(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None else [
         f"container {c.get('name')} adds capabilities {', '.join(added)}"
-        for c in _containers(pod)
+        for c in containers_of(pod)
         if (added := ((c.get("securityContext") or {}).get("capabilities") or {}).get("add"))
     ]
 
 
 def runs_as_non_root(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     if pod is None:
         return []
     pod_level = (pod.get("securityContext") or {})
     found = []
-    for c in _containers(pod):
+    for c in containers_of(pod):
         context = c.get("securityContext") or {}
         non_root = context.get("runAsNonRoot", pod_level.get("runAsNonRoot"))
         user = context.get("runAsUser", pod_level.get("runAsUser"))
@@ -115,31 +115,31 @@ def runs_as_non_root(type_: str, inputs: Mapping[str, Any]) -> list[str]:
 
 
 def read_only_root_filesystem(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None else [
-        f"container {c.get('name')} can write its root filesystem" for c in _containers(pod) if not (c.get("securityContext") or {}).get("readOnlyRootFilesystem")
+        f"container {c.get('name')} can write its root filesystem" for c in containers_of(pod) if not (c.get("securityContext") or {}).get("readOnlyRootFilesystem")
     ]
 
 
 def no_default_service_account(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     account = None if pod is None else pod.get("serviceAccountName") or "default"
     return [f"the pod runs as the namespace's {account} service account; give it one of its own"] if account == "default" else []
 
 
 def no_automounted_token(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     return [] if pod is None or pod.get("automountServiceAccountToken") is False else [
         "the pod mounts a Kubernetes API token it does not need; set automountServiceAccountToken: false"
     ]
 
 
 def no_secrets_in_env(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     if pod is None:
         return []
     found = []
-    for c in _containers(pod):
+    for c in containers_of(pod):
         names = [e.get("name") for e in c.get("env") or [] if ((e.get("valueFrom") or {}).get("secretKeyRef"))]
         names += [f"every key of Secret {f['secretRef'].get('name')}" for f in c.get("envFrom") or [] if f.get("secretRef")]
         found += [f"container {c.get('name')} reads {name} from a Secret into its environment; mount it as a file" for name in names]
@@ -147,13 +147,13 @@ def no_secrets_in_env(type_: str, inputs: Mapping[str, Any]) -> list[str]:
 
 
 def seccomp_runtime_default(type_: str, inputs: Mapping[str, Any]) -> list[str]:
-    pod = _pod(type_, inputs)
+    pod = pod_spec_of(type_, inputs)
     if pod is None:
         return []
     pod_level = ((pod.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
     return [
         f"container {c.get('name')} runs without the RuntimeDefault seccomp profile"
-        for c in _containers(pod)
+        for c in containers_of(pod)
         if (((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type") or pod_level) not in ("RuntimeDefault", "Localhost")
     ]
 
@@ -266,7 +266,7 @@ def project_objects_in_own_namespace(records: Iterable[ResourceRecord]) -> list[
         if namespace != own:
             found.append(Violation("project-objects-in-own-namespace", f"{record.type} {record.name}", f"is in namespace {namespace or '(none: cluster-wide)'}, not its project's {own}"))
             continue
-        pod = _pod(record.type, record.inputs)
+        pod = pod_spec_of(record.type, record.inputs)
         account = (pod or {}).get("serviceAccountName")
         if account and (own, account) not in accounts:
             found.append(Violation("project-objects-in-own-namespace", f"{record.type} {record.name}", f"runs as service account {account}, which namespace {own} does not declare"))

@@ -51,6 +51,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 ML_APP_LINE = 1 + (ROOT / "projects" / "ml.yaml").read_text().splitlines().index("    repository: https://github.com/acme/ml")
 
+BLOG_BACKEND_RESOURCES_LINE = 1 + next(i for i, line in enumerate((ROOT / "projects" / "blog.yaml").read_text().splitlines()) if line.startswith("    resources:"))
+
 ATTACKS = [
     ("roles/owner for a project", "all", "projects/ml.yaml",
      lambda p: edit(p, "bucket_roles:", "gcp_roles: [roles/owner]\nbucket_roles:"),
@@ -73,6 +75,12 @@ ATTACKS = [
     ("an alias bomb", "dev", "projects/bomb.yaml",
      lambda p: p.write_text(ALIAS_BOMB),
      "aliases included); write it without repeating aliases"),
+    ("another project's bucket", "prod", "projects/blog.yaml",
+     lambda p: p.write_text(p.read_text() + "bucket_roles: {acme-ml-data: roles/storage.objectUser}\n"),
+     "policy grants-only-its-own: gcp:storage/bucketIAMMember:BucketIAMMember blog-acme-ml-data-objectUser: grants bucket acme-ml-data, which is another project's in this stack"),
+    ("zero requests", "dev", "projects/blog.yaml",
+     lambda p: edit(p, "resources: {cpu: 200m,", 'resources: {cpu: "0",'),
+     f"projects/blog.yaml:{BLOG_BACKEND_RESOURCES_LINE}: apps.1.resources.cpu = '0': '0' is zero; give what the container needs at least"),
     ("two halves of the internet as authorized networks", "prod", "stacks/Pulumi.prod.yaml",
      lambda p: edit(p, "  shoestring:zone: us-central1-a\n", "  shoestring:zone: us-central1-a\n  shoestring:controlPlane: {authorizedNetworks: [0.0.0.0/1, 128.0.0.0/1]}\n"),
      "shoestring:controlPlane.authorizedNetworks = ['0.0.0.0/1', '128.0.0.0/1']"),

@@ -17,6 +17,8 @@ from program.components.pod_security import default_account_without_token
 from program.components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
 PROJECT_LABEL = "shoestring.dev/project"
+CONTAINER_MINIMUM = {"cpu": "10m", "memory": "16Mi"}
+"""The least CPU and memory a container of a project's namespace may request (its LimitRange's min)."""
 ENVIRONMENT_LABEL = "shoestring.dev/environment"
 
 
@@ -67,6 +69,10 @@ class ProjectArgs(TypedDict):
     gcp_roles: NotRequired[Sequence[str]]
     """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
     Identity. Default none: no GCP service account is created."""
+    reviewed_gcp_roles: NotRequired[Sequence[str]]
+    """Those of ``gcp_roles`` beyond PROJECT_ROLES that the stack file lists after review
+    (``reviewedGcpRoles``). Recorded on the component, where the rule over records
+    (shoestring/ownership_rules.py) reads them. Default none."""
     default_requests: NotRequired[Mapping[str, str]]
     """LimitRange default requests per container. Default ``cpu: 100m, memory: 128Mi``."""
     default_limits: NotRequired[Mapping[str, str]]
@@ -86,7 +92,8 @@ class Project(pulumi.ComponentResource):
     """App name to ``<app>.<namespace>.svc.cluster.local``."""
 
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("shoestring:k8s:Project", name, None, opts)
+        reviewed = list(args.get("reviewed_gcp_roles", ()))
+        super().__init__("shoestring:k8s:Project", name, {"reviewedGcpRoles": reviewed} if reviewed else None, opts)
         child = pulumi.ResourceOptions(parent=self)
         level = args["pod_security"]
         labels = {
@@ -161,6 +168,9 @@ class Project(pulumi.ComponentResource):
                 limits=[
                     k8s.core.v1.LimitRangeItemArgs(
                         type="Container",
+                        # The API server refuses a container asking for less (kubernetes.io/docs/concepts/policy/limit-range:
+                        # "minimum and maximum resource usage constraints"): no container of the namespace requests next to nothing.
+                        min=dict(CONTAINER_MINIMUM),
                         default_request=dict(args.get("default_requests", {"cpu": "100m", "memory": "128Mi"})),
                         default=dict(args.get("default_limits", {"cpu": "500m", "memory": "256Mi"})),
                     )
