@@ -14,7 +14,7 @@ from rich.console import Console
 
 from program import catalog, config, cost, definitions
 from program.config import ConfigError
-from shoestring import cis_gke, diff, offline, permissions, render, report, rules, settings_reference
+from shoestring import cis_gke, diff, offline, permissions, plan_process, render, report, rules, settings_reference
 
 
 @click.group()
@@ -32,7 +32,7 @@ def plan(stack: str, as_json: bool) -> None:
     shoestring/cis_gke.py, the rules the policy pack enforces), when an on-demand pool keeps less
     than the headroom floor free at rest, or the stack's expected monthly cost exceeds its budget."""
     if stack == "all" and as_json:
-        plans = {name: _run(name).to_json() for name in offline.stacks()}
+        plans = {name: plan.to_json() for name, plan in _plans(offline.stacks()).items()}
         click.echo(json.dumps({"stacks": plans}, indent=2, sort_keys=True))
         return
     if as_json:
@@ -42,20 +42,18 @@ def plan(stack: str, as_json: bool) -> None:
     estimates: list[cost.Estimate] = []
     broken: list[str] = []
     planned: dict[str, list] = {}
-    # The program runs in a process of its own per stack (project files are Python, and could patch
-    # the rules); this one, which imports no project file, checks what they declared.
+    # Each stack's program runs in a fresh process of its own (shoestring/plan_process.py); this
+    # one checks what they declared: rules, capacity and budget are evaluated here, never there.
     names = offline.stacks() if stack == "all" else [stack]
     for name in names:
         _check_stack(name)
     try:
         hosts = [h for name in names if (h := config.host_stack_of(name)) and h not in names]
-        isolated = offline.run_isolated([*names, *hosts])
+        guests = [g for name in names for g in _guests_of(name) if g not in names]
     except ConfigError as e:  # a stack file that is not YAML, before any program runs
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    except offline.PlanFailed as e:
-        click.echo(str(e), err=True)
-        sys.exit(1)
+    isolated = _plans([*names, *hosts, *guests])
     for name in names:
         result = isolated[name]
         console.print(render.plan_tree(result))
@@ -68,7 +66,7 @@ def plan(stack: str, as_json: bool) -> None:
         broken.extend(f"stack {name}: policy {v}" for v in rules.stack_violations(result.records))
         planned[name] = result.records
     for name, records in planned.items():
-        guests = [r for guest in _guests_of(name) for r in (planned[guest] if guest in planned else _run(guest).records)]
+        guests = [r for guest in _guests_of(name) for r in isolated[guest].records]
         broken.extend(f"capacity: {problem}" for problem in cost.headroom_problems(name, records, guests))
     broken.extend(f"policy {v}" for v in rules.cross_stack_violations(planned))
     for violation in broken:
@@ -86,7 +84,9 @@ def cost_command(stack: str, as_json: bool) -> None:
 
     Exits 1 when a stack's expected monthly cost exceeds its budget."""
     stacks = offline.stacks() if stack == "all" else [stack]
-    estimates = [_estimate(name, _run(name)) for name in stacks]
+    _check_stack(stacks[0])
+    plans = _plans(offline.stacks() if stack == "all" else [stack, *([host] if (host := config.host_stack_of(stack)) else [])])
+    estimates = [_estimate(name, plans) for name in stacks]
     warnings = cost.free_tier_claims((e, _billing_account(e.stack)) for e in estimates) if stack == "all" else []
     stale = catalog.staleness_warning(datetime.date.today())
     if stale:
@@ -127,7 +127,7 @@ def diff_command(base: str, as_json: bool) -> None:
 @cli.command("cost-report")
 def cost_report() -> None:
     """Print README's "What it costs" tables, computed from every stack's plan."""
-    click.echo(report.markdown({stack: _run(stack) for stack in offline.stacks()}), nl=False)
+    click.echo(report.markdown(_plans(offline.stacks())), nl=False)
 
 
 @cli.command("gpu-burst")
@@ -150,11 +150,12 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
     from program import capacity
     from shoestring import advisor
 
-    plan = _run(stack)
+    plans = _plans(offline.stacks())
+    plan = plans[stack]
     region = cost.region_of(plan.records)
     if region is None or not any(r.type == capacity.NODE_POOL for r in plan.records):
         raise click.ClickException(f"stack {stack} has no node pools of its own; advise its host stack instead")
-    guests = [r for name in offline.stacks() if name != stack and _run(name).host_stack == stack for r in _run(name).records]
+    guests = [r for name, other in plans.items() if name != stack and other.host_stack == stack for r in other.records]
     found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb, addons=capacity.cluster_addons(plan.records))
     current = advisor.current_monthly(plan.records, region, capacity.at_rest(plan.records, region, guests))
     click.echo(advisor.markdown(stack, found, current, top), nl=False)
@@ -184,7 +185,7 @@ def prices() -> None:
 @cli.command("deployer-roles")
 def deployer_roles() -> None:
     """Print README's table of the IAM roles `pulumi up` needs for what the stacks declare."""
-    types = permissions.deployer_types({stack: _run(stack).records for stack in offline.stacks()})
+    types = permissions.deployer_types({stack: plan.records for stack, plan in _plans(offline.stacks()).items()})
     click.echo(permissions.markdown(types), nl=False)
 
 
@@ -197,7 +198,7 @@ def preview_roles() -> None:
 @cli.command("security-table")
 def security_table() -> None:
     """Print README's table of CIS GKE 1.9 controls: status per stack, rules, monthly cost."""
-    plans = {stack: _run(stack) for stack in offline.stacks()}
+    plans = _plans(offline.stacks())
     click.echo(cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}), nl=False)
 
 
@@ -219,7 +220,7 @@ def docs(check: bool) -> None:
     from shoestring import advisor
     from shoestring.oncall.runbooks import burst
 
-    plans = {stack: _run(stack) for stack in offline.stacks()}
+    plans = _plans(offline.stacks())
     prod, guests = plans["prod"].records, plans["staging"].records
     shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25, addons=capacity.cluster_addons(prod))
     sample = CliRunner().invoke(cli, ["plan", "--stack", "dev"]).output
@@ -287,17 +288,24 @@ def _check_stack(stack: str) -> None:
 
 
 def _run(stack: str) -> offline.Plan:
-    _check_stack(stack)
+    return _plans([stack])[stack]
+
+
+def _plans(stacks: list[str]) -> dict[str, offline.Plan]:
+    """Each stack's plan, from a fresh process of its own; a stack that fails ends the command with its message."""
+    for stack in stacks:
+        _check_stack(stack)
     try:
-        return offline.run(stack)
-    except ConfigError as e:
-        click.echo(f"error: stack {stack} (stacks/Pulumi.{stack}.yaml): {e}", err=True)
+        return plan_process.plan_stacks(stacks)
+    except offline.PlanFailed as e:
+        click.echo(str(e), err=True)
         sys.exit(1)
 
 
-def _estimate(stack: str, plan: offline.Plan) -> cost.Estimate:
+def _estimate(stack: str, plans: dict[str, offline.Plan]) -> cost.Estimate:
     """The stack's estimate; a stack in another stack's cluster is set against that cluster."""
-    host_records = _run(plan.host_stack).records if plan.host_stack in offline.stacks() else None
+    plan = plans[stack]
+    host_records = plans[plan.host_stack].records if plan.host_stack in plans else None
     return cost.estimate(stack, plan.records, host_records)
 
 

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import runpy
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,19 +72,6 @@ class Plan:
 class PlanFailed(Exception):
     """The program stopped (a config or definition error): the message is for the user as it is."""
 
-
-def run_isolated(stacks: list[str], root: Path = ROOT) -> dict[str, Plan]:
-    """:func:`run` for each stack, in one process of their own: the program imports the project
-    files, which are Python and may patch whatever they can reach; the caller, which has imported
-    none of them, then checks the records with rules no project file could replace — as the
-    policy pack checks `pulumi preview`'s from a process of its own. (One process for all the
-    stacks: importing the provider SDKs is most of a plan's time.)"""
-    completed = subprocess.run(
-        [sys.executable, "-m", "shoestring.offline", *stacks], cwd=root, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(root)}
-    )
-    if completed.returncode != 0:
-        raise PlanFailed(completed.stderr.strip() or f"planning {', '.join(stacks)} failed (exit {completed.returncode})")
-    return {stack: Plan.from_json(plan) for stack, plan in json.loads(completed.stdout).items()}
 
 def stacks(root: Path = ROOT) -> list[str]:
     """The stacks that have a config file in the project's stack config directory."""
@@ -309,25 +295,3 @@ def _importable(root: Path) -> Iterator[None]:
         yield
     finally:
         sys.path.remove(str(root))
-
-
-if __name__ == "__main__":
-    # The child of run_isolated: the stacks' plans as JSON on stdout, or the program's error on stderr.
-    import traceback
-
-    from program.config import ConfigError
-
-    plans, failed = {}, []
-    for name in sys.argv[1:]:
-        try:
-            plans[name] = run(name).to_json()
-        except ConfigError as e:
-            failed.append(f"error: stack {name} (stacks/Pulumi.{name}.yaml): {e}")
-        except Exception as e:  # noqa: BLE001 — the program failed; say where, in the user's files first
-            frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(ROOT)) and "/shoestring/offline.py" not in f.filename]
-            where = "".join(f"\n  at {Path(f.filename).relative_to(ROOT)}:{f.lineno}: {f.line}" for f in frames[-4:])
-            failed.append(f"error: stack {name}: the program stopped with {type(e).__name__}: {e}{where}")
-    if failed:
-        print("\n".join(failed), file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(plans))

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from shoestring import offline
+from shoestring import offline, plan_process
 from shoestring.offline import Plan
 
 
 @pytest.fixture(scope="session")
 def plans() -> dict[str, Plan]:
-    """The offline plan of every stack in stacks/, run once per test session."""
-    return {stack: offline.run(stack) for stack in offline.stacks()}
+    """The offline plan of every stack in stacks/, run once per test session, each in a fresh
+    process as `make plan` and `pulumi up` run it (shoestring/plan_process.py)."""
+    return plan_process.plan_stacks(offline.stacks())
 
 
 SLOW = (
     # Each runs the real CLI, a program in a fresh interpreter, a scanner or a virtualenv build:
     # what `make test` proves and `make check` (the inner loop) leaves out.
     "tests/test_add_a_project.py",
+    "tests/test_plan_process.py",
     "tests/test_deployable.py::TestOneRuntime",
     "tests/test_deployable.py::TestBrokenFilesEndInOneMessage",
     "tests/test_deployable.py::TestAutomationApi",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-from shoestring import offline
+from shoestring import offline, plan_process
 from program.config import ConfigError
 from shoestring.offline import Plan, Record
 
@@ -59,16 +59,16 @@ def pool_args(settings_model, flat: dict) -> dict:
 
 
 def plan_in_process(monkeypatch, change=lambda stack, plan: plan) -> None:
-    """Let `make plan` run the program in the test's own process (where the test's monkeypatches
-    hold) instead of the isolated child it uses, ``change`` applied to each stack's plan."""
+    """Let the commands run the program in the test's own process (where the test's monkeypatches
+    hold) instead of the fresh child per stack they use, ``change`` applied to each stack's plan."""
 
-    def run_isolated(stacks, root=offline.ROOT):
+    def plan_stacks(stacks, root=offline.ROOT, timeout=None):
         try:
             return {stack: change(stack, offline.run(stack)) for stack in stacks}
         except ConfigError as e:
             raise offline.PlanFailed(f"error: {e}") from None
 
-    monkeypatch.setattr(offline, "run_isolated", run_isolated)
+    monkeypatch.setattr(plan_process, "plan_stacks", plan_stacks)
 
 
 def documentation() -> str:
