@@ -67,10 +67,11 @@ class TestProjectComponent:
             "requests.nvidia.com/gpu": "0",
         }
 
-    def test_every_container_gets_default_requests_and_limits(self):
+    def test_every_container_gets_default_requests_and_limits_and_may_ask_for_no_less_than_a_minimum(self):
         [limit] = only(declare_project(), LIMIT_RANGE).inputs["spec"]["limits"]
         assert limit == {
             "type": "Container",
+            "min": {"cpu": "10m", "memory": "16Mi"},
             "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
             "default": {"cpu": "500m", "memory": "256Mi"},
         }
