@@ -227,11 +227,11 @@ through a Kubernetes provider and a reference to the host stack."""
 
 
 def declared_by_components(records: Iterable[ResourceRecord]) -> list[Violation]:
-    """Every resource is declared inside one of Shoestring's components. A project file is Python
-    the program imports: a resource it declares at its top level sits outside them, where no
-    project's namespace, quota or review reaches it."""
+    """Every resource is declared inside one of Shoestring's components: one declared at the
+    program's top level (a change to the program, not to a project's data) sits outside them,
+    where no project's namespace, quota or review reaches it."""
     return [
-        Violation("declared-by-shoestring-components", f"{r.type} {r.name}", "is declared outside Shoestring's components (by a project file?); declare apps in Project(...) instead")
+        Violation("declared-by-shoestring-components", f"{r.type} {r.name}", "is declared outside Shoestring's components; declare it in one (a project's apps go in projects/<name>.yaml)")
         for r in records
         if getattr(r, "parent", "") is None and not r.type.startswith("shoestring:") and not r.type.startswith(STACK_LEVEL_TYPES)
     ]

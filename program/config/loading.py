@@ -66,7 +66,7 @@ def load(
 ) -> StackConfig:
     """Validate a stack's flat Pulumi config (``{"shoestring:zone": "us-central1-a", ...}``).
 
-    ``defined`` are the project definitions (projects/*.py); ``read_stack`` returns another
+    ``defined`` are the project definitions (projects/*.yaml); ``read_stack`` returns another
     stack's flat config, for a stack that runs in that stack's cluster.
     """
     defined = {} if defined is None else defined
