@@ -113,9 +113,13 @@ def diff_command(base: str, as_json: bool) -> None:
     Exits 1, after printing the whole diff, when a stack is over its budget after the change."""
     try:
         before = diff.plans_at(base)
+        after = diff.plans_in(offline.ROOT)
     except subprocess.CalledProcessError as e:
         raise click.ClickException(f"cannot check out {base!r}: {e.stderr.strip()}") from None
-    diffs = diff.compare(before, diff.plans_in(offline.ROOT))
+    except offline.PlanFailed as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    diffs = diff.compare(before, after)
     if as_json:
         click.echo(json.dumps({"base": base, "stacks": [d.to_json() for d in diffs]}, indent=2, sort_keys=True))
     else:

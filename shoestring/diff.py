@@ -21,7 +21,8 @@ from program.definitions import PROJECT_ROLES
 from program.names import CLUSTER, DEPLOYMENT, NODE_POOL
 from program.records import Record
 from shoestring import render, replacements
-from shoestring.offline import ROOT
+from shoestring.offline import ROOT, PlanFailed
+from shoestring.plan_process import TIMEOUT_SECONDS
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -122,12 +123,18 @@ def plans_in(root: Path) -> dict[str, list[Record]]:
 
 
 def _plan_json(root: Path, stack: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "shoestring", "plan", "--stack", stack, "--json"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
+    # The checkout's own planner, with a deadline as each of its stacks' children has.
+    timeout = TIMEOUT_SECONDS * (len(stack_names(root / "stacks")) if stack == "all" else 1)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "shoestring", "plan", "--stack", stack, "--json"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise PlanFailed(f"planning {stack} in {root} did not finish within {timeout} s and was stopped") from None
     if result.returncode != 0:
         raise RuntimeError(f"planning {stack} in {root} failed:\n{result.stderr.strip()}")
     return json.loads(result.stdout)

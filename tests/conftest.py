@@ -19,7 +19,7 @@ SLOW = (
     # Each runs the real CLI, a program in a fresh interpreter, a scanner or a virtualenv build:
     # what `make test` proves and `make check` (the inner loop) leaves out.
     "tests/test_add_a_project.py",
-    "tests/test_plan_process.py",
+    "tests/test_plan_process.py::TestInACopy",
     "tests/test_deployable.py::TestOneRuntime",
     "tests/test_deployable.py::TestBrokenFilesEndInOneMessage",
     "tests/test_deployable.py::TestAutomationApi",
