@@ -452,7 +452,8 @@ def discover(directory: Path = PROJECTS) -> dict[str, Project]:
     planned or deployed (their credentials included), which no rule over the records can see."""
     found: dict[str, Project] = {}
     problems: list[str] = []
-    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+    # Hidden files (an editor's swap file, .DS_Store) are no one's project.
+    for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
         where = f"{directory.name}/{path.name}"
         if path.suffix != ".yaml":
             if path.name != SCHEMA:
@@ -496,7 +497,7 @@ def _not_data(where: str, path: Path) -> str:
 def schema() -> dict:
     """The JSON Schema of a project file: Project's fields, their types, bounds and descriptions."""
     generated = Project.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Shoestring project (projects/<name>.yaml)", **generated}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **generated, "title": "Shoestring project (projects/<name>.yaml)"}
 
 
 def _describe(err: dict) -> str:

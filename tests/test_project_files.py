@@ -38,6 +38,19 @@ class TestShippedProjects:
         assert app["properties"]["replicas"]["maximum"] == definitions.MAX_REPLICAS
         assert "Default replica count" in app["properties"]["replicas"]["description"]
 
+    def test_an_editor_checking_against_the_schema_accepts_the_shipped_files_and_flags_a_bad_one(self):
+        # jsonschema: what editors' YAML support runs (installed with kubernetes-validate).
+        import jsonschema
+        import yaml
+
+        validator = jsonschema.Draft202012Validator(json.loads((ROOT / "projects" / definitions.SCHEMA).read_text()))
+        for path in (ROOT / "projects").glob("*.yaml"):
+            assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == [], path
+        bad = yaml.safe_load(NOTES.replace("port: 8080", "port: 0, replica: 2"))
+        assert sorted(e.message for e in validator.iter_errors(bad)) == [
+            "0 is less than the minimum of 1", "Additional properties are not allowed ('replica' was unexpected)",
+        ]
+
     def test_each_file_names_the_schema_for_editors(self):
         for path in (ROOT / "projects").glob("*.yaml"):
             assert path.read_text().startswith(f"# yaml-language-server: $schema={definitions.SCHEMA}\n"), path
