@@ -54,7 +54,7 @@ def test_every_on_call_command_named_exists():
         assert CliRunner().invoke(on_call_cli, [command, "--help"]).exit_code == 0, command
 
 
-TO_CREATE = {"projects/notes.py"}
+TO_CREATE = {"projects/notes.yaml"}
 """Files the pages tell the reader to create."""
 ELSEWHERE = {"pricing.yml"}
 """Files of other repositories the pages cite (Cyclenerd's price catalog)."""

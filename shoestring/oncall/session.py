@@ -114,7 +114,7 @@ def find_batch(name: str, environment: str) -> Target:
     project, _, batch = name.partition("/")
     found = [(i, b) for i in stack.deployed for b in i.batches if i.name == project and b.name == batch]
     if not found:
-        raise CannotCheck(f"no batch {name!r} in {environment} (PROJECT/BATCH, as in projects/<project>.py). Known batches: {known}")
+        raise CannotCheck(f"no batch {name!r} in {environment} (PROJECT/BATCH, as in projects/<project>.yaml). Known batches: {known}")
     instance, deployed = found[0]
     return Target(environment=environment, project=instance, app=None, gcp_project=stack.gcp_project, batch=deployed, stack=stack)
 
