@@ -1,10 +1,13 @@
 """Reading ``projects/<name>.yaml``: data a teammate writes, read so that no byte of it can run,
 hang or exhaust the process that plans every stack.
 
-PyYAML's SafeLoader constructs only plain types (a ``!!python/...`` tag is an error there), but
-it still follows aliases into shared objects that validation walks as a tree (a few nested
-anchors are billions of values: "billion laughs"), accepts any size and nesting depth, and keeps
-the last of two equal keys. Here the bytes are capped before parsing, every explicit tag is
+PyYAML's SafeLoader constructs only plain types (a ``!!python/...`` tag is an error there:
+yaml/constructor.py:426 construct_undefined, PyYAML 6.0.3), but it still follows aliases into
+shared nodes (yaml/composer.py:63-70 returns the anchored node itself; :108 registers an anchor
+before its children, so an alias may even sit inside its own anchor) that validation walks as a
+tree (a few nested anchors are billions of values: "billion laughs"), accepts any size and
+nesting depth, and keeps the last of two equal keys (yaml/constructor.py:132-147 assigns each in
+turn). Here the bytes are capped before parsing, every explicit tag is
 refused (no file needs one), aliases are followed only while the expanded document stays small,
 nesting stops at a fixed depth, and a key given twice is an error.
 """
