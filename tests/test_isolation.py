@@ -71,6 +71,10 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(replaced(path, old, new))
 
 
+def line_of(text: str, start: str) -> int:
+    return 1 + next(i for i, line in enumerate(text.splitlines()) if line.startswith(start))
+
+
 ML_APP_LINE = 1 + (ROOT / "projects" / "ml.py").read_text().splitlines().index("        App(")
 
 ATTACKS = [
@@ -91,10 +95,10 @@ ATTACKS = [
      "policy no-cluster-rbac: kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding notes-admin: a ClusterRoleBinding acts on the whole cluster"),
     ("a Deployment moved into another project's namespace", "prod", "projects/notes.py",
      lambda p: p.write_text(INTO_ANOTHER_NAMESPACE),
-     "policy project-objects-in-own-namespace: kubernetes:apps/v1:Deployment notes-web: is in namespace blog, not its project's notes"),
+     f"stack prod: projects/notes.py:{line_of(INTO_ANOTHER_NAMESPACE, 'def move')} (move) registers a resource transform, which changes resources in the engine after the offline plan"),
     ("a project file that replaces the rules", "prod", "projects/notes.py",
      lambda p: p.write_text(PATCHES_THE_RULES),
-     "policy no-privileged-containers: kubernetes:apps/v1:Deployment notes-web: container web is privileged"),
+     f"stack prod: projects/notes.py:{line_of(PATCHES_THE_RULES, 'def privileged')} (privileged) registers a resource transform"),
     ("two halves of the internet as authorized networks", "prod", "stacks/Pulumi.prod.yaml",
      lambda p: edit(p, "  shoestring:zone: us-central1-a\n", "  shoestring:zone: us-central1-a\n  shoestring:controlPlane: {authorizedNetworks: [0.0.0.0/1, 128.0.0.0/1]}\n"),
      "shoestring:controlPlane.authorizedNetworks = ['0.0.0.0/1', '128.0.0.0/1']"),
