@@ -302,7 +302,10 @@ class _RecordingMonitor(mocks.MockMonitor):
         return response
 
     def ReadResource(self, request):  # noqa: N802 — reads of existing resources, e.g. a StackReference
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self._happened("sent", urn)
         response = super().ReadResource(request)
+        self._happened("completed", response.urn)
         parent = request.parent if request.parent and "::pulumi:pulumi:Stack::" not in request.parent else None
         inputs = plain(rpc.deserialize_properties(request.properties, keep_unknowns=True))
         self.recorder.records.append(Record(type=request.type, name=request.name, parent=parent, urn=response.urn, inputs=inputs))
