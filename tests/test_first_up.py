@@ -223,6 +223,31 @@ class TestSecretsTheAppsRead:
         assert secret.urn in access.dependencies
 
 
+class TestTheEntryAndOneOffJobsCannotBePreemptedByApps:
+    """The scheduler preempts only pods of lower priority than the one pending
+    (kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption/#preemption)."""
+
+    def test_the_tunnels_cloudflared_runs_above_every_apps_class_and_waits_for_it(self, plans):
+        plan = offline.run("prod", config={**offline.read_stack_files("prod")[0], **TUNNEL}, secret_keys=["shoestring:tunnelCredentials"])
+        classes = {r.inputs["metadata"]["name"]: r for r in plan.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+        cloudflared = next(r for r in plan.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == "cloudflared")
+        named = cloudflared.inputs["spec"]["template"]["spec"]["priorityClassName"]
+        assert named == names.ENTRY_PRIORITY and classes[named].urn in cloudflared.dependencies
+        apps = {r.inputs["spec"]["template"]["spec"]["priorityClassName"] for r in plan.of_type("kubernetes:apps/v1:Deployment") if r is not cloudflared}
+        assert all(classes[named].inputs["value"] > classes[app].inputs["value"] for app in apps), apps
+
+    def test_a_bootstrap_job_runs_above_user_facing_apps_and_preempts_nothing(self, plans):
+        import types
+
+        from shoestring.oncall.runbooks.bootstrap_database import _job
+        from shoestring.oncall.session import find_target
+
+        job = _job(types.SimpleNamespace(target=find_target("backend", "blog", "prod")), "backend-bootstrap")
+        classes = {r.inputs["metadata"]["name"]: r.inputs for r in plans["prod"].of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+        one_off = classes[job["spec"]["template"]["spec"]["priorityClassName"]]
+        assert one_off["value"] > classes[names.USER_FACING_PRIORITY]["value"] and one_off["preemptionPolicy"] == "Never"
+
+
 class TestEachKubernetesObjectIsDeclaredOnce:
     def test_a_tunnel_stack_declares_no_object_twice(self):
         plan = offline.run("prod", config={**offline.read_stack_files("prod")[0], **TUNNEL}, secret_keys=["shoestring:tunnelCredentials"])
