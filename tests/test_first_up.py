@@ -116,7 +116,7 @@ class TestTheStackEnablesTheApisItUses:
     def test_the_cluster_and_the_secret_access_wait_for_their_apis(self, plans):
         services = {r.inputs["service"]: r.urn for r in plans["prod"].of_type(apis.SERVICE)}
         cluster = record(plans, "prod", "gcp:container/cluster:Cluster", "shoestring-prod")
-        assert {services["container.googleapis.com"], services["binaryauthorization.googleapis.com"]} <= set(cluster.dependencies)
+        assert {services[api] for api in ("container.googleapis.com", "compute.googleapis.com", "binaryauthorization.googleapis.com", apis.IAM_CREDENTIALS)} <= set(cluster.dependencies)
         access = record(plans, "prod", "gcp:secretmanager/secretIamMember:SecretIamMember", "blog-reads-blog-db-url")
         assert services["secretmanager.googleapis.com"] in access.dependencies
 
@@ -156,6 +156,17 @@ class TestTheStackEnablesTheApisItUses:
             pod = spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
             assert classes[pod["priorityClassName"]] in record.dependencies, record.name
             assert events[("completed", classes[pod["priorityClassName"]])] < events[("sent", record.urn)], record.name
+
+    @pytest.mark.parametrize("stack", ["dev", "prod"])
+    def test_every_workload_waits_for_the_node_pools_its_pods_land_on(self, plans, stack):
+        pools = {r.name: r.urn for r in plans[stack].of_type("gcp:container/nodePool:NodePool")}
+        for record in [r for r in plans[stack].records if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")]:
+            spec = record.inputs["spec"]
+            pod = spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
+            on_gpu = "nvidia.com/gpu" in str(pod["containers"][0]["resources"])
+            on_spot = any(t.get("key") == "cloud.google.com/gke-spot" for t in pod.get("tolerations") or [])
+            expected = {"gpu-pool"} if on_gpu else {"default-pool", *({"spot-pool"} if on_spot else set())}
+            assert {name for name, urn in pools.items() if urn in record.dependencies} == expected, record.name
 
     def test_the_policy_packs_rule_passes_prods_records_as_the_sdk_sent_them_and_refuses_one_dependency_removed(self, plans):
         """Through pulumi-policy's own analyzer, which turns the engine's AnalyzeStack request (each
