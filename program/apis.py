@@ -40,6 +40,14 @@ API_OF_MODULE = {
 NEEDS_NO_API = ("pulumi:providers:gcp", SERVICE)
 
 
+IAM_CREDENTIALS = "iamcredentials.googleapis.com"
+"""The IAM Service Account Credentials API, through which the GKE metadata server mints a
+Workload Identity pod's tokens for its GCP service account: off, the pod's secret mounts and
+bucket reads fail, the metadata server answering "Unable to generate access token; IAM returned
+403 Forbidden: IAM Service Account Credentials API has not been used in project … before or it is
+disabled" (google/kctf#194). A Workload Identity cluster waits for it."""
+
+
 def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
     """The APIs a resource needs on in its project; a GCP type missing here raises, so a new type
     is mapped before it can be declared."""
@@ -60,13 +68,6 @@ def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
         if (inputs.get("workloadIdentityConfig") or {}).get("workloadPool"):
             found.add(IAM_CREDENTIALS)
     return found
-
-
-IAM_CREDENTIALS = "iamcredentials.googleapis.com"
-"""The IAM Service Account Credentials API, through which the GKE metadata server mints a
-Workload Identity pod's tokens for its GCP service account: off, the pod's secret mounts and
-bucket reads fail (cloud.google.com/kubernetes-engine/docs/how-to/workload-identity, "Before you
-begin"; google/kctf#194). A Workload Identity cluster waits for it."""
 
 
 def used_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
