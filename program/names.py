@@ -182,7 +182,11 @@ USER_FACING_PRIORITY = "shoestring-user-facing"
 """PriorityClass of the apps people wait on: above batch, so when capacity is short batch waits."""
 BATCH_PRIORITY = "shoestring-batch"
 """PriorityClass of work that retries (GPU batch): never preempts, waits for room instead."""
-PRIORITY_VALUES = {USER_FACING_PRIORITY: 1000, BATCH_PRIORITY: 100}
+ENTRY_PRIORITY = "shoestring-public-entry"
+"""PriorityClass of the cluster's only public entry (the tunnel's cloudflared): above every app's."""
+ONE_OFF_PRIORITY = "shoestring-one-off"
+"""PriorityClass of one-off Jobs (an app's bootstrap): above user-facing, never preempting."""
+PRIORITY_VALUES = {ENTRY_PRIORITY: 10_000, ONE_OFF_PRIORITY: 2000, USER_FACING_PRIORITY: 1000, BATCH_PRIORITY: 100}
 """Their values: both far below GKE's system-cluster-critical (2,000,000,000), which kube-dns and
 its peers carry, and above the cluster autoscaler's expendable cut-off (-10), so pending pods of
 either class still add nodes."""

@@ -11,12 +11,13 @@ from program.components.batch import BatchSpec
 from program.components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
 from program.components.network import ClusterNetwork, ClusterNetworkArgs
 from program.components.project_apis import ProjectApisArgs
+from program.components.scheduling import ClusterCapacity, scheduled_after
 from program.components.node_pool import POOL_LABEL, PoolArgs
 from program.components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
-from program import capacity, catalog, config
+from program import apis, capacity, catalog, config
 from program.config import ProjectInstance, StackConfig
 from program.components.internal_service import tolerates_spot
-from program.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
+from program.names import BATCH_PRIORITY, ENTRY_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
 from program.definitions import App, Batch
 
 
@@ -28,10 +29,13 @@ def project_apis(cfg: StackConfig) -> ProjectApisArgs:
         needed |= {"iam.googleapis.com", "storage.googleapis.com"}
     if any(app.secrets for project in cfg.deployed for app in project.apps):
         needed |= {"iam.googleapis.com", "secretmanager.googleapis.com"}
+    if needed:
+        # Each of those is a GCP identity its pods reach through Workload Identity (program/apis.py).
+        needed.add(apis.IAM_CREDENTIALS)
     if cfg.owns_cluster:
         # The cluster, its network and node pools; its nodes' service account and their roles;
-        # Binary Authorization, which the cluster enforces.
-        needed |= {"container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com", "binaryauthorization.googleapis.com"}
+        # Binary Authorization, which the cluster enforces; Workload Identity's token minting.
+        needed |= {"container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com", "binaryauthorization.googleapis.com", apis.IAM_CREDENTIALS}
         if cfg.secret_manager:
             needed.add("secretmanager.googleapis.com")
     if cfg.cluster_owner.public_entry == "gateway" and (cfg.owns_cluster or public_hosts(cfg)):
@@ -137,7 +141,7 @@ def host_certificates(cfg: StackConfig, certificate_map: pulumi.Input[str]) -> H
     return {"project": cfg.gcp_project, "certificate_map": certificate_map, "hosts": public_hosts(cfg), "stack": cfg.stack}
 
 
-def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
+def tunnel(cfg: StackConfig, room: ClusterCapacity) -> TunnelEntryArgs:
     routes = []
     for instance in cfg.deployed:
         for app in instance.apps:
@@ -150,10 +154,13 @@ def tunnel(cfg: StackConfig) -> TunnelEntryArgs:
         "tunnel_id": cfg.tunnel_id,
         "credentials": pulumi.Config().require_secret("tunnelCredentials"),
         "routes": routes,
+        "priority_class": ENTRY_PRIORITY,
+        "scheduled_after": scheduled_after(room, ENTRY_PRIORITY, ["default"]),
     }
 
 
-def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool: pulumi.Input[str]) -> ProjectArgs:
+def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool: pulumi.Input[str], room: ClusterCapacity | None = None) -> ProjectArgs:
+    """``room``: the PriorityClasses and pools this stack declares (None in another's cluster)."""
     definition = deployed.definition
     gpu = cfg.cluster_owner.gpu_pool
     uses_gpus = any(work.gpus for work in (*deployed.apps, *deployed.batches))
@@ -180,14 +187,15 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
             "load_balancers": sum(app.service_type == "LoadBalancer" for app in deployed.apps),
             "node_ports": sum(app.service_type == "NodePort" for app in deployed.apps),
         },
-        "apps": [app_spec(cfg, app) for app in deployed.apps],
-        "batches": [batch_spec(cfg, batch) for batch in deployed.batches],
+        "apps": [app_spec(cfg, app, room) for app in deployed.apps],
+        "batches": [batch_spec(cfg, batch, room) for batch in deployed.batches],
         **({"public_entry": {"kind": entry, "namespace": ENTRY_NAMESPACE}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
 
 
-def app_spec(cfg: StackConfig, app: App) -> AppSpec:
+def app_spec(cfg: StackConfig, app: App, room: ClusterCapacity | None) -> AppSpec:
     owner = cfg.cluster_owner
+    on_spot = owner.spot_pool is not None and tolerates_spot(app.spot, app.replicas, app.gpus)
     spec: AppSpec = {
         "name": app.name,
         "image": f"{app.image}:{app.tag}",
@@ -201,7 +209,8 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
         "spot": app.spot,
         "priority_class": priority_class(app),
         "placement": f"default pool ({owner.default_pool.machine_type})"
-        + (f" and Spot pool ({owner.spot_pool.machine_type})" if owner.spot_pool is not None and tolerates_spot(app.spot, app.replicas, app.gpus) else ""),
+        + (f" and Spot pool ({owner.spot_pool.machine_type})" if on_spot else ""),
+        "scheduled_after": scheduled_after(room, priority_class(app), ["gpu"] if app.gpus else ["default", *(["spot"] if on_spot else [])]),
     }
     if app.public is not None:
         spec["public"] = {"hosts": list(app.public.hosts), "path": app.public.path}
@@ -238,7 +247,7 @@ def _gpu_placement(cfg: StackConfig, gpus: int, whole_node: bool = False) -> dic
     }
 
 
-def batch_spec(cfg: StackConfig, batch: Batch) -> BatchSpec:
+def batch_spec(cfg: StackConfig, batch: Batch, room: ClusterCapacity | None) -> BatchSpec:
     spec: BatchSpec = {
         "name": batch.name,
         "image": f"{batch.image}:{batch.tag}",
@@ -250,6 +259,7 @@ def batch_spec(cfg: StackConfig, batch: Batch) -> BatchSpec:
         "max_hours": batch.max_hours,
         "retries": batch.retries,
         "priority_class": BATCH_PRIORITY,
+        "scheduled_after": scheduled_after(room, BATCH_PRIORITY, ["gpu" if batch.gpus else "default"]),
     }
     if batch.schedule is not None:
         spec["schedule"] = batch.schedule

@@ -1,12 +1,12 @@
 """What the program declares, as records: (type, name, inputs, dependencies) and where each sits.
 
-A record is made from the arguments of a Pulumi resource transform — the engine's own view of a
-registration: inputs resolved and camelCase, as the provider and a CrossGuard policy receive them,
-with the parent, the options and the URNs the resource depends on. The program registers
-:class:`Recorder` as a stack transform, so under `pulumi up` the engine hands it every resource
-it is asked to register; offline, the mock monitor (shoestring/offline.py) builds the same
-arguments from each registration and calls the same transforms, as the engine does. The
-estimator, the rules and the reports all read these records.
+A record is one registration as the engine receives it: inputs resolved and camelCase, as the
+provider and a CrossGuard policy receive them, with the parent, the options and the URNs the
+resource depends on. Offline, shoestring/offline.py makes one from each RegisterResource request
+the SDK sends its mock monitor. Under `pulumi up`, the program's :class:`Recorder` is a resource
+transform, which the engine calls with each registration (pulumi/pulumi
+pkg/resource/deploy/source_eval.go, RegisterResource), so the program can price itself (its
+``cost`` output). The estimator, the rules and the reports all read these records.
 
 Only the Pulumi SDK is imported here: this module is part of the program `pulumi up` runs.
 """
@@ -98,7 +98,7 @@ async def record_of(args: pulumi.ResourceTransformArgs, stack: str, project: str
     """The record of one registration, from the arguments the engine passes a resource transform."""
     opts = args.opts
     parent = await _urn(opts.parent) if opts.parent is not None else None
-    # The engine (and the offline monitor) pass depends_on as a list of URN-only resources.
+    # The engine passes depends_on as a list of URN-only resources (pulumi/runtime/_callbacks.py).
     dependencies = sorted({await _urn(d) for d in opts.depends_on or []})
     return Record(
         type=args.type_,
@@ -129,21 +129,23 @@ class Recorder:
     def start(self) -> None:
         # Read here, in the program's context: the engine calls transforms on another thread.
         self._stack, self._project = pulumi.get_stack(), pulumi.get_project()
-        pulumi.runtime.register_resource_transform(self._record)
+        pulumi.runtime.register_resource_transform(self.record)
         # A transform sees each registration but not the resource object; a transformation sees
         # each object as it is constructed, so `when_complete` can wait for every registration.
         pulumi.runtime.register_stack_transformation(self._declare)
 
-    async def _record(self, args: pulumi.ResourceTransformArgs) -> None:
+    async def record(self, args: pulumi.ResourceTransformArgs) -> None:
+        """The resource transform: called by the engine for each registration (never by the mocks)."""
         self.records.append(await record_of(args, self._stack, self._project))
 
     def _declare(self, args: pulumi.ResourceTransformationArgs) -> None:
         self._declared.append(args.resource)
 
     def when_complete(self, summarize: Callable[[list[Record]], Any]) -> pulumi.Output[Any]:
-        """``summarize(records)`` once every resource declared so far has been registered."""
+        """``summarize(records)`` once every resource declared so far has been registered; None
+        when no registration reached the transform, as under Pulumi's mocks, which run none."""
         urns = [resource.urn for resource in self._declared]
-        return pulumi.Output.all(*urns).apply(lambda _: summarize(sorted(self.records, key=lambda r: r.urn)))
+        return pulumi.Output.all(*urns).apply(lambda _: summarize(sorted(self.records, key=lambda r: r.urn)) if self.records else None)
 
 
 def plain(value: Any) -> Any:

@@ -1,10 +1,11 @@
 """Run the real Pulumi program for a stack under Pulumi's unit-test mocks and record what it declares.
 
-No CLI, no credentials, no network: ``pulumi.runtime.set_mocks`` stands in for the engine. The
-mock monitor does what the engine does with each registration that matters here: it calls the
-program's stack transforms with the arguments the engine would pass them (so the program's own
-``cost`` output is computed as under `pulumi up`), and it keeps the same
-:class:`~program.records.Record` of it, which the plan, cost and diff reports read.
+No CLI, no credentials, no network: ``pulumi.runtime.set_mocks`` stands in for the engine. Each
+:class:`~program.records.Record`, which the plan, cost and diff reports and the rules read, is one
+RegisterResource (or ReadResource) request as the SDK sent it — inputs, options and the URNs it
+depends on — and nothing else: no engine behaviour is played here. The program's own ``cost``
+output is computed from records the engine hands its resource transform; the mocks run no
+transform, so offline that output is None and `make cost` prices the records instead.
 
 Like the program, this module needs only what requirements.txt installs.
 """
@@ -18,9 +19,9 @@ import logging
 import os
 import runpy
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from inspect import isawaitable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from program.config import read_stack_files, stack_names
 from program.names import CLUSTER
-from program.records import SECRET, Record, plain, record_of, urn_of
+from program.records import SECRET, Record, Recorder, plain, urn_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ConfigVia = Literal["store", "environment"]
@@ -45,6 +46,11 @@ class Plan:
     outputs: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     """What the offline plan stood in for (secrets it cannot decrypt, other stacks' outputs)."""
+    order: list[tuple[str, str]] = field(default_factory=list)
+    """("sent" | "completed", URN) as each RegisterResource request reached the mock monitor and
+    was answered: the SDK sends a request only once the resources it depends on have completed.
+    Left out of the JSON plan: the SDK calls the monitor from several threads, so the order of
+    requests that do not depend on each other varies from run to run, and the JSON plan does not."""
 
     def of_type(self, type_: str) -> list[Record]:
         return [r for r in self.records if r.type == type_]
@@ -145,8 +151,24 @@ def declare(
     # A fresh context per run: the SDK keeps its settings and root stack in context variables.
     with _environment(env, unset=() if config_via == "environment" else ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")):
         outputs = contextvars.Context().run(in_fresh_context)
+    foreign = [t for t in recorder.transforms if getattr(t, "__func__", None) is not Recorder.record]
+    if foreign:
+        # The engine would call it with every later registration and register what it returns
+        # (pkg/resource/deploy/source_eval.go); the records would not show it.
+        raise PlanFailed(
+            f"stack {stack}: {', '.join(sorted({_where(t) for t in foreign}))} registers a resource transform, which changes "
+            "resources in the engine after the offline plan and the checks saw them; declare resources through the components instead"
+        )
     records = sorted(recorder.records, key=lambda r: r.urn)
-    return Plan(stack=stack, records=records, outputs=plain(outputs), notes=recorder.notes)
+    return Plan(stack=stack, records=records, outputs=plain(outputs), notes=recorder.notes, order=recorder.order)
+
+
+def _where(transform: Callable) -> str:
+    code = getattr(transform, "__code__", None)
+    if code is None:
+        return f"{getattr(transform, '__module__', '?')}.{getattr(transform, '__qualname__', repr(transform))}"
+    path = Path(code.co_filename)
+    return f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{code.co_firstlineno} ({code.co_name})"
 
 
 async def _resolve(value: Any) -> Any:
@@ -175,7 +197,10 @@ class _Recorder(mocks.Mocks):
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.notes: list[str] = []
+        self.order: list[tuple[Literal["sent", "completed"], str]] = []
+        """Each registration's URN as its request reached the monitor and as the monitor answered it."""
         self.transforms: list[Callable[[pulumi.ResourceTransformArgs], Any]] = []
+        """Resource transforms the program registered (RegisterStackTransform), never called here."""
 
     def register_transform(self, transform) -> None:
         self.transforms.append(transform)
@@ -217,50 +242,57 @@ def _merged(inputs: dict, outputs: dict) -> dict:
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, doing with each registration what the engine does with it: URNs
-    composed as the engine composes them, and the registered stack transforms called with the
-    arguments the engine passes them (pulumi/runtime/_callbacks.py builds the same from its
-    TransformRequest), in order, each given what the one before returned, the record made of
-    what the last returned — as the engine registers it. (The mock's own state keeps the
-    program's original inputs; only the records, which every check reads, see the changes.)"""
+    """The SDK's mock monitor, keeping a record of each RegisterResource request exactly as the
+    SDK sent it — inputs, options and the URNs it depends on — and the order the registrations
+    were sent and completed in. It does nothing the engine would do with a request: in
+    particular it calls no resource transform (pulumi's mocks.py says the mock monitor "does not
+    run them"), so what a transform would change is never in a record; :class:`_Recorder` notes
+    each transform registered, and a plan with one it does not know fails (:func:`declare`)."""
 
     def __init__(self, recorder: _Recorder, stack: str, project: str):
         super().__init__(recorder)
         self.recorder = recorder
         self.stack, self.project = stack, project
+        self._order = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         return urn_of(self.stack, self.project, parent or None, type_, name)
+
+    def _happened(self, what: Literal["sent", "completed"], urn: str) -> None:
+        with self._order:
+            self.recorder.order.append((what, urn))
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         _ensure_event_loop()
-        args = pulumi.ResourceTransformArgs(
-            custom=bool(request.custom),
-            type_=request.type,
-            name=request.name,
-            props=rpc.deserialize_properties(request.object),
-            opts=pulumi.ResourceOptions(
-                parent=pulumi.resource.DependencyResource(request.parent) if request.parent else None,
-                depends_on=[pulumi.resource.DependencyResource(urn) for urn in request.dependencies],
+        urn = self.make_urn(request.parent, request.type, request.name)
+        parent = request.parent if request.parent and "::pulumi:pulumi:Stack::" not in request.parent else None
+        self._happened("sent", urn)
+        self.recorder.records.append(
+            Record(
+                type=request.type,
+                name=request.name,
+                parent=parent,
+                urn=urn,
+                inputs=plain(rpc.deserialize_properties(request.object)),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
-                ignore_changes=list(request.ignoreChanges) or None,
-                provider=pulumi.resource.DependencyProviderResource(request.provider) if request.provider else None,
-            ),
+                ignore_changes=tuple(request.ignoreChanges),
+                dependencies=tuple(sorted(set(request.dependencies))),
+                # A provider reference is "<urn>::<id>" (pulumi/resource.py _parse_resource_reference).
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+            )
         )
-        for transform in self.recorder.transforms:
-            result = transform(args)
-            if isawaitable(result):
-                result = _sync_await(result)
-            if result is not None:
-                args = pulumi.ResourceTransformArgs(custom=args.custom, type_=args.type_, name=args.name, props=result.props, opts=result.opts or args.opts)
-        self.recorder.records.append(_sync_await(record_of(args, self.stack, self.project)))
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        self._happened("completed", urn)
+        return response
 
     def ReadResource(self, request):  # noqa: N802 — reads of existing resources, e.g. a StackReference
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self._happened("sent", urn)
         response = super().ReadResource(request)
+        self._happened("completed", response.urn)
         parent = request.parent if request.parent and "::pulumi:pulumi:Stack::" not in request.parent else None
         inputs = plain(rpc.deserialize_properties(request.properties, keep_unknowns=True))
         self.recorder.records.append(Record(type=request.type, name=request.name, parent=parent, urn=response.urn, inputs=inputs))

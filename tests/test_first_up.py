@@ -116,7 +116,7 @@ class TestTheStackEnablesTheApisItUses:
     def test_the_cluster_and_the_secret_access_wait_for_their_apis(self, plans):
         services = {r.inputs["service"]: r.urn for r in plans["prod"].of_type(apis.SERVICE)}
         cluster = record(plans, "prod", "gcp:container/cluster:Cluster", "shoestring-prod")
-        assert {services["container.googleapis.com"], services["binaryauthorization.googleapis.com"]} <= set(cluster.dependencies)
+        assert {services[api] for api in ("container.googleapis.com", "compute.googleapis.com", "binaryauthorization.googleapis.com", apis.IAM_CREDENTIALS)} <= set(cluster.dependencies)
         access = record(plans, "prod", "gcp:secretmanager/secretIamMember:SecretIamMember", "blog-reads-blog-db-url")
         assert services["secretmanager.googleapis.com"] in access.dependencies
 
@@ -132,6 +132,87 @@ class TestTheStackEnablesTheApisItUses:
     def test_an_api_the_stack_needs_and_does_not_enable_is_refused(self, plans):
         records = [r for r in plans["prod"].records if r.inputs.get("service") != "certificatemanager.googleapis.com"]
         assert any("needs certificatemanager.googleapis.com on" in v.message for v in api_rules.violations(records))
+
+    @pytest.mark.parametrize("stack", ["dev", "prod", "staging"])
+    def test_every_gcp_registration_carries_its_apis_service_among_the_dependencies_the_sdk_sent_and_was_sent_after_it_completed(self, plans, stack):
+        plan = plans[stack]
+        services = {r.inputs["service"]: r.urn for r in plan.of_type(apis.SERVICE)}
+        events = {event: i for i, event in enumerate(plan.order)}
+        gcp = [r for r in plan.records if r.type.startswith("gcp:") and r.type != apis.SERVICE]
+        assert gcp
+        for record in gcp:
+            for api in apis.needed_by(record.type, record.inputs):
+                assert services[api] in record.dependencies, (record.name, api)
+                assert events[("completed", services[api])] < events[("sent", record.urn)], (record.name, api)
+
+    @pytest.mark.parametrize("stack", ["dev", "prod"])
+    def test_every_workload_carries_the_priority_class_it_names_among_its_dependencies(self, plans, stack):
+        classes = {r.inputs["metadata"]["name"]: r.urn for r in plans[stack].of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+        events = {event: i for i, event in enumerate(plans[stack].order)}
+        workloads = [r for r in plans[stack].records if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")]
+        assert workloads
+        for record in workloads:
+            spec = record.inputs["spec"]
+            pod = spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
+            assert classes[pod["priorityClassName"]] in record.dependencies, record.name
+            assert events[("completed", classes[pod["priorityClassName"]])] < events[("sent", record.urn)], record.name
+
+    @pytest.mark.parametrize("stack", ["dev", "prod"])
+    def test_every_workload_waits_for_the_node_pools_its_pods_land_on(self, plans, stack):
+        pools = {r.name: r.urn for r in plans[stack].of_type("gcp:container/nodePool:NodePool")}
+        for record in [r for r in plans[stack].records if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")]:
+            spec = record.inputs["spec"]
+            pod = spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
+            on_gpu = "nvidia.com/gpu" in str(pod["containers"][0]["resources"])
+            on_spot = any(t.get("key") == "cloud.google.com/gke-spot" for t in pod.get("tolerations") or [])
+            expected = {"gpu-pool"} if on_gpu else {"default-pool", *({"spot-pool"} if on_spot else set())}
+            assert {name for name, urn in pools.items() if urn in record.dependencies} == expected, record.name
+
+    def test_the_policy_packs_rule_passes_prods_records_as_the_sdk_sent_them_and_refuses_one_dependency_removed(self, plans):
+        """Through pulumi-policy's own analyzer, which turns the engine's AnalyzeStack request (each
+        resource's dependencies as URNs, pkg/resource/deploy/step_generator.go) into PolicyResources."""
+        import sys
+
+        from google.protobuf import struct_pb2
+        from pulumi.runtime.proto import analyzer_pb2
+        from pulumi_policy import EnforcementLevel, StackValidationPolicy
+        from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+        sys.path.insert(0, str(ROOT / "policies"))
+        import guardrails
+
+        from shoestring import rules
+
+        check = rules.stack_check("apis-enabled-before-use")
+        pack = _PolicyAnalyzerServicer("shoestring-cost", "0.0.1", [StackValidationPolicy(name=check.name, description=check.description, validate=guardrails.stack_policy(check))], EnforcementLevel.MANDATORY)
+
+        def analyzed(records) -> list[str]:
+            request = analyzer_pb2.AnalyzeStackRequest()
+            for r in records:
+                properties = struct_pb2.Struct()
+                properties.update(r.inputs)
+                request.resources.append(analyzer_pb2.AnalyzerResource(type=r.type, name=r.name, urn=r.urn, properties=properties, parent=r.parent or "", dependencies=list(r.dependencies)))
+            return [d.message for d in pack.AnalyzeStack(request, None).diagnostics]
+
+        records = plans["prod"].records
+        assert analyzed(records) == []
+        container = next(r.urn for r in plans["prod"].of_type(apis.SERVICE) if r.inputs["service"] == "container.googleapis.com")
+        without = [dataclasses.replace(r, dependencies=tuple(d for d in r.dependencies if d != container)) if r.name == "gpu-pool" and r.type == "gcp:container/nodePool:NodePool" else r for r in records]
+        [message] = analyzed(without)
+        assert "gcp:container/nodePool:NodePool gpu-pool: does not wait for container.googleapis.com to be enabled (depends_on apis-container)" in message
+
+    def test_a_gcp_type_no_api_is_mapped_for_fails_the_suite_naming_where_to_map_it(self, plans):
+        topic = dataclasses.replace(plans["prod"].of_type(apis.SERVICE)[0], type="gcp:pubsub/topic:Topic", name="events", urn="urn:topic", inputs={"project": "p"})
+        [violation] = api_rules.violations([*plans["prod"].records, topic])
+        assert str(violation) == "apis-enabled-before-use: gcp:pubsub/topic:Topic events: gcp:pubsub/topic:Topic: which Google API creates it? Add its module to program/apis.py API_OF_MODULE"
+
+    @pytest.mark.parametrize("stack", ["dev", "prod", "staging"])
+    def test_iamcredentials_is_enabled_wherever_workload_identity_is_used(self, plans, stack):
+        bindings = [r for r in plans[stack].of_type("gcp:serviceaccount/iAMMember:IAMMember") if r.inputs["role"] == "roles/iam.workloadIdentityUser"]
+        assert bindings
+        assert apis.IAM_CREDENTIALS in {r.inputs["service"] for r in plans[stack].of_type(apis.SERVICE)}
+        without = [r for r in plans[stack].records if r.inputs.get("service") != apis.IAM_CREDENTIALS]
+        assert any(f"{bindings[0].name}: needs iamcredentials.googleapis.com on" in str(v) for v in api_rules.violations(without))
 
     def test_an_api_nothing_uses_is_refused(self, plans):
         extra = dataclasses.replace(plans["dev"].of_type(apis.SERVICE)[0], name="apis-bigquery", urn="urn:x", inputs={"project": "p", "service": "bigquery.googleapis.com"})
@@ -151,6 +232,31 @@ class TestSecretsTheAppsRead:
         secret = next(r for r in plans["prod"].of_type("gcp:secretmanager/secret:Secret") if r.inputs["secretId"] == "blog-db-url")
         access = record(plans, "prod", "gcp:secretmanager/secretIamMember:SecretIamMember", "blog-reads-blog-db-url")
         assert secret.urn in access.dependencies
+
+
+class TestTheEntryAndOneOffJobsCannotBePreemptedByApps:
+    """The scheduler preempts only pods of lower priority than the one pending
+    (kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption/#preemption)."""
+
+    def test_the_tunnels_cloudflared_runs_above_every_apps_class_and_waits_for_it(self, plans):
+        plan = offline.run("prod", config={**offline.read_stack_files("prod")[0], **TUNNEL}, secret_keys=["shoestring:tunnelCredentials"])
+        classes = {r.inputs["metadata"]["name"]: r for r in plan.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+        cloudflared = next(r for r in plan.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == "cloudflared")
+        named = cloudflared.inputs["spec"]["template"]["spec"]["priorityClassName"]
+        assert named == names.ENTRY_PRIORITY and classes[named].urn in cloudflared.dependencies
+        apps = {r.inputs["spec"]["template"]["spec"]["priorityClassName"] for r in plan.of_type("kubernetes:apps/v1:Deployment") if r is not cloudflared}
+        assert all(classes[named].inputs["value"] > classes[app].inputs["value"] for app in apps), apps
+
+    def test_a_bootstrap_job_runs_above_user_facing_apps_and_preempts_nothing(self, plans):
+        import types
+
+        from shoestring.oncall.runbooks.bootstrap_database import _job
+        from shoestring.oncall.session import find_target
+
+        job = _job(types.SimpleNamespace(target=find_target("backend", "blog", "prod")), "backend-bootstrap")
+        classes = {r.inputs["metadata"]["name"]: r.inputs for r in plans["prod"].of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+        one_off = classes[job["spec"]["template"]["spec"]["priorityClassName"]]
+        assert one_off["value"] > classes[names.USER_FACING_PRIORITY]["value"] and one_off["preemptionPolicy"] == "Never"
 
 
 class TestEachKubernetesObjectIsDeclaredOnce:

@@ -48,6 +48,8 @@ class BatchSpec(TypedDict):
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
     priority_class: NotRequired[str]
     """PriorityClass of its pods: batch work waits when capacity is short (program/components/priority.py)."""
+    scheduled_after: NotRequired[Sequence[pulumi.Resource]]
+    """The PriorityClass and node pools its pods need, which the CronJob waits for (scheduling.py). Default none."""
 
 
 class BatchArgs(BatchSpec):
@@ -104,7 +106,7 @@ class Batch(pulumi.ComponentResource):
                 failed_jobs_history_limit=1,
                 job_template=k8s.batch.v1.JobTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=job),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.get("scheduled_after", ())) or None),
         )
         self.name = cron_job.metadata.name
         self.register_outputs({"name": self.name})

@@ -70,6 +70,9 @@ class AppSpec(TypedDict):
     """PriorityClass of the pods (program/names.py): who waits when capacity is short."""
     placement: NotRequired[str]
     """Human-readable pool and machine the pods land on, recorded as an annotation."""
+    scheduled_after: NotRequired[Sequence[pulumi.Resource]]
+    """What the pods need before they can be admitted and placed, which the Deployment waits for:
+    the PriorityClass it names and the node pools it lands on (scheduling.py). Default none."""
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
     """``ClusterIP`` is reachable only inside the cluster and costs nothing."""
     public: NotRequired[PublicSpec]
@@ -174,7 +177,7 @@ class InternalService(pulumi.ComponentResource):
                     spec=pod,
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[provider_class] if provider_class else None),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*([provider_class] if provider_class else []), *args.get("scheduled_after", ())] or None),
         )
         if disruption_budget:
             k8s.policy.v1.PodDisruptionBudget(

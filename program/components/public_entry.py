@@ -202,6 +202,11 @@ class TunnelEntryArgs(TypedDict):
     credentials: pulumi.Input[str]
     """The tunnel's credentials file (JSON), a secret."""
     routes: Sequence[TunnelRoute]
+    priority_class: str
+    """PriorityClass of the connector: above every app's, so none can preempt the only public entry."""
+    scheduled_after: NotRequired[Sequence[pulumi.Resource]]
+    """The PriorityClass and node pool the connector needs, which its Deployment waits for
+    (scheduling.py). Default none."""
 
 
 class TunnelEntry(pulumi.ComponentResource):
@@ -252,6 +257,7 @@ class TunnelEntry(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=restart_on),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
+                        priority_class_name=args["priority_class"],
                         security_context=restricted_pod(),
                         containers=[
                             k8s.core.v1.ContainerArgs(
@@ -279,7 +285,7 @@ class TunnelEntry(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.get("scheduled_after", ())) or None),
         )
         self.namespace = ns
         self.register_outputs({"namespace": self.namespace})

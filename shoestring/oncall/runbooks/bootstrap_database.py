@@ -19,6 +19,7 @@ from pulumi import _types as pulumi_types
 
 from program.components.internal_service import SECRETS_DRIVER, SECRETS_PATH
 from program.components.pod_security import restricted_container, restricted_pod
+from program.names import ONE_OFF_PRIORITY
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session, StoppedByUser, Target
 
@@ -250,6 +251,8 @@ def _job(session: Session, name: str) -> dict:
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    # Above every app's class: no user-facing pod preempts a bootstrap part-way (program/components/priority.py).
+                    "priorityClassName": ONE_OFF_PRIORITY,
                     "serviceAccountName": WORKLOAD_SERVICE_ACCOUNT,
                     # Workload Identity goes through the GKE metadata server; no API token needed.
                     "automountServiceAccountToken": False,
