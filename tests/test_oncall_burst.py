@@ -19,7 +19,15 @@ from tests.test_oncall import GPU_POD_PLACEMENT, KubeApi, _t, declare, kube, on_
 
 JOBS, PODS, EVENTS, NODES = "batch/v1/jobs", "v1/pods", "v1/events", "v1/nodes"
 QUOTA_EXCEEDED = "Node scale up in zones us-central1-a associated with this pod failed: GCE quota exceeded. Pod is at risk of not being scheduled."
-OUT_OF_RESOURCES = "Node scale up in zones us-central1-a, us-central1-b associated with this pod failed: GCE out of resources. Pod is at risk of not being scheduled."
+OUT_OF_RESOURCES = (
+    "Node scale up in zones us-central1-a, us-central1-b, us-central1-c associated with this pod failed: GCE out of resources. "
+    "Pod is at risk of not being scheduled."
+)
+"""GKE's FailedScaleUp text (k8s.io/gke-autoscaling cluster-autoscaler/pkg/events: zonalErrorMessageTemplate,
+outOfResourcesMessage), every zone of prod's GPU pool out."""
+OUT_IN_ZONE_A = "Node scale up in zones us-central1-a associated with this pod failed: GCE out of resources. Pod is at risk of not being scheduled."
+TRIGGERED_IN_ZONE_B = "pod triggered scale-up: [{https://www.googleapis.com/compute/v1/projects/acme-prod/zones/us-central1-b/instanceGroups/gke-gpu-grp 0->1 (max: 20)}]"
+"""cluster-autoscaler's TriggeredScaleUp ("pod triggered scale-up: %v" of its ScaleUpInfos, processors/status/eventing_scale_up_processor.go)."""
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +88,12 @@ def pending_pod(job: str, age: timedelta = timedelta(seconds=30), **spec) -> dic
     }
 
 
-def event(about: str, kind: str, reason: str, message: str) -> dict:
+def event(about: str, kind: str, reason: str, message: str, ago: timedelta = timedelta(0), uid: str | None = None) -> dict:
     return {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{about}.{reason.lower()}", "namespace": "ml"},
-        "involvedObject": {"kind": kind, "name": about, "namespace": "ml"}, "reason": reason, "message": message, "type": "Warning",
-        "lastTimestamp": _t(datetime.now(UTC)),
+        "involvedObject": {"kind": kind, "name": about, "namespace": "ml", **({"uid": uid} if uid else {})},
+        "reason": reason, "message": message, "type": "Normal" if reason != "FailedScaleUp" else "Warning",
+        "lastTimestamp": _t(datetime.now(UTC) - ago),
     }
 
 
@@ -172,7 +181,7 @@ class TestBurst:
         assert "PREEMPTIBLE_NVIDIA_L4_GPUS or GPUS_ALL_REGIONS" in text
         assert "gcloud quotas preferences create --service=compute.googleapis.com" in text and "--quota-id=GPUS-ALL-REGIONS-per-project" in text
 
-    def test_a_zone_stockout_names_the_zones_tried_and_the_fallback(self, kube, tmp_path, cron_job):
+    def test_a_stockout_in_every_zone_of_the_pool_names_the_zones_tried_and_the_fallback(self, kube, tmp_path, cron_job):
         def scenario(job):
             pod = pending_pod(job["metadata"]["name"])
             kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", OUT_OF_RESOURCES))
@@ -180,7 +189,7 @@ class TestBurst:
 
         code, text = self.run_held(kube, tmp_path, scenario)
         assert code == 1, text
-        assert "zones tried: us-central1-a, us-central1-b" in text and "a stockout, not your quota" in text
+        assert "zones tried: us-central1-a, us-central1-b, us-central1-c" in text and "a stockout, not your quota" in text
         assert "gpuPool.spot: false" in text
 
     def test_the_namespace_quota_refusing_pods_names_the_quota_key(self, kube, tmp_path, cron_job):
@@ -208,6 +217,103 @@ class TestBurst:
         assert "it reached its deadline of 2 h (activeDeadlineSeconds) with 120/200 shards done; cost so far ~$0.8" in text
         assert "GPU node gke-gpu-1 has no GPU work but is kept by" not in text  # nothing holds it
         assert "hold nothing: the autoscaler removes it after 10 min unneeded" in text
+
+
+class TestReadingTheAutoscaler:
+    """on-call reads the autoscaler as it writes (issue 27, item 4): a bound pod is not pending, the
+    latest word wins, its reasons are summed over every pool, GKE's quota text is fixed."""
+
+    def follow(self, kube, tmp_path, scenario, *extra: str) -> tuple[int, str]:
+        when_created(kube, scenario)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "2", *extra)
+        assert "Traceback" not in result.output
+        return result.exit_code, words(result)
+
+    def test_a_pod_bound_in_zone_b_after_a_stockout_in_zone_a_is_waiting_not_a_stockout(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"], nodeName="gke-gpu-b-1")
+            pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": _t(datetime.now(UTC))}]
+            name = pod["metadata"]["name"]
+            kube.put(EVENTS, "ml", event(name, "Pod", "FailedScaleUp", OUT_IN_ZONE_A, ago=timedelta(seconds=20)))
+            kube.put(NODES, None, gpu_node("gke-gpu-b-1", timedelta(seconds=5)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "stockout" not in text and "still runs after 2 s of following" in text
+
+    def test_a_later_scale_up_in_zone_b_wins_over_an_earlier_failure_in_zone_a(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            name = pod["metadata"]["name"]
+            kube.put(EVENTS, "ml", event(name, "Pod", "FailedScaleUp", OUT_IN_ZONE_A, ago=timedelta(seconds=20)))
+            kube.put(EVENTS, "ml", event(name, "Pod", "TriggeredScaleUp", TRIGGERED_IN_ZONE_B, ago=timedelta(seconds=5)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "scale-up triggered" in text and "stockout" not in text
+
+    def test_a_stockout_in_one_zone_of_three_waits_for_the_autoscaler_to_try_the_others(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", OUT_IN_ZONE_A))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "out of g2-standard-4 capacity in us-central1-a; the autoscaler backs that zone off and tries the pool's other zones (us-central1-b, us-central1-c)" in text
+        assert "a stockout, not your quota" not in text
+
+    def test_an_event_older_than_the_pods_scheduling_attempt_does_not_speak_for_it(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"], age=timedelta(seconds=10))
+            # A quota failure of an hour ago, about an earlier pod of the same name.
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", QUOTA_EXCEEDED, ago=timedelta(hours=1)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "GCE quota" not in text
+
+    def test_max_node_group_size_reached_with_no_gpu_node_up_is_not_the_gpu_pools_ceiling(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            # The CPU pools are full; the GPU pool was refused for the other reason the sum names.
+            message = "pod didn't trigger scale-up: 2 max node group size reached, 3 in backoff after failed scale-up"
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "NotTriggerScaleUp", message))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert "the GPU pool is at its ceiling" not in text
+        assert "is another pool's (the autoscaler sums its reasons over every pool): the GPU pool has 0 of its 20 nodes" in text
+        assert "jsonPayload.noDecisionStatus.noScaleUp:*" in text
+
+    def test_max_node_group_size_reached_with_every_gpu_node_up_is_the_gpu_pools_ceiling(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            for i in range(20):
+                kube.put(NODES, None, gpu_node(f"gke-gpu-{i}", timedelta(minutes=30)))
+            pod = pending_pod(job["metadata"]["name"])
+            message = "pod didn't trigger scale-up: 1 max node group size reached, 2 node(s) didn't match Pod's node affinity/selector"
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "NotTriggerScaleUp", message))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert "the GPU pool is at its ceiling (20 of 20 nodes, gpuPool.maxNodes in stacks/Pulumi.prod.yaml)" in text
+
+    def test_the_log_queries_select_the_json_fields_gke_writes(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", QUOTA_EXCEEDED))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert 'jsonPayload.resultInfo.results.errorMsg.messageId="scale.up.error.quota.exceeded"' in text
+        assert 'resource.type="k8s_cluster" AND resource.labels.location="us-central1-a"' in text
+        assert "AND \"scale.up" not in text  # never a field's value searched as free text
 
 
 class TestWaitingGpuApp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -246,6 +247,7 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
     namespace = target.namespace
     deadline = time.monotonic() + timeout
     last = ""
+    noted: set[str] = set()
     while True:
         now = datetime.now(UTC)
         job = session.call(session.kube.batch.read_namespaced_job, name, namespace, missing_ok=True)
@@ -285,7 +287,7 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             refusal.report(session)
             session.suggest(f"kubectl -n {namespace} delete job/{name}")
             return False
-        findings = [scaling.why_pending(p, events.get(p.metadata.name, []), target.stack, now) for p in sorted(pending, key=lambda p: p.metadata.name)]
+        findings = [scaling.why_pending(p, events.get(p.metadata.name, []), target.stack, now, lambda: len(nodes)) for p in sorted(pending, key=lambda p: p.metadata.name)]
         problems = [f for f in findings if f.kind == "problem"]
         if problems:
             session.info(f"{elapsed}: {len(pending)} pods pending, {len(running)} running, GPU nodes {len(nodes)}/{price.nodes}, ~${spent:,.2f} so far")
@@ -293,7 +295,13 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             session.suggest(f"kubectl -n {namespace} delete job/{name}")
             session.info(f"the run was left in place: it stops by itself at its deadline ({target.batch.max_hours:g} h), and a GPU node that never came costs nothing")
             return False
-        triggered = any(f.kind == "waiting" and "to scale up" in f.message for f in findings)
+        triggered = any(f.stage == "scale-up" for f in findings)
+        for finding in findings:
+            # What the autoscaler met on the way (a zone out of capacity, tried elsewhere), said once.
+            note = re.sub(r"^pod \S+ ", "", finding.message)
+            if finding.stage == "scale-up" and "out of" in note and note not in noted:
+                session.info(note)
+                noted.add(note)
         stage = (
             "running" if running and not pending
             else f"nodes up {len(nodes)}/{price.nodes}" if nodes

@@ -62,7 +62,7 @@ def _nodes(session: Session) -> None:
         )
         session.problem(
             f"{what}: no GPU pod for {scaling.duration(idle)}, longer than the {int(delay.total_seconds() // 60)} min scale-down delay: {reason}",
-            next_command=f"kubectl describe node {name}" if held else scaling.autoscaler_log(stack, "noScaleDown"),
+            next_command=f"kubectl describe node {name}" if held else scaling.autoscaler_log(stack, scaling.NO_SCALE_DOWN),
         )
     session.info(f"{len(nodes)} GPU node{'s' if len(nodes) != 1 else ''}: ${total:,.2f} so far this month")
 
