@@ -4,6 +4,7 @@ declares for prod's ml/embed (offline plan), so the Job on-call creates is check
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 import time
@@ -48,7 +49,7 @@ def cron_job(kube, prod) -> dict:
 
 def declared(kube: KubeApi) -> None:
     """The resource types on-call lists, known to the emulator even while none exists."""
-    for resource in ("v1/events", "v1/pods", "v1/nodes", "policy/v1/poddisruptionbudgets"):
+    for resource in ("v1/events", "v1/pods", "v1/nodes", "policy/v1/poddisruptionbudgets", JOBS):
         kube.emulator.resources[resource] = {}
 
 
@@ -147,7 +148,7 @@ class TestBurst:
         assert pod["nodeSelector"] == {"shoestring.dev/pool": "gpu"}
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
-        assert job["metadata"]["ownerReferences"][0]["name"] == "embed"
+        assert job["metadata"]["ownerReferences"] == [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "embed", "uid": "0d5e-embed", "controller": True}]
         assert "no GPU node is left: the pool is back at zero" in words(result)
         assert "Verdict: run embed-" in words(result)
 
@@ -217,6 +218,56 @@ class TestBurst:
         assert "it reached its deadline of 2 h (activeDeadlineSeconds) with 120/200 shards done; cost so far ~$0.8" in text
         assert "GPU node gke-gpu-1 has no GPU work but is kept by" not in text  # nothing holds it
         assert "hold nothing: the autoscaler removes it after 10 min unneeded" in text
+
+
+class TestOneRunAtATime:
+    """One run at a time, created as `kubectl create job --from` creates it (issue 27, item 5)."""
+
+    def active_run(self, kube, name: str = "embed-1764000000", **status) -> None:
+        kube.put(JOBS, "ml", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "ml", "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "CronJob", "name": "embed", "uid": "0d5e-embed", "controller": True}]},
+            "spec": {"template": {"spec": {"containers": [{"name": "embed", "image": "i"}]}}},
+            "status": status or {"active": 20, "startTime": _t(datetime.now(UTC) - timedelta(minutes=30))},
+        })
+
+    def test_a_second_burst_while_a_run_is_active_is_refused_naming_it_and_creates_no_job(self, kube, tmp_path, cron_job):
+        self.active_run(kube)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "3")
+        text = words(result)
+        assert result.exit_code == 1, result.output
+        assert "refused: ml/embed-1764000000 (20 pods active) of embed is still running" in text and "Nothing was created" in text
+        assert "next: kubectl -n ml delete job/embed-1764000000" in text and "--force" in text
+        assert [j["metadata"]["name"] for j in created_jobs(kube)] == ["embed-1764000000"]
+        assert "Traceback" not in result.output
+
+    def test_a_finished_run_does_not_hold_the_next(self, kube, tmp_path, cron_job):
+        self.active_run(kube, succeeded=200, conditions=[{"type": "Complete", "status": "True"}])
+        when_created(kube, lambda job: None)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach")
+        assert result.exit_code == 0, result.output
+        assert "no run of embed is active" in words(result) and len(created_jobs(kube)) == 2
+
+    def test_force_starts_beside_an_active_run(self, kube, tmp_path, cron_job):
+        self.active_run(kube)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach", "--force")
+        assert result.exit_code == 0, result.output
+        assert "--force: starting beside the active run ml/embed-1764000000" in words(result) and len(created_jobs(kube)) == 2
+
+    def test_the_job_burst_creates_has_no_block_owner_deletion(self, kube, tmp_path, cron_job):
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach")
+        assert result.exit_code == 0, result.output
+        [job] = created_jobs(kube)
+        [owner] = job["metadata"]["ownerReferences"]
+        assert "blockOwnerDeletion" not in owner and owner["controller"] is True
+
+    def test_finished_runs_are_deleted_by_their_ttl_not_the_next_runs_end(self, prod):
+        [record] = [r for r in prod.of_type(cost.CRON_JOB) if r.inputs["metadata"]["name"] == "embed"]
+        spec = record.inputs["spec"]
+        # Manual runs have the CronJob as controller, so its history limits prune them too.
+        assert spec["successfulJobsHistoryLimit"] >= 10 and spec["failedJobsHistoryLimit"] >= 10
+        assert spec["jobTemplate"]["spec"]["ttlSecondsAfterFinished"] == 24 * 3600
 
 
 class TestReadingTheAutoscaler:
@@ -360,7 +411,39 @@ class TestGpuNodes:
         assert "no GPU pod for 45 min, longer than the 10 min scale-down delay: kept by pod ml/notebook, annotated " in text
         assert "safe-to-evict: \"false\"" in text
 
+    def test_an_idle_gpu_node_within_scale_down_delay_after_add_of_a_scale_up_is_not_forgotten(self, kube, tmp_path):
+        kube.put(NODES, None, gpu_node("gke-gpu-idle", timedelta(minutes=15)))
+        kube.put(NODES, None, gpu_node("gke-gpu-new", timedelta(minutes=5)) | {"metadata": {
+            **gpu_node("gke-gpu-new", timedelta(minutes=5))["metadata"], "name": "gke-cpu-new", "labels": {}}})
+        declared(kube)
+        result = on_call(kube, tmp_path, "gpu", "--yes")
+        assert result.exit_code == 0, result.output
+        assert "the cluster scaled up 5 min ago and the autoscaler removes no node for 10 min after a scale-up" in words(result)
+
     def test_no_gpu_node_is_nothing_to_do(self, kube, tmp_path):
         declared(kube)
         result = on_call(kube, tmp_path, "gpu", "--yes")
         assert result.exit_code == 0 and "the GPU pool is at zero" in result.output
+
+
+class TestRunbookAccess:
+    """docs/on-call.md names what each runbook asks the Kubernetes API for (issue 27, item 5)."""
+
+    CALL = re.compile(r"kube\.(?:core|apps|batch|policy)\.(read|list|create|delete|patch)_(namespaced_|)([a-z_]+?)(_for_all_namespaces)?\b")
+    VERBS = {"read": "get", "list": "list", "create": "create", "delete": "delete", "patch": "patch"}
+    PLURAL = {"deployment": "deployments", "event": "events", "pod": "pods", "node": "nodes", "job": "jobs", "cron_job": "cronjobs",
+              "pod_log": "pods/log", "pod_disruption_budget": "poddisruptionbudgets"}
+
+    def test_every_call_a_runbook_makes_is_in_its_row(self):
+        from pathlib import Path
+
+        doc = Path("docs/on-call.md").read_text()
+        table = doc.split("<!-- runbook-access:start -->")[1].split("<!-- runbook-access:end -->")[0]
+        rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2] for line in table.splitlines() if line.startswith("| `")}
+        for module in Path("shoestring/oncall/runbooks").glob("*.py"):
+            calls = {(self.VERBS[verb], self.PLURAL[kind]) for verb, _, kind, _ in self.CALL.findall(module.read_text())}
+            if not calls:
+                continue
+            row = rows[module.stem.replace("_", "-")]
+            for verb, resource in calls:
+                assert re.search(rf"\b{verb}\b[^;|]*\b{re.escape(resource)}\b", row), f"{module.stem}: {verb} {resource} not in docs/on-call.md"

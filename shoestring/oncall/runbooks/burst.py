@@ -73,15 +73,19 @@ class Price:
 
 
 @runbook(
-    4,
+    5,
     click.option("--parallelism", type=click.IntRange(min=1), default=None, help="Pods at once, up to the parallelism the stack declares (its ceiling)."),
     click.option("--dry-run", is_flag=True, help="Print what the run would cost and stop: nothing is created."),
     click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (max_hours × nodes × $/h) is above this."),
     click.option("--detach", is_flag=True, help="Start the run and return at once, without following it."),
     click.option("--timeout", type=click.IntRange(min=1), default=None, help="Seconds to follow the run (default: its max_hours, after which it is stopped anyway)."),
+    click.option("--force", is_flag=True, help=(
+        "Start a run although one of the batch is active: only when that run works on other input (its code reads, say, another date's "
+        "data), since both run the same shard indices and share the GPU pool and quota."
+    )),
     subject="batch",
 )
-def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: float | None, detach: bool, timeout: int | None) -> None:
+def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: float | None, detach: bool, timeout: int | None, force: bool) -> None:
     """Start an on-demand run of a batch from its CronJob, after printing its cost; follow it until it ends and its GPU nodes go."""
     target = session.target
     batch = target.batch
@@ -126,6 +130,26 @@ def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: fl
     if dry_run or refused:
         if dry_run and not refused:
             session.success = "dry run — nothing was created."
+        return
+    def one_at_a_time() -> None:
+        active = active_runs(session, target)
+        if not active:
+            session.ok(f"no run of {batch.name} is active")
+            return
+        named = ", ".join(f"{target.namespace}/{j.metadata.name} ({(j.status.active or 0) if j.status else 0} pods active)" for j in active)
+        if force:
+            session.info(f"[yellow]--force: starting beside the active run{'s' if len(active) != 1 else ''} {named}; both run the same shards[/yellow]")
+            return
+        session.problem(
+            f"refused: {named} of {batch.name} is still running; a second run would repeat the same shards and compete for the GPU pool and "
+            f"its quota. Follow it (`kubectl -n {target.namespace} get job/{active[0].metadata.name} -w`), or stop it (its pods go with it), "
+            "or pass --force if the new run works on other input. Nothing was created",
+            next_command=f"kubectl -n {target.namespace} delete job/{active[0].metadata.name}",
+        )
+        refused.append(True)
+
+    session.step(f"One run at a time: is a run of {batch.name} active?", one_at_a_time)
+    if refused:
         return
     session.step(f"Start a run of {batch.name} from its CronJob", start, changes=True)
     if not job:
@@ -204,6 +228,25 @@ def _print_price(session: Session, target: Target, price: Price) -> None:
     session.info(f"[bold red]{line}[/bold red]" if after < 0 else line)
 
 
+def active_runs(session: Session, target: Target) -> list:
+    """The batch's Jobs that have not finished: any Job of its CronJob (the controller's, `kubectl
+    create job --from`'s and on-call's all name it in ownerReferences) or labelled by on-call,
+    without a ``Complete`` or ``Failed`` condition, and not being deleted. ``concurrencyPolicy:
+    Forbid`` only stops the CronJob controller from starting one beside another of its own."""
+    batch = target.batch.name
+    jobs = session.call(session.kube.batch.list_namespaced_job, target.namespace).items
+    ours = [
+        j for j in jobs
+        if any(o.kind == "CronJob" and o.name == batch for o in j.metadata.owner_references or [])
+        or (j.metadata.labels or {}).get(BURST_LABEL) == batch
+    ]
+    return [
+        j for j in sorted(ours, key=lambda j: j.metadata.name)
+        if j.metadata.deletion_timestamp is None
+        and not any(c.type in ("Complete", "Failed") and c.status == "True" for c in ((j.status.conditions if j.status else None) or []))
+    ]
+
+
 def job_name(batch: str, now: float) -> str:
     """``<batch>-<unix time>``, as README's `kubectl create job <batch>-$(date +%s)` names a run."""
     return names.fit(f"{batch}-{int(now)}", JOB_NAME)
@@ -231,9 +274,12 @@ def _start(session: Session, target: Target, pods: int) -> str:
             "namespace": target.namespace,
             "labels": {**(metadata.get("labels") or {}), BURST_LABEL: batch.name},
             "annotations": {**(metadata.get("annotations") or {}), INSTANTIATE_ANNOTATION: "manual"},
+            # As kubectl sets it (kubernetes/kubectl pkg/cmd/create/create_job.go, createJobFromCronJob, since
+            # kubernetes/kubernetes#124883): the CronJob as controller — its history and garbage collection
+            # see the run — and no blockOwnerDeletion, which the API server admits only from an identity
+            # allowed to update cronjobs/finalizers (OwnerReferencesPermissionEnforcement; #124882).
             "ownerReferences": [{
-                "apiVersion": "batch/v1", "kind": "CronJob", "name": live.metadata.name, "uid": live.metadata.uid,
-                "controller": True, "blockOwnerDeletion": True,
+                "apiVersion": "batch/v1", "kind": "CronJob", "name": live.metadata.name, "uid": live.metadata.uid, "controller": True,
             }] if live.metadata.uid else [],
         },
         "spec": spec,
