@@ -121,9 +121,12 @@ class TestBurst:
         estimate = cost.estimate("prod", prod.records)
         hourly = estimate.burst_hourly_usd
         assert "20 pods × 1 GPU, 2 vCPU, 8Gi: 20 g2-standard-4 GPU nodes (1 pod per node, by the capacity model)" in text
-        assert f"while it runs: ${20 * hourly:,.2f}/h on Spot (${hourly:.4f} a node)" in text and "/h on demand" in text
-        ceiling = 2 * 20 * hourly
-        assert f"ceiling: 2 h (max_hours) × 20 nodes × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
+        assert f"rung 1: pool gpu-pool (Spot, up to 20 nodes): ${hourly:.4f}/h a node, ${20 * hourly:,.2f}/h while it runs" in text
+        assert "on demand instead (not declared):" in text
+        # Billed from boot to removal: 5 min boot and the autoscaler's 10 min scale-down-unneeded-time beside the 2 h.
+        assert "each node is billed from its boot to its removal: at most 2 h (max_hours) + 5 min boot + 10 min scale-down = 2.25 h" in text
+        ceiling = 2.25 * 20 * hourly
+        assert f"ceiling if the burst lands entirely on it: 20 nodes × 2.25 h × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
         left = estimate.budget_usd - estimate.expected_monthly_usd
         after = left - ceiling
         assert f"leaves ${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget") in text

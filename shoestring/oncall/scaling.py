@@ -44,11 +44,8 @@ from program.components.node_pool import POOL_LABEL
 from program import capacity, catalog, config, cost
 from program.config import StackConfig
 
-SCALE_DOWN_UNNEEDED = timedelta(minutes=10)
-"""How long a node stays unneeded before the autoscaler removes it (``--scale-down-unneeded-time``,
-10m0s: kubernetes/autoscaler cluster-autoscaler/FAQ.md, "What are the parameters to CA?", and
-GKE's "If the node is still underutilized after 10 minutes, cluster autoscaler should remove the
-node", cloud.google.com/kubernetes-engine/docs/troubleshooting/cluster-autoscaler-scale-down)."""
+SCALE_DOWN_UNNEEDED = timedelta(minutes=cost.SCALE_DOWN_UNNEEDED_MINUTES)
+"""How long a node stays unneeded before the autoscaler removes it (program/cost.py, which bills it)."""
 SCALE_DOWN_DELAY_AFTER_ADD = timedelta(minutes=10)
 """After any scale-up the autoscaler removes no node for this long (``--scale-down-delay-after-add``,
 10m0s; FAQ.md "What are the parameters to CA?", and "there was a scale-up in the last 10 min" among

@@ -43,8 +43,21 @@ JOB_NAME = names.NameConstraint(
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One GPU pool the run's pods may land on, as the plan declares it, priced per node-hour."""
+
+    pool: str
+    spot: bool
+    max_nodes: int
+    hourly: float
+    """One node while it runs: machine, GPUs, boot disk, external IP (and Cloud NAT's share)."""
+    declared: bool = True
+    """False for the other provisioning of a one-pool stack, priced for comparison only."""
+
+
+@dataclass(frozen=True)
 class Price:
-    """What a run costs, from the stack's plan and estimate."""
+    """What a run costs, from the stack's plan and estimate: the GPU nodes it needs and each rung."""
 
     pods: int
     nodes: int
@@ -53,30 +66,37 @@ class Price:
     unplaced: int
     """Pods beyond the GPU pool's ceiling: they would wait for a node that never comes."""
     machine: str
-    spot: bool
-    hourly: float
-    """One node, as the pool provisions it (the estimate's burst rate)."""
-    other_hourly: float
-    """One node, provisioned the other way (Spot or on demand)."""
+    rungs: tuple[Rung, ...]
+    """The declared GPU pools, Spot first (then the comparison rung of a one-pool stack)."""
     max_hours: float
     budget: float | None
     expected: float
     """The stack's expected monthly estimate (expectedGpuHours and scheduled runs included)."""
 
     @property
-    def run_hourly(self) -> float:
-        return self.nodes * self.hourly
+    def hourly(self) -> float:
+        """One node of the first rung, where the run starts."""
+        return self.rungs[0].hourly
+
+    @property
+    def billed_hours(self) -> float:
+        """A node's billed hours at most: max_hours plus its boot and scale-down (program/cost.py)."""
+        return cost.burst_billed_hours(self.max_hours)
+
+    def ceiling_on(self, rung: Rung) -> float:
+        return self.nodes * self.billed_hours * rung.hourly
 
     @property
     def ceiling(self) -> float:
-        return self.max_hours * self.nodes * self.hourly
+        """The run landing entirely on its dearest declared rung."""
+        return max(self.ceiling_on(r) for r in self.rungs if r.declared)
 
 
 @runbook(
     5,
     click.option("--parallelism", type=click.IntRange(min=1), default=None, help="Pods at once, up to the parallelism the stack declares (its ceiling)."),
     click.option("--dry-run", is_flag=True, help="Print what the run would cost and stop: nothing is created."),
-    click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (max_hours × nodes × $/h) is above this."),
+    click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (nodes × billed hours × $/h, on its dearest declared GPU pool) is above this."),
     click.option("--detach", is_flag=True, help="Start the run and return at once, without following it."),
     click.option("--timeout", type=click.IntRange(min=1), default=None, help="Seconds to follow the run (default: its max_hours, after which it is stopped anyway)."),
     click.option("--force", is_flag=True, help=(
@@ -110,7 +130,8 @@ def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: fl
         priced.append(price)
         _print_price(session, target, price)
         if max_cost is not None and price.ceiling > max_cost:
-            fits = int(max_cost // (price.max_hours * price.hourly)) * price.pods_per_node if price.hourly else 0
+            worst = max(r.hourly for r in price.rungs if r.declared)
+            fits = int(max_cost // (price.billed_hours * worst)) * price.pods_per_node if worst else 0
             session.problem(
                 f"refused: the run's ceiling ${price.ceiling:,.2f} is above --max-cost ${max_cost:,.2f}; nothing was created"
                 + (f"; --parallelism {fits} fits it" if 0 < fits < pods else ""),
@@ -184,38 +205,50 @@ def _price(target: Target, pods: int) -> Price:
     template = cron[0].inputs["spec"]["jobTemplate"]["spec"]["template"]
     shape = dataclasses.replace(cron[0], type=capacity.DEPLOYMENT, inputs={"metadata": cron[0].inputs["metadata"], "spec": {"replicas": pods, "template": template}})
     placement = capacity.place(capacity.pools_of([pool], estimate.region), capacity.pods_of([shape]))
-    nodes = len(placement.nodes)
-    per_node = max((len(n.pods) for n in placement.nodes), default=1)
     clusters = [r for r in cluster if r.type == CLUSTER]
     private = any(cost.private_nodes(c) for c in clusters)
-    node = pool.inputs["nodeConfig"]
-    spot = bool(node.get("spot"))
-    [own] = cost._node_pool(pool, cost._location_of(pool, clusters), estimate.region, private, None)
-    other_pool = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": not spot}})
-    [other] = cost._node_pool(other_pool, cost._location_of(other_pool, clusters), estimate.region, private, None)
-    # The estimate's burst rate is the pool's node and whatever else grows with it (Cloud NAT).
-    hourly = estimate.burst_hourly_usd if host is None else own.burst_hourly
+    # The estimate's burst rate of a one-pool stack is its node and whatever else grows with it (Cloud NAT).
+    extra = estimate.burst_hourly_usd - _rung(pool, clusters, estimate.region, private).hourly if host is None and len(gpu_pools) == 1 else 0.0
+
+    def priced(record, declared: bool = True) -> Rung:
+        return dataclasses.replace(_rung(record, clusters, estimate.region, private), hourly=_rung(record, clusters, estimate.region, private).hourly + extra,
+                                   declared=declared)
+
+    rungs = [priced(p) for p in sorted(gpu_pools, key=lambda p: not p.inputs["nodeConfig"].get("spot"))]
+    if len(gpu_pools) == 1:
+        node = pool.inputs["nodeConfig"]
+        other = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": not node.get("spot")}})
+        rungs.append(priced(other, declared=False))
     return Price(
-        pods=pods, nodes=nodes, pods_per_node=per_node, unplaced=len(placement.unschedulable), machine=node.get("machineType", ""), spot=spot,
-        hourly=hourly, other_hourly=hourly - own.burst_hourly + other.burst_hourly, max_hours=target.batch.max_hours,
-        budget=estimate.budget_usd, expected=estimate.expected_monthly_usd,
+        pods=pods, nodes=len(placement.nodes), pods_per_node=max((len(n.pods) for n in placement.nodes), default=1),
+        unplaced=len(placement.unschedulable), machine=pool.inputs["nodeConfig"].get("machineType", ""), rungs=tuple(rungs),
+        max_hours=target.batch.max_hours, budget=estimate.budget_usd, expected=estimate.expected_monthly_usd,
     )
+
+
+def _rung(pool, clusters, region: str, private: bool) -> Rung:
+    [line] = cost._node_pool(pool, cost._location_of(pool, clusters), region, private, None)
+    _, max_nodes = capacity.pool_bounds({"location": cost._location_of(pool, clusters)} | pool.inputs)
+    return Rung(pool=pool.name, spot=bool(pool.inputs["nodeConfig"].get("spot")), max_nodes=max_nodes, hourly=line.burst_hourly)
 
 
 def _print_price(session: Session, target: Target, price: Price) -> None:
     batch = target.batch
-    spot, on_demand = (price.hourly, price.other_hourly) if price.spot else (price.other_hourly, price.hourly)
     session.info(
         f"{price.pods} pods × {batch.gpus} GPU, {batch.resources.cpu} vCPU, {batch.resources.memory}: {price.nodes} {price.machine} GPU node"
         f"{'s' if price.nodes != 1 else ''} ({price.pods_per_node} pod{'s' if price.pods_per_node != 1 else ''} per node, by the capacity model)"
     )
     if price.unplaced:
         session.problem(f"{price.unplaced} of the {price.pods} pods fit on no GPU node within the pool's ceiling: they would wait until the run's deadline")
-    session.info(
-        f"while it runs: ${price.nodes * spot:,.2f}/h on Spot (${spot:.4f} a node), ${price.nodes * on_demand:,.2f}/h on demand (${on_demand:.4f} a node); "
-        f"the pool is {'Spot' if price.spot else 'on demand'}"
-    )
-    session.info(f"ceiling: {price.max_hours:g} h (max_hours) × {price.nodes} nodes × ${price.hourly:.4f}/h = ${price.ceiling:,.2f}")
+    overhead = f"{price.max_hours:g} h (max_hours) + {cost.NODE_BOOT_MINUTES} min boot + {cost.SCALE_DOWN_UNNEEDED_MINUTES} min scale-down"
+    session.info(f"each node is billed from its boot to its removal: at most {overhead} = {price.billed_hours:.2f} h, its boot disk and external IP with it")
+    for number, rung in enumerate(price.rungs, 1):
+        kind = "Spot" if rung.spot else "on demand"
+        where = f"rung {number}: pool {rung.pool} ({kind}, up to {rung.max_nodes} nodes)" if rung.declared else f"{kind} instead (not declared)"
+        session.info(
+            f"{where}: ${rung.hourly:.4f}/h a node, ${price.nodes * rung.hourly:,.2f}/h while it runs; ceiling if the burst lands entirely on it: "
+            f"{price.nodes} nodes × {price.billed_hours:.2f} h × ${rung.hourly:.4f}/h = ${price.ceiling_on(rung):,.2f}"
+        )
     if price.budget is None:
         session.info(f"budget: the {target.environment} stack declares none (shoestring:budget)")
         return
