@@ -450,3 +450,46 @@ class TestRunbookAccess:
             row = rows[module.stem.replace("_", "-")]
             for verb, resource in calls:
                 assert re.search(rf"\b{verb}\b[^;|]*\b{re.escape(resource)}\b", row), f"{module.stem}: {verb} {resource} not in docs/on-call.md"
+
+
+class TestAWholeRun:
+    """A burst you can watch fail and recover, offline (issue 27, item 7): on-call burst through a
+    whole run against the Job controller, scheduler, autoscaler and Spot preemption of
+    tests/fake_cluster.py."""
+
+    @pytest.fixture
+    def twenty_shards(self, kube, cron_job, monkeypatch):
+        """ml/embed as a 20-shard batch, 20 pods at once: the CronJob in the cluster and the definition agree."""
+        import dataclasses
+
+        from shoestring.oncall import runbook
+
+        cron_job["spec"]["jobTemplate"]["spec"]["completions"] = 20
+        kube.put("batch/v1/cronjobs", "ml", cron_job)
+        found = runbook.find_batch
+
+        def twenty(name: str, environment: str):
+            target = found(name, environment)
+            return dataclasses.replace(target, batch=target.batch.model_copy(update={"completions": 20}))
+
+        monkeypatch.setattr(runbook, "find_batch", twenty)
+
+    def test_spot_out_in_one_zone_then_nodes_in_another_preemptions_and_a_real_failure_end_succeeded(self, kube, tmp_path, twenty_shards):
+        from tests.fake_cluster import BurstCluster
+
+        cluster = BurstCluster(kube).start()
+        try:
+            result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "90")
+        finally:
+            cluster.stop()
+        text = words(result)
+        assert "Traceback" not in result.output
+        assert result.exit_code == 0, result.output
+        assert "stockout" not in text  # zone a out, zone b tried: the expected path
+        assert "out of g2-standard-4 capacity in us-central1-a; the autoscaler backs that zone off" in text
+        assert "succeeded: 20/20 shards" in text
+        assert len(cluster.preempted) == 3 and len(cluster.failed_in_code) == 1
+        assert "3 shards preempted (DisruptionTarget: TerminationByKubelet) and run again" in text and "node-hours of work redone" in text
+        assert "GPU nodes" in text and "hold nothing: the autoscaler removes each after 10 min unneeded" in text
+        [job] = created_jobs(kube)
+        assert job["status"]["conditions"] == [{"type": "Complete", "status": "True"}]

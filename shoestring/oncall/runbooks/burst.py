@@ -344,8 +344,11 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
         conditions = {c.type: c for c in (status.conditions or []) if c.status == "True"} if status else {}
         done = (status.succeeded or 0) if status else 0
         if "Complete" in conditions:
-            session.success = f"run {name} succeeded: {done} of {target.batch.shards} shards in {elapsed}, ~${spent:,.2f} of GPU nodes."
+            retried = _retried(pods, price)
+            session.success = f"run {name} succeeded: {done} of {target.batch.shards} shards in {elapsed}, ~${spent:,.2f} of GPU nodes{retried and '; ' + retried}."
             session.ok(f"succeeded: {done}/{target.batch.shards} shards, {elapsed}, cost so far ~${spent:,.2f}")
+            if retried:
+                session.info(retried)
             return True
         if "Failed" in conditions:
             failed = conditions["Failed"]
@@ -378,7 +381,7 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
         for finding in findings:
             # What the autoscaler met on the way (a zone out of capacity, tried elsewhere), said once.
             note = re.sub(r"^pod \S+ ", "", finding.message)
-            if finding.stage == "scale-up" and "out of" in note and note not in noted:
+            if finding.stage == "scale-up" and note.startswith("waits:") and note not in noted:
                 session.info(note)
                 noted.add(note)
         stage = (
@@ -396,6 +399,33 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             session.suggest(f"kubectl -n {namespace} get job/{name} -w")
             return False
         time.sleep(float(os.environ.get("ON_CALL_POLL_SECONDS", "10")))
+
+
+def _retried(pods, price: Price) -> str:
+    """The run's pods that failed and were run again: preempted ones — a pod the kubelet or a
+    controller disrupted carries the ``DisruptionTarget`` condition (kubernetes.io/docs/concepts/
+    workloads/pods/disruptions/#pod-disruption-conditions), which the batch's podFailurePolicy
+    ignores — and those whose code failed (counted against its retries); with the node-hours the
+    preempted pods had run, redone."""
+    preempted, failed = [], []
+    for pod in pods:
+        if pod.status.phase != "Failed":
+            continue
+        disruption = next((c for c in pod.status.conditions or [] if c.type == "DisruptionTarget" and c.status == "True"), None)
+        (preempted if disruption is not None else failed).append((pod, disruption))
+    if not preempted and not failed:
+        return ""
+    lost = sum(scaling.hours(d.last_transition_time - p.status.start_time) for p, d in preempted if d.last_transition_time and p.status.start_time)
+    reasons = ", ".join(sorted({d.reason for _, d in preempted if d.reason}))
+    said = []
+    if preempted:
+        said.append(
+            f"{len(preempted)} shard{'s' if len(preempted) != 1 else ''} preempted (DisruptionTarget{': ' + reasons if reasons else ''}) and run again, "
+            f"{lost:.2f} node-hours of work redone (~${lost * price.hourly:,.2f})"
+        )
+    if failed:
+        said.append(f"{len(failed)} pod{'s' if len(failed) != 1 else ''} failed in the batch's code and {'were' if len(failed) != 1 else 'was'} retried")
+    return "; ".join(said)
 
 
 def scale_down(session: Session) -> None:
