@@ -308,7 +308,10 @@ def _not_triggered(pod: str, message: str, stack: StackConfig, gpu_nodes: Callab
 def quota_refusal(events: Sequence) -> Finding | None:
     """A namespace's ResourceQuota refusing a controller's pods (``FailedCreate`` on a Job or
     ReplicaSet): "Error creating: pods "…" is forbidden: exceeded quota: project-quota, requested:
-    requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=20, limited: requests.nvidia.com/gpu=20"."""
+    requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=20, limited: requests.nvidia.com/gpu=20"
+    — the API server's ResourceQuota admission, "exceeded quota: %s, requested: %s, used: %s,
+    limited: %s" (kubernetes staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go,
+    CheckRequest)."""
     for event in reversed(events):
         match = EXCEEDED_QUOTA.search(event.message or "") if event.reason == "FailedCreate" else None
         if match:
