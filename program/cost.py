@@ -23,6 +23,24 @@ from program.names import CLUSTER, DEPLOYMENT, FREE_TIER_LABEL, GPU_RESOURCE, NO
 
 HOURS = catalog.HOURS_PER_MONTH
 
+# A burst as billed: each GPU node is paid from its VM's start, not from its pod's.
+NODE_BOOT_MINUTES = 5
+"""A GPU node's VM runs, and is billed (cloud.google.com/compute/docs/instances/instance-life-cycle:
+an instance is billed while RUNNING), before its pod starts: boot, joining the cluster, the GPU
+driver. 5 min is the upper end of issue 27's 3–5 min — an assumption, not measured here (the
+autoscaler allows up to 15 min for a GPU to become allocatable: kubernetes/autoscaler
+cluster-autoscaler/utils/gpu/gpu.go)."""
+SCALE_DOWN_UNNEEDED_MINUTES = 10
+"""After its pod ends a node stays until the autoscaler has seen it unneeded this long
+(``--scale-down-unneeded-time`` 10m0s: kubernetes/autoscaler cluster-autoscaler/FAQ.md, "What are
+the parameters to CA?"; GKE: cloud.google.com/kubernetes-engine/docs/troubleshooting/cluster-autoscaler-scale-down)."""
+
+
+def burst_billed_hours(hours: float) -> float:
+    """The hours one GPU node of a burst is billed for ``hours`` of work: its boot before and the
+    scale-down delay after (its disk and external IP live as long: the node's burst rate has them)."""
+    return hours + (NODE_BOOT_MINUTES + SCALE_DOWN_UNNEEDED_MINUTES) / 60
+
 # Resources that cost nothing of their own: what they run on (nodes) or route through (load
 # balancers) is priced where it is declared.
 ROUTER_NAT = "gcp:compute/routerNat:RouterNat"

@@ -156,14 +156,15 @@ def gpu_burst_markdown(stack: str, records: Sequence[Record], nodes: int = 20, h
         f"{node.get('diskSizeGb')} GB {node.get('diskType')} boot disk, external IP) for {hours:g} hours in {estimate.region}, "
         f"as `{stack}`'s GPU pool is declared:",
         "",
-        "| Provisioning | Per node $/h | " f"{nodes} nodes × {hours:g} h $ | Quota it needs ({estimate.region}) |",
-        "| --- | ---: | ---: | --- |",
+        "| Provisioning | Per node $/h | " f"{nodes} nodes × {hours:g} h $ | billed, with boot and scale-down $ | Quota it needs ({estimate.region}) |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
     for label, spot in (("Spot", True), ("On demand", False)):
         variant = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": spot}})
         [line] = cost._node_pool(variant, cost._location_of(variant, clusters), estimate.region, any(cost.private_nodes(c) for c in clusters), None)
         metric = catalog.gpu_quota_metric(accelerator["type"], spot)
-        rows.append(f"| {label} | {line.burst_hourly:,.4f} | {nodes * hours * line.burst_hourly:,.2f} | {gpus} `{metric}` and {gpus} `GPUS_ALL_REGIONS` |")
+        billed = nodes * cost.burst_billed_hours(hours) * line.burst_hourly
+        rows.append(f"| {label} | {line.burst_hourly:,.4f} | {nodes * hours * line.burst_hourly:,.2f} | {billed:,.2f} | {gpus} `{metric}` and {gpus} `GPUS_ALL_REGIONS` |")
     ceiling = estimate.gpu_ceiling
     declared = (
         f"`{stack}` declares {ceiling.quota_limit} `{ceiling.quota_metric}`" if ceiling and ceiling.quota_metric else f"`{stack}` declares no GPU quota"
@@ -175,6 +176,9 @@ def gpu_burst_markdown(stack: str, records: Sequence[Record], nodes: int = 20, h
         if left is not None else ""
     )
     rows += [
+        "",
+        f"Each node is billed from its VM's start to its removal: {cost.NODE_BOOT_MINUTES} min of boot before its pod starts (assumed) and the "
+        f"autoscaler's {cost.SCALE_DOWN_UNNEEDED_MINUTES} min scale-down-unneeded-time after it ends (program/cost.py).",
         "",
         f"Its pool's ceiling is {ceiling.nodes if ceiling else 0} nodes; {declared}.{budget}",
     ]

@@ -4,6 +4,7 @@ declares for prod's ml/embed (offline plan), so the Job on-call creates is check
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 import time
@@ -19,7 +20,15 @@ from tests.test_oncall import GPU_POD_PLACEMENT, KubeApi, _t, declare, kube, on_
 
 JOBS, PODS, EVENTS, NODES = "batch/v1/jobs", "v1/pods", "v1/events", "v1/nodes"
 QUOTA_EXCEEDED = "Node scale up in zones us-central1-a associated with this pod failed: GCE quota exceeded. Pod is at risk of not being scheduled."
-OUT_OF_RESOURCES = "Node scale up in zones us-central1-a, us-central1-b associated with this pod failed: GCE out of resources. Pod is at risk of not being scheduled."
+OUT_OF_RESOURCES = (
+    "Node scale up in zones us-central1-a, us-central1-b, us-central1-c associated with this pod failed: GCE out of resources. "
+    "Pod is at risk of not being scheduled."
+)
+"""GKE's FailedScaleUp text (k8s.io/gke-autoscaling cluster-autoscaler/pkg/events: zonalErrorMessageTemplate,
+outOfResourcesMessage), every zone of prod's GPU pool out."""
+OUT_IN_ZONE_A = "Node scale up in zones us-central1-a associated with this pod failed: GCE out of resources. Pod is at risk of not being scheduled."
+TRIGGERED_IN_ZONE_B = "pod triggered scale-up: [{https://www.googleapis.com/compute/v1/projects/acme-prod/zones/us-central1-b/instanceGroups/gke-gpu-grp 0->1 (max: 20)}]"
+"""cluster-autoscaler's TriggeredScaleUp ("pod triggered scale-up: %v" of its ScaleUpInfos, processors/status/eventing_scale_up_processor.go)."""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +49,7 @@ def cron_job(kube, prod) -> dict:
 
 def declared(kube: KubeApi) -> None:
     """The resource types on-call lists, known to the emulator even while none exists."""
-    for resource in ("v1/events", "v1/pods", "v1/nodes", "policy/v1/poddisruptionbudgets"):
+    for resource in ("v1/events", "v1/pods", "v1/nodes", "policy/v1/poddisruptionbudgets", JOBS):
         kube.emulator.resources[resource] = {}
 
 
@@ -80,11 +89,12 @@ def pending_pod(job: str, age: timedelta = timedelta(seconds=30), **spec) -> dic
     }
 
 
-def event(about: str, kind: str, reason: str, message: str) -> dict:
+def event(about: str, kind: str, reason: str, message: str, ago: timedelta = timedelta(0), uid: str | None = None) -> dict:
     return {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{about}.{reason.lower()}", "namespace": "ml"},
-        "involvedObject": {"kind": kind, "name": about, "namespace": "ml"}, "reason": reason, "message": message, "type": "Warning",
-        "lastTimestamp": _t(datetime.now(UTC)),
+        "involvedObject": {"kind": kind, "name": about, "namespace": "ml", **({"uid": uid} if uid else {})},
+        "reason": reason, "message": message, "type": "Normal" if reason != "FailedScaleUp" else "Warning",
+        "lastTimestamp": _t(datetime.now(UTC) - ago),
     }
 
 
@@ -111,9 +121,12 @@ class TestBurst:
         estimate = cost.estimate("prod", prod.records)
         hourly = estimate.burst_hourly_usd
         assert "20 pods × 1 GPU, 2 vCPU, 8Gi: 20 g2-standard-4 GPU nodes (1 pod per node, by the capacity model)" in text
-        assert f"while it runs: ${20 * hourly:,.2f}/h on Spot (${hourly:.4f} a node)" in text and "/h on demand" in text
-        ceiling = 2 * 20 * hourly
-        assert f"ceiling: 2 h (max_hours) × 20 nodes × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
+        assert f"rung 1: pool gpu-pool (Spot, up to 20 nodes): ${hourly:.4f}/h a node, ${20 * hourly:,.2f}/h while it runs" in text
+        assert "on demand instead (not declared):" in text
+        # Billed from boot to removal: 5 min boot and the autoscaler's 10 min scale-down-unneeded-time beside the 2 h.
+        assert "each node is billed from its boot to its removal: at most 2 h (max_hours) + 5 min boot + 10 min scale-down = 2.25 h" in text
+        ceiling = 2.25 * 20 * hourly
+        assert f"ceiling if the burst lands entirely on it: 20 nodes × 2.25 h × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
         left = estimate.budget_usd - estimate.expected_monthly_usd
         after = left - ceiling
         assert f"leaves ${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget") in text
@@ -138,7 +151,7 @@ class TestBurst:
         assert pod["nodeSelector"] == {"shoestring.dev/pool": "gpu"}
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
-        assert job["metadata"]["ownerReferences"][0]["name"] == "embed"
+        assert job["metadata"]["ownerReferences"] == [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "embed", "uid": "0d5e-embed", "controller": True}]
         assert "no GPU node is left: the pool is back at zero" in words(result)
         assert "Verdict: run embed-" in words(result)
 
@@ -172,7 +185,7 @@ class TestBurst:
         assert "PREEMPTIBLE_NVIDIA_L4_GPUS or GPUS_ALL_REGIONS" in text
         assert "gcloud quotas preferences create --service=compute.googleapis.com" in text and "--quota-id=GPUS-ALL-REGIONS-per-project" in text
 
-    def test_a_zone_stockout_names_the_zones_tried_and_the_fallback(self, kube, tmp_path, cron_job):
+    def test_a_stockout_in_every_zone_of_the_pool_names_the_zones_tried_and_the_fallback(self, kube, tmp_path, cron_job):
         def scenario(job):
             pod = pending_pod(job["metadata"]["name"])
             kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", OUT_OF_RESOURCES))
@@ -180,7 +193,7 @@ class TestBurst:
 
         code, text = self.run_held(kube, tmp_path, scenario)
         assert code == 1, text
-        assert "zones tried: us-central1-a, us-central1-b" in text and "a stockout, not your quota" in text
+        assert "zones tried: us-central1-a, us-central1-b, us-central1-c" in text and "a stockout, not your quota" in text
         assert "gpuPool.spot: false" in text
 
     def test_the_namespace_quota_refusing_pods_names_the_quota_key(self, kube, tmp_path, cron_job):
@@ -208,6 +221,153 @@ class TestBurst:
         assert "it reached its deadline of 2 h (activeDeadlineSeconds) with 120/200 shards done; cost so far ~$0.8" in text
         assert "GPU node gke-gpu-1 has no GPU work but is kept by" not in text  # nothing holds it
         assert "hold nothing: the autoscaler removes it after 10 min unneeded" in text
+
+
+class TestOneRunAtATime:
+    """One run at a time, created as `kubectl create job --from` creates it (issue 27, item 5)."""
+
+    def active_run(self, kube, name: str = "embed-1764000000", **status) -> None:
+        kube.put(JOBS, "ml", {
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "ml", "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "CronJob", "name": "embed", "uid": "0d5e-embed", "controller": True}]},
+            "spec": {"template": {"spec": {"containers": [{"name": "embed", "image": "i"}]}}},
+            "status": status or {"active": 20, "startTime": _t(datetime.now(UTC) - timedelta(minutes=30))},
+        })
+
+    def test_a_second_burst_while_a_run_is_active_is_refused_naming_it_and_creates_no_job(self, kube, tmp_path, cron_job):
+        self.active_run(kube)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "3")
+        text = words(result)
+        assert result.exit_code == 1, result.output
+        assert "refused: ml/embed-1764000000 (20 pods active) of embed is still running" in text and "Nothing was created" in text
+        assert "next: kubectl -n ml delete job/embed-1764000000" in text and "--force" in text
+        assert [j["metadata"]["name"] for j in created_jobs(kube)] == ["embed-1764000000"]
+        assert "Traceback" not in result.output
+
+    def test_a_finished_run_does_not_hold_the_next(self, kube, tmp_path, cron_job):
+        self.active_run(kube, succeeded=200, conditions=[{"type": "Complete", "status": "True"}])
+        when_created(kube, lambda job: None)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach")
+        assert result.exit_code == 0, result.output
+        assert "no run of embed is active" in words(result) and len(created_jobs(kube)) == 2
+
+    def test_force_starts_beside_an_active_run(self, kube, tmp_path, cron_job):
+        self.active_run(kube)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach", "--force")
+        assert result.exit_code == 0, result.output
+        assert "--force: starting beside the active run ml/embed-1764000000" in words(result) and len(created_jobs(kube)) == 2
+
+    def test_the_job_burst_creates_has_no_block_owner_deletion(self, kube, tmp_path, cron_job):
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--detach")
+        assert result.exit_code == 0, result.output
+        [job] = created_jobs(kube)
+        [owner] = job["metadata"]["ownerReferences"]
+        assert "blockOwnerDeletion" not in owner and owner["controller"] is True
+
+    def test_finished_runs_are_deleted_by_their_ttl_not_the_next_runs_end(self, prod):
+        [record] = [r for r in prod.of_type(cost.CRON_JOB) if r.inputs["metadata"]["name"] == "embed"]
+        spec = record.inputs["spec"]
+        # Manual runs have the CronJob as controller, so its history limits prune them too.
+        assert spec["successfulJobsHistoryLimit"] >= 10 and spec["failedJobsHistoryLimit"] >= 10
+        assert spec["jobTemplate"]["spec"]["ttlSecondsAfterFinished"] == 24 * 3600
+
+
+class TestReadingTheAutoscaler:
+    """on-call reads the autoscaler as it writes (issue 27, item 4): a bound pod is not pending, the
+    latest word wins, its reasons are summed over every pool, GKE's quota text is fixed."""
+
+    def follow(self, kube, tmp_path, scenario, *extra: str) -> tuple[int, str]:
+        when_created(kube, scenario)
+        result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "2", *extra)
+        assert "Traceback" not in result.output
+        return result.exit_code, words(result)
+
+    def test_a_pod_bound_in_zone_b_after_a_stockout_in_zone_a_is_waiting_not_a_stockout(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"], nodeName="gke-gpu-b-1")
+            pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": _t(datetime.now(UTC))}]
+            name = pod["metadata"]["name"]
+            kube.put(EVENTS, "ml", event(name, "Pod", "FailedScaleUp", OUT_IN_ZONE_A, ago=timedelta(seconds=20)))
+            kube.put(NODES, None, gpu_node("gke-gpu-b-1", timedelta(seconds=5)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "stockout" not in text and "still runs after 2 s of following" in text
+
+    def test_a_later_scale_up_in_zone_b_wins_over_an_earlier_failure_in_zone_a(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            name = pod["metadata"]["name"]
+            kube.put(EVENTS, "ml", event(name, "Pod", "FailedScaleUp", OUT_IN_ZONE_A, ago=timedelta(seconds=20)))
+            kube.put(EVENTS, "ml", event(name, "Pod", "TriggeredScaleUp", TRIGGERED_IN_ZONE_B, ago=timedelta(seconds=5)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "scale-up triggered" in text and "stockout" not in text
+
+    def test_a_stockout_in_one_zone_of_three_waits_for_the_autoscaler_to_try_the_others(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", OUT_IN_ZONE_A))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "out of g2-standard-4 capacity in us-central1-a; the autoscaler backs that zone off and tries the pool's other zones (us-central1-b, us-central1-c)" in text
+        assert "a stockout, not your quota" not in text
+
+    def test_an_event_older_than_the_pods_scheduling_attempt_does_not_speak_for_it(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"], age=timedelta(seconds=10))
+            # A quota failure of an hour ago, about an earlier pod of the same name.
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", QUOTA_EXCEEDED, ago=timedelta(hours=1)))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 3, text
+        assert "GCE quota" not in text
+
+    def test_max_node_group_size_reached_with_no_gpu_node_up_is_not_the_gpu_pools_ceiling(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            # The CPU pools are full; the GPU pool was refused for the other reason the sum names.
+            message = "pod didn't trigger scale-up: 2 max node group size reached, 3 in backoff after failed scale-up"
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "NotTriggerScaleUp", message))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert "the GPU pool is at its ceiling" not in text
+        assert "is another pool's (the autoscaler sums its reasons over every pool): the GPU pool has 0 of its 20 nodes" in text
+        assert "jsonPayload.noDecisionStatus.noScaleUp:*" in text
+
+    def test_max_node_group_size_reached_with_every_gpu_node_up_is_the_gpu_pools_ceiling(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            for i in range(20):
+                kube.put(NODES, None, gpu_node(f"gke-gpu-{i}", timedelta(minutes=30)))
+            pod = pending_pod(job["metadata"]["name"])
+            message = "pod didn't trigger scale-up: 1 max node group size reached, 2 node(s) didn't match Pod's node affinity/selector"
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "NotTriggerScaleUp", message))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert "the GPU pool is at its ceiling (20 of 20 nodes, gpuPool.maxNodes in stacks/Pulumi.prod.yaml)" in text
+
+    def test_the_log_queries_select_the_json_fields_gke_writes(self, kube, tmp_path, cron_job):
+        def scenario(job):
+            pod = pending_pod(job["metadata"]["name"])
+            kube.put(EVENTS, "ml", event(pod["metadata"]["name"], "Pod", "FailedScaleUp", QUOTA_EXCEEDED))
+            kube.put(PODS, "ml", pod)
+
+        code, text = self.follow(kube, tmp_path, scenario)
+        assert code == 1, text
+        assert 'jsonPayload.resultInfo.results.errorMsg.messageId="scale.up.error.quota.exceeded"' in text
+        assert 'resource.type="k8s_cluster" AND resource.labels.location="us-central1-a"' in text
+        assert "AND \"scale.up" not in text  # never a field's value searched as free text
 
 
 class TestWaitingGpuApp:
@@ -254,7 +414,82 @@ class TestGpuNodes:
         assert "no GPU pod for 45 min, longer than the 10 min scale-down delay: kept by pod ml/notebook, annotated " in text
         assert "safe-to-evict: \"false\"" in text
 
+    def test_an_idle_gpu_node_within_scale_down_delay_after_add_of_a_scale_up_is_not_forgotten(self, kube, tmp_path):
+        kube.put(NODES, None, gpu_node("gke-gpu-idle", timedelta(minutes=15)))
+        kube.put(NODES, None, gpu_node("gke-gpu-new", timedelta(minutes=5)) | {"metadata": {
+            **gpu_node("gke-gpu-new", timedelta(minutes=5))["metadata"], "name": "gke-cpu-new", "labels": {}}})
+        declared(kube)
+        result = on_call(kube, tmp_path, "gpu", "--yes")
+        assert result.exit_code == 0, result.output
+        assert "the cluster scaled up 5 min ago and the autoscaler removes no node for 10 min after a scale-up" in words(result)
+
     def test_no_gpu_node_is_nothing_to_do(self, kube, tmp_path):
         declared(kube)
         result = on_call(kube, tmp_path, "gpu", "--yes")
         assert result.exit_code == 0 and "the GPU pool is at zero" in result.output
+
+
+class TestRunbookAccess:
+    """docs/on-call.md names what each runbook asks the Kubernetes API for (issue 27, item 5)."""
+
+    CALL = re.compile(r"kube\.(?:core|apps|batch|policy)\.(read|list|create|delete|patch)_(namespaced_|)([a-z_]+?)(_for_all_namespaces)?\b")
+    VERBS = {"read": "get", "list": "list", "create": "create", "delete": "delete", "patch": "patch"}
+    PLURAL = {"deployment": "deployments", "event": "events", "pod": "pods", "node": "nodes", "job": "jobs", "cron_job": "cronjobs",
+              "pod_log": "pods/log", "pod_disruption_budget": "poddisruptionbudgets"}
+
+    def test_every_call_a_runbook_makes_is_in_its_row(self):
+        from pathlib import Path
+
+        doc = Path("docs/on-call.md").read_text()
+        table = doc.split("<!-- runbook-access:start -->")[1].split("<!-- runbook-access:end -->")[0]
+        rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2] for line in table.splitlines() if line.startswith("| `")}
+        for module in Path("shoestring/oncall/runbooks").glob("*.py"):
+            calls = {(self.VERBS[verb], self.PLURAL[kind]) for verb, _, kind, _ in self.CALL.findall(module.read_text())}
+            if not calls:
+                continue
+            row = rows[module.stem.replace("_", "-")]
+            for verb, resource in calls:
+                assert re.search(rf"\b{verb}\b[^;|]*\b{re.escape(resource)}\b", row), f"{module.stem}: {verb} {resource} not in docs/on-call.md"
+
+
+class TestAWholeRun:
+    """A burst you can watch fail and recover, offline (issue 27, item 7): on-call burst through a
+    whole run against the Job controller, scheduler, autoscaler and Spot preemption of
+    tests/fake_cluster.py."""
+
+    @pytest.fixture
+    def twenty_shards(self, kube, cron_job, monkeypatch):
+        """ml/embed as a 20-shard batch, 20 pods at once: the CronJob in the cluster and the definition agree."""
+        import dataclasses
+
+        from shoestring.oncall import runbook
+
+        cron_job["spec"]["jobTemplate"]["spec"]["completions"] = 20
+        kube.put("batch/v1/cronjobs", "ml", cron_job)
+        found = runbook.find_batch
+
+        def twenty(name: str, environment: str):
+            target = found(name, environment)
+            return dataclasses.replace(target, batch=target.batch.model_copy(update={"completions": 20}))
+
+        monkeypatch.setattr(runbook, "find_batch", twenty)
+
+    def test_spot_out_in_one_zone_then_nodes_in_another_preemptions_and_a_real_failure_end_succeeded(self, kube, tmp_path, twenty_shards):
+        from tests.fake_cluster import BurstCluster
+
+        cluster = BurstCluster(kube).start()
+        try:
+            result = on_call(kube, tmp_path, "burst", "ml/embed", "--yes", "--timeout", "90")
+        finally:
+            cluster.stop()
+        text = words(result)
+        assert "Traceback" not in result.output
+        assert result.exit_code == 0, result.output
+        assert "stockout" not in text  # zone a out, zone b tried: the expected path
+        assert "out of g2-standard-4 capacity in us-central1-a; the autoscaler backs that zone off" in text
+        assert "succeeded: 20/20 shards" in text
+        assert len(cluster.preempted) == 3 and len(cluster.failed_in_code) == 1
+        assert "3 shards preempted (DisruptionTarget: TerminationByKubelet) and run again" in text and "node-hours of work redone" in text
+        assert "GPU nodes" in text and "hold nothing: the autoscaler removes each after 10 min unneeded" in text
+        [job] = created_jobs(kube)
+        assert job["status"]["conditions"] == [{"type": "Complete", "status": "True"}]

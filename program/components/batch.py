@@ -14,6 +14,13 @@ NEVER = "0 0 31 2 *"
 """February 31st: the schedule of a batch that runs only on demand (the CronJob is also suspended)."""
 FINISHED_TTL_SECONDS = 24 * 3600
 """A finished Job and its pods are deleted a day later: time to read their logs, then nothing is left."""
+RUNS_KEPT = 10
+"""Finished runs of each outcome the CronJob keeps (its history limits), so that the TTL, not the
+history, deletes them: the CronJob controller prunes every finished Job it controls beyond the
+limits (kubernetes pkg/controller/cronjob/cronjob_controllerv2.go, getJobsToBeReconciled and
+cleanupFinishedJobs) — manual runs too, which `kubectl create job --from` and `on-call burst` create
+with the CronJob as controller (kubernetes/kubernetes#118530, #124883). With a limit of 1, a second
+run's end deleted the first's logs at once."""
 STARTING_DEADLINE_SECONDS = 3600
 """A scheduled run that could not start within an hour of its time (controller down, the previous
 run still going) is skipped rather than started late, on top of the next one."""
@@ -102,8 +109,8 @@ class Batch(pulumi.ComponentResource):
                 suspend=not scheduled,
                 concurrency_policy="Forbid",
                 starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
-                successful_jobs_history_limit=1,
-                failed_jobs_history_limit=1,
+                successful_jobs_history_limit=RUNS_KEPT,
+                failed_jobs_history_limit=RUNS_KEPT,
                 job_template=k8s.batch.v1.JobTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=job),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.get("scheduled_after", ())) or None),

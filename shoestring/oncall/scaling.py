@@ -2,29 +2,38 @@
 GPU pod waits (and what fixes it), what keeps a GPU node from scaling away, and what a GPU node
 has cost so far. `check-health` (GPU apps), `burst` and `gpu` share it.
 
-The autoscaler's own words, as GKE writes them on the pod (`kubectl describe pod`):
+Every text parsed here is quoted from the source that writes it:
 
-- ``TriggeredScaleUp``: "pod triggered scale-up: [{<instance group> 0->1 (max: 20)}]";
-- ``NotTriggerScaleUp``: "pod didn't trigger scale-up: 1 max node group size reached",
-  "...: 1 node(s) had untolerated taint {nvidia.com/gpu: present}", "...: 1 node(s) didn't match
-  Pod's node affinity/selector", "...: 1 in backoff after failed scale-up"
-  (2i2c-org/infrastructure#2185, cortexlabs/cortex#1685);
-- ``FailedScaleUp``: "Node scale up in zones us-central1-c associated with this pod failed: GCE
-  quota exceeded. Pod is at risk of not being scheduled." — or "GCE out of resources" for a zone
-  stockout (GKE's cluster autoscaler, k8s.io/gke-autoscaling `events` package:
-  ``zonalErrorMessageTemplate``, ``quotaExceededMessage``, ``outOfResourcesMessage``;
-  huggingface/Google-Cloud-Containers#126).
+- ``TriggeredScaleUp`` "pod triggered scale-up: %v" and ``NotTriggerScaleUp`` "pod didn't
+  trigger scale-up: %s": kubernetes/autoscaler
+  cluster-autoscaler/processors/status/eventing_scale_up_processor.go (``Process``). The second
+  is ``ReasonsMessage``'s aggregate over *every* node group the autoscaler considered, each reason
+  with how many groups gave it ("1 max node group size reached, 2 node(s) didn't match Pod's node
+  affinity/selector"): a reason in it is not the GPU pool's unless the GPU pool can be shown to be
+  the one (``_not_triggered`` counts the GPU nodes).
+- The skipped-group reasons "max node group size reached" and "in backoff after failed scale-up":
+  cluster-autoscaler/core/scaleup/orchestrator/skippedreasons.go (``MaxLimitReachedReason``,
+  ``BackoffReason``).
+- ``FailedScaleUp`` "Node scale up in zones %v associated with this pod failed: %v. Pod is at risk
+  of not being scheduled.", with the failure mapped to a fixed text — "GCE quota exceeded" for
+  every quota (which one is not said), "GCE out of resources" for a stockout: GKE's autoscaler,
+  k8s.io/gke-autoscaling cluster-autoscaler/pkg/events (``zonalErrorMessageTemplate``,
+  ``quotaExceededMessage``, ``outOfResourcesMessage``, ``failureToMessage``).
 
-Which quota ran out is written only in the autoscaler's visibility log in Cloud Logging
-(``scale.up.error.quota.exceeded``, cloud.google.com/kubernetes-engine/docs/how-to/cluster-autoscaler-visibility),
-not on the pod: unless the message quotes it, the stack's GPU quotas are named, with the query
-that tells them apart.
+Which quota ran out is written only in the autoscaler's visibility log in Cloud Logging, as
+``jsonPayload.resultInfo.results[].errorMsg.messageId`` = ``scale.up.error.quota.exceeded`` with
+the quota in its parameters; a pod the autoscaler would not scale up for is
+``jsonPayload.noDecisionStatus.noScaleUp`` (its ``unhandledPodGroups[].rejectedMigs`` and
+``skippedMigs``), a node it will not remove ``jsonPayload.noDecisionStatus.noScaleDown``
+(cloud.google.com/kubernetes-engine/docs/how-to/cluster-autoscaler-visibility, "Types of events";
+the same field paths GoogleCloudPlatform/gcpdiag gcpdiag/runbook/gke/cluster_autoscaler.py
+queries). ``autoscaler_log`` queries those fields, never their names as free text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -35,13 +44,16 @@ from program.components.node_pool import POOL_LABEL
 from program import capacity, catalog, config, cost
 from program.config import StackConfig
 
-SCALE_DOWN_UNNEEDED = timedelta(minutes=10)
-"""How long a node stays unneeded before GKE's autoscaler removes it (its scale-down-unneeded-time):
-"If the node is still underutilized after 10 minutes, cluster autoscaler should remove the node"
-(cloud.google.com/kubernetes-engine/docs/troubleshooting/cluster-autoscaler-scale-down)."""
+SCALE_DOWN_UNNEEDED = timedelta(minutes=cost.SCALE_DOWN_UNNEEDED_MINUTES)
+"""How long a node stays unneeded before the autoscaler removes it (program/cost.py, which bills it)."""
+SCALE_DOWN_DELAY_AFTER_ADD = timedelta(minutes=10)
+"""After any scale-up the autoscaler removes no node for this long (``--scale-down-delay-after-add``,
+10m0s; FAQ.md "What are the parameters to CA?", and "there was a scale-up in the last 10 min" among
+what prevents a scale-down, FAQ.md "How does scale-down work?")."""
 NO_SCALE_UP_GRACE = timedelta(minutes=2)
 """How long a GPU pod may wait without a scale-up before it is a problem: the autoscaler looks at
-unschedulable pods every 10 seconds (the same page), so two minutes without a word is not a delay."""
+unschedulable pods every 10 seconds (``--scan-interval``, FAQ.md "How does scale-up work?"), so two
+minutes without a word is not a delay."""
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 SCALE_DOWN_DISABLED = "cluster-autoscaler.kubernetes.io/scale-down-disabled"
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
@@ -49,18 +61,26 @@ SPOT_LABEL = "cloud.google.com/gke-spot"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
-QUOTA_IN_MESSAGE = re.compile(r"Quota '([A-Z0-9_]+)' exceeded")
+TRIGGERED, NOT_TRIGGERED, FAILED = "TriggeredScaleUp", "NotTriggerScaleUp", "FailedScaleUp"
+AUTOSCALER_REASONS = (TRIGGERED, NOT_TRIGGERED, FAILED)
+QUOTA_EXCEEDED = "GCE quota exceeded"
+OUT_OF_RESOURCES = "GCE out of resources"
+MAX_NODE_GROUP_SIZE = "max node group size reached"
+IN_BACKOFF = "in backoff after failed scale-up"
 ZONES_IN_MESSAGE = re.compile(r"Node scale up in zones (.*?) associated with this pod failed")
 EXCEEDED_QUOTA = re.compile(r"exceeded quota: ([^,]+), requested: (.+?), used: (.+?), limited: (.+)$")
 
 
 @dataclass(frozen=True)
 class Finding:
-    """What holds a GPU pod, as a verdict: ``waiting`` (exit 3) or ``problem`` (exit 1)."""
+    """What holds a GPU pod, as a verdict: ``waiting`` (exit 3) or ``problem`` (exit 1). ``stage``
+    says where a waiting pod is: ``scale-up`` (the autoscaler is adding a node for it) or
+    ``starting`` (bound to a node, its containers not running yet)."""
 
     kind: str
     message: str
     next_command: str | None = None
+    stage: str = ""
 
     def report(self, session) -> None:
         if self.kind == "problem":
@@ -84,52 +104,105 @@ def events_by_object(session, namespace: str) -> dict[str, list]:
     return found
 
 
-def autoscaler_log(stack: StackConfig, message_id: str) -> str:
-    """The Cloud Logging query that shows the autoscaler's own account (which quota, which zones)."""
+def autoscaler_log(stack: StackConfig, selects: str) -> str:
+    """The Cloud Logging query that shows the autoscaler's own account (which quota, which zones,
+    why no scale-up or scale-down): its visibility log, the cluster's zone, and ``selects`` — a
+    condition on the JSON fields GKE writes (module docstring)."""
+    owner = stack.cluster_owner
     return (
-        f"gcloud logging read 'logName=\"projects/{stack.cluster_owner.gcp_project}/logs/container.googleapis.com%2Fcluster-autoscaler-visibility\" "
-        f"AND \"{message_id}\"' --project {stack.cluster_owner.gcp_project} --freshness 1h"
+        f"gcloud logging read 'resource.type=\"k8s_cluster\" AND resource.labels.location=\"{owner.zone}\" AND "
+        f"logName=\"projects/{owner.gcp_project}/logs/container.googleapis.com%2Fcluster-autoscaler-visibility\" AND {selects}' "
+        f"--project {owner.gcp_project} --freshness 1h"
     )
 
 
-def why_pending(pod, events: Sequence, stack: StackConfig, now: datetime) -> Finding:
-    """Why a GPU pod is not running, from its spec, its container statuses and its events, with
-    the fix; ``waiting`` only for a scale-up the autoscaler triggered (or a pod too young to tell)."""
+def scale_up_error(message_id: str = "") -> str:
+    """The visibility log's failed scale-ups (``resultInfo.results[].errorMsg.messageId``), all or one kind."""
+    return f'jsonPayload.resultInfo.results.errorMsg.messageId="{message_id}"' if message_id else "jsonPayload.resultInfo.results.errorMsg.messageId:*"
+
+
+NO_SCALE_UP = "jsonPayload.noDecisionStatus.noScaleUp:*"
+NO_SCALE_DOWN = "jsonPayload.noDecisionStatus.noScaleDown:*"
+
+
+def is_bound(pod) -> bool:
+    """The scheduler has given the pod a node (``spec.nodeName``, or its ``PodScheduled`` condition
+    True): it waits for its containers, not for the autoscaler."""
+    if pod.spec.node_name:
+        return True
+    return any(c.type == "PodScheduled" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def scheduling_attempt(pod) -> datetime:
+    """When the pod's current scheduling attempt began: the scheduler's last ``PodScheduled``
+    transition, else the pod's creation. The autoscaler only looks at a pod after the scheduler
+    marked it unschedulable (FAQ.md "How does scale-up work?"), so nothing older is about it."""
+    for condition in pod.status.conditions or []:
+        if condition.type == "PodScheduled" and condition.last_transition_time is not None:
+            return condition.last_transition_time
+    return pod.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC)
+
+
+def current_events(pod, events: Sequence) -> list:
+    """The events about this pod — this object (its uid, where the event names one), since its
+    current scheduling attempt — oldest first. Events are kept by name for an hour
+    (kube-apiserver --event-ttl), so a name reused, or an older attempt, must not speak for it."""
+    uid = pod.metadata.uid
+    since = scheduling_attempt(pod).replace(microsecond=0)
+    return [
+        e for e in events
+        if (not uid or not e.involved_object.uid or e.involved_object.uid == uid) and when(e) >= since
+    ]
+
+
+def why_pending(pod, events: Sequence, stack: StackConfig, now: datetime, gpu_nodes: Callable[[], int]) -> Finding:
+    """Why a GPU pod is not running, from its spec, its container statuses and its events since its
+    current scheduling attempt, with the fix. The autoscaler's latest word wins: a scale-up
+    triggered after a failure in another zone is the run going its expected way. ``waiting`` for a
+    pod bound to a node (starting), a scale-up the autoscaler triggered, a stockout in some of the
+    pool's zones (it tries the others) or a pod too young to tell. ``gpu_nodes`` counts the GPU
+    nodes up (asked only when a message needs it)."""
     name = pod.metadata.name
     spec = pod.spec
-    if not any(t.key == GPU_TAINT_KEY for t in spec.tolerations or []):
-        return Finding("problem", f"pod {name} asks for a GPU but does not tolerate the GPU nodes' taint {GPU_TAINT_KEY}: no GPU node will take it; "
-                       "it was not built from the definition (the program's Deployments and CronJobs carry the toleration): `pulumi up`, and start it again")
-    if (spec.node_selector or {}).get(POOL_LABEL) != GPU_POOL_LABEL_VALUE:
-        return Finding("problem", f"pod {name} does not select the GPU pool ({POOL_LABEL}={GPU_POOL_LABEL_VALUE}): the autoscaler will not add a GPU node "
-                       "for it; it was not built from the definition: `pulumi up`, and start it again")
     for status in pod.status.container_statuses or []:
         waiting = status.state.waiting if status.state else None
         if waiting is not None and waiting.reason in ("ErrImagePull", "ImagePullBackOff"):
             return Finding("problem", f"pod {name} got its GPU node but cannot pull image {status.image} ({waiting.reason}: "
                            f"{' '.join((waiting.message or '').split())}); the node is billed meanwhile: check that the tag was pushed and the "
                            "registry admits the nodes, or stop the run", f"kubectl -n {pod.metadata.namespace} describe pod/{name}")
-    by_reason = {e.reason: e.message or "" for e in events}
-    failed = [e.message or "" for e in events if e.reason == "FailedScaleUp"]
-    if any("GCE quota exceeded" in m or QUOTA_IN_MESSAGE.search(m) for m in failed):
-        return _quota(name, failed, stack)
-    if any("GCE out of resources" in m for m in failed):
-        return _stockout(name, failed, stack)
-    if "NotTriggerScaleUp" in by_reason:
-        return _not_triggered(name, by_reason["NotTriggerScaleUp"], stack)
-    if failed:
-        return Finding("problem", f"pod {name} cannot get a GPU node: {failed[-1]}", autoscaler_log(stack, "scale.up.error"))
-    if "TriggeredScaleUp" in by_reason:
-        return Finding("waiting", f"pod {name} is waiting for the GPU pool to scale up from zero: {by_reason['TriggeredScaleUp']}")
+    if is_bound(pod):
+        return Finding("waiting", f"pod {name} is on node {spec.node_name or '(binding)'}, starting its containers", stage="starting")
+    if not any(t.key == GPU_TAINT_KEY for t in spec.tolerations or []):
+        return Finding("problem", f"pod {name} asks for a GPU but does not tolerate the GPU nodes' taint {GPU_TAINT_KEY}: no GPU node will take it; "
+                       "it was not built from the definition (the program's Deployments and CronJobs carry the toleration): `pulumi up`, and start it again")
+    if (spec.node_selector or {}).get(POOL_LABEL) != GPU_POOL_LABEL_VALUE:
+        return Finding("problem", f"pod {name} does not select the GPU pool ({POOL_LABEL}={GPU_POOL_LABEL_VALUE}): the autoscaler will not add a GPU node "
+                       "for it; it was not built from the definition: `pulumi up`, and start it again")
+    current = current_events(pod, events)
+    said = [e for e in current if e.reason in AUTOSCALER_REASONS]
+    failed = [e.message or "" for e in said if e.reason == FAILED]
+    if said and said[-1].reason == TRIGGERED:
+        before = f" (after a failed scale-up: {failed[-1]})" if failed else ""
+        return Finding("waiting", f"pod {name} is waiting for the GPU pool to scale up from zero: {said[-1].message}{before}", stage="scale-up")
+    if said and said[-1].reason == FAILED:
+        latest = said[-1].message or ""
+        if QUOTA_EXCEEDED in latest:
+            return _quota(name, failed, stack)
+        if OUT_OF_RESOURCES in latest:
+            return _stockout(name, failed, stack)
+        return Finding("problem", f"pod {name} cannot get a GPU node: {latest}", autoscaler_log(stack, scale_up_error()))
+    if said:
+        return _not_triggered(name, said[-1].message or "", stack, gpu_nodes)
     age = now - (pod.metadata.creation_timestamp or now)
-    said = f" (the scheduler: {by_reason['FailedScheduling']})" if "FailedScheduling" in by_reason else ""
+    scheduling = [e.message for e in current if e.reason == "FailedScheduling"]
+    note = f" (the scheduler: {scheduling[-1]})" if scheduling else ""
     if age < NO_SCALE_UP_GRACE:
-        return Finding("waiting", f"pod {name} is pending for {int(age.total_seconds())} s, no scale-up yet{said}")
+        return Finding("waiting", f"pod {name} is pending for {int(age.total_seconds())} s, no scale-up yet{note}")
     return Finding(
         "problem",
-        f"pod {name} has been pending for {int(age.total_seconds() // 60)} min and the autoscaler triggered no scale-up{said}: is autoscaling "
+        f"pod {name} has been pending for {int(age.total_seconds() // 60)} min and the autoscaler triggered no scale-up{note}: is autoscaling "
         f"on for the GPU pool, and does it exist? `gcloud container node-pools list` shows it",
-        autoscaler_log(stack, "noScaleUp"),
+        autoscaler_log(stack, NO_SCALE_UP),
     )
 
 
@@ -142,32 +215,52 @@ def _quota_metrics(stack: StackConfig) -> list[str]:
 
 
 def _quota(pod: str, failed: list[str], stack: StackConfig) -> Finding:
+    """GKE writes "GCE quota exceeded" for every quota (module docstring): which one ran out is in
+    the visibility log only, so the quotas a GPU node counts against are named, GPUs first."""
     owner = stack.cluster_owner
-    quoted = sorted({m for message in failed for m in QUOTA_IN_MESSAGE.findall(message)})
-    metrics = quoted or _quota_metrics(stack)
+    metrics = _quota_metrics(stack)
     needed = owner.gpu_pool.gpus if owner.gpu_pool else 1
     requests = "; ".join(
         config.quota_request(owner.gcp_project, metric, needed, None if metric == "GPUS_ALL_REGIONS" else owner.region)
         + f" (gpuPool.quota in stacks/Pulumi.{owner.stack}.yaml)"
         for metric in metrics
     )
-    which = f"quota {metrics[0]} is exhausted" if quoted else f"a GPU quota is exhausted: {' or '.join(metrics)} (the autoscaler's log says which)"
     return Finding(
         "problem",
-        f"pod {pod} cannot get a GPU node: the scale-up failed on GCE quota ({_zones(failed) or 'zones not named'}): {which}. {requests}",
-        autoscaler_log(stack, "scale.up.error.quota.exceeded"),
+        f"pod {pod} cannot get a GPU node: the scale-up failed on GCE quota ({_zones(failed) or 'zones not named'}): a GPU quota is exhausted, "
+        f"{' or '.join(metrics)}, or the CPUs, SSD GB or in-use addresses each node also takes (`make plan` names them); GKE's event does not "
+        f"say which, the autoscaler's log does. {requests}",
+        autoscaler_log(stack, scale_up_error("scale.up.error.quota.exceeded")),
     )
 
 
+def _tried(failed: Iterable[str]) -> list[str]:
+    return sorted({z.strip() for message in failed for match in ZONES_IN_MESSAGE.findall(message) for z in match.split(",") if z.strip()})
+
+
 def _zones(failed: Iterable[str]) -> str:
-    zones = sorted({z.strip() for message in failed for match in ZONES_IN_MESSAGE.findall(message) for z in match.split(",") if z.strip()})
+    zones = _tried(failed)
     return f"zones tried: {', '.join(zones)}" if zones else ""
 
 
 def _stockout(pod: str, failed: list[str], stack: StackConfig) -> Finding:
+    """A zone out of the machine: while the pool has zones not tried yet this is the multi-zone
+    burst's expected path — each zone of a node pool is a node group of its own (one managed
+    instance group), and a failed one is backed off (``initial-node-group-backoff-duration``,
+    FAQ.md "What are the parameters to CA?") while the others are tried; only every zone out is
+    a stockout to act on."""
     owner = stack.cluster_owner
     gpu = owner.gpu_pool
-    tried = _zones(failed) or "zones not named"
+    tried = _tried(failed)
+    machine = gpu.machine_type if gpu else "GPU"
+    untried = [z for z in owner.gpu_zones if z not in tried]
+    if tried and untried:
+        return Finding(
+            "waiting",
+            f"pod {pod} waits: Compute Engine is out of {machine} capacity in {', '.join(tried)}; the autoscaler backs "
+            f"{'that zone' if len(tried) == 1 else 'those zones'} off and tries the pool's other zones ({', '.join(untried)})",
+            stage="scale-up",
+        )
     fallback = "wait: the autoscaler retries after a back-off, and Spot capacity comes back"
     if gpu is not None:
         offered = catalog.accelerator_zones(owner.region, gpu.accelerator) or []
@@ -178,33 +271,47 @@ def _stockout(pod: str, failed: list[str], stack: StackConfig) -> Finding:
             fallback += "; or run on demand (gpuPool.spot: false), dearer but not a Spot stockout"
     return Finding(
         "problem",
-        f"pod {pod} cannot get a GPU node: Compute Engine is out of {gpu.machine_type if gpu else 'GPU'} capacity ({tried}): a stockout, "
+        f"pod {pod} cannot get a GPU node: Compute Engine is out of {machine} capacity ({_zones(failed) or 'zones not named'}): a stockout, "
         f"not your quota. The fallback: {fallback}",
-        autoscaler_log(stack, "scale.up.error.out.of.resources"),
+        autoscaler_log(stack, scale_up_error("scale.up.error.out.of.resources")),
     )
 
 
-def _not_triggered(pod: str, message: str, stack: StackConfig) -> Finding:
+def _not_triggered(pod: str, message: str, stack: StackConfig, gpu_nodes: Callable[[], int]) -> Finding:
+    """The autoscaler's reasons are summed over every node group it considered (module docstring):
+    "max node group size reached" is the GPU pool's only when its GPU nodes are at its ceiling."""
     owner = stack.cluster_owner
-    if "max node group size reached" in message:
-        ceiling = owner.gpu_pool.max_nodes if owner.gpu_pool else "its maxNodes"
+    ceiling = owner.gpu_pool.max_nodes if owner.gpu_pool else None
+    if MAX_NODE_GROUP_SIZE in message and ceiling is not None:
+        up = gpu_nodes()
+        if up >= ceiling:
+            return Finding(
+                "problem",
+                f"pod {pod} cannot get a GPU node: the GPU pool is at its ceiling ({up} of {ceiling} nodes, gpuPool.maxNodes in "
+                f"stacks/Pulumi.{owner.stack}.yaml): other GPU work holds its nodes (`on-call gpu` names it); wait for it, run with a lower "
+                f"--parallelism, or raise gpuPool.maxNodes and its quota. The autoscaler: {message}",
+                "on-call gpu",
+            )
         return Finding(
             "problem",
-            f"pod {pod} cannot get a GPU node: the GPU pool is at its ceiling ({ceiling} nodes, gpuPool.maxNodes in "
-            f"stacks/Pulumi.{owner.stack}.yaml): other GPU work holds its nodes (`on-call gpu` names it); wait for it, run with a lower "
-            f"--parallelism, or raise gpuPool.maxNodes and its quota. The autoscaler: {message}",
-            "on-call gpu",
+            f"pod {pod} cannot get a GPU node, the autoscaler will not add one: {message}. \"{MAX_NODE_GROUP_SIZE}\" is another pool's "
+            f"(the autoscaler sums its reasons over every pool): the GPU pool has {up} of its {ceiling} nodes, so the GPU pool was refused "
+            "for the message's other reason; its noScaleUp log names the reason of each pool",
+            autoscaler_log(stack, NO_SCALE_UP),
         )
-    if "backoff after failed scale-up" in message:
+    if IN_BACKOFF in message:
         return Finding("problem", f"pod {pod} cannot get a GPU node: the autoscaler backs off after a failed scale-up ({message}); its log says why",
-                       autoscaler_log(stack, "scale.up.error"))
-    return Finding("problem", f"pod {pod} cannot get a GPU node, the autoscaler will not add one: {message}", autoscaler_log(stack, "noScaleUp"))
+                       autoscaler_log(stack, scale_up_error()))
+    return Finding("problem", f"pod {pod} cannot get a GPU node, the autoscaler will not add one: {message}", autoscaler_log(stack, NO_SCALE_UP))
 
 
 def quota_refusal(events: Sequence) -> Finding | None:
     """A namespace's ResourceQuota refusing a controller's pods (``FailedCreate`` on a Job or
     ReplicaSet): "Error creating: pods "…" is forbidden: exceeded quota: project-quota, requested:
-    requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=20, limited: requests.nvidia.com/gpu=20"."""
+    requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=20, limited: requests.nvidia.com/gpu=20"
+    — the API server's ResourceQuota admission, "exceeded quota: %s, requested: %s, used: %s,
+    limited: %s" (kubernetes staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go,
+    CheckRequest)."""
     for event in reversed(events):
         match = EXCEEDED_QUOTA.search(event.message or "") if event.reason == "FailedCreate" else None
         if match:
@@ -227,6 +334,11 @@ def quota_refusal(events: Sequence) -> Finding | None:
 def is_gpu_node(node) -> bool:
     labels = node.metadata.labels or {}
     return ACCELERATOR_LABEL in labels or labels.get(POOL_LABEL) == GPU_POOL_LABEL_VALUE
+
+
+def gpu_nodes_up(session) -> int:
+    """GPU nodes in the cluster now, one request."""
+    return sum(1 for n in session.call(session.kube.core.list_node).items if is_gpu_node(n))
 
 
 def gpu_requests(pod) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,8 +43,21 @@ JOB_NAME = names.NameConstraint(
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One GPU pool the run's pods may land on, as the plan declares it, priced per node-hour."""
+
+    pool: str
+    spot: bool
+    max_nodes: int
+    hourly: float
+    """One node while it runs: machine, GPUs, boot disk, external IP (and Cloud NAT's share)."""
+    declared: bool = True
+    """False for the other provisioning of a one-pool stack, priced for comparison only."""
+
+
+@dataclass(frozen=True)
 class Price:
-    """What a run costs, from the stack's plan and estimate."""
+    """What a run costs, from the stack's plan and estimate: the GPU nodes it needs and each rung."""
 
     pods: int
     nodes: int
@@ -52,35 +66,46 @@ class Price:
     unplaced: int
     """Pods beyond the GPU pool's ceiling: they would wait for a node that never comes."""
     machine: str
-    spot: bool
-    hourly: float
-    """One node, as the pool provisions it (the estimate's burst rate)."""
-    other_hourly: float
-    """One node, provisioned the other way (Spot or on demand)."""
+    rungs: tuple[Rung, ...]
+    """The declared GPU pools, Spot first (then the comparison rung of a one-pool stack)."""
     max_hours: float
     budget: float | None
     expected: float
     """The stack's expected monthly estimate (expectedGpuHours and scheduled runs included)."""
 
     @property
-    def run_hourly(self) -> float:
-        return self.nodes * self.hourly
+    def hourly(self) -> float:
+        """One node of the first rung, where the run starts."""
+        return self.rungs[0].hourly
+
+    @property
+    def billed_hours(self) -> float:
+        """A node's billed hours at most: max_hours plus its boot and scale-down (program/cost.py)."""
+        return cost.burst_billed_hours(self.max_hours)
+
+    def ceiling_on(self, rung: Rung) -> float:
+        return self.nodes * self.billed_hours * rung.hourly
 
     @property
     def ceiling(self) -> float:
-        return self.max_hours * self.nodes * self.hourly
+        """The run landing entirely on its dearest declared rung."""
+        return max(self.ceiling_on(r) for r in self.rungs if r.declared)
 
 
 @runbook(
-    4,
+    5,
     click.option("--parallelism", type=click.IntRange(min=1), default=None, help="Pods at once, up to the parallelism the stack declares (its ceiling)."),
     click.option("--dry-run", is_flag=True, help="Print what the run would cost and stop: nothing is created."),
-    click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (max_hours × nodes × $/h) is above this."),
+    click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (nodes × billed hours × $/h, on its dearest declared GPU pool) is above this."),
     click.option("--detach", is_flag=True, help="Start the run and return at once, without following it."),
     click.option("--timeout", type=click.IntRange(min=1), default=None, help="Seconds to follow the run (default: its max_hours, after which it is stopped anyway)."),
+    click.option("--force", is_flag=True, help=(
+        "Start a run although one of the batch is active: only when that run works on other input (its code reads, say, another date's "
+        "data), since both run the same shard indices and share the GPU pool and quota."
+    )),
     subject="batch",
 )
-def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: float | None, detach: bool, timeout: int | None) -> None:
+def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: float | None, detach: bool, timeout: int | None, force: bool) -> None:
     """Start an on-demand run of a batch from its CronJob, after printing its cost; follow it until it ends and its GPU nodes go."""
     target = session.target
     batch = target.batch
@@ -105,7 +130,8 @@ def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: fl
         priced.append(price)
         _print_price(session, target, price)
         if max_cost is not None and price.ceiling > max_cost:
-            fits = int(max_cost // (price.max_hours * price.hourly)) * price.pods_per_node if price.hourly else 0
+            worst = max(r.hourly for r in price.rungs if r.declared)
+            fits = int(max_cost // (price.billed_hours * worst)) * price.pods_per_node if worst else 0
             session.problem(
                 f"refused: the run's ceiling ${price.ceiling:,.2f} is above --max-cost ${max_cost:,.2f}; nothing was created"
                 + (f"; --parallelism {fits} fits it" if 0 < fits < pods else ""),
@@ -125,6 +151,26 @@ def burst(session: Session, parallelism: int | None, dry_run: bool, max_cost: fl
     if dry_run or refused:
         if dry_run and not refused:
             session.success = "dry run — nothing was created."
+        return
+    def one_at_a_time() -> None:
+        active = active_runs(session, target)
+        if not active:
+            session.ok(f"no run of {batch.name} is active")
+            return
+        named = ", ".join(f"{target.namespace}/{j.metadata.name} ({(j.status.active or 0) if j.status else 0} pods active)" for j in active)
+        if force:
+            session.info(f"[yellow]--force: starting beside the active run{'s' if len(active) != 1 else ''} {named}; both run the same shards[/yellow]")
+            return
+        session.problem(
+            f"refused: {named} of {batch.name} is still running; a second run would repeat the same shards and compete for the GPU pool and "
+            f"its quota. Follow it (`kubectl -n {target.namespace} get job/{active[0].metadata.name} -w`), or stop it (its pods go with it), "
+            "or pass --force if the new run works on other input. Nothing was created",
+            next_command=f"kubectl -n {target.namespace} delete job/{active[0].metadata.name}",
+        )
+        refused.append(True)
+
+    session.step(f"One run at a time: is a run of {batch.name} active?", one_at_a_time)
+    if refused:
         return
     session.step(f"Start a run of {batch.name} from its CronJob", start, changes=True)
     if not job:
@@ -159,38 +205,50 @@ def _price(target: Target, pods: int) -> Price:
     template = cron[0].inputs["spec"]["jobTemplate"]["spec"]["template"]
     shape = dataclasses.replace(cron[0], type=capacity.DEPLOYMENT, inputs={"metadata": cron[0].inputs["metadata"], "spec": {"replicas": pods, "template": template}})
     placement = capacity.place(capacity.pools_of([pool], estimate.region), capacity.pods_of([shape]))
-    nodes = len(placement.nodes)
-    per_node = max((len(n.pods) for n in placement.nodes), default=1)
     clusters = [r for r in cluster if r.type == CLUSTER]
     private = any(cost.private_nodes(c) for c in clusters)
-    node = pool.inputs["nodeConfig"]
-    spot = bool(node.get("spot"))
-    [own] = cost._node_pool(pool, cost._location_of(pool, clusters), estimate.region, private, None)
-    other_pool = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": not spot}})
-    [other] = cost._node_pool(other_pool, cost._location_of(other_pool, clusters), estimate.region, private, None)
-    # The estimate's burst rate is the pool's node and whatever else grows with it (Cloud NAT).
-    hourly = estimate.burst_hourly_usd if host is None else own.burst_hourly
+    # The estimate's burst rate of a one-pool stack is its node and whatever else grows with it (Cloud NAT).
+    extra = estimate.burst_hourly_usd - _rung(pool, clusters, estimate.region, private).hourly if host is None and len(gpu_pools) == 1 else 0.0
+
+    def priced(record, declared: bool = True) -> Rung:
+        return dataclasses.replace(_rung(record, clusters, estimate.region, private), hourly=_rung(record, clusters, estimate.region, private).hourly + extra,
+                                   declared=declared)
+
+    rungs = [priced(p) for p in sorted(gpu_pools, key=lambda p: not p.inputs["nodeConfig"].get("spot"))]
+    if len(gpu_pools) == 1:
+        node = pool.inputs["nodeConfig"]
+        other = dataclasses.replace(pool, inputs=pool.inputs | {"nodeConfig": node | {"spot": not node.get("spot")}})
+        rungs.append(priced(other, declared=False))
     return Price(
-        pods=pods, nodes=nodes, pods_per_node=per_node, unplaced=len(placement.unschedulable), machine=node.get("machineType", ""), spot=spot,
-        hourly=hourly, other_hourly=hourly - own.burst_hourly + other.burst_hourly, max_hours=target.batch.max_hours,
-        budget=estimate.budget_usd, expected=estimate.expected_monthly_usd,
+        pods=pods, nodes=len(placement.nodes), pods_per_node=max((len(n.pods) for n in placement.nodes), default=1),
+        unplaced=len(placement.unschedulable), machine=pool.inputs["nodeConfig"].get("machineType", ""), rungs=tuple(rungs),
+        max_hours=target.batch.max_hours, budget=estimate.budget_usd, expected=estimate.expected_monthly_usd,
     )
+
+
+def _rung(pool, clusters, region: str, private: bool) -> Rung:
+    [line] = cost._node_pool(pool, cost._location_of(pool, clusters), region, private, None)
+    _, max_nodes = capacity.pool_bounds({"location": cost._location_of(pool, clusters)} | pool.inputs)
+    return Rung(pool=pool.name, spot=bool(pool.inputs["nodeConfig"].get("spot")), max_nodes=max_nodes, hourly=line.burst_hourly)
 
 
 def _print_price(session: Session, target: Target, price: Price) -> None:
     batch = target.batch
-    spot, on_demand = (price.hourly, price.other_hourly) if price.spot else (price.other_hourly, price.hourly)
     session.info(
         f"{price.pods} pods × {batch.gpus} GPU, {batch.resources.cpu} vCPU, {batch.resources.memory}: {price.nodes} {price.machine} GPU node"
         f"{'s' if price.nodes != 1 else ''} ({price.pods_per_node} pod{'s' if price.pods_per_node != 1 else ''} per node, by the capacity model)"
     )
     if price.unplaced:
         session.problem(f"{price.unplaced} of the {price.pods} pods fit on no GPU node within the pool's ceiling: they would wait until the run's deadline")
-    session.info(
-        f"while it runs: ${price.nodes * spot:,.2f}/h on Spot (${spot:.4f} a node), ${price.nodes * on_demand:,.2f}/h on demand (${on_demand:.4f} a node); "
-        f"the pool is {'Spot' if price.spot else 'on demand'}"
-    )
-    session.info(f"ceiling: {price.max_hours:g} h (max_hours) × {price.nodes} nodes × ${price.hourly:.4f}/h = ${price.ceiling:,.2f}")
+    overhead = f"{price.max_hours:g} h (max_hours) + {cost.NODE_BOOT_MINUTES} min boot + {cost.SCALE_DOWN_UNNEEDED_MINUTES} min scale-down"
+    session.info(f"each node is billed from its boot to its removal: at most {overhead} = {price.billed_hours:.2f} h, its boot disk and external IP with it")
+    for number, rung in enumerate(price.rungs, 1):
+        kind = "Spot" if rung.spot else "on demand"
+        where = f"rung {number}: pool {rung.pool} ({kind}, up to {rung.max_nodes} nodes)" if rung.declared else f"{kind} instead (not declared)"
+        session.info(
+            f"{where}: ${rung.hourly:.4f}/h a node, ${price.nodes * rung.hourly:,.2f}/h while it runs; ceiling if the burst lands entirely on it: "
+            f"{price.nodes} nodes × {price.billed_hours:.2f} h × ${rung.hourly:.4f}/h = ${price.ceiling_on(rung):,.2f}"
+        )
     if price.budget is None:
         session.info(f"budget: the {target.environment} stack declares none (shoestring:budget)")
         return
@@ -201,6 +259,25 @@ def _print_price(session: Session, target: Target, price: Price) -> None:
         f"${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget")
     )
     session.info(f"[bold red]{line}[/bold red]" if after < 0 else line)
+
+
+def active_runs(session: Session, target: Target) -> list:
+    """The batch's Jobs that have not finished: any Job of its CronJob (the controller's, `kubectl
+    create job --from`'s and on-call's all name it in ownerReferences) or labelled by on-call,
+    without a ``Complete`` or ``Failed`` condition, and not being deleted. ``concurrencyPolicy:
+    Forbid`` only stops the CronJob controller from starting one beside another of its own."""
+    batch = target.batch.name
+    jobs = session.call(session.kube.batch.list_namespaced_job, target.namespace).items
+    ours = [
+        j for j in jobs
+        if any(o.kind == "CronJob" and o.name == batch for o in j.metadata.owner_references or [])
+        or (j.metadata.labels or {}).get(BURST_LABEL) == batch
+    ]
+    return [
+        j for j in sorted(ours, key=lambda j: j.metadata.name)
+        if j.metadata.deletion_timestamp is None
+        and not any(c.type in ("Complete", "Failed") and c.status == "True" for c in ((j.status.conditions if j.status else None) or []))
+    ]
 
 
 def job_name(batch: str, now: float) -> str:
@@ -230,9 +307,12 @@ def _start(session: Session, target: Target, pods: int) -> str:
             "namespace": target.namespace,
             "labels": {**(metadata.get("labels") or {}), BURST_LABEL: batch.name},
             "annotations": {**(metadata.get("annotations") or {}), INSTANTIATE_ANNOTATION: "manual"},
+            # As kubectl sets it (kubernetes/kubectl pkg/cmd/create/create_job.go, createJobFromCronJob, since
+            # kubernetes/kubernetes#124883): the CronJob as controller — its history and garbage collection
+            # see the run — and no blockOwnerDeletion, which the API server admits only from an identity
+            # allowed to update cronjobs/finalizers (OwnerReferencesPermissionEnforcement; #124882).
             "ownerReferences": [{
-                "apiVersion": "batch/v1", "kind": "CronJob", "name": live.metadata.name, "uid": live.metadata.uid,
-                "controller": True, "blockOwnerDeletion": True,
+                "apiVersion": "batch/v1", "kind": "CronJob", "name": live.metadata.name, "uid": live.metadata.uid, "controller": True,
             }] if live.metadata.uid else [],
         },
         "spec": spec,
@@ -246,6 +326,7 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
     namespace = target.namespace
     deadline = time.monotonic() + timeout
     last = ""
+    noted: set[str] = set()
     while True:
         now = datetime.now(UTC)
         job = session.call(session.kube.batch.read_namespaced_job, name, namespace, missing_ok=True)
@@ -263,8 +344,11 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
         conditions = {c.type: c for c in (status.conditions or []) if c.status == "True"} if status else {}
         done = (status.succeeded or 0) if status else 0
         if "Complete" in conditions:
-            session.success = f"run {name} succeeded: {done} of {target.batch.shards} shards in {elapsed}, ~${spent:,.2f} of GPU nodes."
+            retried = _retried(pods, price)
+            session.success = f"run {name} succeeded: {done} of {target.batch.shards} shards in {elapsed}, ~${spent:,.2f} of GPU nodes{retried and '; ' + retried}."
             session.ok(f"succeeded: {done}/{target.batch.shards} shards, {elapsed}, cost so far ~${spent:,.2f}")
+            if retried:
+                session.info(retried)
             return True
         if "Failed" in conditions:
             failed = conditions["Failed"]
@@ -285,7 +369,7 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             refusal.report(session)
             session.suggest(f"kubectl -n {namespace} delete job/{name}")
             return False
-        findings = [scaling.why_pending(p, events.get(p.metadata.name, []), target.stack, now) for p in sorted(pending, key=lambda p: p.metadata.name)]
+        findings = [scaling.why_pending(p, events.get(p.metadata.name, []), target.stack, now, lambda: len(nodes)) for p in sorted(pending, key=lambda p: p.metadata.name)]
         problems = [f for f in findings if f.kind == "problem"]
         if problems:
             session.info(f"{elapsed}: {len(pending)} pods pending, {len(running)} running, GPU nodes {len(nodes)}/{price.nodes}, ~${spent:,.2f} so far")
@@ -293,7 +377,13 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             session.suggest(f"kubectl -n {namespace} delete job/{name}")
             session.info(f"the run was left in place: it stops by itself at its deadline ({target.batch.max_hours:g} h), and a GPU node that never came costs nothing")
             return False
-        triggered = any(f.kind == "waiting" and "to scale up" in f.message for f in findings)
+        triggered = any(f.stage == "scale-up" for f in findings)
+        for finding in findings:
+            # What the autoscaler met on the way (a zone out of capacity, tried elsewhere), said once.
+            note = re.sub(r"^pod \S+ ", "", finding.message)
+            if finding.stage == "scale-up" and note.startswith("waits:") and note not in noted:
+                session.info(note)
+                noted.add(note)
         stage = (
             "running" if running and not pending
             else f"nodes up {len(nodes)}/{price.nodes}" if nodes
@@ -309,6 +399,33 @@ def _follow(session: Session, target: Target, name: str, price: Price, started: 
             session.suggest(f"kubectl -n {namespace} get job/{name} -w")
             return False
         time.sleep(float(os.environ.get("ON_CALL_POLL_SECONDS", "10")))
+
+
+def _retried(pods, price: Price) -> str:
+    """The run's pods that failed and were run again: preempted ones — a pod the kubelet or a
+    controller disrupted carries the ``DisruptionTarget`` condition (kubernetes.io/docs/concepts/
+    workloads/pods/disruptions/#pod-disruption-conditions), which the batch's podFailurePolicy
+    ignores — and those whose code failed (counted against its retries); with the node-hours the
+    preempted pods had run, redone."""
+    preempted, failed = [], []
+    for pod in pods:
+        if pod.status.phase != "Failed":
+            continue
+        disruption = next((c for c in pod.status.conditions or [] if c.type == "DisruptionTarget" and c.status == "True"), None)
+        (preempted if disruption is not None else failed).append((pod, disruption))
+    if not preempted and not failed:
+        return ""
+    lost = sum(scaling.hours(d.last_transition_time - p.status.start_time) for p, d in preempted if d.last_transition_time and p.status.start_time)
+    reasons = ", ".join(sorted({d.reason for _, d in preempted if d.reason}))
+    said = []
+    if preempted:
+        said.append(
+            f"{len(preempted)} shard{'s' if len(preempted) != 1 else ''} preempted (DisruptionTarget{': ' + reasons if reasons else ''}) and run again, "
+            f"{lost:.2f} node-hours of work redone (~${lost * price.hourly:,.2f})"
+        )
+    if failed:
+        said.append(f"{len(failed)} pod{'s' if len(failed) != 1 else ''} failed in the batch's code and {'were' if len(failed) != 1 else 'was'} retried")
+    return "; ".join(said)
 
 
 def scale_down(session: Session) -> None:

@@ -206,7 +206,7 @@ def _gpu(session: Session, pods: list[V1Pod]) -> None:
         session.ok("no pod is waiting for a GPU node")
     now = datetime.now(UTC)
     for pod in pending:
-        scaling.why_pending(pod, events.get(pod.metadata.name, []), target.stack, now).report(session)
+        scaling.why_pending(pod, events.get(pod.metadata.name, []), target.stack, now, lambda: scaling.gpu_nodes_up(session)).report(session)
 
 
 def _tag(image: str) -> str:

@@ -1,6 +1,7 @@
 """`on-call gpu`: no forgotten GPU. The GPU nodes running now, what holds each, and what each has
-cost this month; a GPU node without a GPU pod for longer than the autoscaler's scale-down delay
-is a problem (exit 1), with what keeps it."""
+cost this month; a GPU node is forgotten (exit 1, with what keeps it) only once the autoscaler
+would have removed it: without a GPU pod for longer than scale-down-unneeded-time, and past
+scale-down-delay-after-add since the cluster's last scale-up (shoestring/oncall/scaling.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ def gpu(session: Session) -> None:
 def _nodes(session: Session) -> None:
     stack = session.target.stack
     now = datetime.now(UTC)
-    nodes = [n for n in session.call(session.kube.core.list_node).items if scaling.is_gpu_node(n)]
+    every_node = session.call(session.kube.core.list_node).items
+    nodes = [n for n in every_node if scaling.is_gpu_node(n)]
+    # The autoscaler's last scale-up, as the newest node's creation: it removes nothing for
+    # scale-down-delay-after-add after one (scaling.SCALE_DOWN_DELAY_AFTER_ADD).
+    cooldown_ends = max((n.metadata.creation_timestamp or now for n in every_node), default=now) + scaling.SCALE_DOWN_DELAY_AFTER_ADD
     if not nodes:
         session.ok("no GPU node runs: the GPU pool is at zero")
         session.success = "no GPU node runs — nothing to do."
@@ -56,13 +61,20 @@ def _nodes(session: Session) -> None:
         if idle <= delay:
             session.ok(f"{what}: no GPU pod for {scaling.duration(idle)}; the autoscaler removes it after {int(delay.total_seconds() // 60)} min unneeded")
             continue
+        if now <= cooldown_ends:
+            session.ok(
+                f"{what}: no GPU pod for {scaling.duration(idle)}; the cluster scaled up {scaling.duration(now - cooldown_ends + scaling.SCALE_DOWN_DELAY_AFTER_ADD)} "
+                f"ago and the autoscaler removes no node for {int(scaling.SCALE_DOWN_DELAY_AFTER_ADD.total_seconds() // 60)} min after a scale-up "
+                "(scale-down-delay-after-add)"
+            )
+            continue
         reason = (
             "kept by " + "; ".join(held) if held
             else "nothing on-call can see keeps it: the autoscaler's noScaleDown log says why"
         )
         session.problem(
             f"{what}: no GPU pod for {scaling.duration(idle)}, longer than the {int(delay.total_seconds() // 60)} min scale-down delay: {reason}",
-            next_command=f"kubectl describe node {name}" if held else scaling.autoscaler_log(stack, "noScaleDown"),
+            next_command=f"kubectl describe node {name}" if held else scaling.autoscaler_log(stack, scaling.NO_SCALE_DOWN),
         )
     session.info(f"{len(nodes)} GPU node{'s' if len(nodes) != 1 else ''}: ${total:,.2f} so far this month")
 
