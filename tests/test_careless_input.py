@@ -181,6 +181,7 @@ def clone(tmp_path_factory) -> Path:
     return copy_of_repository(tmp_path_factory, "careless")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("change", "message"), [
     (lambda text: text.replace(b"# dev:", b"# d\xe9v:", 1), "stacks/Pulumi.dev.yaml:1: byte 0xe9 is not UTF-8 text; save the file as UTF-8"),
     (lambda text: text.replace(b"gcp:project: replace-with-dev-project-id", b"gcp:project: 'My Project; $(id)'"), "gcp:project = 'My Project; $(id)' is not a GCP project ID"),
