@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -43,8 +44,10 @@ are a few MB. A larger answer is not the API server's, and read whole it would t
 engineer's machine (a 1 GiB body, or a gzip bomb: a few KB that inflate to gigabytes)."""
 
 
-class DeadlinePassed(Exception):
-    """A request, or the kubeconfig's credential plugin, did not finish within the timeout."""
+class DeadlinePassed(BaseException):
+    """A request, or the kubeconfig's credential plugin, did not finish within the timeout. A
+    BaseException, so that no ``except Exception`` on the way (the kubernetes client logs and
+    ignores an exec plugin's failure: kubernetes/config/kube_config.py, _load_from_exec_plugin) keeps it."""
 
 
 class AnswerTooLarge(Exception):
@@ -57,26 +60,26 @@ def within(seconds: float, work: Callable[[], object]) -> object:
     urllib3's timeouts bound each read of the socket, not the answer (urllib3 2.x util/timeout.py:96-98:
     "the read and total timeouts only measure the time between read operations on the socket ... not
     the total amount of time for the request to return a complete response"), so a server trickling a
-    byte a second never times out; and the kubernetes client waits for an exec
-    plugin with no timeout at all (kubernetes 37.0.2 kubernetes/config/exec_provider.py:100, ExecProvider.run:
-    ``process.communicate()``). So the work runs in a thread the walk stops waiting for; the thread
-    is a daemon, ended with the process, and holds nothing the walk reads again."""
-    outcome: dict[str, object] = {}
+    byte a second never times out; and the kubernetes client waits for an exec plugin with no timeout
+    at all (kubernetes 37.0.2 kubernetes/config/exec_provider.py:100, ExecProvider.run:
+    ``process.communicate()``). So a timer signal interrupts the work where it blocks: Python runs the
+    handler between two reads, or in the wait, and its exception ends them (PEP 475: a system call
+    interrupted by a signal whose handler raises is not retried). No thread is left behind: one still
+    reading when on-call exits aborts the interpreter (SIGABRT, exit -6, measured). Signals reach the
+    main thread only; elsewhere urllib3's own timeouts are all there is."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()
 
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as e:  # noqa: BLE001 — handed to the caller, which decides
-            outcome["error"] = e
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
+    def expire(signum, frame) -> None:  # noqa: ANN001 — signal's signature
         raise DeadlinePassed(f"not finished within {seconds:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return work()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def read_capped(response: urllib3.BaseHTTPResponse, limit: int = MAX_ANSWER_BYTES) -> bytes:
