@@ -18,8 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from program import capacity, project_files
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
+CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "PWD", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIAL", "PRIVATE", "PAT"}
+"""Words of an env name that say its value is a credential, alone or plural (API_KEYS, GITHUB_PAT)."""
+CREDENTIAL_PARTS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "CREDENTIAL", "APIKEY", "PRIVATEKEY")
+"""Long enough to mean a credential inside a word, too (DBPASSWORD, GITHUBTOKEN)."""
+# Values that are credentials whatever their name: a URL with a password (scheme://user:pass@host),
+# a PEM private key, and tokens whose issuers give them a fixed prefix so they can be recognized:
+# GitHub's (docs.github.com authentication/keeping-your-account-and-data-secure/about-authentication-to-github
+# "GitHub's token formats": ghp_, gho_, ghu_, ghs_, ghr_, github_pat_), AWS access key ids (AKIA…,
+# docs.aws.amazon.com IAM "Unique identifiers"), Google API keys (AIza…), Slack's (xox[abpr]-).
+CREDENTIAL_VALUE = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|xox[abpr]-[A-Za-z0-9-]{10,})"
+)
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+PLAIN_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""A plain env name: a shell's identifier. Kubernetes accepts more (any printable ASCII but '=', with
+RelaxedEnvironmentVariableValidation: k8s.io/apimachinery pkg/util/validation/validation.go IsEnvVarName),
+but a name with '-', '.' or ' ' cannot be read as $NAME by the app's shell or entrypoint."""
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}(@sha256:[0-9a-f]{64})?$")
 
@@ -114,6 +130,7 @@ MAX_GPUS_PER_POD = 16
 """The most GPUs a node carries (a2-megagpu-16g), so the most one pod can ask for."""
 MAX_QUOTA_PODS = 1000
 QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+ZERO = re.compile(r"^0+(\.0+)?(m|Ki|Mi|Gi|Ti)?$")
 # An image repository as distribution/reference parses one, without tag or digest: an optional
 # registry host (with port), then path components of lowercase letters and digits joined by
 # '.', '_', '__' or dashes (github.com/distribution/reference, regexp.go and reference.go).
@@ -160,9 +177,10 @@ class Resources(_Definition):
     def _quantity(cls, value: str) -> str:
         if not QUANTITY.fullmatch(value):
             raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
-        if not float(re.match(r"[\d.]+", value).group()):
-            # A container requesting nothing is BestEffort, outside what the namespace's ResourceQuota counts.
-            raise ValueError(f"{value!r} is zero; give what the container needs at least, e.g. 50m CPU or 64Mi memory")
+        if ZERO.fullmatch(value):
+            # A container with no requests is BestEffort: the scheduler places it anywhere, it is the
+            # first evicted, and the namespace's ResourceQuota counts nothing for it.
+            raise ValueError(f"{value!r} is zero; give what the container needs, e.g. 100m of CPU or 128Mi of memory")
         return value
 
 
@@ -185,6 +203,10 @@ class Bootstrap(_Definition):
         return None if image is None else check_image(image)
 
 
+MAX_ROUTE_PATH = 1024
+"""The longest path an HTTPRoute's match takes (gateway-api apis/v1/httproute_types.go:556)."""
+
+
 class Public(_Definition):
     """Where the app answers from the internet, through the cluster's one shared public entry."""
 
@@ -200,6 +222,14 @@ class Public(_Definition):
         # config: plain URL path characters only, so it can be neither a pattern nor YAML.
         if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", path):
             raise ValueError(f"{path!r} must be a URL path: '/' then letters, digits and . _ ~ / -")
+        # What the Gateway API's CEL rules refuse in an HTTPRoute's PathPrefix match, so the API server
+        # would reject the route at `pulumi up` (kubernetes-sigs/gateway-api apis/v1/httproute_types.go,
+        # HTTPPathMatch: lines 531-538 and Value's MaxLength=1024 at 556).
+        refused = next((part for part in ("//", "/./", "/../") if part in path), None) or next((end for end in ("/..", "/.") if path.endswith(end)), None)
+        if refused:
+            raise ValueError(f"{path[:80]!r} contains {refused!r}, which the Gateway API refuses in a route path; write the path without it, e.g. /admin")
+        if len(path) > MAX_ROUTE_PATH:
+            raise ValueError(f"{path[:40]!r}… is {len(path)} characters; the Gateway API takes a route path of at most {MAX_ROUTE_PATH}")
         return path
 
 
@@ -255,12 +285,20 @@ class _Workload(_Definition):
     @field_validator("env")
     @classmethod
     def _no_credentials(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            words = set(re.split(r"[^A-Z0-9]+", name.upper()))
-            if words & CREDENTIAL_WORDS:
+        for name, value in env.items():
+            words = {word.removesuffix("S") for word in re.split(r"[^A-Z0-9]+", name.upper())}
+            if words & CREDENTIAL_WORDS or any(part in name.upper().replace("_", "") for part in CREDENTIAL_PARTS):
                 raise ValueError(
                     f"env {name} reads as a credential, and env is plain text in git; store it in Secret Manager "
                     f"(`gcloud secrets create ...`) and name it in secrets={{{name!r}: '<secret id>'}} instead"
+                )
+            if not PLAIN_ENV_NAME.fullmatch(name):
+                raise ValueError(f"env name {name[:60]!r} is not a variable name: letters, digits and '_', not starting with a digit (no '=', '-', '.' or spaces)")
+            if CREDENTIAL_VALUE.search(str(value)):
+                raise ValueError(
+                    f"env {name}'s value holds a credential (a password in a URL, a private key or an access token), and env is "
+                    f"plain text in git; store the value in Secret Manager (`gcloud secrets create ...`) and name it in "
+                    f"secrets={{{name!r}: '<secret id>'}} instead"
                 )
         return env
 

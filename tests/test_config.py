@@ -216,4 +216,4 @@ def test_a_part_time_stack_may_say_how_many_hours_a_month_it_lives():
 
 
 def test_hours_per_month_beyond_the_month_is_refused_naming_the_key():
-    assert "shoestring:hoursPerMonth = '800': Input should be less than or equal to 730" in problem(hoursPerMonth=800)
+    assert "shoestring:hoursPerMonth = 800: Input should be less than or equal to 730" in problem(hoursPerMonth=800)

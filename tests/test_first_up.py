@@ -297,7 +297,7 @@ BAD_INPUT = [
     ("replicas beyond the project's quota", "stacks/Pulumi.dev.yaml", "frontend: {replicas: 1,", "frontend: {replicas: 30,",
      "its apps ask for more than its ResourceQuota admits in this stack (replicas plus a rollout's surge pods), so pods beyond it would never "
      'start; set quota_cpu: "4.2", quota_memory: "5.3Gi", quota_pods: 40 or more in projects/blog.yaml'),
-    ("a missing gcp:project", "stacks/Pulumi.dev.yaml", "  gcp:project: replace-with-your-dev-project-id\n", "",
+    ("a missing gcp:project", "stacks/Pulumi.dev.yaml", "  gcp:project: replace-with-dev-project-id\n", "",
      "gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.dev.yaml"),
     ("a missing tag", "projects/blog.yaml", "    tag: 9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0\n", "",
      "projects/blog.yaml:5: apps.0.tag is required; add `tag: ...`"),

@@ -74,7 +74,7 @@ class TestEachRuleRefusesItsOrderingRemoved:
         network = record(plans, "prod", "gcp:compute/network:Network", "shoestring-prod")
         records = without_dependency(plans["prod"].records, network, service(plans, "prod", "compute.googleapis.com"))
         assert refused(plans, "prod", "SERVICE_DISABLED", records) == [
-            "SERVICE_DISABLED: gcp:compute/network:Network shoestring-prod: 403 compute.googleapis.com has not been used in project replace-with-your-gcp-project-id before or it is disabled"
+            "SERVICE_DISABLED: gcp:compute/network:Network shoestring-prod: 403 compute.googleapis.com has not been used in project replace-with-your-project-id before or it is disabled"
         ]
 
     def test_a_workload_identity_member_that_does_not_wait_for_the_cluster_names_a_pool_that_does_not_exist(self, plans):
@@ -82,7 +82,7 @@ class TestEachRuleRefusesItsOrderingRemoved:
         cluster = record(plans, "prod", "gcp:container/cluster:Cluster", "shoestring-prod")
         records = without_dependency(plans["prod"].records, member, cluster.urn)
         assert refused(plans, "prod", "400", records) == [
-            "400: gcp:serviceaccount/iAMMember:IAMMember ml-workload-identity: Identity Pool does not exist (replace-with-your-gcp-project-id.svc.id.goog)"
+            "400: gcp:serviceaccount/iAMMember:IAMMember ml-workload-identity: Identity Pool does not exist (replace-with-your-project-id.svc.id.goog)"
         ]
 
     def test_a_deployment_that_does_not_wait_for_its_priority_class_has_its_pods_refused(self, plans):

@@ -599,13 +599,13 @@ class TestAdviceThatFitsTheState:
             "apiVersion": "v1", "kind": "Event", "metadata": {"name": "backend-0.mount", "namespace": "blog"},
             "involvedObject": {"kind": "Pod", "name": "backend-0", "namespace": "blog"}, "reason": "FailedMount", "type": "Warning",
             "message": 'MountVolume.SetUp failed for volume "secrets" : rpc error: code = NotFound desc = failed to access secret '
-                       '"projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest": Secret Version not found',
+                       '"projects/replace-with-your-project-id/secrets/blog-db-url/versions/latest": Secret Version not found',
         })
         result = on_call(kube, tmp_path, "check-health", "--app", "backend", "--yes")
         assert result.exit_code == 1, result.output
         text = " ".join(result.output.split())
         assert "pod backend-0 cannot start: secret blog-db-url has no version its volume can mount" in text
-        assert 'gcloud secrets versions add blog-db-url --data-file=- --project replace-with-your-gcp-project-id' in text
+        assert 'gcloud secrets versions add blog-db-url --data-file=- --project replace-with-your-project-id' in text
         assert "readiness probe" not in text
 
     @pytest.mark.parametrize("given", ["--kubeconfig", "KUBECONFIG"])

@@ -282,7 +282,7 @@ class TestSecrets:
         [provider_class] = [r for r in prod.records if r.type == "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"]
         assert provider_class.inputs["spec"] == {
             "provider": "gke",
-            "parameters": {"secrets": '[{"resourceName": "projects/replace-with-your-gcp-project-id/secrets/blog-db-url/versions/latest", "path": "DATABASE_URL"}]'},
+            "parameters": {"secrets": '[{"resourceName": "projects/replace-with-your-project-id/secrets/blog-db-url/versions/latest", "path": "DATABASE_URL"}]'},
         }
         assert not prod.of_type("kubernetes:core/v1:Secret")
         assert only(prod, "gcp:container/cluster:Cluster").inputs["secretManagerConfig"] == {"enabled": True}
@@ -306,6 +306,6 @@ class TestSecrets:
         same = offline.run("staging", config=raw | {"shoestring:projects": json.dumps(projects)})
         [violation] = security.shared_secrets({"prod": plans["prod"].records, "staging": same.records})
         assert str(violation) == (
-            "unique-secrets-per-stack: stacks prod, staging: all read secret blog-db-url of project replace-with-your-gcp-project-id; "
+            "unique-secrets-per-stack: stacks prod, staging: all read secret blog-db-url of project replace-with-your-project-id; "
             "give each stack its own (shoestring:projects.<project>.apps.<app>.secrets)"
         )

@@ -278,14 +278,14 @@ def test_two_stacks_in_one_gcp_project_may_not_bind_the_same_workload_identity(p
     violations = security.shared_workload_identities({"dev": same_project.records, "prod": plans["prod"].records})
     [violation] = [v for v in violations if "[ml/workload]" in v.message]  # blog's is shared too
     assert str(violation).startswith(
-        "unique-workload-identity-members: stacks dev, prod: all bind serviceAccount:replace-with-your-gcp-project-id.svc.id.goog[ml/workload]"
+        "unique-workload-identity-members: stacks dev, prod: all bind serviceAccount:replace-with-your-project-id.svc.id.goog[ml/workload]"
     )
 
 
 def test_make_plan_all_refuses_a_workload_identity_two_stacks_share(clone):
     path = clone / "stacks" / "Pulumi.dev.yaml"
     original = path.read_text()
-    path.write_text(original.replace("replace-with-your-dev-project-id", "replace-with-your-gcp-project-id"))
+    path.write_text(original.replace("replace-with-dev-project-id", "replace-with-your-project-id"))
     try:
         completed = subprocess.run([sys.executable, "-m", "shoestring", "plan", "--stack", "all"], cwd=clone, capture_output=True, text=True)
     finally:

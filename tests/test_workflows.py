@@ -25,7 +25,7 @@ def actionlint(pattern: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_actionlint_accepts_every_workflow():
     result = actionlint(".github/workflows/*.yml", ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Checking 2 workflow file(s)" in result.stdout  # it found them: an empty glob also exits 0
+    assert f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout  # it found them: an empty glob also exits 0
 
 
 def test_actionlint_would_catch_a_mistyped_action_input(tmp_path):
@@ -48,22 +48,40 @@ def test_pull_requests_get_the_tests_and_one_sticky_plan_diff_comment():
     tests = next(s for s in steps if s.get("id") == "tests")
     assert tests["run"] == "make test" and tests["continue-on-error"] is True
     report = next(s for s in steps if s.get("id") == "report")
-    assert steps.index(report) > steps.index(tests) and "if" not in report  # posted even when a test failed
-    assert report["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert steps.index(report) > steps.index(tests) and "if" not in report  # made even when a test failed
+    assert report["env"] == {"BASE_REF": "${{ github.base_ref }}", "PR_NUMBER": "${{ github.event.pull_request.number }}"}
     assert "make --silent diff BASE=\"origin/$BASE_REF\" || status=$?" in report["run"]
     assert "make --silent diff" in report["run"] and "make --silent cost STACK=all" in report["run"]
-    sticky = next(s for s in steps if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment"))
-    assert sticky["with"]["header"] == "shoestring-plan-diff"
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "plan-diff" and "if" not in upload
     assert steps[-1]["if"] == "steps.tests.outcome == 'failure' || steps.report.outputs.status != '0'"
-    assert steps.index(sticky) < len(steps) - 1  # the check fails only after the comment is posted
+    assert steps.index(report) < steps.index(upload) < len(steps) - 1  # the check fails only after the report is uploaded
+    # report.yml, after the run, posts that artifact as one sticky comment, forks' pull requests included.
+    workflow = load("report.yml")
+    assert workflow[True] == {"workflow_run": {"workflows": [load("preview.yml")["name"]], "types": ["completed"]}}
+    (comment,) = workflow["jobs"].values()
+    download = next(s for s in comment["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert download["with"]["name"] == upload["with"]["name"] and download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    sticky = next(s for s in comment["steps"] if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment"))
+    assert sticky["with"]["header"] == "shoestring-plan-diff" and sticky["with"]["number"] == "${{ steps.pull-request.outputs.number }}"
+
+
+def test_the_comment_goes_only_to_the_pull_request_whose_head_preview_ran_on():
+    # The artifact's pull request number was written by the pull request's code, which could name
+    # another pull request to comment on: report.yml checks that number's head against the commit of
+    # the run (workflow_run.head_sha), which GitHub, not the pull request, fills in.
+    check = next(s for s in next(iter(load("report.yml")["jobs"].values()))["steps"] if s.get("id") == "pull-request")
+    assert check["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert "*[!0-9]*" in check["run"] and '[ "$head" != "$HEAD_SHA" ]' in check["run"]
 
 
 def test_with_credentials_each_stack_gets_a_real_preview_with_the_policy_pack():
     preview = load("preview.yml")["jobs"]["preview"]
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod", "staging"]
-    assert preview["permissions"]["id-token"] == "write"  # Workload Identity Federation
+    assert preview["permissions"] == {"contents": "read", "id-token": "write"}  # Workload Identity Federation
+    assert preview["environment"] == "preview"  # after a reviewer approves the run
     pulumi = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions"))
-    assert pulumi["with"] | {"stack-name": None} == {"command": "preview", "stack-name": None, "diff": True, "comment-on-pr": True, "policyPacks": "policies"}
+    assert pulumi["with"] | {"stack-name": None} == {"command": "preview", "stack-name": None, "diff": True, "comment-on-summary": True, "policyPacks": "policies"}
 
 
 def test_merges_deploy_prod_behind_manual_approval_then_staging():
@@ -74,10 +92,10 @@ def test_merges_deploy_prod_behind_manual_approval_then_staging():
 
 
 def test_every_action_is_pinned_by_commit_sha_with_its_version_named():
-    for name in ("preview.yml", "deploy.yml"):
-        for line in (ROOT / ".github" / "workflows" / name).read_text().splitlines():
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
             if "uses:" in line:
-                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{name}: {line.strip()}"
+                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"
 
 
 def test_pull_requests_preview_with_a_read_only_identity_and_never_the_deployers():
@@ -151,9 +169,11 @@ def test_every_checkout_leaves_no_token_in_git_config():
     assert not leaky, f"add `persist-credentials: false` to the checkout of: {leaky}"
 
 
-# Secrets a job may hold without an environment: a Pulumi token that can only read the stacks, which a
-# pull request's preview gets on purpose, and the job's own GITHUB_TOKEN.
-READ_ONLY_SECRETS = {"PULUMI_PREVIEW_ACCESS_TOKEN", "GITHUB_TOKEN"}
+# The one secret a job may hold without an environment: its own GITHUB_TOKEN, with the job's permissions.
+JOB_TOKEN = {"GITHUB_TOKEN"}
+REVIEWED_ENVIRONMENTS = {"production", "preview"}
+"""Environments whose required reviewers approve each run (README "Reviewing changes" says to create
+them so): a gate a pull request's code may pass with credentials, once a person has read it."""
 
 
 def secrets_in(node) -> set[str]:
@@ -180,8 +200,8 @@ def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_envi
         workflow = yaml.safe_load(path.read_text())
         assert not secrets_in({k: v for k, v in workflow.items() if k != "jobs"}), f"{path.name}: a workflow-wide secret reaches every job"
         for name, job in workflow["jobs"].items():
-            deploy_secrets = secrets_in(job) - READ_ONLY_SECRETS
-            assert not deploy_secrets or job.get("environment") in environments, f"{path.name} {name}: {deploy_secrets} outside an environment"
+            held = secrets_in(job) - JOB_TOKEN
+            assert not held or job.get("environment") in environments | REVIEWED_ENVIRONMENTS, f"{path.name} {name}: {held} outside an environment"
     # A repository secret is readable by any workflow on any branch, whatever `environment:` says; an
     # environment secret only by jobs that passed the environment's protection rules. So README must
     # say to create the deploy token in the environments, and never in the repository's secrets.
@@ -190,6 +210,74 @@ def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_envi
     for item in told:
         assert "environment secret" in item and all(f"`{env}`" in item for env in environments), item
         assert "repository's settings" not in item, item  # where repository secrets are added
+    told = [item for item in readme_items() if "`PULUMI_PREVIEW_ACCESS_TOKEN`" in item and "secret" in item]
+    assert told and all("environment secret" in item and "`preview`" in item for item in told), told
+    reviewed = [item for item in readme_items() if "required reviewers" in item and "Create the" in item]
+    assert reviewed and all(f"`{env}`" in reviewed[0] for env in REVIEWED_ENVIRONMENTS), reviewed
+
+
+# --- Pull requests' code is untrusted (issue 28) -------------------------------------------------
+# GitHub Security Lab, "Keeping your GitHub Actions and workflows secure" Part 1, "Preventing pwn
+# requests" (https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/): a
+# workflow on `pull_request` runs the pull request's code (its checkout is the merge commit, and
+# make, the Makefile and projects/ are the pull request's), so it must hold nothing to steal or
+# misuse; the privileged follow-up runs on `workflow_run` from the default branch and must not run
+# that code. Credentials for a pull request's code only behind an environment whose reviewers approve.
+
+RUNS_PULL_REQUEST_CODE = {"pull_request"}
+PRIVILEGED_TRIGGERS = {"pull_request_target", "workflow_run"}
+"""Triggers whose runs get a write token and the repository's secrets, forks' pull requests included."""
+RUNS_REPOSITORY_CODE = re.compile(r"\b(make|python3?|pip|npm|npx|\.venv/|bash \S+\.sh|sh \S+\.sh|\./)")
+
+
+def triggers(workflow: dict) -> set[str]:
+    on = workflow[True]  # YAML reads `on` as true
+    return {on} if isinstance(on, str) else set(on)
+
+
+def untrusted_code_privileges(workflow: dict) -> list[str]:
+    """What a pull request's code could use in ``workflow``: a write permission or a secret in a job
+    that runs it outside a reviewed environment, or a privileged workflow that checks code out or runs
+    it. Permissions not written are GitHub's defaults, which may be write: they must be written."""
+    found = []
+    on = triggers(workflow)
+    for name, job in workflow["jobs"].items():
+        if on & RUNS_PULL_REQUEST_CODE and job.get("environment") not in REVIEWED_ENVIRONMENTS:
+            permissions = job.get("permissions", workflow.get("permissions"))
+            if not isinstance(permissions, dict):
+                found.append(f"{name}: permissions not written out ({permissions!r}), so GitHub's defaults, which may be write")
+            else:
+                found += [f"{name}: {scope}: {level}" for scope, level in permissions.items() if level not in ("read", "none")]
+            found += [f"{name}: secret {secret}" for secret in sorted(secrets_in(job) | secrets_in(workflow.get("env", {})))]
+        if on & PRIVILEGED_TRIGGERS:
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    found.append(f"{name}: checks code out in a privileged workflow")
+                if RUNS_REPOSITORY_CODE.search(step.get("run", "")):
+                    found.append(f"{name}: runs {RUNS_REPOSITORY_CODE.search(step['run']).group()!r} in a privileged workflow")
+    return found
+
+
+def test_no_job_running_a_pull_requests_code_holds_a_write_permission_or_a_secret_outside_an_approval_gate():
+    assert {trigger for path in WORKFLOWS for trigger in triggers(yaml.safe_load(path.read_text()))} >= RUNS_PULL_REQUEST_CODE | {"workflow_run"}
+    for path in WORKFLOWS:
+        assert untrusted_code_privileges(yaml.safe_load(path.read_text())) == [], path.name
+
+
+def test_the_untrusted_code_check_catches_each_privilege_it_guards():
+    preview, report = load("preview.yml"), load("report.yml")
+    assert untrusted_code_privileges(preview | {"jobs": {"offline": preview["jobs"]["offline"] | {"permissions": {"contents": "read", "pull-requests": "write"}}}}) == [
+        "offline: pull-requests: write"]
+    no_gate = {k: v for k, v in preview["jobs"]["preview"].items() if k != "environment"}
+    assert untrusted_code_privileges(preview | {"jobs": {"preview": no_gate}}) == [
+        "preview: id-token: write", "preview: secret PULUMI_PREVIEW_ACCESS_TOKEN"]
+    unwritten = {k: v for k, v in preview["jobs"]["offline"].items() if k != "permissions"}
+    assert untrusted_code_privileges({k: v for k, v in preview.items() if k != "permissions"} | {"jobs": {"offline": unwritten}}) == [
+        "offline: permissions not written out (None), so GitHub's defaults, which may be write"]
+    (name, comment), = report["jobs"].items()
+    checkout = {"uses": "actions/checkout@11d5960a326750d5838078e36cf38b85af677262", "with": {"ref": "${{ github.event.workflow_run.head_sha }}"}}
+    assert untrusted_code_privileges(report | {"jobs": {name: comment | {"steps": [checkout, {"run": "make diff"}]}}}) == [
+        f"{name}: checks code out in a privileged workflow", f"{name}: runs 'make' in a privileged workflow"]
 
 
 # Everything the program, its rules and its delivery are made of: a change to any of it changes what
@@ -288,5 +376,7 @@ def test_only_deploy_yml_on_main_in_a_deploy_environment_can_become_the_deployer
         assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", environment), block) is None
         assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push", environment, repository_id="75"), block) is None
     assert identities_for(github_token("deploy.yml", f"refs/heads/{branch}", "push"), block) is None  # no environment, no reviewers
-    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request"), block) == {"PREVIEWER"}
-    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", repository_id="75"), block) is None
+    # A pull request's preview becomes the previewer only in the `preview` environment, after its reviewers.
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", "preview"), block) == {"PREVIEWER"}
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request"), block) is None
+    assert identities_for(github_token("preview.yml", "refs/pull/7/merge", "pull_request", "preview", repository_id="75"), block) is None

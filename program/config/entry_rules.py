@@ -11,6 +11,22 @@ from program.config.model import ProjectInstance, StackConfig
 
 
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+INTERNAL_SUFFIXES = {
+    "internal": "reserved for private networks (ICANN, 2024), where Google's metadata server is metadata.google.internal",
+    "local": "multicast DNS on a local link (RFC 6762)",
+    "localhost": "this machine (RFC 6761)",
+    "invalid": "never a real name (RFC 6761)",
+    "home.arpa": "a home network (RFC 8375)",
+    "cluster.local": "a Kubernetes cluster's own Services",
+    "goog": "Google's own names (e.g. <project>.svc.id.goog, Workload Identity)",
+}
+"""Domains no public host may be under: the public entry's certificate, route or tunnel would
+answer for a name that resolves inside a network, or to the metadata server, not on the internet."""
+
+
+def internal_name(host: str) -> str | None:
+    """Why ``host`` is not a public name, or None."""
+    return next((why for suffix, why in INTERNAL_SUFFIXES.items() if host == suffix or host.endswith("." + suffix)), None)
 
 
 def public_routes(deployed: tuple[ProjectInstance, ...]) -> list[tuple[str, str, str]]:
@@ -31,6 +47,8 @@ def entry_problems(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], has_
     for host, _, app in routes:
         if not DNS_NAME.fullmatch(host):
             problems.append(("projects", host, f"{app}'s public host is not a valid DNS name: lowercase letters, digits, '-' and dots, e.g. blog.example.com"))
+        elif internal_name(host):
+            problems.append(("projects", host, f"{app}'s public host is not a public name: its domain is {internal_name(host)}; give a name of a domain you own, e.g. blog.example.com"))
     claimed: dict[tuple[str, str], str] = {}
     if cfg.host is not None:  # the host stack's apps answer on the same shared entry
         claimed = {(host, path): f"{app} ({cfg.host.stack})" for host, path, app in public_routes(cfg.host.deployed)}

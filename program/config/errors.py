@@ -34,7 +34,17 @@ def describe(err: dict) -> str:
     if err["type"] == "missing":
         return f"{key} is required"
     message = err["msg"].removeprefix("Value error, ")
-    return f"{key} = {err['input']!r}: {message}"
+    fix = STRICT_FIXES.get(err["type"])
+    return f"{key} = {err['input']!r}: {message}{'; ' + fix if fix else ''}"
+
+
+STRICT_FIXES = {
+    "int_type": "write a whole number, without quotes (e.g. 2)",
+    "float_type": "write a number, without quotes (e.g. 1.5)",
+    "bool_type": "write true or false, without quotes",
+    "string_type": "write it as text, in quotes",
+}
+"""The fix for a value of the wrong type, which strict validation no longer coerces (`replicas: true`)."""
 
 
 def known_fields(parent: list[str]) -> set[str]:

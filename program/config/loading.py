@@ -4,12 +4,15 @@ validated StackConfig, or one ConfigError naming every problem."""
 from __future__ import annotations
 
 import json
+import math
 import re
+import typing
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import pulumi
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from program import definitions
 from program.config.catalog_checks import catalog_problems
@@ -17,7 +20,9 @@ from program.config.entry_rules import entry_problems
 from program.config.errors import ConfigError, describe, did_you_mean
 from program.config.model import PROJECT, STRUCTURED, TOP_LEVEL, StackConfig
 from program.config.notices import notices
+from program.config.overrides import override_problems
 from program.config.projects import resolve_projects
+from program.config.release_channels import release_channel_problems
 from program.config.stack_files import read_stack_files
 from program.definitions import Project
 
@@ -27,6 +32,10 @@ from program.definitions import Project
 CLUSTER_KEYS = ("zone", "defaultPool", "spotPool", "gpuPool", "publicEntry", "controlPlane", "privateNodes", "binaryAuthorization")
 
 STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
+# A project ID: 6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending
+# with a hyphen (cloud.google.com/resource-manager/docs/creating-managing-projects, "Project ID").
+# It reaches resource names, IAM members and `gcloud` commands on-call prints: nothing else may.
+GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 
 
 _SECRETS = {"tunnelCredentials"}
@@ -80,6 +89,11 @@ def load(
             f"gcp:project is missing: add `gcp:project: <your-project-id>` under `config:` in stacks/Pulumi.{stack}.yaml "
             f"(or run `pulumi config set gcp:project <your-project-id> --stack {stack}`)"
         )
+    elif not GCP_PROJECT_ID.fullmatch(project):
+        problems.append(
+            f"gcp:project = {project[:80]!r} is not a GCP project ID: 6 to 30 lowercase letters, digits and '-', starting with a "
+            "letter (the ID `gcloud projects list` shows in PROJECT_ID, not the project's display name)"
+        )
     if not STACK_NAME.fullmatch(stack):
         problems.append(
             f"stack name {stack!r} becomes part of GCP and Kubernetes names (cluster shoestring-{stack}, namespaces <project>-{stack}); "
@@ -115,13 +129,16 @@ def load(
         raise ConfigError(problems)
 
     try:
-        cfg = StackConfig.model_validate(values)
+        # Strict: `replicas: true` is not 1 and `minNodes: "2"` not 2 (pydantic's lax mode would
+        # coerce both), so what a stack file says is what it means; JSON, so arrays become tuples.
+        cfg = StackConfig.model_validate_json(json.dumps(values), strict=True)
     except ValidationError as e:
         raise ConfigError([describe(err) for err in e.errors()]) from None
 
     host = _load_host(cfg, defined, read_stack) if cfg.host_stack else None
     cfg = cfg.model_copy(update={"host": host})
     later = catalog_problems(cfg) if cfg.owns_cluster else []
+    later += release_channel_problems(cfg) + override_problems(cfg, defined)
     deployed, project_problems = resolve_projects(cfg, defined)
     later += project_problems + entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw)
     if later:
@@ -148,6 +165,24 @@ def _load_host(cfg: StackConfig, defined: Mapping[str, Project], read_stack: Sta
 
 
 def _parse(key: str, text: str, problems: list[str]) -> Any:
+    """A value from Pulumi's flat config: an object of settings from its JSON; a number or a
+    boolean from its text, as the Pulumi SDK reads them (sdk/python/lib/pulumi/config.py `_get_bool`:
+    true/True/false/False, anything else an error; `_get_int`: int(); `_get_float`: float()), finite."""
+    kinds = _scalar_kinds(key)
+    if bool in kinds:
+        if text in ("true", "True", "false", "False"):
+            return text.lower() == "true"
+        problems.append(f"{PROJECT}:{key} = {text!r}: must be true or false")
+        return text
+    if int in kinds or float in kinds:
+        try:
+            number = int(text) if int in kinds or re.fullmatch(r"-?\d+", text) else float(text)
+        except ValueError:
+            number = None
+        if number is None or not math.isfinite(number):
+            problems.append(f"{PROJECT}:{key} = {text!r}: must be {'a whole number' if int in kinds else 'a number'}, e.g. 120")
+            return text
+        return number
     if key not in STRUCTURED:
         return text
     try:
@@ -155,3 +190,11 @@ def _parse(key: str, text: str, problems: list[str]) -> Any:
     except json.JSONDecodeError:
         problems.append(f"{PROJECT}:{key} = {text!r}: must be an object of settings (see docs/configuration.md \"Configuration\")")
         return None
+
+
+def _scalar_kinds(key: str) -> set[type]:
+    """The plain types a top-level key's field holds (bool, int, float, str), from its annotation."""
+    field = next((f for name, f in StackConfig.model_fields.items() if to_camel(name) == key), None)
+    if field is None:
+        return set()
+    return {kind for kind in typing.get_args(field.annotation) or (field.annotation,) if kind in (bool, int, float)}

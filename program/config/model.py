@@ -122,7 +122,8 @@ class StackConfig(ClusterSettings):
     """This stack's cluster claims the billing account's one free zonal cluster. Set it on one stack."""
     kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d+$")
     """Kubernetes minor version the manifests are validated against (`make test`). The release
-    channel, not this, picks the cluster's version: GKE accepts only versions the channel offers."""
+    channel, not this, picks the cluster's version: GKE accepts only versions the channel offers, so
+    this must be one of them (program/config/release_channels.py)."""
     default_pool: DefaultPoolSettings = DefaultPoolSettings()
     """The always-on CPU pool (object; keys below)."""
     spot_pool: SpotPoolSettings | None = None

@@ -84,8 +84,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _stack_file(path: Path, root: Path) -> dict[str, Any]:
     """The ``config:`` map of a stack file, or one StackFileError naming the file and the line."""
     where = path.relative_to(root)
+    data = path.read_bytes()
     try:
-        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # The Pulumi CLI reads stack files as YAML, which is UTF-8 (yaml.org spec 1.2 §5.2; Go's yaml.v3
+        # refuses other bytes); Python would raise a traceback instead of naming the line.
+        line = data[: e.start].count(b"\n") + 1
+        raise StackFileError([f"{where}:{line}: byte 0x{data[e.start]:02x} is not UTF-8 text; save the file as UTF-8"]) from None
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -28,6 +29,20 @@ DEFAULT_ENVIRONMENT = "dev"
 
 
 Subject = Literal["app", "batch", "cluster"]
+
+
+class FiniteFloat(click.FloatRange):
+    """A number within bounds, and finite: click's FloatRange lets NaN through (every comparison with
+    it is false, so `nan < min` never holds) and infinity past an open upper bound, and either would
+    switch off the guard the option sets (`--max-cost nan`, `--request-timeout inf`)."""
+
+    name = "finite number"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001 — click's signature
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def runbook(
@@ -143,8 +158,9 @@ _COMMON = [
     click.option("--context", default=None, help="Kubeconfig context (default: the current one)."),
     click.option("--from-stack", default=None, help="Use this Pulumi stack's kubeconfig output instead (needs the Pulumi CLI)."),
     click.option(
-        "--request-timeout", default=REQUEST_TIMEOUT_SECONDS, show_default=True, type=click.FloatRange(min=0.1), envvar="ON_CALL_REQUEST_TIMEOUT",
-        help="Seconds each Kubernetes API request may take, connecting and answering, with no retry: a hung or unreachable API "
-        "server ends the walk with exit 2 this long after the request it hangs on. Also ON_CALL_REQUEST_TIMEOUT.",
+        "--request-timeout", default=REQUEST_TIMEOUT_SECONDS, show_default=True, type=FiniteFloat(min=0.1), envvar="ON_CALL_REQUEST_TIMEOUT",
+        help="Seconds each Kubernetes API request may take, connecting and answering however slowly, with no retry (and the "
+        "kubeconfig's exec credential plugin): a hung or unreachable API server ends the walk with exit 2 this long after "
+        "the request it hangs on. Also ON_CALL_REQUEST_TIMEOUT.",
     ),
 ]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,10 @@ from urllib.parse import unquote, urlsplit
 
 import click
 import urllib3
+import yaml
 from kubernetes import client
 from kubernetes import config as kubeconfig
+from kubernetes.client.rest import RESTResponse
 from rich.console import Console
 
 from program import config, definitions
@@ -32,7 +36,69 @@ HEALTHY, UNHEALTHY, CANNOT_CHECK, WAITING = 0, 1, 2, 3
 REQUEST_TIMEOUT_SECONDS = 5.0
 """How long one Kubernetes API request may take, connecting and answering, with no retry: a hung
 or unreachable API server ends the walk with exit 2 this long after the request it hangs on
-(``--request-timeout``, ON_CALL_REQUEST_TIMEOUT)."""
+(``--request-timeout``, ON_CALL_REQUEST_TIMEOUT). It is one deadline for the whole request, however
+slowly its answer arrives, and bounds the kubeconfig's exec credential plugin too."""
+MAX_ANSWER_BYTES = 32 * 2**20
+"""The most an answer may hold, decompressed: a namespace's pods at its quota (1,000) and their events
+are a few MB. A larger answer is not the API server's, and read whole it would take the memory of the
+engineer's machine (a 1 GiB body, or a gzip bomb: a few KB that inflate to gigabytes)."""
+
+
+class DeadlinePassed(BaseException):
+    """A request, or the kubeconfig's credential plugin, did not finish within the timeout. A
+    BaseException, so that no ``except Exception`` on the way (the kubernetes client logs and
+    ignores an exec plugin's failure: kubernetes/config/kube_config.py, _load_from_exec_plugin) keeps it."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer larger than MAX_ANSWER_BYTES."""
+
+
+def within(seconds: float, work: Callable[[], object]) -> object:
+    """``work()``'s result, or DeadlinePassed once ``seconds`` have passed, whatever it is blocked on.
+
+    urllib3's timeouts bound each read of the socket, not the answer (urllib3 2.x util/timeout.py:96-98:
+    "the read and total timeouts only measure the time between read operations on the socket ... not
+    the total amount of time for the request to return a complete response"), so a server trickling a
+    byte a second never times out; and the kubernetes client waits for an exec plugin with no timeout
+    at all (kubernetes 37.0.2 kubernetes/config/exec_provider.py:100, ExecProvider.run:
+    ``process.communicate()``). So a timer signal interrupts the work where it blocks: Python runs the
+    handler between two reads, or in the wait, and its exception ends them (PEP 475: a system call
+    interrupted by a signal whose handler raises is not retried). No thread is left behind: one still
+    reading when on-call exits aborts the interpreter (SIGABRT, exit -6, measured). Signals reach the
+    main thread only; elsewhere urllib3's own timeouts are all there is."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+
+    def expire(signum, frame) -> None:  # noqa: ANN001 — signal's signature
+        raise DeadlinePassed(f"not finished within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return work()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def read_capped(response: urllib3.BaseHTTPResponse, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The body of ``response``, decompressed, or AnswerTooLarge past ``limit`` bytes; read in
+    pieces, so at most one piece beyond it is ever held (urllib3 2.x inflates no more than the
+    amount asked for: response.py, the decoders' ``decompress(data, max_length)``, used by ``read(amt)``)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit and not response.headers.get("Content-Encoding"):
+        response.close()
+        raise AnswerTooLarge(f"it declares {int(declared):,} bytes")
+    pieces, size = [], 0
+    while piece := response.read(256 * 1024, decode_content=True):
+        size += len(piece)
+        if size > limit:
+            response.close()
+            raise AnswerTooLarge(f"it holds more than {limit:,} bytes")
+        pieces.append(piece)
+    response.release_conn()
+    return b"".join(pieces)
 
 
 class CannotCheck(Exception):
@@ -87,6 +153,10 @@ def load_stack(environment: str) -> StackConfig:
         raise CannotCheck(f"unknown environment {environment!r}: {e}") from None
     except (config.ConfigError, definitions.DefinitionError) as e:
         raise CannotCheck(f"the {environment} stack's configuration is not valid: {e}") from None
+    except (Exception, SystemExit) as e:  # noqa: BLE001 — a definition that cannot be read is never "healthy"
+        # A definition that exits (SystemExit(0) would end on-call with "healthy"'s 0) or fails in
+        # any other way leaves nothing to check against.
+        raise CannotCheck(_one_line(f"the definitions in projects/ could not be read ({type(e).__name__}: {_clip(str(e))}); run `make plan STACK={environment}` to see why")) from None
 
 
 def find_target(app: str, project: str | None, environment: str) -> Target:
@@ -155,6 +225,21 @@ class Kube:
             return send(method, url, *args, **kwargs)
 
         self.api.call_api = call_api
+        rest = self.api.rest_client
+        receive = rest.request
+
+        def request(*args, **kwargs):
+            # The answer, read whole but capped, in place of the stream the client would read
+            # unbounded: what RESTResponse.read() and, with _preload_content=False, a runbook's
+            # ``.data`` return. Its headers lose the encoding and length of the bytes it no longer holds.
+            answer = receive(*args, **kwargs)
+            body = read_capped(answer.response)
+            kept = {k: v for k, v in answer.response.headers.items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")}
+            read = RESTResponse(urllib3.HTTPResponse(body=body, headers=kept, status=answer.status, reason=answer.reason, preload_content=False))
+            read.data = body
+            return read
+
+        rest.request = request
 
     @property
     def where(self) -> str:
@@ -184,13 +269,26 @@ def connect(
     if not any(Path(path).expanduser().is_file() for path in paths):
         raise CannotCheck(f"no kubeconfig at {', '.join(paths) or repr(kubeconfig_path)} (from {tried}); {advice}")
     configuration = client.Configuration()
-    try:
+
+    def load() -> tuple:
         kubeconfig.load_kube_config(config_file=kubeconfig_path, context=context, client_configuration=configuration, persist_config=False)
-        contexts, current = kubeconfig.list_kube_config_contexts(config_file=kubeconfig_path)
-    except (kubeconfig.ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as e:
+        return kubeconfig.list_kube_config_contexts(config_file=kubeconfig_path)
+
+    try:
+        contexts, current = within(timeout, load)
+    except DeadlinePassed:
         raise CannotCheck(_one_line(
-            f"the kubeconfig {kubeconfig_path} (from {tried}) is not usable: {e}; {GET_CREDENTIALS}, or pass --context naming one of its contexts"
+            f"reading the kubeconfig {kubeconfig_path} (from {tried}) did not finish within {timeout:g} s (--request-timeout): "
+            "its exec credential plugin (users[].user.exec, e.g. gke-gcloud-auth-plugin) does not answer; run that command by hand "
+            f"to see what it waits for, or {GET_CREDENTIALS}"
         )) from None
+    except (kubeconfig.ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError, LookupError, RecursionError, yaml.YAMLError) as e:
+        raise CannotCheck(_one_line(
+            f"the kubeconfig {kubeconfig_path} (from {tried}) is not usable: {_clip(str(e))}; "
+            f"{GET_CREDENTIALS}, or pass --context naming one of its contexts"
+        )) from None
+    if context is None and (not isinstance(current, dict) or "name" not in current):
+        raise CannotCheck(f"the kubeconfig {kubeconfig_path} (from {tried}) names no current context; {GET_CREDENTIALS}, or pass --context naming one of its contexts")
     # No retry: a request that fails or hangs is reported within the timeout, not after minutes.
     # (The pool is built with the client, so this is set before it is.)
     configuration.retries = False
@@ -311,7 +409,7 @@ class Session:
         permission it needed; any other status, a hung or reset connection or an answer that is
         not the object asked for, what that means. With ``missing_ok`` a 404 returns None."""
         try:
-            return method(*args, _request_timeout=self.kube.timeout, **kwargs)
+            return within(self.kube.timeout, lambda: method(*args, _request_timeout=self.kube.timeout, **kwargs))
         except client.ApiException as e:
             if e.status == 404 and missing_ok:
                 return None
@@ -319,9 +417,15 @@ class Session:
                 raise CannotCheck(_refused(e, method.__name__, args, self.kube)) from None
             what, advice = _failed(e, self.kube)
             raise CannotCheck(_one_line(f"{what}; {advice}"), what=_one_line(what)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as e:
+        except (urllib3.exceptions.HTTPError, OSError, DeadlinePassed) as e:
             raise CannotCheck(_one_line(_no_answer(e, self.kube))) from None
-        except (ValueError, TypeError, AttributeError, KeyError) as e:
+        except AnswerTooLarge as e:
+            raise CannotCheck(_one_line(
+                f"the API server at {self.kube.where} answered {self.kube.last_request} with more than on-call reads ({e}; at most "
+                f"{MAX_ANSWER_BYTES // 2**20} MiB): is the kubeconfig's server the cluster's API server, and not a proxy in between? "
+                f"Check it with `kubectl --context {self.kube.context} get --raw /version`"
+            )) from None
+        except (ValueError, TypeError, AttributeError, KeyError, LookupError, RecursionError) as e:
             raise CannotCheck(_one_line(
                 f"the API server at {self.kube.where} answered {self.kube.last_request} with a body that is not the Kubernetes object "
                 f"asked for ({type(e).__name__}: {_clip(str(e))}); is the kubeconfig's server the cluster's API server, and not a proxy "
@@ -368,7 +472,7 @@ def _no_answer(error: Exception, kube: Kube) -> str:
     """A request that got no answer: refused, timed out, or its connection reset."""
     request = kube.last_request or "a request"
     cause = getattr(error, "reason", None) or error
-    if isinstance(cause, urllib3.exceptions.TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError):
+    if isinstance(cause, urllib3.exceptions.TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError | DeadlinePassed):
         why = f"no answer to {request} within {kube.timeout:g} s (--request-timeout)"
         advice = (
             "the control plane may be overloaded, or down while GKE upgrades or repairs it (`gcloud container operations list` "

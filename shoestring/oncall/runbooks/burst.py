@@ -25,7 +25,7 @@ from program.config import ConfigError
 from program.names import CLUSTER
 from shoestring import offline
 from shoestring.oncall import scaling
-from shoestring.oncall.runbook import runbook
+from shoestring.oncall.runbook import FiniteFloat, runbook
 from shoestring.oncall.session import CannotCheck, Session, Target
 
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
@@ -96,7 +96,7 @@ class Price:
     5,
     click.option("--parallelism", type=click.IntRange(min=1), default=None, help="Pods at once, up to the parallelism the stack declares (its ceiling)."),
     click.option("--dry-run", is_flag=True, help="Print what the run would cost and stop: nothing is created."),
-    click.option("--max-cost", type=click.FloatRange(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (nodes × billed hours × $/h, on its dearest declared GPU pool) is above this."),
+    click.option("--max-cost", type=FiniteFloat(min=0), default=None, metavar="USD", help="Refuse a run whose ceiling (nodes × billed hours × $/h, on its dearest declared GPU pool) is above this."),
     click.option("--detach", is_flag=True, help="Start the run and return at once, without following it."),
     click.option("--timeout", type=click.IntRange(min=1), default=None, help="Seconds to follow the run (default: its max_hours, after which it is stopped anyway)."),
     click.option("--force", is_flag=True, help=(
