@@ -37,7 +37,7 @@ PROJECT = Project(
             parallelism=20,
             completions=200,
             max_hours=2,
-            # Spot preemptions count as failures: room for a few of them across 200 shards.
+            # Failures of ml.embed itself across 200 shards (Spot preemptions are not counted).
             retries=20,
             resources=ONE_L4_NODE,
         ),

@@ -55,14 +55,26 @@ class TestBatch:
         job = spec["jobTemplate"]["spec"]
         assert (job["parallelism"], job["completions"], job["completionMode"]) == (20, 200, "Indexed")
         assert job["activeDeadlineSeconds"] == 2 * 3600  # max_hours
-        assert job["backoffLimit"] == 20  # retries
         assert job["ttlSecondsAfterFinished"] == 24 * 3600
         pod = job["template"]["spec"]
-        assert pod["restartPolicy"] == "OnFailure"
         [container] = pod["containers"]
         assert container["command"] == ["python", "-m", "ml.embed"]
         assert "ports" not in container and "livenessProbe" not in container and "readinessProbe" not in container
         assert {"name": "SHARD_COUNT", "value": "200"} in container["env"]
+
+    def test_a_preemption_is_not_a_failure_and_retries_count_only_the_batchs_own_code(self, plans):
+        job = cron_job(plans["prod"], "ml-embed").inputs["spec"]["jobTemplate"]["spec"]
+        # podFailurePolicy is refused by the API server unless pods never restart in place.
+        assert job["template"]["spec"]["restartPolicy"] == "Never"
+        ignore, fail = job["podFailurePolicy"]["rules"]
+        assert ignore == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        assert fail == {"action": "FailJob", "onExitCodes": {"containerName": "embed", "operator": "In", "values": [126, 127]}}
+        assert job["backoffLimit"] == 20  # retries: failures of ml.embed over all 200 shards
+        assert (job["backoffLimitPerIndex"], job["maxFailedIndexes"]) == (2, 0)  # a shard retried twice, then the run fails
+
+    def test_a_scheduled_one_shard_batch_has_the_same_policy_with_its_default_three_retries(self, plans):
+        job = cron_job(plans["prod"], "ml-eval").inputs["spec"]["jobTemplate"]["spec"]
+        assert (job["backoffLimit"], job["backoffLimitPerIndex"], job["maxFailedIndexes"], job["completions"]) == (3, 2, 0, 1)
 
     def test_a_scheduled_batch_is_a_cronjob_that_runs_on_it_one_run_at_a_time(self, plans):
         spec = cron_job(plans["prod"], "ml-eval").inputs["spec"]
