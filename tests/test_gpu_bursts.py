@@ -150,6 +150,72 @@ class TestPoolAcrossZones:
         assert "gpuPool.zones" in message and "keep one" in message
 
 
+# 3b. A priced fallback ladder when Spot is out in every zone.
+
+COMPUTE_CLASS = "kubernetes:cloud.google.com/v1:ComputeClass"
+
+
+class TestFallbackLadder:
+    def test_prod_declares_a_compute_class_that_tries_its_spot_pool_then_its_on_demand_pool_and_nothing_else(self, plans):
+        [compute_class] = plans["prod"].of_type(COMPUTE_CLASS)
+        spec = compute_class.inputs["spec"]
+        assert spec["priorities"] == [{"nodepools": ["gpu-pool"]}, {"nodepools": ["gpu-pool-on-demand"]}]
+        assert spec["whenUnsatisfiable"] == "DoNotScaleUp"  # explicit: its default changed in GKE 1.33
+        assert spec["activeMigration"] == {"optimizeRulePriority": False}  # running shards are never moved
+        assert spec["nodePoolAutoCreation"] == {"enabled": False}  # no pool outside the priced ladder
+        pools = {p.inputs.get("name"): p for p in plans["prod"].of_type(NODE_POOL)}  # the CPU pools are auto-named
+        spot, on_demand = pools["gpu-pool"], pools["gpu-pool-on-demand"]
+        assert spot.inputs["nodeConfig"]["spot"] is True and on_demand.inputs["nodeConfig"]["spot"] is False
+        for pool in (spot, on_demand):
+            assert pool.inputs["autoscaling"]["totalMaxNodeCount"] == 20 and pool.inputs["autoscaling"]["totalMinNodeCount"] == 0
+            assert pool.inputs["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
+            assert pool.inputs["nodeConfig"]["labels"]["cloud.google.com/compute-class"] == compute_class.inputs["metadata"]["name"]
+        assert set(compute_class.dependencies) >= {spot.urn, on_demand.urn}
+
+    def test_a_stack_without_a_fallback_has_a_one_rung_class(self, plans):
+        [compute_class] = plans["dev"].of_type(COMPUTE_CLASS)
+        assert compute_class.inputs["spec"]["priorities"] == [{"nodepools": ["gpu-pool"]}]
+
+    @pytest.mark.parametrize(("stack", "name"), [("prod", "ml-embed"), ("prod", "ml-eval"), ("staging", "ml-staging-embed")])
+    def test_gpu_batch_pods_select_the_class_only_and_tolerate_its_taint(self, plans, stack, name):
+        pod = cron_job(plans[stack], name).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        # GKE refuses a pod that selects a ComputeClass and also cloud.google.com/gke-spot or gke-accelerator.
+        assert pod["nodeSelector"] == {"cloud.google.com/compute-class": "shoestring-gpu"}
+        assert {"key": "cloud.google.com/compute-class", "operator": "Equal", "value": "shoestring-gpu", "effect": "NoSchedule"} in pod["tolerations"]
+
+    def test_each_rung_is_priced_and_the_on_demand_rung_costs_nothing_until_used(self, plans):
+        estimate = cost.estimate("prod", plans["prod"].records)
+        lines = {line.item: line for line in estimate.lines}
+        spot, on_demand = lines["gpu-pool GPU nodes"], lines["gpu-pool-on-demand GPU nodes"]
+        assert spot.burst_hourly == pytest.approx(0.4135, abs=1e-4) and "Spot" in spot.detail
+        assert on_demand.idle_monthly == 0.0 and on_demand.burst_hourly == 0.0
+        assert "a burst entirely on it costs 20 × $0.7255 = $14.5106/h, not in the expected figure" in on_demand.detail
+        # The expected figure and the burst ceiling are the Spot rung's alone.
+        assert estimate.burst_hourly_usd == pytest.approx(spot.burst_hourly, abs=1e-4)
+        assert estimate.gpu_ceiling.nodes == 20
+
+    def test_a_fallback_on_an_on_demand_pool_or_above_the_spot_ceiling_is_refused(self):
+        message = refused("prod", lambda o: o["gpuPool"].update(spot=False))
+        assert "onDemandFallback falls back from Spot, but the pool is on demand already (spot: false); remove onDemandFallback" in message
+        message = refused("prod", lambda o: o["gpuPool"]["onDemandFallback"].update(maxNodes=21))
+        assert "onDemandFallback.maxNodes (21) is above maxNodes (20)" in message and "set onDemandFallback.maxNodes to at most 20" in message
+
+    def test_every_release_channel_a_stack_may_choose_runs_a_gke_version_with_compute_classes(self):
+        import typing
+
+        from program.components import compute_class
+        from program.components.cluster import ClusterSettings
+
+        channels = typing.get_args(ClusterSettings.model_fields["release_channel"].annotation)
+        assert channels and all(compute_class.channel_has_compute_classes(channel) for channel in channels)
+
+    def test_a_channel_that_still_offers_1_30_would_fail_the_version_rule(self, monkeypatch):
+        from program.components import compute_class
+
+        monkeypatch.setitem(compute_class.OLDEST_MINOR_OFFERED, "STABLE", "1.30")
+        assert not compute_class.channel_has_compute_classes("STABLE")
+
+
 # 4. Quota as part of the plan.
 
 

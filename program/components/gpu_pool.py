@@ -7,8 +7,9 @@ from typing import Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS, Rung
 from program.components.node_pool import POOL_LABEL, PoolArgs, node_config
 from program.definitions import MAX_GPUS_PER_POD
 from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType, Settings
@@ -44,6 +45,16 @@ class GpuQuotaSettings(Settings):
     """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
 
 
+class OnDemandFallbackSettings(Settings):
+    """`shoestring:gpuPool.onDemandFallback` — on-demand GPU nodes a burst falls back to when Spot is
+    out in every zone of the pool: the second rung of the GPU ComputeClass. Declaring it is the
+    stack's opt-in to paying on-demand prices; it costs nothing until a node is added."""
+
+    max_nodes: int = Field(ge=1, le=MAX_NODES_PER_POOL)
+    """The most on-demand GPU nodes at once (required), at most gpuPool.maxNodes: a burst's pods are
+    capped by the namespaces' GPU quota, which the Spot pool's ceiling sets."""
+
+
 class GpuPoolSettings(Autoscaled):
     """`shoestring:gpuPool` — the pool that exists only while GPU work is pending."""
 
@@ -73,10 +84,24 @@ class GpuPoolSettings(Autoscaled):
     it, naming the quota to request; omitted, the plan only warns."""
     spot: bool = False
     """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
+    on_demand_fallback: OnDemandFallbackSettings | None = None
+    """With `spot`, an on-demand pool GKE falls back to when no zone has Spot capacity (object; keys below). Omit for none: pods then wait for Spot."""
     disk_type: DiskType = "pd-balanced"
     """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
     disk_size_gb: int = Field(default=100, ge=10, le=MAX_DISK_GB)
     """Room for CUDA images, which run to several GB."""
+
+    @model_validator(mode="after")
+    def _fallback_below_spot(self) -> GpuPoolSettings:
+        fallback = self.on_demand_fallback
+        if fallback is not None and not self.spot:
+            raise ValueError("onDemandFallback falls back from Spot, but the pool is on demand already (spot: false); remove onDemandFallback")
+        if fallback is not None and fallback.max_nodes > self.max_nodes:
+            raise ValueError(
+                f"onDemandFallback.maxNodes ({fallback.max_nodes}) is above maxNodes ({self.max_nodes}): the namespaces' GPU quota "
+                f"admits {self.max_nodes} nodes' worth of pods at once; set onDemandFallback.maxNodes to at most {self.max_nodes}"
+            )
+        return self
 
     @property
     def gpus(self) -> int:
@@ -101,24 +126,39 @@ class GpuPoolArgs(PoolArgs):
 
 
 class GpuPool(pulumi.ComponentResource):
-    """An autoscaled GPU pool that scales to zero and repels every pod that does not tolerate it.
+    """An autoscaled GPU pool that scales to zero and repels every pod that does not tolerate it,
+    with, for a Spot pool, an on-demand pool beside it to fall back to (``onDemandFallback``).
 
-    No initial nodes are declared: the pool starts empty, and only a pending pod that tolerates
-    the ``nvidia.com/gpu`` taint and selects the pool's label makes the autoscaler add one.
+    No initial nodes are declared: the pools start empty, and only a pending pod that tolerates
+    the ``nvidia.com/gpu`` taint and selects the GPU ComputeClass makes the autoscaler add one.
+    Both pools carry the class's label and taint (program/components/compute_class.py), in the order
+    :attr:`rungs` gives.
     """
 
     name: pulumi.Output[str]
-    node_selector: dict[str, str]
-    """The node selector a workload uses to land on this pool."""
+    rungs: list[Rung]
+    """The pools in the order the ComputeClass tries them."""
+    pools: list[gcp.container.NodePool]
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
         quota = args.get("quota")
         props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else None
         super().__init__("shoestring:gke:GpuPool", name, props, opts)
-        self.node_selector = {POOL_LABEL: GPU_POOL_LABEL_VALUE}
         settings = args["settings"]
-        pool = gcp.container.NodePool(
-            name,
+        fallback = settings.on_demand_fallback
+        self.rungs = [{"pool": name, "provisioning": "spot" if settings.spot else "on-demand", "max_nodes": settings.max_nodes}]
+        if fallback is not None:
+            self.rungs.append({"pool": f"{name}-on-demand", "provisioning": "on-demand", "max_nodes": fallback.max_nodes})
+        self.pools = [self._pool(args, rung, min_nodes=settings.min_nodes if i == 0 else 0) for i, rung in enumerate(self.rungs)]
+        self.name = self.pools[0].name
+        self.register_outputs({"name": self.name, **(props or {})})
+
+    def _pool(self, args: GpuPoolArgs, rung: Rung, *, min_nodes: int) -> gcp.container.NodePool:
+        settings = args["settings"]
+        return gcp.container.NodePool(
+            rung["pool"],
+            # Named, not auto-named: the ComputeClass lists its rungs by their GKE names.
+            name=rung["pool"],
             cluster=args["cluster"],
             project=args["project"],
             # The cluster's zone: its control plane stays there (zonal, so in the free tier) however
@@ -131,20 +171,21 @@ class GpuPool(pulumi.ComponentResource):
             # (cloud.google.com/kubernetes-engine/docs/concepts/cluster-autoscaler#location_policy;
             # terraform-google-kubernetes-engine moved its GPU CI to ANY, #2643).
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=settings.min_nodes,
-                total_max_node_count=settings.max_nodes,
+                total_min_node_count=min_nodes,
+                total_max_node_count=rung["max_nodes"],
                 location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=node_config(
                 service_account=args["service_account"],
                 settings=settings,
-                spot=settings.spot,
-                labels=self.node_selector,
+                spot=rung["provisioning"] == "spot",
+                # The class's label and taint tie a manually created pool to the class: only pods
+                # that select it land here (node-attributes-compute-classes, "Configure manually created node pools").
+                labels={POOL_LABEL: GPU_POOL_LABEL_VALUE, COMPUTE_CLASS_KEY: GPU_COMPUTE_CLASS},
                 taints=[
-                    gcp.container.NodePoolNodeConfigTaintArgs(
-                        key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT
-                    )
+                    gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT),
+                    gcp.container.NodePoolNodeConfigTaintArgs(key=COMPUTE_CLASS_KEY, value=GPU_COMPUTE_CLASS, effect="NO_SCHEDULE"),
                 ],
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
@@ -158,5 +199,3 @@ class GpuPool(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.name = pool.name
-        self.register_outputs({"name": self.name, "node_selector": self.node_selector, **(props or {})})
