@@ -14,7 +14,7 @@ from program.components.network import ClusterNetwork, ClusterNetworkArgs
 from program.components.project_apis import ProjectApisArgs
 from program.components.node_pool import PoolArgs
 from program.components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
-from program import capacity, catalog, config
+from program import capacity, catalog, config, quota
 from program.config import ProjectInstance, StackConfig
 from program.components.internal_service import tolerates_spot
 from program.names import BATCH_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
@@ -95,7 +95,13 @@ def spot_pool(cfg: StackConfig, on: ZonalCluster) -> SpotPoolArgs:
 
 
 def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
-    return _nodes_of(cfg, on) | {"settings": cfg.gpu_pool, **({"quota": gpu_quota(cfg)} if cfg.gpu_pool.quota is not None else {})}
+    # The GPU nodes' own part: the other pools' share moves with their sizes, and is in make plan's check.
+    burst = [
+        {"metric": need.metric, "needed": need.figure(need.burst) + (" + the other pools'" if need.needed > need.burst else ""),
+         "declared": None if need.declared is None else need.figure(need.declared)}
+        for need in quota.burst_needs(cfg)
+    ]
+    return _nodes_of(cfg, on) | {"settings": cfg.gpu_pool, "burst_quota": burst, **({"quota": gpu_quota(cfg)} if cfg.gpu_pool.quota is not None else {})}
 
 
 def gpu_compute_class(pool: GpuPool) -> GpuComputeClassArgs:

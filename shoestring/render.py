@@ -171,7 +171,16 @@ def _service_account(inputs: dict) -> list[str]:
     return ["no token mounted" if inputs.get("automountServiceAccountToken") is False else ""]
 
 
+def _gpu_pool(inputs: dict) -> list[str]:
+    """The quota a full burst needs besides its GPUs, and what the stack declares of each."""
+    needs = inputs.get("burstQuota") or []
+    return [
+        "a full burst needs " + " · ".join(f"{n['metric']} {n['needed']} ({n['declared'] + ' declared' if n.get('declared') else 'not declared'})" for n in needs)
+    ] if needs else []
+
+
 _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
+    "shoestring:gke:GpuPool": _gpu_pool,
     CLUSTER: _cluster,
     NODE_POOL: _node_pool,
     "gcp:projects/iAMMember:IAMMember": _iam_member,

@@ -10,7 +10,7 @@ import pytest
 from helpers import plan_in_process
 from click.testing import CliRunner
 
-from program import capacity, catalog, config, cost, definitions
+from program import capacity, catalog, config, cost, definitions, quota
 from shoestring import diff, offline, render
 from shoestring.__main__ import cli
 from program.config import ConfigError
@@ -241,6 +241,46 @@ class TestQuota:
         raw = stack_with("prod", lambda o: o["gpuPool"].pop("quota"))
         cfg = config.load("prod", raw, definitions.discover())
         assert any("gpuPool.quota is not declared: the GPU pool's ceiling needs 20 PREEMPTIBLE_NVIDIA_L4_GPUS" in n for n in cfg.notices)
+
+    def test_make_plan_names_every_metric_a_full_burst_draws_on_besides_its_gpus(self, plans):
+        [line] = [line for record in plans["prod"].of_type("shoestring:gke:GpuPool") for line in render._SUMMARIES[record.type](record.inputs)]
+        assert line == (
+            "a full burst needs G2_CPUS 80 (96 declared) · CPUS_ALL_REGIONS 80 + the other pools' (128 declared) · SSD_TOTAL_GB 2,000 GB "
+            "(4,096 GB declared) · IN_USE_ADDRESSES 20 + the other pools' (32 declared)"
+        )
+
+    def test_an_ssd_quota_below_the_bursts_boot_disks_is_refused_naming_the_2000_gb_needed_and_the_request(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(ssdTotalGb=500))
+        assert "shoestring:gpuPool.quota.ssdTotalGb = 500: SSD_TOTAL_GB in us-central1 is 500 GB, below the 2,000 GB a full GPU burst needs (20 × g2-standard-4 nodes)" in message
+        assert "--quota-id=SSD-TOTAL-GB-per-project-region --preferred-value=2000 --dimensions=region=us-central1" in message
+
+    def test_the_cpu_and_address_quotas_count_the_other_pools_at_their_ceilings_too(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(cpus=40, cpusAllRegions=80, inUseAddresses=20))
+        assert "gpuPool.quota.cpus = 40: G2_CPUS in us-central1 is 40, below the 80 a full GPU burst needs" in message
+        assert "gpuPool.quota.cpusAllRegions = 80: CPUS_ALL_REGIONS is 80, below the 92 a full GPU burst needs (20 × g2-standard-4 nodes, 12 of it the other pools' at their maxNodes)" in message
+        assert "gpuPool.quota.inUseAddresses = 20: IN_USE_ADDRESSES in us-central1 is 20, below the 26" in message
+        assert "--quota-id=CPUS-ALL-REGIONS-per-project --preferred-value=92`" in message
+
+    def test_with_preemptible_cpus_granted_spot_nodes_draw_on_them_and_only_the_on_demand_rung_on_the_series_metric(self):
+        raw = stack_with("prod", lambda o: o["gpuPool"]["quota"].update(preemptibleCpus=100))
+        needs = {n.metric: n.needed for n in quota.burst_needs(config.load("prod", raw, definitions.discover()))}
+        assert needs["PREEMPTIBLE_CPUS"] == 80 + 3 * 2  # the GPU nodes and the Spot CPU pool at its ceiling
+        assert needs["G2_CPUS"] == 80  # the on-demand rung may hold all 20 nodes
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(preemptibleCpus=50))
+        assert "gpuPool.quota.preemptibleCpus = 50: PREEMPTIBLE_CPUS in us-central1 is 50, below the 86" in message
+
+    def test_private_nodes_hold_no_external_address(self):
+        raw = stack_with("prod", lambda o: None) | {"shoestring:privateNodes": "true"}
+        assert "IN_USE_ADDRESSES" not in {n.metric for n in quota.burst_needs(config.load("prod", raw, definitions.discover()))}
+
+    def test_an_undeclared_metric_is_a_warning_naming_it_and_the_figure(self):
+        raw = stack_with("prod", lambda o: o["gpuPool"]["quota"].pop("ssdTotalGb"))
+        cfg = config.load("prod", raw, definitions.discover())
+        assert any(n.startswith("gpuPool.quota does not declare ssdTotalGb (2,000 GB SSD_TOTAL_GB in us-central1): what a full GPU burst needs") for n in cfg.notices)
+
+    def test_the_on_demand_rung_is_checked_against_the_regular_gpu_quota(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(onDemand=5))
+        assert "gpuPool.quota.onDemand = 5: NVIDIA_L4_GPUS in us-central1 is 5, below the on-demand fallback rung's 20 GPUs" in message
 
     def test_every_namespace_quota_admits_its_batches_at_full_parallelism(self, plans):
         [quota] = [r for r in plans["prod"].of_type("kubernetes:core/v1:ResourceQuota") if r.name == "ml-quota"]

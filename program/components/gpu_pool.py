@@ -34,8 +34,8 @@ class GpuQuota(TypedDict):
 
 
 class GpuQuotaSettings(Settings):
-    """`shoestring:gpuPool.quota` — the GPU quota the GCP project has, as Compute Engine counts it
-    (cloud.google.com/compute/resource-usage#gpu_quota): check yours on the console's Quotas page."""
+    """`shoestring:gpuPool.quota` — the Compute Engine quota the GCP project has for a full burst, as
+    Compute Engine counts it (cloud.google.com/compute/resource-usage): check yours on the console's Quotas page."""
 
     preemptible: int = Field(default=0, ge=0, le=100_000)
     """Regional `PREEMPTIBLE_<GPU>_GPUS` (PREEMPTIBLE_NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what Spot GPU nodes count against (while it is 0, they count against the on-demand quota)."""
@@ -43,6 +43,16 @@ class GpuQuotaSettings(Settings):
     """Regional `<GPU>_GPUS` (NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what on-demand GPU nodes count against."""
     all_regions: int = Field(default=0, ge=0, le=100_000)
     """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
+    cpus: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Regional vCPU metric of the GPU machines' series (`G2_CPUS` for g2-*; `CPUS` for n1-*): on-demand GPU nodes count against it, and Spot ones while preemptibleCpus is 0. Omitted: make plan warns."""
+    preemptible_cpus: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Regional `PREEMPTIBLE_CPUS`, where granted: above 0, every Spot VM's vCPUs count against it instead. Omitted or 0: Spot vCPUs count against cpus."""
+    cpus_all_regions: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Global `CPUS_ALL_REGIONS`: every vCPU of the project, the other pools' at their maxNodes too. Omitted: make plan warns."""
+    ssd_total_gb: int | None = Field(default=None, ge=0, le=10_000_000)
+    """Regional `SSD_TOTAL_GB`: every pd-balanced and pd-ssd disk, the GPU nodes' boot disks included. Omitted: make plan warns."""
+    in_use_addresses: int | None = Field(default=None, ge=0, le=100_000)
+    """Regional `IN_USE_ADDRESSES`: an external IPv4 per node unless the cluster has private nodes. Omitted: make plan warns."""
 
 
 class OnDemandFallbackSettings(Settings):
@@ -117,8 +127,19 @@ class GpuPoolSettings(Autoscaled):
         return list(self.zones) or [self.node_zone(cluster_zone)]
 
 
+class BurstQuota(TypedDict):
+    """One more metric a full burst draws on (program/quota.py), as the plan shows it."""
+
+    metric: str
+    needed: str
+    """What the GPU nodes take, with its unit, e.g. ``2,000 GB``; ``+ the other pools'`` where those count too."""
+    declared: str | None
+
+
 class GpuPoolArgs(PoolArgs):
     settings: GpuPoolSettings
+    burst_quota: NotRequired[list[BurstQuota]]
+    """The vCPU, disk and address quota a burst at the ceiling needs, recorded for the plan."""
     quota: NotRequired[GpuQuota]
     """The project's GPU quota as the stack declares it, with the metric the pool's GPUs count
     against; recorded on the component for the plan, the cost estimate and the diff to set the
@@ -142,8 +163,10 @@ class GpuPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
         quota = args.get("quota")
-        props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else None
-        super().__init__("shoestring:gke:GpuPool", name, props, opts)
+        props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else {}
+        if args.get("burst_quota"):
+            props["burstQuota"] = [dict(need) for need in args["burst_quota"]]
+        super().__init__("shoestring:gke:GpuPool", name, props or None, opts)
         settings = args["settings"]
         fallback = settings.on_demand_fallback
         self.rungs = [{"pool": name, "provisioning": "spot" if settings.spot else "on-demand", "max_nodes": settings.max_nodes}]
@@ -151,7 +174,7 @@ class GpuPool(pulumi.ComponentResource):
             self.rungs.append({"pool": f"{name}-on-demand", "provisioning": "on-demand", "max_nodes": fallback.max_nodes})
         self.pools = [self._pool(args, rung, min_nodes=settings.min_nodes if i == 0 else 0) for i, rung in enumerate(self.rungs)]
         self.name = self.pools[0].name
-        self.register_outputs({"name": self.name, **(props or {})})
+        self.register_outputs({"name": self.name, **props})
 
     def _pool(self, args: GpuPoolArgs, rung: Rung, *, min_nodes: int) -> gcp.container.NodePool:
         settings = args["settings"]
