@@ -84,6 +84,10 @@ class Line:
     """The part of ``burst_hourly`` that is Spot machine time."""
     spot_range: tuple[float, float] | None = None
     """The machine's Spot price over the last year as shares of today's: (lowest, highest)."""
+    fallback_hourly: float = 0.0
+    """A fallback rung's cost per hour of one of its GPU nodes (0 for any other line)."""
+    fallback_max_hourly: float = 0.0
+    """A fallback rung's cost per hour with a burst entirely on it."""
 
 
 @dataclass(frozen=True)
@@ -704,6 +708,8 @@ def _fallback_rung(line: Line) -> Line:
         f"a burst entirely on it costs {nodes} × ${line.burst_hourly:.4f} = ${line.burst_max_hourly:,.4f}/h, not in the expected figure",
         burst_hourly=0.0,
         burst_max_hourly=0.0,
+        fallback_hourly=line.burst_hourly,
+        fallback_max_hourly=line.burst_max_hourly,
     )
 
 

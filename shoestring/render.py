@@ -254,6 +254,11 @@ def cost_summary(estimate: cost.Estimate) -> str:
         f"{_budget_status(estimate)}"
     ]
     lines += [f"always-on GPU: {always_on}" for always_on in estimate.always_on_gpu]
+    lines += [
+        f"GPU fallback: {line.item} ${line.fallback_hourly:,.4f}/h per node when Spot is out in every zone; a burst entirely on it "
+        f"${line.fallback_max_hourly:,.4f}/h (not in the expected figure)"
+        for line in estimate.lines if line.fallback_hourly
+    ]
     return "\n".join(lines)
 
 

@@ -193,6 +193,10 @@ class TestFallbackLadder:
         # The expected figure and the burst ceiling are the Spot rung's alone.
         assert estimate.burst_hourly_usd == pytest.approx(spot.burst_hourly, abs=1e-4)
         assert estimate.gpu_ceiling.nodes == 20
+        assert (
+            "GPU fallback: gpu-pool-on-demand GPU nodes $0.7255/h per node when Spot is out in every zone; a burst entirely on it $14.5106/h"
+            in render.cost_summary(estimate)
+        )
 
     def test_a_fallback_on_an_on_demand_pool_or_above_the_spot_ceiling_is_refused(self):
         message = refused("prod", lambda o: o["gpuPool"].update(spot=False))
