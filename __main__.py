@@ -5,6 +5,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from program.components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
+from program.components.compute_class import GpuComputeClass
 from program.components.pod_security import LockedDefaultNamespace
 from program.components.priority import PriorityClasses
 from program.components.project_apis import ProjectApis
@@ -35,9 +36,10 @@ if cfg.owns_cluster:
     LockedDefaultNamespace("default-namespace", pulumi.ResourceOptions(provider=cluster.provider))
     if cfg.spot_pool is not None:
         pools["spot"] = SpotPool("spot-pool", program_args.spot_pool(cfg, cluster))
+    provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool
     if cfg.gpu_pool is not None:
         pools["gpu"] = GpuPool("gpu-pool", program_args.gpu_pool(cfg, cluster))
-    provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool
+        GpuComputeClass("gpu-compute-class", program_args.gpu_compute_class(pools["gpu"]), pulumi.ResourceOptions(provider=provider))
     # What each workload's pods need before they can be admitted and placed (components/scheduling.py).
     room: ClusterCapacity | None = {
         "priority_classes": PriorityClasses("priority-classes", pulumi.ResourceOptions(provider=provider)).classes,

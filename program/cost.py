@@ -46,6 +46,8 @@ def burst_billed_hours(hours: float) -> float:
 ROUTER_NAT = "gcp:compute/routerNat:RouterNat"
 SECRET_ACCESS = "gcp:secretmanager/secretIamMember:SecretIamMember"
 NO_CHARGE = {
+    # "The ComputeClass custom resource is provided at no extra cost" (cloud.google.com/kubernetes-engine/docs/how-to/node-attributes-compute-classes, Pricing).
+    "kubernetes:cloud.google.com/v1:ComputeClass",
     "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass",
     "gcp:compute/network:Network",
     "gcp:compute/subnetwork:Subnetwork",
@@ -100,6 +102,10 @@ class Line:
     """The part of ``burst_hourly`` that is Spot machine time."""
     spot_range: tuple[float, float] | None = None
     """The machine's Spot price over the last year as shares of today's: (lowest, highest)."""
+    fallback_hourly: float = 0.0
+    """A fallback rung's cost per hour of one of its GPU nodes (0 for any other line)."""
+    fallback_max_hourly: float = 0.0
+    """A fallback rung's cost per hour with a burst entirely on it."""
 
 
 @dataclass(frozen=True)
@@ -273,12 +279,14 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
     nodes_private = any(private_nodes(c) for c in clusters)
     placement = _at_rest(records, region, result.notes)
     no_charge = 0
+    fallbacks = fallback_rungs(records)
     for record in records:
         if record.type == CLUSTER:
             result.lines.append(_cluster_fee(record))
         elif record.type == NODE_POOL:
             needed = placement.nodes_of(record.name) if placement else None
-            result.lines.extend(_node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed))
+            lines = _node_pool(record, _location_of(record, clusters), region, nodes_private or private_nodes(record), needed)
+            result.lines.extend([_fallback_rung(line) for line in lines] if record.inputs.get("name") in fallbacks else lines)
         elif record.type == CRON_JOB:
             result.lines.append(_scheduled_batch(record, records, host_records, region))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
@@ -698,9 +706,36 @@ def always_on_gpu(records: Sequence[ResourceRecord], host_records: Sequence[Reso
     return found
 
 
+GPU_COMPUTE_CLASS_COMPONENT = "shoestring:gke:GpuComputeClass"
+
+
+def fallback_rungs(records: Sequence[ResourceRecord]) -> set[str]:
+    """The GKE names of the GPU pools the ComputeClass falls back to (every rung after the first)."""
+    return {rung["pool"] for r in _of(records, GPU_COMPUTE_CLASS_COMPONENT) for rung in r.inputs.get("rungs", [])[1:]}
+
+
+def _fallback_rung(line: Line) -> Line:
+    """A fallback rung's pool costs nothing until the rungs above it are out: out of the expected
+    figure and the burst rate (which the first rung sets), shown with what a burst entirely on it costs."""
+    if not line.burst_hourly:
+        return line
+    nodes = round(line.burst_max_hourly / line.burst_hourly)
+    return dataclasses.replace(
+        line,
+        detail=f"{line.detail}; a fallback rung of the GPU ComputeClass, used only when Spot is out in every zone: "
+        f"a burst entirely on it costs {nodes} × ${line.burst_hourly:.4f} = ${line.burst_max_hourly:,.4f}/h, not in the expected figure",
+        burst_hourly=0.0,
+        burst_max_hourly=0.0,
+        fallback_hourly=line.burst_hourly,
+        fallback_max_hourly=line.burst_max_hourly,
+    )
+
+
 def gpu_ceiling(records: Sequence[ResourceRecord]) -> GpuCeiling | None:
-    """The stack's own GPU pool at its maximum, with the quota its GpuPool component records."""
-    pools = _gpu_pools(records)
+    """The stack's own GPU pool at its maximum, with the quota its GpuPool component records (the
+    fallback rungs share that ceiling: the namespaces' GPU quota caps the pods of all rungs together)."""
+    fallbacks = fallback_rungs(records)
+    pools = [p for p in _gpu_pools(records) if p.inputs.get("name") not in fallbacks]
     if not pools:
         return None
     nodes = sum(capacity.pool_bounds(p.inputs)[1] for p in pools)

@@ -351,7 +351,7 @@ MAX_RETRIES = 100
 
 class Batch(_Workload):
     """Work that runs to an end: a Kubernetes Job of ``parallelism`` pods (Indexed: each pod reads its
-    shard from ``JOB_COMPLETION_INDEX``, of ``SHARD_COUNT``), restarted only on failure, stopped at
+    shard from ``JOB_COMPLETION_INDEX``, of ``SHARD_COUNT``), a failed pod replaced, a preempted one too without counting as a failure, stopped at
     ``max_hours`` whatever happens, deleted a day after it finishes. With ``schedule`` it runs on it;
     without, ``kubectl create job <name>-<date> --from=cronjob/<name> -n <namespace>`` starts a run."""
 
@@ -365,7 +365,8 @@ class Batch(_Workload):
     completions: int | None = Field(strict=True, default=None, ge=1, le=MAX_COMPLETIONS)
     """Shards of a run (Indexed completions); default ``parallelism``, one shard per pod."""
     retries: int = Field(strict=True, default=3, ge=0, le=MAX_RETRIES)
-    """Failed pods (Spot preemptions included) a run survives before it is marked failed (backoffLimit)."""
+    """Failures of the batch's own code a run survives, over all its shards (backoffLimit); a Spot
+    preemption or another disruption is not a failure (program/components/batch.py)."""
     schedule: str | None = None
     """Cron schedule in UTC, e.g. "0 3 * * 1" (Mondays 03:00); its GPU hours a month enter the estimate.
     None: the batch runs only when someone starts it."""

@@ -8,13 +8,14 @@ import pulumi
 
 from program.components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBudgetArgs, ProjectArgs, SpotPoolArgs, ZonalCluster, ZonalClusterArgs
 from program.components.batch import BatchSpec
-from program.components.gpu_pool import GPU_POOL_LABEL_VALUE, GpuQuota
+from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS, GpuComputeClassArgs
+from program.components.gpu_pool import GpuPool, GpuQuota
 from program.components.network import ClusterNetwork, ClusterNetworkArgs
 from program.components.project_apis import ProjectApisArgs
 from program.components.scheduling import ClusterCapacity, scheduled_after
 from program.components.node_pool import POOL_LABEL, PoolArgs
 from program.components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESPACE, HostCertificatesArgs, TunnelEntryArgs, entry_resource_name
-from program import apis, capacity, catalog, config
+from program import apis, capacity, catalog, config, quota
 from program.config import ProjectInstance, StackConfig
 from program.components.internal_service import tolerates_spot
 from program.names import BATCH_PRIORITY, ENTRY_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
@@ -98,7 +99,17 @@ def spot_pool(cfg: StackConfig, on: ZonalCluster) -> SpotPoolArgs:
 
 
 def gpu_pool(cfg: StackConfig, on: ZonalCluster) -> GpuPoolArgs:
-    return _nodes_of(cfg, on) | {"settings": cfg.gpu_pool, **({"quota": gpu_quota(cfg)} if cfg.gpu_pool.quota is not None else {})}
+    # The GPU nodes' own part: the other pools' share moves with their sizes, and is in make plan's check.
+    burst = [
+        {"metric": need.metric, "needed": need.figure(need.burst) + (" + the other pools'" if need.needed > need.burst else ""),
+         "declared": None if need.declared is None else need.figure(need.declared)}
+        for need in quota.burst_needs(cfg)
+    ]
+    return _nodes_of(cfg, on) | {"settings": cfg.gpu_pool, "burst_quota": burst, **({"quota": gpu_quota(cfg)} if cfg.gpu_pool.quota is not None else {})}
+
+
+def gpu_compute_class(pool: GpuPool) -> GpuComputeClassArgs:
+    return {"rungs": pool.rungs, "depends_on": pool.pools}
 
 
 def _nodes_of(cfg: StackConfig, on: ZonalCluster) -> PoolArgs:
@@ -242,7 +253,10 @@ def _gpu_placement(cfg: StackConfig, gpus: int, whole_node: bool = False) -> dic
     whole = ", whole node" if whole_node else ""
     return {
         "gpus": gpus,
-        "gpu_node_selector": {POOL_LABEL: GPU_POOL_LABEL_VALUE},
+        # The class only: GKE refuses a pod that selects a ComputeClass and also a node label the
+        # class decides, such as cloud.google.com/gke-spot or gke-accelerator
+        # (cloud.google.com/kubernetes-engine/docs/concepts/about-custom-compute-classes, "Request ComputeClasses in workloads").
+        "gpu_node_selector": {COMPUTE_CLASS_KEY: GPU_COMPUTE_CLASS},
         "placement": f"GPU pool ({gpu.machine_type}, {gpus}× {gpu.accelerator}{whole})",
     }
 

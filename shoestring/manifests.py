@@ -9,8 +9,8 @@ import yaml
 
 from shoestring.offline import SECRET, Plan
 
-CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/")
-"""The Gateway API's and GKE's own CRDs: Kubernetes' schemas do not know them."""
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/", "cloud.google.com/")
+"""The Gateway API's and GKE's own CRDs (its Gateway policies, ComputeClass): Kubernetes' schemas do not know them."""
 
 
 def of(plan: Plan) -> list[dict]:

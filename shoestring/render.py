@@ -171,7 +171,16 @@ def _service_account(inputs: dict) -> list[str]:
     return ["no token mounted" if inputs.get("automountServiceAccountToken") is False else ""]
 
 
+def _gpu_pool(inputs: dict) -> list[str]:
+    """The quota a full burst needs besides its GPUs, and what the stack declares of each."""
+    needs = inputs.get("burstQuota") or []
+    return [
+        "a full burst needs " + " · ".join(f"{n['metric']} {n['needed']} ({n['declared'] + ' declared' if n.get('declared') else 'not declared'})" for n in needs)
+    ] if needs else []
+
+
 _SUMMARIES: dict[str, Callable[[dict], list[str]]] = {
+    "shoestring:gke:GpuPool": _gpu_pool,
     CLUSTER: _cluster,
     NODE_POOL: _node_pool,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
@@ -245,6 +254,11 @@ def cost_summary(estimate: cost.Estimate) -> str:
         f"{_budget_status(estimate)}"
     ]
     lines += [f"always-on GPU: {always_on}" for always_on in estimate.always_on_gpu]
+    lines += [
+        f"GPU fallback: {line.item} ${line.fallback_hourly:,.4f}/h per node when Spot is out in every zone; a burst entirely on it "
+        f"${line.fallback_max_hourly:,.4f}/h (not in the expected figure)"
+        for line in estimate.lines if line.fallback_hourly
+    ]
     return "\n".join(lines)
 
 

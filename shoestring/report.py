@@ -40,10 +40,12 @@ def load_balancer_per_service(records: Sequence[Record]) -> list[Record]:
 
 
 def always_on_gpu_node(records: Sequence[Record]) -> list[Record]:
-    """The GPU pool keeping one node up all month instead of scaling to zero."""
+    """The GPU pool keeping one node up all month instead of scaling to zero (its first rung: a
+    fallback rung holds nodes only while the first is out)."""
+    fallbacks = cost.fallback_rungs(records)
 
     def warm(record: Record) -> Record:
-        if record.type != NODE_POOL or not record.inputs.get("nodeConfig", {}).get("guestAccelerators"):
+        if record.type != NODE_POOL or not record.inputs.get("nodeConfig", {}).get("guestAccelerators") or record.inputs.get("name") in fallbacks:
             return record
         scaling = record.inputs.get("autoscaling", {})
         scaling = scaling | ({"totalMinNodeCount": 1} if "totalMaxNodeCount" in scaling else {"minNodeCount": 1})

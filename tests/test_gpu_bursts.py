@@ -10,7 +10,7 @@ import pytest
 from helpers import plan_in_process
 from click.testing import CliRunner
 
-from program import capacity, catalog, config, cost, definitions
+from program import capacity, catalog, config, cost, definitions, quota
 from shoestring import diff, offline, render
 from shoestring.__main__ import cli
 from program.config import ConfigError
@@ -55,14 +55,26 @@ class TestBatch:
         job = spec["jobTemplate"]["spec"]
         assert (job["parallelism"], job["completions"], job["completionMode"]) == (20, 200, "Indexed")
         assert job["activeDeadlineSeconds"] == 2 * 3600  # max_hours
-        assert job["backoffLimit"] == 20  # retries
         assert job["ttlSecondsAfterFinished"] == 24 * 3600
         pod = job["template"]["spec"]
-        assert pod["restartPolicy"] == "OnFailure"
         [container] = pod["containers"]
         assert container["command"] == ["python", "-m", "ml.embed"]
         assert "ports" not in container and "livenessProbe" not in container and "readinessProbe" not in container
         assert {"name": "SHARD_COUNT", "value": "200"} in container["env"]
+
+    def test_a_preemption_is_not_a_failure_and_retries_count_only_the_batchs_own_code(self, plans):
+        job = cron_job(plans["prod"], "ml-embed").inputs["spec"]["jobTemplate"]["spec"]
+        # podFailurePolicy is refused by the API server unless pods never restart in place.
+        assert job["template"]["spec"]["restartPolicy"] == "Never"
+        ignore, fail = job["podFailurePolicy"]["rules"]
+        assert ignore == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        assert fail == {"action": "FailJob", "onExitCodes": {"containerName": "embed", "operator": "In", "values": [126, 127]}}
+        assert job["backoffLimit"] == 20  # retries: failures of ml.embed over all 200 shards
+        assert (job["backoffLimitPerIndex"], job["maxFailedIndexes"]) == (2, 0)  # a shard retried twice, then the run fails
+
+    def test_a_scheduled_one_shard_batch_has_the_same_policy_with_its_default_three_retries(self, plans):
+        job = cron_job(plans["prod"], "ml-eval").inputs["spec"]["jobTemplate"]["spec"]
+        assert (job["backoffLimit"], job["backoffLimitPerIndex"], job["maxFailedIndexes"], job["completions"]) == (3, 2, 0, 1)
 
     def test_a_scheduled_batch_is_a_cronjob_that_runs_on_it_one_run_at_a_time(self, plans):
         spec = cron_job(plans["prod"], "ml-eval").inputs["spec"]
@@ -138,6 +150,76 @@ class TestPoolAcrossZones:
         assert "gpuPool.zones" in message and "keep one" in message
 
 
+# 3b. A priced fallback ladder when Spot is out in every zone.
+
+COMPUTE_CLASS = "kubernetes:cloud.google.com/v1:ComputeClass"
+
+
+class TestFallbackLadder:
+    def test_prod_declares_a_compute_class_that_tries_its_spot_pool_then_its_on_demand_pool_and_nothing_else(self, plans):
+        [compute_class] = plans["prod"].of_type(COMPUTE_CLASS)
+        spec = compute_class.inputs["spec"]
+        assert spec["priorities"] == [{"nodepools": ["gpu-pool"]}, {"nodepools": ["gpu-pool-on-demand"]}]
+        assert spec["whenUnsatisfiable"] == "DoNotScaleUp"  # explicit: its default changed in GKE 1.33
+        assert spec["activeMigration"] == {"optimizeRulePriority": False}  # running shards are never moved
+        assert spec["nodePoolAutoCreation"] == {"enabled": False}  # no pool outside the priced ladder
+        pools = {p.inputs.get("name"): p for p in plans["prod"].of_type(NODE_POOL)}  # the CPU pools are auto-named
+        spot, on_demand = pools["gpu-pool"], pools["gpu-pool-on-demand"]
+        assert spot.inputs["nodeConfig"]["spot"] is True and on_demand.inputs["nodeConfig"]["spot"] is False
+        for pool in (spot, on_demand):
+            assert pool.inputs["autoscaling"]["totalMaxNodeCount"] == 20 and pool.inputs["autoscaling"]["totalMinNodeCount"] == 0
+            assert pool.inputs["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
+            assert pool.inputs["nodeConfig"]["labels"]["cloud.google.com/compute-class"] == compute_class.inputs["metadata"]["name"]
+        assert set(compute_class.dependencies) >= {spot.urn, on_demand.urn}
+
+    def test_a_stack_without_a_fallback_has_a_one_rung_class(self, plans):
+        [compute_class] = plans["dev"].of_type(COMPUTE_CLASS)
+        assert compute_class.inputs["spec"]["priorities"] == [{"nodepools": ["gpu-pool"]}]
+
+    @pytest.mark.parametrize(("stack", "name"), [("prod", "ml-embed"), ("prod", "ml-eval"), ("staging", "ml-staging-embed")])
+    def test_gpu_batch_pods_select_the_class_only_and_tolerate_its_taint(self, plans, stack, name):
+        pod = cron_job(plans[stack], name).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        # GKE refuses a pod that selects a ComputeClass and also cloud.google.com/gke-spot or gke-accelerator.
+        assert pod["nodeSelector"] == {"cloud.google.com/compute-class": "shoestring-gpu"}
+        assert {"key": "cloud.google.com/compute-class", "operator": "Equal", "value": "shoestring-gpu", "effect": "NoSchedule"} in pod["tolerations"]
+
+    def test_each_rung_is_priced_and_the_on_demand_rung_costs_nothing_until_used(self, plans):
+        estimate = cost.estimate("prod", plans["prod"].records)
+        lines = {line.item: line for line in estimate.lines}
+        spot, on_demand = lines["gpu-pool GPU nodes"], lines["gpu-pool-on-demand GPU nodes"]
+        assert spot.burst_hourly == pytest.approx(0.4135, abs=1e-4) and "Spot" in spot.detail
+        assert on_demand.idle_monthly == 0.0 and on_demand.burst_hourly == 0.0
+        assert "a burst entirely on it costs 20 × $0.7255 = $14.5106/h, not in the expected figure" in on_demand.detail
+        # The expected figure and the burst ceiling are the Spot rung's alone.
+        assert estimate.burst_hourly_usd == pytest.approx(spot.burst_hourly, abs=1e-4)
+        assert estimate.gpu_ceiling.nodes == 20
+        assert (
+            "GPU fallback: gpu-pool-on-demand GPU nodes $0.7255/h per node when Spot is out in every zone; a burst entirely on it $14.5106/h"
+            in render.cost_summary(estimate)
+        )
+
+    def test_a_fallback_on_an_on_demand_pool_or_above_the_spot_ceiling_is_refused(self):
+        message = refused("prod", lambda o: o["gpuPool"].update(spot=False))
+        assert "onDemandFallback falls back from Spot, but the pool is on demand already (spot: false); remove onDemandFallback" in message
+        message = refused("prod", lambda o: o["gpuPool"]["onDemandFallback"].update(maxNodes=21))
+        assert "onDemandFallback.maxNodes (21) is above maxNodes (20)" in message and "set onDemandFallback.maxNodes to at most 20" in message
+
+    def test_every_release_channel_a_stack_may_choose_runs_a_gke_version_with_compute_classes(self):
+        import typing
+
+        from program.components import compute_class
+        from program.components.cluster import ClusterSettings
+
+        channels = typing.get_args(ClusterSettings.model_fields["release_channel"].annotation)
+        assert channels and all(compute_class.channel_has_compute_classes(channel) for channel in channels)
+
+    def test_a_channel_that_still_offers_1_30_would_fail_the_version_rule(self, monkeypatch):
+        from program.components import compute_class
+
+        monkeypatch.setitem(compute_class.OLDEST_MINOR_OFFERED, "STABLE", "1.30")
+        assert not compute_class.channel_has_compute_classes("STABLE")
+
+
 # 4. Quota as part of the plan.
 
 
@@ -163,6 +245,46 @@ class TestQuota:
         raw = stack_with("prod", lambda o: o["gpuPool"].pop("quota"))
         cfg = config.load("prod", raw, definitions.discover())
         assert any("gpuPool.quota is not declared: the GPU pool's ceiling needs 20 PREEMPTIBLE_NVIDIA_L4_GPUS" in n for n in cfg.notices)
+
+    def test_make_plan_names_every_metric_a_full_burst_draws_on_besides_its_gpus(self, plans):
+        [line] = [line for record in plans["prod"].of_type("shoestring:gke:GpuPool") for line in render._SUMMARIES[record.type](record.inputs)]
+        assert line == (
+            "a full burst needs G2_CPUS 80 (96 declared) · CPUS_ALL_REGIONS 80 + the other pools' (128 declared) · SSD_TOTAL_GB 2,000 GB "
+            "(4,096 GB declared) · IN_USE_ADDRESSES 20 + the other pools' (32 declared)"
+        )
+
+    def test_an_ssd_quota_below_the_bursts_boot_disks_is_refused_naming_the_2000_gb_needed_and_the_request(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(ssdTotalGb=500))
+        assert "shoestring:gpuPool.quota.ssdTotalGb = 500: SSD_TOTAL_GB in us-central1 is 500 GB, below the 2,000 GB a full GPU burst needs (20 × g2-standard-4 nodes)" in message
+        assert "--quota-id=SSD-TOTAL-GB-per-project-region --preferred-value=2000 --dimensions=region=us-central1" in message
+
+    def test_the_cpu_and_address_quotas_count_the_other_pools_at_their_ceilings_too(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(cpus=40, cpusAllRegions=80, inUseAddresses=20))
+        assert "gpuPool.quota.cpus = 40: G2_CPUS in us-central1 is 40, below the 80 a full GPU burst needs" in message
+        assert "gpuPool.quota.cpusAllRegions = 80: CPUS_ALL_REGIONS is 80, below the 92 a full GPU burst needs (20 × g2-standard-4 nodes, 12 of it the other pools' at their maxNodes)" in message
+        assert "gpuPool.quota.inUseAddresses = 20: IN_USE_ADDRESSES in us-central1 is 20, below the 26" in message
+        assert "--quota-id=CPUS-ALL-REGIONS-per-project --preferred-value=92`" in message
+
+    def test_with_preemptible_cpus_granted_spot_nodes_draw_on_them_and_only_the_on_demand_rung_on_the_series_metric(self):
+        raw = stack_with("prod", lambda o: o["gpuPool"]["quota"].update(preemptibleCpus=100))
+        needs = {n.metric: n.needed for n in quota.burst_needs(config.load("prod", raw, definitions.discover()))}
+        assert needs["PREEMPTIBLE_CPUS"] == 80 + 3 * 2  # the GPU nodes and the Spot CPU pool at its ceiling
+        assert needs["G2_CPUS"] == 80  # the on-demand rung may hold all 20 nodes
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(preemptibleCpus=50))
+        assert "gpuPool.quota.preemptibleCpus = 50: PREEMPTIBLE_CPUS in us-central1 is 50, below the 86" in message
+
+    def test_private_nodes_hold_no_external_address(self):
+        raw = stack_with("prod", lambda o: None) | {"shoestring:privateNodes": "true"}
+        assert "IN_USE_ADDRESSES" not in {n.metric for n in quota.burst_needs(config.load("prod", raw, definitions.discover()))}
+
+    def test_an_undeclared_metric_is_a_warning_naming_it_and_the_figure(self):
+        raw = stack_with("prod", lambda o: o["gpuPool"]["quota"].pop("ssdTotalGb"))
+        cfg = config.load("prod", raw, definitions.discover())
+        assert any(n.startswith("gpuPool.quota does not declare ssdTotalGb (2,000 GB SSD_TOTAL_GB in us-central1): what a full GPU burst needs") for n in cfg.notices)
+
+    def test_the_on_demand_rung_is_checked_against_the_regular_gpu_quota(self):
+        message = refused("prod", lambda o: o["gpuPool"]["quota"].update(onDemand=5))
+        assert "gpuPool.quota.onDemand = 5: NVIDIA_L4_GPUS in us-central1 is 5, below the on-demand fallback rung's 20 GPUs" in message
 
     def test_every_namespace_quota_admits_its_batches_at_full_parallelism(self, plans):
         [quota] = [r for r in plans["prod"].of_type("kubernetes:core/v1:ResourceQuota") if r.name == "ml-quota"]

@@ -81,9 +81,10 @@ class TestGpuPool:
         assert "initialNodeCount" not in gpu_pool.inputs
         assert "nodeCount" not in gpu_pool.inputs
 
-    def test_it_repels_pods_that_do_not_tolerate_the_gpu_taint(self, gpu_pool):
+    def test_it_repels_pods_that_do_not_tolerate_the_gpu_taint_or_select_its_compute_class(self, gpu_pool):
         assert gpu_pool.inputs["nodeConfig"]["taints"] == [
-            {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+            {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"},
+            {"key": "cloud.google.com/compute-class", "value": "shoestring-gpu", "effect": "NO_SCHEDULE"},
         ]
 
     def test_its_taint_is_exactly_the_one_gke_puts_on_gpu_nodes_so_the_two_never_fight(self):
@@ -97,8 +98,9 @@ class TestGpuPool:
             {"type": "nvidia-l4", "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "DEFAULT"}}
         ]
 
-    def test_workloads_select_it_by_label(self, gpu_pool):
-        assert gpu_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "gpu"}
+    def test_it_carries_the_compute_class_label_and_its_gke_name_is_the_one_the_class_lists(self, gpu_pool):
+        assert gpu_pool.inputs["nodeConfig"]["labels"] == {POOL_LABEL: "gpu", "cloud.google.com/compute-class": "shoestring-gpu"}
+        assert gpu_pool.inputs["name"] == "gpu"
 
     def test_its_nodes_may_live_in_another_zone_of_the_region(self, gpu_pool):
         assert gpu_pool.inputs["location"] == "us-central1-a"

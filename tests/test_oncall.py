@@ -25,7 +25,7 @@ from shoestring.oncall.cli import cli
 LABELS = {"app.kubernetes.io/name": "frontend"}
 GPU_POD_PLACEMENT = {
     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    "nodeSelector": {"shoestring.dev/pool": "gpu"},
+    "nodeSelector": {"cloud.google.com/compute-class": "shoestring-gpu"},
 }
 
 

@@ -148,7 +148,7 @@ class TestBurst:
         pod = spec["template"]["spec"]
         assert pod == template["template"]["spec"]  # the CronJob's pod, as the program declares it
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
-        assert pod["nodeSelector"] == {"shoestring.dev/pool": "gpu"}
+        assert pod["nodeSelector"] == {"cloud.google.com/compute-class": "shoestring-gpu"}
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
         assert job["metadata"]["ownerReferences"] == [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "embed", "uid": "0d5e-embed", "controller": True}]

@@ -27,7 +27,7 @@ RESOURCES = {"cpu": "100m", "memory": "128Mi", "cpu_limit": "500m", "memory_limi
 # An app as the program passes it (program/program_args.py app_spec), with definitions.App's defaults.
 WEB = {"name": "web", "image": "ghcr.io/acme/web:abc123", "port": 8080, "resources": RESOURCES, "replicas": 1, "health_path": "/healthz",
        "whole_node": False, "spot": False, "service_type": "ClusterIP"}
-GPU_JOB = WEB | {"name": "trainer", "gpus": 1, "gpu_node_selector": {"shoestring.dev/pool": "gpu"}, "whole_node": True}
+GPU_JOB = WEB | {"name": "trainer", "gpus": 1, "gpu_node_selector": {"cloud.google.com/compute-class": "shoestring-gpu"}, "whole_node": True}
 QUOTA_ARGS = {"cpu": "2", "memory": "4Gi", "pods": 20}
 
 
@@ -134,8 +134,11 @@ class TestInternalServiceComponent:
     def test_gpu_work_tolerates_the_taint_selects_the_pool_and_requests_gpus(self):
         args = GPU_JOB | {"namespace": "shop", "labels": {}}
         spec = pod_spec(only(offline.declare(lambda: InternalService("shop-trainer", args), stack="test"), DEPLOYMENT))
-        assert spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-        assert spec["nodeSelector"] == {"shoestring.dev/pool": "gpu"}
+        assert spec["tolerations"] == [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "cloud.google.com/compute-class", "operator": "Equal", "value": "shoestring-gpu", "effect": "NoSchedule"},
+        ]
+        assert spec["nodeSelector"] == {"cloud.google.com/compute-class": "shoestring-gpu"}
         assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         term = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
         assert term["topologyKey"] == "kubernetes.io/hostname"  # one whole-node pod per node

@@ -25,6 +25,19 @@ STARTING_DEADLINE_SECONDS = 3600
 """A scheduled run that could not start within an hour of its time (controller down, the previous
 run still going) is skipped rather than started late, on top of the next one."""
 SHARD_COUNT_ENV = "SHARD_COUNT"
+SHARD_RETRIES = 2
+"""Times one shard's code may fail and be retried (``backoffLimitPerIndex``) before the shard is
+marked failed — and with it the run (``maxFailedIndexes: 0``): a run missing a shard is not a result."""
+BUG_EXIT_CODES = (126, 127)
+"""Exit codes that fail the run at once (``FailJob``): the shell's "found but not executable" and
+"command not found" (POSIX, Shell Command Language 2.8.2 Exit Status) — the image or the command is
+wrong, every shard would fail alike, and retrying them bills GPU hours for nothing."""
+DISRUPTION_CONDITION = "DisruptionTarget"
+"""The condition Kubernetes puts on a pod it is about to delete for a reason that is not the pod's own
+fault: preemption by the scheduler, eviction, the taint manager, the pod GC of a vanished node, or
+the kubelet's graceful node shutdown — which is how a Spot VM's preemption reaches a pod
+(kubernetes.io/docs/concepts/workloads/pods/disruptions/#pod-disruption-conditions;
+cloud.google.com/kubernetes-engine/docs/concepts/spot-vms#termination)."""
 
 
 class BatchSpec(TypedDict):
@@ -43,7 +56,8 @@ class BatchSpec(TypedDict):
     max_hours: float
     """A run is stopped after this long, finished or not (``activeDeadlineSeconds``)."""
     retries: int
-    """Failed pods a run survives before it is marked failed (``backoffLimit``)."""
+    """Failures of the batch's own code a run survives, over all its shards (``backoffLimit``); a pod
+    stopped by a disruption — a Spot preemption — is not one (the pod failure policy ignores it)."""
     schedule: NotRequired[str]
     """Cron schedule in UTC. Absent: the CronJob is suspended, a template that
     ``kubectl create job <name>-<suffix> --from=cronjob/<name>`` runs on demand."""
@@ -68,8 +82,10 @@ class BatchArgs(BatchSpec):
 
 
 class Batch(pulumi.ComponentResource):
-    """A CronJob whose every run ends: Indexed completions, pods restarted only on failure, a
-    deadline, a retry limit, deletion a day after it finishes, and at most one run at a time.
+    """A CronJob whose every run ends: Indexed completions, a deadline, deletion a day after it
+    finishes, at most one run at a time, and retries that count only failures of its own code:
+    a pod that fails is replaced (``restartPolicy: Never``), a preempted one without counting
+    against ``retries``, each shard at most SHARD_RETRIES times.
 
     The pods are built as an InternalService's are (program/components/internal_service.py): Pod Security
     ``restricted``, the project's ServiceAccount, GPU toleration, pool selector and GPU limits.
@@ -91,12 +107,36 @@ class Batch(pulumi.ComponentResource):
             parallelism=args["parallelism"],
             completions=args["completions"],
             completion_mode="Indexed",
+            # backoffLimitPerIndex, maxFailedIndexes and a podFailurePolicy need Indexed completions and
+            # restartPolicy Never: the API server refuses them otherwise (kubernetes/kubernetes
+            # pkg/apis/batch/validation/validation.go, validateJobSpec: "requires indexed completion
+            # mode", "only \"Never\" is supported when podFailurePolicy is specified"). backoffLimit
+            # still bounds the run's failures over all shards; failures the policy ignores count
+            # against neither (kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy,
+            # #backoff-limit-per-index).
             backoff_limit=args["retries"],
+            backoff_limit_per_index=min(SHARD_RETRIES, args["retries"]),
+            max_failed_indexes=0,
+            pod_failure_policy=k8s.batch.v1.PodFailurePolicyArgs(
+                rules=[
+                    # First match wins: a disruption is never a failure, whatever the exit code.
+                    k8s.batch.v1.PodFailurePolicyRuleArgs(
+                        action="Ignore",
+                        on_pod_conditions=[k8s.batch.v1.PodFailurePolicyOnPodConditionsPatternArgs(type=DISRUPTION_CONDITION, status="True")],
+                    ),
+                    k8s.batch.v1.PodFailurePolicyRuleArgs(
+                        action="FailJob",
+                        on_exit_codes=k8s.batch.v1.PodFailurePolicyOnExitCodesRequirementArgs(
+                            container_name=batch, operator="In", values=list(BUG_EXIT_CODES)
+                        ),
+                    ),
+                ]
+            ),
             active_deadline_seconds=round(args["max_hours"] * 3600),
             ttl_seconds_after_finished=FINISHED_TTL_SECONDS,
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=annotations),
-                spec=workload_pod(args, container, volumes, restart_policy="OnFailure", priority_class_name=args.get("priority_class")),
+                spec=workload_pod(args, container, volumes, restart_policy="Never", priority_class_name=args.get("priority_class")),
             ),
         )
         scheduled = "schedule" in args

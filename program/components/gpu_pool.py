@@ -7,8 +7,9 @@ from typing import Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS, Rung
 from program.components.node_pool import POOL_LABEL, PoolArgs, node_config
 from program.definitions import MAX_GPUS_PER_POD
 from program.settings import MAX_DISK_GB, MAX_NODES_PER_POOL, Autoscaled, DiskType, Settings
@@ -33,8 +34,8 @@ class GpuQuota(TypedDict):
 
 
 class GpuQuotaSettings(Settings):
-    """`shoestring:gpuPool.quota` — the GPU quota the GCP project has, as Compute Engine counts it
-    (cloud.google.com/compute/resource-usage#gpu_quota): check yours on the console's Quotas page."""
+    """`shoestring:gpuPool.quota` — the Compute Engine quota the GCP project has for a full burst, as
+    Compute Engine counts it (cloud.google.com/compute/resource-usage): check yours on the console's Quotas page."""
 
     preemptible: int = Field(default=0, ge=0, le=100_000)
     """Regional `PREEMPTIBLE_<GPU>_GPUS` (PREEMPTIBLE_NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what Spot GPU nodes count against (while it is 0, they count against the on-demand quota)."""
@@ -42,6 +43,26 @@ class GpuQuotaSettings(Settings):
     """Regional `<GPU>_GPUS` (NVIDIA_L4_GPUS for nvidia-l4) in the cluster's region: what on-demand GPU nodes count against."""
     all_regions: int = Field(default=0, ge=0, le=100_000)
     """Global `GPUS_ALL_REGIONS`: every GPU of the project, in any region, counts against it as well. A new project has 0."""
+    cpus: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Regional vCPU metric of the GPU machines' series (`G2_CPUS` for g2-*; `CPUS` for n1-*): on-demand GPU nodes count against it, and Spot ones while preemptibleCpus is 0. Omitted: make plan warns."""
+    preemptible_cpus: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Regional `PREEMPTIBLE_CPUS`, where granted: above 0, every Spot VM's vCPUs count against it instead. Omitted or 0: Spot vCPUs count against cpus."""
+    cpus_all_regions: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Global `CPUS_ALL_REGIONS`: every vCPU of the project, the other pools' at their maxNodes too. Omitted: make plan warns."""
+    ssd_total_gb: int | None = Field(default=None, ge=0, le=10_000_000)
+    """Regional `SSD_TOTAL_GB`: every pd-balanced and pd-ssd disk, the GPU nodes' boot disks included. Omitted: make plan warns."""
+    in_use_addresses: int | None = Field(default=None, ge=0, le=100_000)
+    """Regional `IN_USE_ADDRESSES`: an external IPv4 per node unless the cluster has private nodes. Omitted: make plan warns."""
+
+
+class OnDemandFallbackSettings(Settings):
+    """`shoestring:gpuPool.onDemandFallback` — on-demand GPU nodes a burst falls back to when Spot is
+    out in every zone of the pool: the second rung of the GPU ComputeClass. Declaring it is the
+    stack's opt-in to paying on-demand prices; it costs nothing until a node is added."""
+
+    max_nodes: int = Field(ge=1, le=MAX_NODES_PER_POOL)
+    """The most on-demand GPU nodes at once (required), at most gpuPool.maxNodes: a burst's pods are
+    capped by the namespaces' GPU quota, which the Spot pool's ceiling sets."""
 
 
 class GpuPoolSettings(Autoscaled):
@@ -73,10 +94,24 @@ class GpuPoolSettings(Autoscaled):
     it, naming the quota to request; omitted, the plan only warns."""
     spot: bool = False
     """Spot GPU nodes: far cheaper, preemptible; right for batch work that can retry."""
+    on_demand_fallback: OnDemandFallbackSettings | None = None
+    """With `spot`, an on-demand pool GKE falls back to when no zone has Spot capacity (object; keys below). Omit for none: pods then wait for Spot."""
     disk_type: DiskType = "pd-balanced"
     """Boot disk type. pd-balanced, the cheapest that G2 (L4) machines offer: they have no pd-standard."""
     disk_size_gb: int = Field(default=100, ge=10, le=MAX_DISK_GB)
     """Room for CUDA images, which run to several GB."""
+
+    @model_validator(mode="after")
+    def _fallback_below_spot(self) -> GpuPoolSettings:
+        fallback = self.on_demand_fallback
+        if fallback is not None and not self.spot:
+            raise ValueError("onDemandFallback falls back from Spot, but the pool is on demand already (spot: false); remove onDemandFallback")
+        if fallback is not None and fallback.max_nodes > self.max_nodes:
+            raise ValueError(
+                f"onDemandFallback.maxNodes ({fallback.max_nodes}) is above maxNodes ({self.max_nodes}): the namespaces' GPU quota "
+                f"admits {self.max_nodes} nodes' worth of pods at once; set onDemandFallback.maxNodes to at most {self.max_nodes}"
+            )
+        return self
 
     @property
     def gpus(self) -> int:
@@ -92,8 +127,19 @@ class GpuPoolSettings(Autoscaled):
         return list(self.zones) or [self.node_zone(cluster_zone)]
 
 
+class BurstQuota(TypedDict):
+    """One more metric a full burst draws on (program/quota.py), as the plan shows it."""
+
+    metric: str
+    needed: str
+    """What the GPU nodes take, with its unit, e.g. ``2,000 GB``; ``+ the other pools'`` where those count too."""
+    declared: str | None
+
+
 class GpuPoolArgs(PoolArgs):
     settings: GpuPoolSettings
+    burst_quota: NotRequired[list[BurstQuota]]
+    """The vCPU, disk and address quota a burst at the ceiling needs, recorded for the plan."""
     quota: NotRequired[GpuQuota]
     """The project's GPU quota as the stack declares it, with the metric the pool's GPUs count
     against; recorded on the component for the plan, the cost estimate and the diff to set the
@@ -101,24 +147,41 @@ class GpuPoolArgs(PoolArgs):
 
 
 class GpuPool(pulumi.ComponentResource):
-    """An autoscaled GPU pool that scales to zero and repels every pod that does not tolerate it.
+    """An autoscaled GPU pool that scales to zero and repels every pod that does not tolerate it,
+    with, for a Spot pool, an on-demand pool beside it to fall back to (``onDemandFallback``).
 
-    No initial nodes are declared: the pool starts empty, and only a pending pod that tolerates
-    the ``nvidia.com/gpu`` taint and selects the pool's label makes the autoscaler add one.
+    No initial nodes are declared: the pools start empty, and only a pending pod that tolerates
+    the ``nvidia.com/gpu`` taint and selects the GPU ComputeClass makes the autoscaler add one.
+    Both pools carry the class's label and taint (program/components/compute_class.py), in the order
+    :attr:`rungs` gives.
     """
 
     name: pulumi.Output[str]
-    node_selector: dict[str, str]
-    """The node selector a workload uses to land on this pool."""
+    rungs: list[Rung]
+    """The pools in the order the ComputeClass tries them."""
+    pools: list[gcp.container.NodePool]
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
         quota = args.get("quota")
-        props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else None
-        super().__init__("shoestring:gke:GpuPool", name, props, opts)
-        self.node_selector = {POOL_LABEL: GPU_POOL_LABEL_VALUE}
+        props = {"quota": {"metric": quota["metric"], "limit": quota["limit"], "allRegions": quota["all_regions"]}} if quota else {}
+        if args.get("burst_quota"):
+            props["burstQuota"] = [dict(need) for need in args["burst_quota"]]
+        super().__init__("shoestring:gke:GpuPool", name, props or None, opts)
         settings = args["settings"]
-        pool = gcp.container.NodePool(
-            name,
+        fallback = settings.on_demand_fallback
+        self.rungs = [{"pool": name, "provisioning": "spot" if settings.spot else "on-demand", "max_nodes": settings.max_nodes}]
+        if fallback is not None:
+            self.rungs.append({"pool": f"{name}-on-demand", "provisioning": "on-demand", "max_nodes": fallback.max_nodes})
+        self.pools = [self._pool(args, rung, min_nodes=settings.min_nodes if i == 0 else 0) for i, rung in enumerate(self.rungs)]
+        self.name = self.pools[0].name
+        self.register_outputs({"name": self.name, **props})
+
+    def _pool(self, args: GpuPoolArgs, rung: Rung, *, min_nodes: int) -> gcp.container.NodePool:
+        settings = args["settings"]
+        return gcp.container.NodePool(
+            rung["pool"],
+            # Named, not auto-named: the ComputeClass lists its rungs by their GKE names.
+            name=rung["pool"],
             cluster=args["cluster"],
             project=args["project"],
             # The cluster's zone: its control plane stays there (zonal, so in the free tier) however
@@ -131,20 +194,21 @@ class GpuPool(pulumi.ComponentResource):
             # (cloud.google.com/kubernetes-engine/docs/concepts/cluster-autoscaler#location_policy;
             # terraform-google-kubernetes-engine moved its GPU CI to ANY, #2643).
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=settings.min_nodes,
-                total_max_node_count=settings.max_nodes,
+                total_min_node_count=min_nodes,
+                total_max_node_count=rung["max_nodes"],
                 location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=node_config(
                 service_account=args["service_account"],
                 settings=settings,
-                spot=settings.spot,
-                labels=self.node_selector,
+                spot=rung["provisioning"] == "spot",
+                # The class's label and taint tie a manually created pool to the class: only pods
+                # that select it land here (node-attributes-compute-classes, "Configure manually created node pools").
+                labels={POOL_LABEL: GPU_POOL_LABEL_VALUE, COMPUTE_CLASS_KEY: GPU_COMPUTE_CLASS},
                 taints=[
-                    gcp.container.NodePoolNodeConfigTaintArgs(
-                        key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT
-                    )
+                    gcp.container.NodePoolNodeConfigTaintArgs(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT),
+                    gcp.container.NodePoolNodeConfigTaintArgs(key=COMPUTE_CLASS_KEY, value=GPU_COMPUTE_CLASS, effect="NO_SCHEDULE"),
                 ],
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
@@ -158,5 +222,3 @@ class GpuPool(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.name = pool.name
-        self.register_outputs({"name": self.name, "node_selector": self.node_selector, **(props or {})})

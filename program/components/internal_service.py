@@ -10,6 +10,7 @@ from typing import Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS
 from program.components.gpu_pool import GPU_TAINT_KEY
 from program.components.node_pool import CAPACITY_LABEL
 from program.components.pod_security import restricted_container, restricted_pod
@@ -287,7 +288,7 @@ def workload_pod(
     spec: WorkloadSpec, container: k8s.core.v1.ContainerArgs, volumes: list[k8s.core.v1.VolumeArgs], *, tolerate_spot: bool = False, **more
 ) -> k8s.core.v1.PodSpecArgs:
     """A pod that passes Pod Security ``restricted``, runs as the project's ServiceAccount without an
-    API token and, with GPUs, tolerates the GPU taint and selects the GPU pool — so it, and nothing
+    API token and, with GPUs, tolerates the GPU pools' taints and selects their ComputeClass — so it, and nothing
     else, wakes the pool; with ``tolerate_spot``, it may also run on the tainted Spot pool."""
     gpus = spec.get("gpus", 0)
     return k8s.core.v1.PodSpecArgs(
@@ -298,7 +299,12 @@ def workload_pod(
         security_context=restricted_pod(),
         volumes=volumes,
         node_selector=spec["gpu_node_selector"] if gpus else None,
-        tolerations=[k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule")] if gpus else [
+        tolerations=[
+            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
+            # GKE may add this one itself to a pod that selects the class; declared, the pod is
+            # what the scheduler and the capacity model see either way.
+            k8s.core.v1.TolerationArgs(key=COMPUTE_CLASS_KEY, operator="Equal", value=GPU_COMPUTE_CLASS, effect="NoSchedule"),
+        ] if gpus else [
             k8s.core.v1.TolerationArgs(key=SPOT_TAINT_KEY, operator="Equal", value=SPOT_TAINT_VALUE, effect="NoSchedule")
         ] if tolerate_spot else None,
         **more,

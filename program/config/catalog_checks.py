@@ -9,6 +9,7 @@ from typing import Any
 from program.components.gpu_pool import GpuPoolSettings
 from program import catalog
 from program.config.model import StackConfig, check_zone
+from program.quota import burst_needs
 
 
 def catalog_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
@@ -118,6 +119,24 @@ def _gpu_quota_problems(cfg: StackConfig) -> list[tuple[str, Any, str]]:
     if has < needed:
         problems.append((key, has, f"{regional} in {region} is {has}, below the pool's ceiling ({ceiling}): nodes beyond it are never created. "
                          f"{quota_request(cfg.gcp_project, regional, needed, region)}; or lower gpuPool.maxNodes to {has // gpu.accelerator_count}"))
+    fallback = gpu.on_demand_fallback
+    if fallback is not None:
+        # The on-demand rung draws on the regular metric (with Spot, when no preemptible quota is granted).
+        on_demand_metric = catalog.gpu_quota_metric(gpu.accelerator, False)
+        rung = min(gpu.max_nodes, fallback.max_nodes + (gpu.max_nodes if regional == on_demand_metric else 0)) * gpu.accelerator_count
+        if quota.on_demand < rung:
+            problems.append(("gpuPool.quota.onDemand", quota.on_demand,
+                             f"{on_demand_metric} in {region} is {quota.on_demand}, below the on-demand fallback rung's {rung} GPUs "
+                             f"(onDemandFallback.maxNodes {fallback.max_nodes} × acceleratorCount {gpu.accelerator_count}): the fallback stops there. "
+                             f"{quota_request(cfg.gcp_project, on_demand_metric, rung, region)}; or lower onDemandFallback.maxNodes"))
+    for need in burst_needs(cfg):
+        if need.declared is not None and need.declared < need.needed:
+            where = f" in {need.region}" if need.region else ""
+            others = f", {need.figure(need.needed - need.burst)} of it the other pools' at their maxNodes" if need.needed > need.burst else ""
+            problems.append((f"gpuPool.quota.{need.key}", need.declared,
+                             f"{need.metric}{where} is {need.figure(need.declared)}, below the {need.figure(need.needed)} a full GPU burst needs "
+                             f"({gpu.max_nodes} × {gpu.machine_type} nodes{others}): the autoscaler stops adding nodes at the quota. "
+                             f"{quota_request(cfg.gcp_project, need.metric, need.needed, need.region)}; or lower gpuPool.maxNodes"))
     if quota.all_regions < needed:
         problems.append(("gpuPool.quota.allRegions", quota.all_regions,
                          f"GPUS_ALL_REGIONS is {quota.all_regions}, below the pool's ceiling ({ceiling}); a new project has 0. "

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from program import catalog
 from program.config.model import ProjectInstance, StackConfig
+from program.quota import burst_needs
 from program.definitions import Project
 
 
@@ -42,6 +43,14 @@ def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Ma
             f"gpuPool.quota is not declared: the GPU pool's ceiling needs {needed} {catalog.gpu_quota_metric(gpu.accelerator, gpu.spot)} in "
             f"{cfg.region} and {needed} GPUS_ALL_REGIONS, which a new project has 0 of. Check the console's Quotas page and declare "
             "what you have (gpuPool.quota): make plan then refuses a ceiling beyond it"
+        )
+    undeclared = [need for need in burst_needs(cfg) if need.declared is None] if cfg.owns_cluster and gpu is not None else []
+    if undeclared:
+        listed = ", ".join(f"{need.key} ({need.figure(need.needed)} {need.metric}{f' in {cfg.region}' if need.region else ''})" for need in undeclared)
+        notices.append(
+            f"gpuPool.quota does not declare {listed}: what a full GPU burst needs, which a new project's defaults may not hold — the "
+            "autoscaler would stop adding nodes at the first. Check the console's Quotas page and declare what you have: make plan then "
+            "refuses a ceiling beyond it"
         )
     if cfg.owns_cluster and cfg.budget is not None and not cfg.billing_account:
         notices.append(

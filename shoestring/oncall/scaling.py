@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS
 from program.components.gpu_pool import GPU_POOL_LABEL_VALUE, GPU_TAINT_KEY
 from program.components.internal_service import GPU_RESOURCE
 from program.components.node_pool import POOL_LABEL
@@ -175,8 +176,8 @@ def why_pending(pod, events: Sequence, stack: StackConfig, now: datetime, gpu_no
     if not any(t.key == GPU_TAINT_KEY for t in spec.tolerations or []):
         return Finding("problem", f"pod {name} asks for a GPU but does not tolerate the GPU nodes' taint {GPU_TAINT_KEY}: no GPU node will take it; "
                        "it was not built from the definition (the program's Deployments and CronJobs carry the toleration): `pulumi up`, and start it again")
-    if (spec.node_selector or {}).get(POOL_LABEL) != GPU_POOL_LABEL_VALUE:
-        return Finding("problem", f"pod {name} does not select the GPU pool ({POOL_LABEL}={GPU_POOL_LABEL_VALUE}): the autoscaler will not add a GPU node "
+    if (spec.node_selector or {}).get(COMPUTE_CLASS_KEY) != GPU_COMPUTE_CLASS:
+        return Finding("problem", f"pod {name} does not select the GPU ComputeClass ({COMPUTE_CLASS_KEY}={GPU_COMPUTE_CLASS}): the autoscaler will not add a GPU node "
                        "for it; it was not built from the definition: `pulumi up`, and start it again")
     current = current_events(pod, events)
     said = [e for e in current if e.reason in AUTOSCALER_REASONS]
