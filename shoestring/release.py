@@ -67,6 +67,30 @@ class Release:
         return line
 
 
+@dataclass(frozen=True)
+class Image:
+    """A container image reference as the program writes it (`<repository>:<tag>`, the tag a commit
+    and its digest) and as the cluster reports it, split into what a reviewer compares."""
+
+    repository: str
+    commit: str
+    """The tag before its digest: the commit the image was built from (or whatever tag it has)."""
+    digest: str
+    """`sha256:...`, or empty when the reference pins none."""
+
+    @classmethod
+    def parse(cls, reference: str) -> Image:
+        # distribution/reference: name[:tag][@digest], where a ':' before the last '/' is a registry port.
+        name, _, digest = reference.partition("@")
+        repository, colon, tag = name.rpartition(":")
+        if not colon or "/" in tag:
+            repository, tag = name, ""
+        return cls(repository, tag, digest)
+
+    def __str__(self) -> str:
+        return self.repository + (f":{self.commit}" if self.commit else "") + (f"@{self.digest}" if self.digest else "")
+
+
 def short(tag: str) -> str:
     """A tag as a reviewer reads it: the commit's first 12 characters, and whether a digest is pinned."""
     commit, _, digest = tag.partition("@")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shoestring import offline, release
+from program import config
+from shoestring import diff, offline, release
 from shoestring.__main__ import cli
 from shoestring.release import ReleaseRefused
 
@@ -191,3 +192,45 @@ def test_in_a_fresh_copy_a_release_reaches_staging_alone_and_make_diff_names_it_
     assert report.returncode == 0, report.stderr
     first = "\n".join(report.stdout.splitlines()[:6])
     assert "blog/frontend" in first and COMMIT[:12] in first and "staging" in first, report.stdout
+
+
+class TestReviewing:
+    def staging_released(self, plans, tag: str = TAG) -> dict:
+        """Every stack's records, staging's planned again with blog/frontend's tag set in its stack file."""
+        raw, secrets, _ = config.read_stack_files("staging")
+        projects = json.loads(raw["shoestring:projects"])
+        projects["blog"]["apps"]["frontend"]["tag"] = tag
+        after = offline.run("staging", config=raw | {"shoestring:projects": json.dumps(projects)}, secret_keys=secrets)
+        return {stack: plan.records for stack, plan in plans.items()} | {"staging": after.records}
+
+    def test_make_diff_puts_the_image_change_first_old_commit_to_new_digest_and_the_deployment_that_rolls(self, plans):
+        before = {stack: plan.records for stack, plan in plans.items()}
+        report = diff.markdown(diff.compare(before, self.staging_released(plans)), "origin/main")
+        assert report.splitlines()[2:5] == [
+            "**Images:**",
+            f"- `staging`: **blog/frontend** `9c4e1f2a7b3d` → `{COMMIT[:12]}` (digest changed) — rolls Deployment blog-staging/frontend: 1 pod restarts",
+            "",
+        ]
+
+    def test_a_tag_without_a_digest_is_flagged_in_the_image_line(self, plans):
+        before = {stack: plan.records for stack, plan in plans.items()}
+        (staging,) = [d for d in diff.compare(before, self.staging_released(plans, COMMIT)) if d.stack == "staging"]
+        (change,) = staging.images
+        assert "**no digest pinned**" in change.markdown("staging")
+        assert change.to_json() == {
+            "workload": "blog/frontend", "kind": "Deployment", "object": "blog-staging/frontend",
+            "old": f"ghcr.io/acme/blog-frontend:{DEFINED}", "new": f"ghcr.io/acme/blog-frontend:{COMMIT}", "pods": 1,
+        }
+
+    @pytest.mark.parametrize(
+        ("reference", "parts"),
+        [
+            (f"ghcr.io/acme/blog-frontend:{TAG}", ("ghcr.io/acme/blog-frontend", COMMIT, DIGEST)),
+            ("localhost:5000/blog:9c4e1f2", ("localhost:5000/blog", "9c4e1f2", "")),
+            ("localhost:5000/blog", ("localhost:5000/blog", "", "")),
+            (f"ghcr.io/acme/blog@{DIGEST}", ("ghcr.io/acme/blog", "", DIGEST)),
+        ],
+    )
+    def test_an_image_reference_splits_as_distribution_reference_reads_it(self, reference, parts):
+        image = release.Image.parse(reference)
+        assert (image.repository, image.commit, image.digest) == parts and str(image) == reference
