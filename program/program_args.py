@@ -189,7 +189,7 @@ def app_spec(cfg: StackConfig, app: App) -> AppSpec:
     owner = cfg.cluster_owner
     spec: AppSpec = {
         "name": app.name,
-        "image": f"{app.image}:{app.tag}",
+        "image": app.reference,
         "port": app.port,
         "replicas": app.replicas,
         "health_path": app.health_path,
@@ -240,7 +240,7 @@ def _gpu_placement(cfg: StackConfig, gpus: int, whole_node: bool = False) -> dic
 def batch_spec(cfg: StackConfig, batch: Batch) -> BatchSpec:
     spec: BatchSpec = {
         "name": batch.name,
-        "image": f"{batch.image}:{batch.tag}",
+        "image": batch.reference,
         "command": list(batch.command),
         "env": batch.env,
         "resources": batch.resources.model_dump(),
