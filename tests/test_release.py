@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from program import config
@@ -234,3 +235,37 @@ class TestReviewing:
     def test_an_image_reference_splits_as_distribution_reference_reads_it(self, reference, parts):
         image = release.Image.parse(reference)
         assert (image.repository, image.commit, image.digest) == parts and str(image) == reference
+
+
+class TestReleaseWorkflow:
+    """.github/workflows/release.yml: what an app repository's dispatch (or a person) starts."""
+
+    workflow = yaml.safe_load((offline.ROOT / ".github" / "workflows" / "release.yml").read_text())
+
+    def steps(self) -> list[dict]:
+        return self.workflow["jobs"]["release"]["steps"]
+
+    def test_it_is_started_by_hand_or_by_an_app_repositorys_dispatch_with_project_app_tag_and_stack(self):
+        triggers = self.workflow[True]  # YAML reads `on` as true
+        assert set(triggers["workflow_dispatch"]["inputs"]) == {"project", "app", "tag", "stack"}
+        assert triggers["repository_dispatch"] == {"types": ["release"]}
+        env = self.workflow["jobs"]["release"]["env"]
+        assert env == {key.upper(): f"${{{{ inputs.{key} || github.event.client_payload.{key} }}}}" for key in ("project", "app", "tag", "stack")}
+
+    def test_its_token_can_push_the_pull_requests_branch_and_open_it_and_nothing_else(self):
+        assert self.workflow["permissions"] == {}
+        assert self.workflow["jobs"]["release"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+        assert "secrets." not in yaml.safe_dump(self.workflow)
+
+    def test_it_runs_the_release_command_on_the_payload_passed_as_values(self):
+        (release_step,) = [s for s in self.steps() if s.get("id") == "release"]
+        assert '.venv/bin/python -m shoestring release "$PROJECT/$APP" --tag "$TAG" --stack "$STACK"' in release_step["run"]
+
+    def test_it_opens_one_pull_request_per_app_and_stack_carrying_the_tag_alone_described_by_make_diff(self):
+        (report,) = [s for s in self.steps() if s.get("id") == "report"]
+        assert "make --silent diff BASE=HEAD" in report["run"] and '> "$RUNNER_TEMP/release-report.md"' in report["run"]
+        (pull,) = [s for s in self.steps() if s.get("uses", "").startswith("peter-evans/create-pull-request@")]
+        assert pull["with"]["branch"] == "release/${{ env.PROJECT }}/${{ env.APP }}/${{ env.STACK }}"
+        assert pull["with"]["add-paths"].split() == ["stacks/*.yaml", "projects/*"]  # what `release` writes, nothing else
+        assert pull["with"]["body-path"] == "${{ runner.temp }}/release-report.md"  # outside the checkout
+        assert self.steps().index(report) < self.steps().index(pull)

