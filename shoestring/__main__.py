@@ -269,6 +269,7 @@ def docs(check: bool) -> None:
         "deployer-roles": permissions.markdown(permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})),
         "preview-roles": permissions.preview_markdown(),
         "runbook-example": f"```python\n{(offline.ROOT / 'shoestring/oncall/runbooks/restart_app.py').read_text()}```\n",
+        "app-release-workflow": f"```yaml\n{(offline.ROOT / 'docs/examples/app-release.yml').read_text()}```\n",
     }
     pages = documentation_pages()
     stale, placed = [], set()

@@ -5,7 +5,9 @@ written — when it could deploy other bytes than the app's CI built, or land no
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -269,3 +271,36 @@ class TestReleaseWorkflow:
         assert pull["with"]["add-paths"].split() == ["stacks/*.yaml", "projects/*"]  # what `release` writes, nothing else
         assert pull["with"]["body-path"] == "${{ runner.temp }}/release-report.md"  # outside the checkout
         assert self.steps().index(report) < self.steps().index(pull)
+
+
+class TestRenovate:
+    """renovate.json: what others publish is kept current; first-party app tags are the release's."""
+
+    renovate = json.loads((offline.ROOT / "renovate.json").read_text())
+
+    def test_the_tunnel_connectors_image_is_found_with_its_tag_and_digest(self):
+        from program.components import public_entry
+
+        (manager,) = self.renovate["customManagers"]
+        (pattern,) = manager["matchStrings"]
+        (files,) = manager["managerFilePatterns"]
+        assert re.fullmatch(files.strip("/"), "program/components/public_entry.py")
+        # Renovate's patterns are ECMAScript (RE2): named groups are (?<name>...), Python's (?P<name>...).
+        found = re.search(pattern.replace("(?<", "(?P<"), (offline.ROOT / "program/components/public_entry.py").read_text())
+        assert found, "the connector's image is no longer where renovate.json looks for it"
+        image = release.Image.parse(public_entry.CLOUDFLARED_IMAGE)
+        assert found.groupdict() == {"depName": public_entry.CLOUDFLARED_REPOSITORY, "currentValue": image.commit, "currentDigest": image.digest}
+        assert manager["datasourceTemplate"] == "docker"
+
+    def test_it_leaves_alone_every_file_a_release_writes(self, root):
+        # Renovate reads commit-sha tags as unversioned (renovatebot/renovate#6913); they move by release.
+        written = set()
+        for stack in ("staging", "all"):
+            written.add(str(release.release("blog/frontend", TAG, stack, root).path.relative_to(root)))
+        assert written == {"stacks/Pulumi.staging.yaml", "projects/blog.py"}
+        assert all(any(fnmatch.fnmatch(path, glob) for glob in self.renovate["ignorePaths"]) for path in written)
+
+    def test_it_updates_the_action_pins_of_the_docs_example_workflows_too(self):
+        (extra,) = self.renovate["github-actions"]["managerFilePatterns"]
+        assert re.fullmatch(extra.strip("/"), "docs/examples/app-release.yml")
+        assert "helpers:pinGitHubActionDigestsToSemver" in self.renovate["extends"]  # sha pins with `# vX.Y.Z`, as the workflow tests want
