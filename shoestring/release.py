@@ -234,7 +234,8 @@ def _value(mapping: yaml.Node, key: str) -> yaml.Node | None:
 
 def _insert(text: str, where: Path, mapping: yaml.MappingNode, keys: list[str], tag: str) -> str:
     """Add ``keys[0]: {keys[1]: {... tag}}`` to ``mapping``: inside its braces when it is a flow
-    map (`frontend: {replicas: 1}`), else as a line of its own above its first key."""
+    map (`frontend: {replicas: 1}`), else as a line of its own after its last entry (above its
+    first would come between that key and the comment written above it)."""
     entry = f'"{tag}"'
     for key in reversed(keys[1:]):
         entry = f"{{{key}: {entry}}}"
@@ -246,9 +247,14 @@ def _insert(text: str, where: Path, mapping: yaml.MappingNode, keys: list[str], 
         return text[:close] + separator + entry + text[close:]
     if not mapping.value:
         raise ReleaseRefused(f"{where}:{mapping.start_mark.line + 1}: an empty map; write the tag by hand")
-    first = mapping.value[0][0].start_mark
-    line_start = first.index - first.column
-    return text[:line_start] + " " * first.column + entry + "\n" + text[line_start:]
+    column = mapping.value[0][0].start_mark.column
+    last = mapping
+    while not getattr(last, "flow_style", True) and last.value:  # a block map's or list's last entry, down to a leaf
+        last = last.value[-1][1] if isinstance(last, yaml.MappingNode) else last.value[-1]
+    line_end = text.find("\n", last.end_mark.index)
+    if line_end == -1:
+        text, line_end = text + "\n", len(text)
+    return text[: line_end + 1] + " " * column + entry + "\n" + text[line_end + 1 :]
 
 
 # The definition: --stack all.

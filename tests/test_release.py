@@ -78,6 +78,15 @@ class TestRelease:
         assert changed_lines(before, snapshot(root)) == {"stacks/Pulumi.prod.yaml": [f'+      batches: {{embed: {{tag: "{TAG}"}}}}']}
         assert release.deployed_tag("ml/embed", "prod", root) == TAG
 
+    def test_a_stack_file_without_per_project_values_gets_them_as_its_last_line(self, root):
+        staging = root / "stacks" / "Pulumi.staging.yaml"
+        text = staging.read_text()
+        staging.write_text(text[: text.index("  shoestring:projects:")])
+        before = snapshot(root)
+        release.release("blog/frontend", TAG, "staging", root)
+        assert snapshot(root)["stacks/Pulumi.staging.yaml"] == before["stacks/Pulumi.staging.yaml"] + f'  shoestring:projects: {{blog: {{apps: {{frontend: {{tag: "{TAG}"}}}}}}}}\n'
+        assert release.deployed_tag("blog/frontend", "staging", root) == TAG
+
     def test_releasing_the_tag_a_stack_already_deploys_changes_nothing(self, root):
         before = snapshot(root)
         made = release.release("blog/frontend", DEFINED, "prod", root)
