@@ -202,9 +202,9 @@ def test_deploy_secrets_are_environment_secrets_held_only_by_jobs_behind_an_envi
 
 # Everything the program, its rules and its delivery are made of: a change to any of it changes what
 # runs where and with which rights (the policy pack imports shoestring/security.py, CI runs make and
-# .ci/, npm installs tools/ in CI). `git ls-files` pathspecs.
+# .ci/, npm installs tools/ in CI, renovate.json says which dependency updates are proposed). `git ls-files` pathspecs.
 OWNED = ["__main__.py", "Pulumi.yaml", "program/components/", "shoestring/", "projects/", "policies/", "stacks/",
-         "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/"]
+         "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/", "renovate.json"]
 
 
 def codeowners_rule(pattern: str) -> re.Pattern:
