@@ -121,7 +121,7 @@ def release(name: str, tag: str, stack: str, root: Path = ROOT) -> Release:
     project, kind, workload = _workload(name, defined)
     stacks = config.stack_names(root / "stacks")
     if stack == ALL:
-        return _release_definition(project, kind, workload, tag, stacks, defined, root)
+        return _release_definition(project, kind, workload, tag, stacks, root)
     if stack not in stacks:
         raise ReleaseRefused(f"no stack {stack!r}; stacks: {', '.join(stacks)}, or `all` to change the definition every stack starts from")
     current = deployed_tag(name, stack, root, defined)
@@ -260,9 +260,7 @@ def _insert(text: str, where: Path, mapping: yaml.MappingNode, keys: list[str], 
 # The definition: --stack all.
 
 
-def _release_definition(
-    project: Project, kind: Kind, workload: str, tag: str, stacks: list[str], defined: dict[str, Project], root: Path
-) -> Release:
+def _release_definition(project: Project, kind: Kind, workload: str, tag: str, stacks: list[str], root: Path) -> Release:
     path, start, end, old = definition_tag(root, project.name, kind, workload)
     original = path.read_text()
     overriding = tuple(
