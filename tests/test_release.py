@@ -268,9 +268,12 @@ class TestReleaseWorkflow:
         assert self.workflow["jobs"]["release"]["permissions"] == {"contents": "write", "pull-requests": "write"}
         assert "secrets." not in yaml.safe_dump(self.workflow)
 
-    def test_it_runs_the_release_command_on_the_payload_passed_as_values(self):
+    def test_it_runs_the_release_command_on_the_payload_passed_as_values_and_stops_when_it_refuses(self):
         (release_step,) = [s for s in self.steps() if s.get("id") == "release"]
-        assert '.venv/bin/python -m shoestring release "$PROJECT/$APP" --tag "$TAG" --stack "$STACK"' in release_step["run"]
+        (line,) = [line for line in release_step["run"].splitlines() if "shoestring release" in line]
+        assert line.strip() == '.venv/bin/python -m shoestring release "$PROJECT/$APP" --tag "$TAG" --stack "$STACK" > "$RUNNER_TEMP/released.txt"'
+        # Unspecified, a step's shell is `bash -e {0}`: without pipefail, a refusal piped into tee would pass.
+        assert self.workflow["jobs"]["release"]["defaults"] == {"run": {"shell": "bash"}}
 
     def test_it_opens_one_pull_request_per_app_and_stack_carrying_the_tag_alone_described_by_make_diff(self):
         (report,) = [s for s in self.steps() if s.get("id") == "report"]
