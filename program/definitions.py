@@ -307,6 +307,11 @@ class _Workload(_Definition):
         """The git commit the image was built from: the tag without its digest."""
         return self.tag.split("@", 1)[0]
 
+    @property
+    def reference(self) -> str:
+        """The image as the pod spec names it, `<image>:<tag>`: what the cluster should run."""
+        return f"{self.image}:{self.tag}"
+
 
 class App(_Workload):
     """One internal service: a Deployment and its ClusterIP Service in the project's namespace."""

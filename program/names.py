@@ -209,6 +209,7 @@ def is_reserved(namespace: str) -> bool:
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
 
 GPU_RESOURCE = "nvidia.com/gpu"
 """The extended resource a pod requests GPUs by (NVIDIA's device plugin, as GKE installs it)."""

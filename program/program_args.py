@@ -209,7 +209,7 @@ def app_spec(cfg: StackConfig, app: App, room: ClusterCapacity | None) -> AppSpe
     on_spot = owner.spot_pool is not None and tolerates_spot(app.spot, app.replicas, app.gpus)
     spec: AppSpec = {
         "name": app.name,
-        "image": f"{app.image}:{app.tag}",
+        "image": app.reference,
         "port": app.port,
         "replicas": app.replicas,
         "health_path": app.health_path,
@@ -264,7 +264,7 @@ def _gpu_placement(cfg: StackConfig, gpus: int, whole_node: bool = False) -> dic
 def batch_spec(cfg: StackConfig, batch: Batch, room: ClusterCapacity | None) -> BatchSpec:
     spec: BatchSpec = {
         "name": batch.name,
-        "image": f"{batch.image}:{batch.tag}",
+        "image": batch.reference,
         "command": list(batch.command),
         "env": batch.env,
         "resources": batch.resources.model_dump(),

@@ -128,6 +128,40 @@ def diff_command(base: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command("release")
+@click.argument("name", metavar="PROJECT/APP")
+@click.option("--tag", required=True, help="<commit>@sha256:<digest>: the commit the image was built from and the digest its push returned.")
+@click.option("--stack", required=True, help="Stack to release to (stacks/Pulumi.<stack>.yaml), or `all` to change the definition in projects/.")
+def release_command(name: str, tag: str, stack: str) -> None:
+    """Deploy a new build of an app (or a batch) to STACK: its tag written on one line of the
+    stack file (or, with --stack all, of its definition), comments and layout kept.
+
+    Exits 1, changing nothing, for a tag without a digest, an unknown project, app or stack, or a
+    stack that does not run the app."""
+    from shoestring import release
+
+    try:
+        click.echo(release.release(name, tag, stack).describe(offline.ROOT))
+    except release.ReleaseRefused as e:
+        raise click.ClickException(str(e)) from None
+
+
+@cli.command()
+@click.argument("name", metavar="PROJECT/APP")
+@click.option("--from", "source", default="staging", show_default=True, help="Stack whose image to promote.")
+@click.option("--to", "target", default="prod", show_default=True, help="Stack to give it.")
+def promote(name: str, source: str, target: str) -> None:
+    """Give the --to stack exactly the image the --from stack declares for an app: same commit,
+    same digest, one line of its stack file. Exits 1, changing nothing, when --from does not run
+    the app or runs it without a digest."""
+    from shoestring import release
+
+    try:
+        click.echo(release.promote(name, source, target).describe(offline.ROOT))
+    except release.ReleaseRefused as e:
+        raise click.ClickException(str(e)) from None
+
+
 @cli.command("cost-report")
 def cost_report() -> None:
     """Print README's "What it costs" tables, computed from every stack's plan."""
@@ -241,6 +275,7 @@ def docs(check: bool) -> None:
         "deployer-roles": permissions.markdown(permissions.deployer_types({stack: plan.records for stack, plan in plans.items()})),
         "preview-roles": permissions.preview_markdown(),
         "runbook-example": f"```python\n{(offline.ROOT / 'shoestring/oncall/runbooks/restart_app.py').read_text()}```\n",
+        "app-release-workflow": f"```yaml\n{(offline.ROOT / 'docs/examples/app-release.yml').read_text()}```\n",
     }
     pages = documentation_pages()
     stale, placed = [], set()

@@ -18,11 +18,12 @@ from typing import Any
 from program import capacity, catalog, cost
 from program.config import stack_names
 from program.definitions import PROJECT_ROLES
-from program.names import CLUSTER, DEPLOYMENT, NODE_POOL
+from program.names import CLUSTER, CRON_JOB, DEPLOYMENT, NODE_POOL
 from program.records import Record
 from shoestring import render, replacements
 from shoestring.offline import ROOT, PlanFailed
 from shoestring.plan_process import TIMEOUT_SECONDS
+from shoestring.release import Image
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -47,6 +48,38 @@ class ResourceDiff:
     """The settings that matter of a created resource (image, replicas, hosts...)."""
 
 
+@dataclass(frozen=True)
+class ImageChange:
+    """A workload's container image before and after: a Deployment rolls its pods onto it, a
+    CronJob's next run uses it."""
+
+    workload: str
+    """PROJECT/APP (or PROJECT/BATCH), as `release` names it."""
+    kind: str
+    """The object that carries the image: Deployment or CronJob."""
+    object: str
+    """Its namespace/name in the cluster."""
+    old: Image
+    new: Image
+    pods: int
+    """The pods a Deployment restarts (its replicas); 0 for a CronJob."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workload": self.workload, "kind": self.kind, "object": self.object, "old": str(self.old), "new": str(self.new), "pods": self.pods}
+
+    def markdown(self, stack: str) -> str:
+        what = f"`{self.old.commit[:12]}` → `{self.new.commit[:12]}`" if self.old.commit != self.new.commit else f"`{self.new.commit[:12]}`, same commit"
+        digest = "digest changed" if self.old.digest != self.new.digest else "same digest"
+        if not self.new.digest:
+            digest += ", **no digest pinned**: the registry may serve other bytes under this tag"
+        moved = f"; repository `{self.old.repository}` → `{self.new.repository}`" if self.old.repository != self.new.repository else ""
+        effect = (
+            f"rolls Deployment {self.object}: {self.pods} pod{'s' if self.pods != 1 else ''} restart{'s' if self.pods == 1 else ''}"
+            if self.kind == "Deployment" else f"CronJob {self.object}: its next run uses it, no pod restarts now"
+        )
+        return f"- `{stack}`: **{self.workload}** {what} ({digest}{moved}) — {effect}"
+
+
 @dataclass
 class StackDiff:
     stack: str
@@ -58,6 +91,8 @@ class StackDiff:
     """What the change does to the stack's money: a budget breach, a large change, the burst ceiling."""
     blocked: list[str] = field(default_factory=list)
     """What `pulumi up` will refuse to do as the change stands (protected resources it would delete)."""
+    images: list[ImageChange] = field(default_factory=list)
+    """The workloads whose image changes: what a release is, and what a reviewer checks first."""
 
     @property
     def over_budget(self) -> str | None:
@@ -72,6 +107,7 @@ class StackDiff:
             "dangers": self.dangers,
             "blocked": self.blocked,
             "money": self.money,
+            "images": [i.to_json() for i in self.images],
             "over_budget": self.over_budget,
             "counts": {action: self.count(action) for action in ACTIONS},
             "resources": [
@@ -181,7 +217,42 @@ def compare_stack(
         dangers=_dangers(resources, old, new),
         money=_money(cost_before, cost_after),
         blocked=_blocked(resources, old),
+        images=image_changes(resources, old, new),
     )
+
+
+IMAGE_CARRIERS = {DEPLOYMENT: ("Deployment", ("spec", "template")), CRON_JOB: ("CronJob", ("spec", "jobTemplate", "spec", "template"))}
+"""The objects whose pod template names an app's or a batch's image, and where the template is."""
+
+
+def image_changes(resources: list[ResourceDiff], old: dict[str, Record], new: dict[str, Record]) -> list[ImageChange]:
+    """Each container whose image an update changes, with the object that carries it."""
+    found = []
+    for diff in resources:
+        if diff.action != "update" or diff.type not in IMAGE_CARRIERS:
+            continue
+        kind, template = IMAGE_CARRIERS[diff.type]
+        before, after = _containers(old[diff.urn], template), _containers(new[diff.urn], template)
+        metadata = new[diff.urn].inputs.get("metadata", {})
+        labels = metadata.get("labels", {})
+        for name, image in after.items():
+            if name in before and before[name] != image:
+                found.append(
+                    ImageChange(
+                        workload=f"{labels.get('shoestring.dev/project', metadata.get('namespace'))}/{labels.get('app.kubernetes.io/name', name)}",
+                        kind=kind, object=f"{metadata.get('namespace')}/{metadata.get('name')}",
+                        old=Image.parse(before[name]), new=Image.parse(image),
+                        pods=new[diff.urn].inputs.get("spec", {}).get("replicas", 1) if kind == "Deployment" else 0,
+                    )
+                )
+    return found
+
+
+def _containers(record: Record, template: tuple[str, ...]) -> dict[str, str]:
+    spec: Any = record.inputs
+    for key in template:
+        spec = spec.get(key, {}) if isinstance(spec, dict) else {}
+    return {c.get("name"): c.get("image") for c in spec.get("spec", {}).get("containers", []) if isinstance(c, dict)}
 
 
 NOTABLE_CHANGE = (0.10, 10.0)
@@ -406,6 +477,9 @@ def _undersized_pools(records: dict[str, Record]) -> list[str]:
 
 def markdown(diffs: list[StackDiff], base: str) -> str:
     lines = [f"## Shoestring plan diff: `{base}` → this change", ""]
+    # A release changes images and nothing else: which build reaches which stack, and what rolls, first.
+    images = [change.markdown(d.stack) for d in diffs for change in d.images]
+    lines += ["**Images:**", *images, ""] if images else []
     # Budget breaches first of all: the check fails on them, and a reviewer should see why at once.
     breaches = [f"> :no_entry: **`{d.stack}` is over budget**: {d.over_budget}" for d in diffs if d.over_budget]
     breaches += [f"> :no_entry: `{d.stack}`: {blocked}" for d in diffs for blocked in d.blocked]

@@ -23,6 +23,8 @@ from program import config
 from shoestring.oncall.cli import cli
 
 LABELS = {"app.kubernetes.io/name": "frontend"}
+DECLARED = "9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0"
+"""The tag prod declares for blog/frontend (projects/blog.py): the commit and its digest."""
 GPU_POD_PLACEMENT = {
     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     "nodeSelector": {"cloud.google.com/compute-class": "shoestring-gpu"},
@@ -163,12 +165,14 @@ def deployment(name: str, replicas: int, ready: int, updated: int | None = None)
     }
 
 
-def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: str | None = None, app: str = "frontend") -> dict:
+def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: str | None = None, app: str = "frontend", image: str | None = None) -> dict:
+    """A pod of ``app`` running ``image`` (default ghcr.io/acme/blog-<app>) at ``tag``, as the kubelet reports it."""
+    image = f"{image or f'ghcr.io/acme/blog-{app}'}:{tag}"
     now = datetime.now(UTC)
     state = {"waiting": {"reason": waiting, "message": "back-off restarting failed container"}} if waiting else {"running": {"startedAt": _t(now - timedelta(hours=2))}}
     status = {
         "name": app,
-        "image": f"ghcr.io/acme/blog-{app}:{tag}",
+        "image": image,
         "imageID": "",
         "ready": ready,
         "restartCount": restarts,
@@ -180,7 +184,7 @@ def pod(name: str, tag: str, *, ready: bool = True, restarts: int = 0, waiting: 
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "blog", "labels": {"app.kubernetes.io/name": app}},
-        "spec": {"containers": [{"name": app, "image": f"ghcr.io/acme/blog-{app}:{tag}"}]},
+        "spec": {"containers": [{"name": app, "image": image}]},
         "status": {
             "phase": "Running",
             "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": _t(now - timedelta(minutes=42))}],
@@ -240,13 +244,37 @@ class TestCheckHealth:
         assert code == 1, text
         assert (
             f"running {remote['old'][:12]}; stacks/Pulumi.prod.yaml declares {remote['old'][:12]} but main is at {remote['new'][:12]}: "
-            "the declared commit is 1 commit behind main; the pipeline has not deployed main"
+            f"the declared commit is 1 commit behind main; the stack is behind its branch: release the build of {remote['new'][:12]} "
+            f"(`python -m shoestring release blog/frontend --tag {remote['new'][:12]}@sha256:<digest> --stack prod`)"
         ) in text
 
     def test_a_cluster_running_another_tag_than_the_stack_declares_has_drifted_exit_1_naming_both(self, kube, remote, tmp_path, declare):
         code, text = self.one_frontend(kube, tmp_path, declare, declared=remote["new"][:12], running=remote["old"][:12])
         assert code == 1, text
-        assert f"the cluster drifted: running {remote['old'][:12]}, but stacks/Pulumi.prod.yaml declares {remote['new'][:12]}" in text
+        assert (
+            f"the cluster drifted from the stack: running ghcr.io/acme/blog-frontend:{remote['old'][:12]}, "
+            f"but stacks/Pulumi.prod.yaml declares ghcr.io/acme/blog-frontend:{remote['new'][:12]} (the commit differs)"
+        ) in text
+
+    def test_the_declared_commit_running_with_another_digest_has_drifted_exit_1_naming_both_images(self, kube, remote, tmp_path, declare):
+        # Same commit tag, other bytes: the tag was pushed over, or the Deployment was edited by hand.
+        declared, running = f"{remote['new']}@sha256:{'5e' * 32}", f"{remote['new']}@sha256:{'a7' * 32}"
+        code, text = self.one_frontend(kube, tmp_path, declare, declared=declared, running=running)
+        assert code == 1, text
+        # The terminal breaks a reference this long across lines: compare without the breaks.
+        assert "".join((
+            f"the cluster drifted from the stack: running ghcr.io/acme/blog-frontend:{running}, "
+            f"but stacks/Pulumi.prod.yaml declares ghcr.io/acme/blog-frontend:{declared} (the digest differs)"
+        ).split()) in "".join(text.split())
+        assert "Verdict: unhealthy — 1 problem(s)" in text  # the branch's latest is what is declared
+
+    def test_the_definitions_image_running_where_no_stack_file_overrides_it_is_named_from_the_definition(self, kube, remote, tmp_path):
+        kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
+        kube.put("v1/pods", "blog", pod("frontend-0", remote["old"][:12]))
+        result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
+        text = " ".join(result.output.split())
+        assert result.exit_code == 1, text
+        assert f"but blog's definition in projects/ declares ghcr.io/acme/blog-frontend:{DECLARED} (the commit and digest differ)" in text
 
     def test_a_tag_that_is_not_a_commit_says_so(self, kube, remote, tmp_path, declare):
         code, text = self.one_frontend(kube, tmp_path, declare, declared=remote["new"][:12], running="latest")
@@ -324,7 +352,7 @@ class TestCheckHealth:
     def test_an_unreachable_git_host_leaves_only_that_step_unchecked_exit_2(self, kube, tmp_path, monkeypatch):
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-such-gitconfig"))
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
-        kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))  # the tag prod declares
+        kube.put("v1/pods", "blog", pod("frontend-0", DECLARED))
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
         assert result.exit_code == 2, result.output
         assert "Step 4/4" in result.output  # the other steps still ran
@@ -335,7 +363,7 @@ class TestCheckHealth:
         worker = deployment("worker", 1, 0)
         worker["metadata"]["namespace"] = "ml"
         kube.put("apps/v1/deployments", "ml", worker)
-        pending = pod("worker-0", remote["new"][:12], app="worker")
+        pending = pod("worker-0", remote["new"][:12], app="worker", image="ghcr.io/acme/ml-worker")
         pending["metadata"]["namespace"] = "ml"
         pending["spec"] |= GPU_POD_PLACEMENT  # as the Deployment the program declares places it
         pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}
@@ -353,7 +381,7 @@ class TestCheckHealth:
 
         def node_arrives() -> None:  # what the autoscaler and kubelet would do a little later
             time.sleep(0.3)
-            running = pod("worker-0", remote["new"][:12], app="worker")
+            running = pod("worker-0", remote["new"][:12], app="worker", image="ghcr.io/acme/ml-worker")
             running["metadata"]["namespace"] = "ml"
             kube.put("v1/pods", "ml", running)
             kube.put("apps/v1/deployments", "ml", worker | {"status": worker["status"] | {"readyReplicas": 1, "availableReplicas": 1}})
@@ -538,7 +566,7 @@ class TestHostileDefinitions:
         pwned = tmp_path / "pwned"
         redefine("blog", "frontend", repository=repository.format(pwned=pwned))
         kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
-        kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))  # the tag prod declares
+        kube.put("v1/pods", "blog", pod("frontend-0", DECLARED))
         result = on_call(kube, tmp_path, "check-health", "--app", "frontend", "--yes")
         assert not pwned.exists()
         assert result.exit_code == 2, result.output

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_oncall import KubeApi, deployment, kube, on_call, pod  # noqa: F401 — kube is a fixture
+from test_oncall import DECLARED, KubeApi, deployment, kube, on_call, pod  # noqa: F401 — kube is a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 PODS = "get /api/v1/namespaces/blog/pods"
@@ -36,7 +36,7 @@ def status(code: int, reason: str, message: str) -> dict:
 
 def running_frontend(kube: KubeApi) -> None:
     kube.put("apps/v1/deployments", "blog", deployment("frontend", 1, 1))
-    kube.put("v1/pods", "blog", pod("frontend-0", "9c4e1f2a7b3d"))
+    kube.put("v1/pods", "blog", pod("frontend-0", DECLARED))
 
 
 def a_job(kube: KubeApi, state: dict) -> None:

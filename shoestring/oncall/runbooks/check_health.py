@@ -11,6 +11,7 @@ from kubernetes.client import V1Pod
 from shoestring.oncall import commits, scaling
 from shoestring.oncall.runbook import runbook
 from shoestring.oncall.session import CannotCheck, Session
+from shoestring.release import Image
 
 WAITING_PROBLEMS = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError"}
 
@@ -142,26 +143,29 @@ def _rollout(session: Session) -> None:
 
 
 def _commit(session: Session, pods: list[V1Pod]) -> None:
-    """Three shas: what runs, what the stack declares, and the branch's latest — and which one is
-    out of step: the cluster drifted from the stack, or the stack is behind its branch."""
+    """Three things that should be one: the image that runs, the image the stack declares, and
+    its branch's latest commit — and which one is out of step: the cluster drifted from the stack
+    (another repository, commit or digest runs), or the stack is behind its branch."""
     target = session.target
     app = target.app
-    running = sorted({_tag(c.image) for p in pods if p.status.phase == "Running" for c in p.spec.containers if c.name == app.name})
-    declared = app.commit
-    stack_file = f"stacks/Pulumi.{target.environment}.yaml"
+    running = sorted({c.image for p in pods if p.status.phase == "Running" for c in p.spec.containers if c.name == app.name})
+    declared = Image.parse(app.reference)
+    where = _declared_in(target)
     if not running and app.replicas == 0:
-        session.ok(f"at rest: nothing runs; the stack declares {declared} for when it does")
-    for tag in running:
-        if not commits.is_commit(tag):
-            session.problem(f"running tag {tag!r}, which is not a commit sha: which commit runs cannot be told; tag images by their commit")
-        elif tag != declared:
+        session.ok(f"at rest: nothing runs; {where} declares {declared.commit} for when it does")
+    for image in running:
+        ran = Image.parse(image)
+        if not commits.is_commit(ran.commit):
+            session.problem(f"running tag {ran.commit!r}, which is not a commit sha: which commit runs cannot be told; tag images by their commit")
+        elif ran != declared:
+            differs = [part for part in ("repository", "commit", "digest") if getattr(ran, part) != getattr(declared, part)]
             session.problem(
-                f"the cluster drifted: running {tag}, but {stack_file} declares {declared}; `pulumi up` the stack to converge "
-                f"(`pulumi refresh` shows what was changed outside it)",
+                f"the cluster drifted from the stack: running {image}, but {where} declares {declared} (the {' and '.join(differs)} "
+                f"differ{'s' if len(differs) == 1 else ''}); `pulumi up` the stack to converge (`pulumi refresh` shows what was changed outside it)",
                 next_command=f"pulumi preview --refresh --stack {target.environment}",
             )
-    if not commits.is_commit(declared):
-        session.problem(f"{stack_file} declares tag {declared!r}, which is not a commit sha; declare the commit the image was built from")
+    if not commits.is_commit(declared.commit):
+        session.problem(f"{where} declares tag {declared.commit!r}, which is not a commit sha; declare the commit the image was built from")
         return
     try:
         latest = commits.branch_head(app.repository, app.branch)
@@ -171,18 +175,29 @@ def _commit(session: Session, pods: list[V1Pod]) -> None:
     except commits.GitError as e:
         session.cannot_check(f"cannot read the latest commit of {app.branch} from {app.repository} ({e}); check the network, or credentials for a private repository")
         return
-    if commits.same_commit(declared, latest):
-        session.ok(f"{stack_file} declares {declared}, the latest commit of {app.branch}" + (", and it runs" if running == [declared] else ""))
+    if commits.same_commit(declared.commit, latest):
+        session.ok(f"{where} declares {declared.commit}, the latest commit of {app.branch}" + (", and it runs" if running == [str(declared)] else ""))
         return
-    newer = commits.which_is_newer(app.repository, app.branch, declared, latest) or "cannot tell which is newer"
+    newer = commits.which_is_newer(app.repository, app.branch, declared.commit, latest) or "cannot tell which is newer"
     if not running and app.replicas == 0:
-        session.info(f"when it next runs, it runs {declared}; {app.branch} is at {latest[:12]} ({newer.replace('the deployed commit', 'the declared commit')})")
+        session.info(f"when it next runs, it runs {declared.commit}; {app.branch} is at {latest[:12]} ({newer.replace('the deployed commit', 'the declared commit')})")
         return
-    runs = f"running {', '.join(running)}; " if running else ""
+    runs = f"running {', '.join(Image.parse(i).commit for i in running)}; " if running else ""
     session.problem(
-        f"{runs}{stack_file} declares {declared} but {app.branch} is at {latest[:12]}: {newer.replace('the deployed commit', 'the declared commit')}; "
-        f"the pipeline has not deployed {app.branch}: set the tag to {latest[:12]} and `pulumi up`, or check the pipeline"
+        f"{runs}{where} declares {declared.commit} but {app.branch} is at {latest[:12]}: {newer.replace('the deployed commit', 'the declared commit')}; "
+        f"the stack is behind its branch: release the build of {latest[:12]} "
+        f"(`python -m shoestring release {target.project.name}/{app.name} --tag {latest[:12]}@sha256:<digest> --stack {target.environment}`), "
+        "or check the app's release workflow"
     )
+
+
+def _declared_in(target) -> str:
+    """The file the stack's tag for the app comes from: its stack file's override, or the definition."""
+    settings = target.stack.projects.get(target.project.name) if target.stack is not None else None
+    override = settings.apps.get(target.app.name) if settings is not None else None
+    if override is not None and override.tag is not None:
+        return f"stacks/Pulumi.{target.environment}.yaml"
+    return f"{target.project.name}'s definition in projects/"
 
 
 def _gpu(session: Session, pods: list[V1Pod]) -> None:
@@ -207,10 +222,6 @@ def _gpu(session: Session, pods: list[V1Pod]) -> None:
     now = datetime.now(UTC)
     for pod in pending:
         scaling.why_pending(pod, events.get(pod.metadata.name, []), target.stack, now, lambda: scaling.gpu_nodes_up(session)).report(session)
-
-
-def _tag(image: str) -> str:
-    return image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
 
 
 def _scheduling_reason(pod: V1Pod) -> str:
