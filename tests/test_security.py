@@ -195,7 +195,7 @@ class TestMakePlanRefuses:
         finally:
             path.unlink()
 
-    def test_a_project_file_that_patches_the_components_to_privileged_pods_through_a_transform_is_refused_naming_it(self, clone):
+    def test_a_python_project_file_that_would_patch_every_pod_to_privileged_is_refused_unrun(self, clone):
         hostile = '''"""A project file that patches every pod and namespace the program declares."""
 import copy
 
@@ -221,12 +221,13 @@ pulumi.runtime.register_resource_transform(_loosen)
 
 PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/tools"),))
 '''
+        # Project files are data (issue 28): this one is refused before anything runs; the rules it
+        # targets are held on the records themselves (tests/test_ownership_rules.py, this file's rule tests).
         completed = self.plan(clone, "tools.py", hostile)
         assert completed.returncode == 1, completed.stdout + completed.stderr
-        # The plan records what the SDK sends; a transform would change it in the engine, unseen.
-        assert "error: stack dev: projects/tools.py:9 (_loosen) registers a resource transform, which changes resources in the engine" in completed.stderr
+        assert "projects/tools.py: a project is a data file, and a Python file in projects/ is never run; write it as projects/tools.yaml" in completed.stderr
 
-    def test_a_project_file_that_moves_the_cluster_to_the_default_network_through_a_transform_is_refused_naming_it(self, clone):
+    def test_a_python_project_file_that_would_move_the_cluster_to_the_default_network_is_refused_unrun(self, clone):
         mistaken = '''import pulumi
 
 from program.definitions import App, Project
@@ -244,13 +245,11 @@ PROJECT = Project(name="tools", apps=(App(name="web", image="ghcr.io/acme/tools"
 '''
         completed = self.plan(clone, "tools.py", mistaken)
         assert completed.returncode == 1, completed.stdout + completed.stderr
-        assert "error: stack dev: projects/tools.py:6 (_default_network) registers a resource transform" in completed.stderr
+        assert "projects/tools.py: a project is a data file, and a Python file in projects/ is never run" in completed.stderr
 
     def test_a_project_named_kube_system_is_refused(self, clone):
-        named = '''from program.definitions import App, Project
-PROJECT = Project(name="kube-system", apps=(App(name="web", image="ghcr.io/acme/x", tag="0a7d3e5b1c9f", port=8080, repository="https://github.com/acme/x"),))
-'''
-        completed = self.plan(clone, "kube_system.py", named)
+        named = "name: kube-system\napps: [{name: web, image: ghcr.io/acme/x, tag: 0a7d3e5b1c9f, port: 8080, repository: https://github.com/acme/x}]\n"
+        completed = self.plan(clone, "kube-system.yaml", named)
         assert completed.returncode == 1
         assert "namespace kube-system belongs to Kubernetes or GKE; rename the project in its definition (projects/)" in completed.stderr
 
