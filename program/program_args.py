@@ -170,6 +170,7 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "bucket_roles": deployed.bucket_roles,
         "workload_identity_pool": workload_identity_pool,
         "gcp_labels": {STACK_LABEL: cfg.stack},
+        "secret_values": secret_values(cfg, deployed),
         "quota": {
             "cpu": _plus_cpu(definition.quota_cpu, batch_cpu),
             "memory": _plus_memory(definition.quota_memory, batch_memory),
@@ -183,6 +184,16 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "batches": [batch_spec(cfg, batch) for batch in deployed.batches],
         **({"public_entry": {"kind": entry, "namespace": ENTRY_NAMESPACE}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
+
+
+def secret_values(cfg: StackConfig, deployed: ProjectInstance) -> dict[str, pulumi.Output[str]]:
+    """The values the stack's ``secretValues`` gives the project's secrets, each still a secret."""
+    read = {secret for app in deployed.apps for secret in app.secrets.values()}
+    given = [secret for secret in cfg.secret_values if secret in read]
+    if not given:
+        return {}
+    values = pulumi.Config().require_secret_object(config.SECRET_VALUES)
+    return {secret: values.apply(lambda v, secret=secret: v[secret]) for secret in given}
 
 
 def app_spec(cfg: StackConfig, app: App) -> AppSpec:

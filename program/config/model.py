@@ -159,6 +159,9 @@ class StackConfig(ClusterSettings):
     """Every image repository the definitions in projects/ name (apps and bootstrap jobs), for the
     Binary Authorization allow-list: all of them, so stacks in this cluster are admitted too."""
     """Some project definition names Secret Manager secrets: the cluster runs GKE's add-on for them."""
+    secret_values: tuple[str, ...] = ()
+    """Secret ids the stack gives a value (`secretValues`), written as their first version; the
+    values stay secrets in the SDK's config store, read where the version is declared."""
     notices: tuple[str, ...] = ()
     """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
 
@@ -206,7 +209,7 @@ def check_zone(zone: str) -> str:
     return zone
 
 
-RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "notices"}
+RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "secret_values", "notices"}
 """StackConfig's fields that load() resolves, not keys of a stack file."""
 TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in RESOLVED}
 STRUCTURED = {to_camel(name) for name, field in StackConfig.model_fields.items() if name not in RESOLVED and held_model(field.annotation)[0]}

@@ -10,6 +10,17 @@ from program.config.model import ProjectInstance, StackConfig
 from program.definitions import Project
 
 
+def secret_waits(cfg: StackConfig, app: str, secret: str) -> str:
+    """What an app whose secret has no value in the stack does, and the two ways to give it one."""
+    return (
+        f"{app} waits for secret {secret}, which has no value in stack {cfg.stack}: `pulumi up` does not await its rollout "
+        f"(pulumi.com/skipAwait) and its pods stay ContainerCreating until the secret has a version. Before `pulumi up`: "
+        f"`pulumi config set --secret --path 'secretValues.{secret}' --stack {cfg.stack}` (it prompts for the value); or once "
+        f"`pulumi up` has created the secret: `printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` "
+        '(docs/going-live.md "Secrets")'
+    )
+
+
 def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Mapping[str, Project]) -> tuple[str, ...]:
     first_five = catalog.forwarding_rules_hourly(cfg.region, 1) * catalog.HOURS_PER_MONTH
     beyond = (catalog.forwarding_rules_hourly(cfg.region, 6) - catalog.forwarding_rules_hourly(cfg.region, 5)) * catalog.HOURS_PER_MONTH
@@ -30,11 +41,9 @@ def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Ma
         if internal:
             notices.append(f"{', '.join(internal)}: public in its definition, internal in this stack, whose cluster has no public entry (publicEntry: none)")
     for instance in deployed:
-        for secret in sorted({secret for app in instance.apps for secret in app.secrets.values()}):
-            notices.append(
-                f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
-                f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (docs/going-live.md \"Going live\")"
-            )
+        for app in instance.apps:
+            for secret in sorted(set(app.secrets.values()) - set(cfg.secret_values)):
+                notices.append(secret_waits(cfg, f"{instance.namespace}/{app.name}", secret))
     gpu = cfg.gpu_pool
     if cfg.owns_cluster and gpu is not None and gpu.quota is None:
         needed = gpu.gpus
