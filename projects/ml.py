@@ -1,7 +1,7 @@
 """Batch inference on L4 GPUs: a worker that takes a whole GPU node, stopped at rest; an embedding
 run that bursts to 20 GPU nodes on demand; a weekly evaluation on one."""
 
-from program.definitions import App, Batch, Project, Resources
+from program.definitions import App, Batch, Bucket, Project, Resources
 
 IMAGE = "ghcr.io/acme/ml-worker"
 TAG = "51d0c7e8f9a2@sha256:8e029ad9cb709f6af1c29bcd683d6b95a44a3079ede0f0ae6d5a3863c10270fc"
@@ -53,8 +53,8 @@ PROJECT = Project(
             resources=ONE_L4_NODE,
         ),
     ),
-    # Reads its inputs from its own bucket; each stack names its own (stacks/*.yaml bucketRoles).
-    bucket_roles={"acme-ml-data": "roles/storage.objectViewer"},
+    # Reads its inputs from its own bucket: each stack declares its own (<GCP project>-<namespace>-data).
+    buckets={"data": Bucket(role="roles/storage.objectViewer", size_gib=50)},
     quota_cpu="4",
     quota_memory="16Gi",
 )

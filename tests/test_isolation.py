@@ -75,7 +75,7 @@ ML_APP_LINE = 1 + (ROOT / "projects" / "ml.py").read_text().splitlines().index("
 
 ATTACKS = [
     ("roles/owner for a project", "all", "projects/ml.py",
-     lambda p: edit(p, "    bucket_roles=", '    gcp_roles=("roles/owner",),\n    bucket_roles='),
+     lambda p: edit(p, "    buckets=", '    gcp_roles=("roles/owner",),\n    buckets='),
      "shoestring:projects.ml = \"gcp_roles=['roles/owner']\": beyond the roles a project may hold"),
     ("another project's secret", "prod", "projects/ml.py",
      lambda p: edit(p, "            whole_node=True,", '            whole_node=True,\n            secrets={"STOLEN": "blog-db-url"},'),
@@ -146,9 +146,11 @@ class TestStacksThatShareACluster:
         assert str(violation) == "one-stack-per-namespace: kubernetes:core/v1:Namespace blog-staging: is declared by stacks prod and staging in prod's cluster; rename one project"
 
     def test_two_stacks_granted_one_bucket_are_refused(self, plans):
-        staging = [r if r.type != security.BUCKET_ACCESS else type(r)(**{**r.__dict__, "inputs": {**r.inputs, "bucket": "acme-ml-data"}}) for r in plans["staging"].records]
+        # Staging naming prod's bucket as its external one.
+        prods = next(r for r in plans["prod"].records if r.type == security.BUCKET_ACCESS).inputs["bucket"]
+        staging = [r if r.type != security.BUCKET_ACCESS else type(r)(**{**r.__dict__, "inputs": {**r.inputs, "bucket": prods}}) for r in plans["staging"].records]
         [violation] = security.shared_buckets({"prod": plans["prod"].records, "staging": staging})
-        assert "are all granted bucket acme-ml-data" in violation.message
+        assert f"are all granted bucket {prods}; give each stack its own" in violation.message
 
 
 class TestRulesSeeWhatAProjectCanDeclare:

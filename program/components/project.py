@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from program.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from program.names import workload_account_id
 from program.components.batch import Batch, BatchArgs, BatchSpec
+from program.components.bucket import ProjectBucket
 from program.components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from program.components.pod_security import default_account_without_token
 from program.components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
@@ -40,6 +41,17 @@ class EntrySpec(TypedDict):
     """Namespace of the Gateway or of the tunnel connector."""
 
 
+class BucketSpec(TypedDict):
+    name: str
+    """The definition's short name (a DNS label), naming the component."""
+    bucket: str
+    """Global bucket name: the stack's own (program/names.py bucket_name), or the existing one's."""
+    role: str
+    size_gib: int
+    external: bool
+    """An existing bucket, granted on and not declared."""
+
+
 class ProjectArgs(TypedDict):
     project: str
     """Project name, as defined in projects/."""
@@ -61,9 +73,11 @@ class ProjectArgs(TypedDict):
     Pass the cluster's own output where the cluster is declared in the same program: the pool
     exists only once a Workload Identity cluster does, and binding a member of it before then
     fails with "Identity Pool does not exist" (terraform-google-kubernetes-engine#916)."""
-    bucket_roles: NotRequired[Mapping[str, str]]
-    """Cloud Storage bucket to the role the project's identity holds on it (granted on the bucket
-    alone). Default none."""
+    buckets: NotRequired[Sequence[BucketSpec]]
+    """Cloud Storage buckets the project's identity uses, each a ProjectBucket in ``region``
+    (granted on the bucket alone). Default none."""
+    region: NotRequired[str]
+    """Region of the cluster, where the project's buckets are; needed with ``buckets``."""
     gcp_roles: NotRequired[Sequence[str]]
     """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
     Identity. Default none: no GCP service account is created."""
@@ -177,7 +191,7 @@ class Project(pulumi.ComponentResource):
         roles = list(args.get("gcp_roles", ()))
         secrets = sorted({resource for app in args["apps"] for resource in app.get("secrets", {}).values()})
         readable: dict[str, list[pulumi.Resource]] = {}
-        if roles or secrets or args.get("bucket_roles"):
+        if roles or secrets or args.get("buckets"):
             email, readable = self._gcp_identity(name, args, roles, secrets, child)
             workload_annotations = {"iam.gke.io/gcp-service-account": email}
         account = k8s.core.v1.ServiceAccount(
@@ -261,8 +275,21 @@ class Project(pulumi.ComponentResource):
         member = account.email.apply(lambda email: f"serviceAccount:{email}")
         for role in roles:
             gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
-        for bucket, role in sorted(args.get("bucket_roles", {}).items()):
-            gcp.storage.BucketIAMMember(f"{name}-{bucket}-{role.split('.')[-1]}", bucket=bucket, role=role, member=member, opts=child)
+        for spec in args.get("buckets", ()):
+            ProjectBucket(
+                f"{name}-{spec['name']}",
+                {
+                    "bucket": spec["bucket"],
+                    "project": gcp_project,
+                    "location": args["region"],
+                    "role": spec["role"],
+                    "member": member,
+                    "size_gib": spec["size_gib"],
+                    "labels": {**args.get("gcp_labels", {}), PROJECT_GCP_LABEL: args["project"]},
+                    "external": spec["external"],
+                },
+                opts=child,
+            )
         readable: dict[str, list[pulumi.Resource]] = {}
         values = args.get("secret_values", {})
         for resource in secrets:

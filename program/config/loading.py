@@ -136,7 +136,10 @@ def load(
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
-    images = sorted({image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image})
+    images = sorted(
+        {image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image}
+        | {batch.image for project in defined.values() for batch in project.batches}
+    )
     cfg = cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "secret_values": valued})
     return cfg.model_copy(update={"notices": notices(cfg, deployed, defined)})
 

@@ -57,4 +57,9 @@ def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Ma
             f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "
             "shoestring:billingAccount for Google to alert at 50/90/100% of it (docs/going-live.md \"Going live\")"
         )
+    if cfg.budget_currency not in (None, "USD") and cfg.billing_account and cfg.owns_cluster:
+        notices.append(
+            f"budgetCurrency {cfg.budget_currency}: Google alerts at {cfg.budget:,.0f} {cfg.budget_currency} a month, while make plan, "
+            f"make cost and the policy pack compare the budget of {cfg.budget:,.2f} with the estimate in US dollars"
+        )
     return tuple(notices)
