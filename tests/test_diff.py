@@ -311,3 +311,31 @@ def test_a_quota_change_alone_says_the_ceilings_price_is_unchanged(plans, replan
     part = section(report(plans, replan({"prod": {"gpuPool.quota.preemptible": (20, 24)}})), "prod")
     [line] = [line for line in part.splitlines() if "Maximum GPU burst" in line]
     assert "the ceiling's price is unchanged; its quota is what changes" in line and "no change/month" not in line
+
+
+# A side that does not plan: its configuration error, exit 1, no traceback.
+
+
+@pytest.mark.slow
+def test_a_broken_stack_file_in_the_change_ends_the_diff_with_its_error(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-z")
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "base"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "this change does not plan" in result.stderr
+    assert "stacks/Pulumi.dev.yaml" in result.stderr and "shoestring:zone = 'us-central1-z': us-central1 has no zone us-central1-z" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_stack_file_in_the_base_ends_the_diff_with_the_bases_error(clean):
+    # The base: prod's GPU zones listed twice; the change fixes it.
+    gpu_zones = "zones: [us-central1-a, us-central1-b, us-central1-c]"
+    edit(clean / "stacks" / "Pulumi.prod.yaml", gpu_zones, "zones: [us-central1-a, us-central1-a, us-central1-b]")
+    git(clean, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "--quiet", "-am", "broken")
+    git(clean, "tag", "-f", "broken")
+    git(clean, "reset", "--quiet", "--hard", "base")
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "broken"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the base, broken, does not plan" in result.stderr
+    assert "stacks/Pulumi.prod.yaml" in result.stderr and "gpuPool.zones" in result.stderr, result.stderr
