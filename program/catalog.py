@@ -166,6 +166,11 @@ def cloud_nat() -> dict:
     return _catalog()["cloud_nat"]
 
 
+def bucket_gib_monthly(region: str) -> float | None:
+    """Standard-class Cloud Storage in ``region``, per GiB a month; None where the catalog has no figure."""
+    return _catalog()["cloud_storage"]["standard_gib_monthly"].get(region)
+
+
 def secret_manager() -> dict:
     """Secret Manager's rates: per active secret version a month, per 10,000 accesses."""
     return _catalog()["secret_manager"]

@@ -70,7 +70,12 @@ NO_CHARGE = {
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     "kubernetes:networking.gke.io/v1:HealthCheckPolicy",
     "gcp:certificatemanager/certificateMap:CertificateMap",
+    # Priced through their ProjectBucket component, at its declared size.
+    "gcp:storage/bucket:Bucket",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
 }
+PROJECT_BUCKET = "shoestring:storage:ProjectBucket"
+SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 CERTIFICATE_TYPES = ("gcp:certificatemanager/certificate:Certificate", "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry")
@@ -291,7 +296,7 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             result.lines.append(_scheduled_batch(record, records, host_records, region))
         elif record.type == "kubernetes:core/v1:Service" and not _is_load_balancer(record):
             no_charge += 1
-        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, SECRET_ACCESS, *CERTIFICATE_TYPES):
+        elif record.type in (GATEWAY, "kubernetes:core/v1:Service", ROUTER_NAT, SECRET_ACCESS, SECRET_VERSION, *CERTIFICATE_TYPES):
             continue  # priced together below: Google bills them per project, not per resource
         elif record.type == "gcp:compute/globalAddress:GlobalAddress":
             result.lines.append(_static_ip(record, region))
@@ -304,6 +309,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
                 burst = _gpu_burst_on_host(record.inputs["hostStack"], records, host_records, region)
                 if burst is not None:
                     result.lines.append(burst)
+        elif record.type == PROJECT_BUCKET and not record.inputs.get("external"):
+            result.lines.append(_bucket(record))
         elif record.type.startswith(("shoestring:", "pulumi:providers:")) or record.type in NO_CHARGE:
             no_charge += 1
         else:
@@ -387,6 +394,16 @@ def free_tier_claims(estimates: Iterable[tuple[Estimate, str | None]]) -> list[s
 
 
 # Per resource type.
+
+
+def _bucket(record: ResourceRecord) -> Line:
+    """A bucket the stack declares, at the size its project declared for it."""
+    size, location = record.inputs["sizeGib"], record.inputs["location"]
+    rate = catalog.bucket_gib_monthly(location)
+    what = f"Standard storage in {location}, {size:,} GiB declared"
+    if rate is None:
+        return Line(f"Bucket {record.inputs['bucket']}", f"{what}: not priced, the catalog has no figure for {location}", None)
+    return Line(f"Bucket {record.inputs['bucket']}", f"{what} at ${rate}/GiB-month (operations not counted)", size * rate)
 
 
 def _cluster_fee(cluster: ResourceRecord) -> Line:

@@ -97,7 +97,7 @@ BUCKET_ROLES = {
     "roles/storage.objectCreator": "create objects",
     "roles/storage.objectUser": "read, create and delete objects",
 }
-"""Cloud Storage roles, granted on a bucket the project names (`bucket_roles`), never on the
+"""Cloud Storage roles, granted on a bucket of the project (`buckets`), never on the
 GCP project, where they would reach every bucket in it (a Pulumi state bucket included)."""
 ROLE_NAME = re.compile(r"roles/[A-Za-z0-9_.]+")
 
@@ -107,21 +107,21 @@ def check_project_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
         if not ROLE_NAME.fullmatch(role):
             raise ValueError(f"gcp_roles: {role!r} is not a predefined GCP role (roles/<service>.<role>)")
         if role in BUCKET_ROLES:
-            raise ValueError(f"gcp_roles: {role} on the GCP project reaches every bucket in it; grant it on your bucket: bucket_roles={{'<bucket>': {role!r}}}")
+            raise ValueError(f"gcp_roles: {role} on the GCP project reaches every bucket in it; grant it on your bucket: buckets={{'<name>': Bucket(role={role!r})}}")
     return roles
 
 
-def check_bucket_roles(bucket_roles: dict[str, str]) -> dict[str, str]:
-    for bucket, role in bucket_roles.items():
-        if not BUCKET_NAME.fullmatch(bucket):
-            raise ValueError(f"bucket_roles: {bucket!r} is not a Cloud Storage bucket name (3-63 lowercase letters, digits, '-', '_', '.')")
-        if role not in BUCKET_ROLES:
-            raise ValueError(f"bucket_roles[{bucket!r}]: {role!r} is not one of {sorted(BUCKET_ROLES)}")
-    return bucket_roles
+def check_bucket_role(role: str) -> str:
+    if role not in BUCKET_ROLES:
+        raise ValueError(f"{role!r} is not one of {sorted(BUCKET_ROLES)}")
+    return role
 
 
-# cloud.google.com/storage/docs/buckets#naming (names without dots: 3-63 characters).
-BUCKET_NAME = re.compile(r"[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]")
+def check_external_bucket(bucket: str | None) -> str | None:
+    # cloud.google.com/storage/docs/buckets#naming (names without dots: 3-63 characters).
+    if bucket is not None and not re.fullmatch(r"[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"external: {bucket!r} is not a Cloud Storage bucket name (3-63 lowercase letters, digits, '-' and '_')")
+    return bucket
 
 
 MAX_REPLICAS = 100
@@ -399,6 +399,36 @@ class Batch(_Workload):
         return self.parallelism if self.completions is None else self.completions
 
 
+MAX_BUCKET_GIB = 100_000
+"""The largest declared bucket size: 100 TiB, about $2,000 a month of Standard storage; more is most likely a typo."""
+
+
+class Bucket(_Definition):
+    """A Cloud Storage bucket the project's identity uses. Each stack deploying the project declares
+    its own, named ``<GCP project>-<namespace>-<name>`` (program/names.py bucket_name), so no two
+    stacks or teams can hold one name: Standard class in the cluster's region, uniform bucket-level
+    access, public access prevention enforced, kept when the stack is destroyed. With ``external``,
+    an existing bucket is used instead, granted on and not declared."""
+
+    role: str
+    """The identity's role on it, from BUCKET_ROLES (program/definitions.py), e.g. roles/storage.objectViewer."""
+    size_gib: int = Field(default=1, ge=1, le=MAX_BUCKET_GIB)
+    """What it is expected to hold, in GiB: the estimate prices it at this size a month."""
+    external: str | None = None
+    """Name of an existing bucket to grant on instead of declaring one (docs/going-live.md "Buckets"
+    says what must exist first). Default none: the stack declares the bucket."""
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, role: str) -> str:
+        return check_bucket_role(role)
+
+    @field_validator("external")
+    @classmethod
+    def _external(cls, bucket: str | None) -> str | None:
+        return check_external_bucket(bucket)
+
+
 class Project(_Definition):
     """A project: its own namespace, quota, identity, apps and batches."""
 
@@ -413,10 +443,9 @@ class Project(_Definition):
     """GCP roles the project's Workload Identity service account holds on the GCP project, from
     PROJECT_ROLES (program/definitions.py); none means no GCP account. Another role needs the
     stack's reviewed opt-in (`shoestring:projects.<project>.reviewedGcpRoles`)."""
-    bucket_roles: dict[str, str] = {}
-    """Cloud Storage buckets the project's identity may use, with its role on each from
-    BUCKET_ROLES: `{"acme-ml-data": "roles/storage.objectViewer"}`. Granted on the bucket only; a
-    stack names its own buckets (`shoestring:projects.<project>.bucketRoles`)."""
+    buckets: dict[str, Bucket] = {}
+    """Cloud Storage buckets of the project, by a short name (a DNS label):
+    `{"data": Bucket(role="roles/storage.objectViewer", size_gib=50)}`. Granted on the bucket only."""
     quota_cpu: str = "2"
     """Total CPU the namespace's apps may request; the ResourceQuota adds every batch at full parallelism."""
     quota_memory: str = "4Gi"
@@ -436,10 +465,12 @@ class Project(_Definition):
     def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
         return check_project_roles(roles)
 
-    @field_validator("bucket_roles")
+    @field_validator("buckets")
     @classmethod
-    def _buckets(cls, bucket_roles: dict[str, str]) -> dict[str, str]:
-        return check_bucket_roles(bucket_roles)
+    def _bucket_names(cls, buckets: dict[str, Bucket]) -> dict[str, Bucket]:
+        for name in buckets:
+            _check_dns_label(name)
+        return buckets
 
     @field_validator("quota_cpu", "quota_memory")
     @classmethod

@@ -76,6 +76,16 @@ CERTIFICATE_MANAGER_NAME = NameConstraint(
     # held to the subset both documented rules admit: RFC 1035, at most 63.
     "cloud.google.com/certificate-manager/docs/reference/certificate-manager/rest/v1/projects.locations.certificates/create",
 )
+BUCKET_NAME = NameConstraint(
+    "Cloud Storage bucket name",
+    # Names without dots: lowercase letters, digits, '-' and '_', starting and ending with a
+    # letter or digit, 3-63 characters, never "goog" first nor "google" inside
+    # (cloud.google.com/storage/docs/buckets#naming). Bucket names are global, across all of Google Cloud.
+    re.compile(r"(?!goog)(?!.*google)[a-z0-9][-a-z0-9_]*[a-z0-9]"),
+    3,
+    63,
+    "cloud.google.com/storage/docs/buckets#naming",
+)
 BUDGET_DISPLAY_NAME = NameConstraint(
     "Cloud Billing budget display name",
     re.compile(r".+"),
@@ -162,6 +172,13 @@ def workload_account_id(namespace: str) -> str:
     """The GCP service account a namespace's pods act as: ``workload-<namespace>``, which is always
     at least the 6 characters the IAM API asks for (``wl-ml`` was 5)."""
     return fit(f"workload-{namespace}", SERVICE_ACCOUNT_ID)
+
+
+def bucket_name(gcp_project: str, namespace: str, bucket: str) -> str:
+    """The global name of a bucket a stack declares for a project: the GCP project id (unique in
+    all of Google Cloud, so no other team can hold it) and the namespace (unique among the stacks
+    of one GCP project: ``ml``, ``ml-staging``) before the definition's name, ``acme-prod-ml-data``."""
+    return fit(f"{gcp_project}-{namespace}-{bucket}", BUCKET_NAME)
 
 
 def node_account_id(cluster: str) -> str:

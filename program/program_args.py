@@ -10,6 +10,7 @@ from program.components import AppSpec, DefaultPoolArgs, GpuPoolArgs, MonthlyBud
 from program.components.batch import BatchSpec
 from program.components.compute_class import COMPUTE_CLASS_KEY, GPU_COMPUTE_CLASS, GpuComputeClassArgs
 from program.components.gpu_pool import GpuPool, GpuQuota
+from program.components.project import BucketSpec
 from program.components.network import ClusterNetwork, ClusterNetworkArgs
 from program.components.project_apis import ProjectApisArgs
 from program.components.scheduling import ClusterCapacity, scheduled_after
@@ -18,7 +19,7 @@ from program.components.public_entry import CLOUDFLARED_REPOSITORY, ENTRY_NAMESP
 from program import apis, capacity, catalog, config, quota
 from program.config import ProjectInstance, StackConfig
 from program.components.internal_service import tolerates_spot
-from program.names import BATCH_PRIORITY, ENTRY_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY
+from program.names import BATCH_PRIORITY, ENTRY_PRIORITY, FREE_TIER_LABEL, STACK_LABEL, USER_FACING_PRIORITY, bucket_name
 from program.definitions import App, Batch
 
 
@@ -26,7 +27,7 @@ def project_apis(cfg: StackConfig) -> ProjectApisArgs:
     """The APIs this stack's resources are created through (program/apis.py checks the list
     against what the stack declares)."""
     needed = {"iam.googleapis.com", "cloudresourcemanager.googleapis.com"} if any(p.definition.gcp_roles for p in cfg.deployed) else set()
-    if any(p.bucket_roles for p in cfg.deployed):
+    if any(p.buckets for p in cfg.deployed):
         needed |= {"iam.googleapis.com", "storage.googleapis.com"}
     if any(app.secrets for project in cfg.deployed for app in project.apps):
         needed |= {"iam.googleapis.com", "secretmanager.googleapis.com"}
@@ -87,6 +88,14 @@ def budget(cfg: StackConfig, project_number: pulumi.Input[str] | None) -> Monthl
         args["host_stack"] = cfg.host_stack
     if cloud_billing_budget(cfg):
         args |= {"billing_account": cfg.billing_account, "quota_project": cfg.gcp_project, "project_number": project_number}
+        if cfg.budget_currency is not None:
+            args["currency"] = cfg.budget_currency
+        if cfg.free_tier:
+            # The estimate prices the free cluster's fee at $0; the alert sees it at list price, with
+            # the free-tier credit (GKE pricing: "$74.40 in monthly credits per billing account")
+            # not subtracted (cloud.google.com/kubernetes-engine/pricing#cluster_management_fee_and_free_tier).
+            fee = catalog.gke_management_fee_hourly() * catalog.HOURS_PER_MONTH
+            args["counted_credits_usd"] = min(fee, catalog.gke_free_tier_monthly_credit())
     return args
 
 
@@ -186,9 +195,11 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "gcp_project": cfg.gcp_project,
         "gcp_roles": definition.gcp_roles,
         "reviewed_gcp_roles": deployed.reviewed_gcp_roles,
-        "bucket_roles": deployed.bucket_roles,
+        "buckets": buckets(cfg, deployed),
+        "region": cfg.region,
         "workload_identity_pool": workload_identity_pool,
         "gcp_labels": {STACK_LABEL: cfg.stack},
+        "secret_values": secret_values(cfg, deployed),
         "quota": {
             "cpu": _plus_cpu(definition.quota_cpu, batch_cpu),
             "memory": _plus_memory(definition.quota_memory, batch_memory),
@@ -202,6 +213,31 @@ def project(cfg: StackConfig, deployed: ProjectInstance, workload_identity_pool:
         "batches": [batch_spec(cfg, batch, room) for batch in deployed.batches],
         **({"public_entry": {"kind": entry, "namespace": ENTRY_NAMESPACE}} if (entry := cfg.cluster_owner.public_entry) != "none" else {}),
     }
+
+
+def buckets(cfg: StackConfig, deployed: ProjectInstance) -> list[BucketSpec]:
+    """The project's buckets in this stack: its own, named for the GCP project and the namespace,
+    or the existing ones it names as external."""
+    return [
+        {
+            "name": name,
+            "bucket": bucket.external or bucket_name(cfg.gcp_project, deployed.namespace, name),
+            "role": bucket.role,
+            "size_gib": bucket.size_gib,
+            "external": bucket.external is not None,
+        }
+        for name, bucket in sorted(deployed.buckets.items())
+    ]
+
+
+def secret_values(cfg: StackConfig, deployed: ProjectInstance) -> dict[str, pulumi.Output[str]]:
+    """The values the stack's ``secretValues`` gives the project's secrets, each still a secret."""
+    read = {secret for app in deployed.apps for secret in app.secrets.values()}
+    given = [secret for secret in cfg.secret_values if secret in read]
+    if not given:
+        return {}
+    values = pulumi.Config().require_secret_object(config.SECRET_VALUES)
+    return {secret: values.apply(lambda v, secret=secret: v[secret]) for secret in given}
 
 
 def app_spec(cfg: StackConfig, app: App, room: ClusterCapacity | None) -> AppSpec:

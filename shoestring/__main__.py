@@ -110,15 +110,22 @@ def diff_command(base: str, as_json: bool) -> None:
     """What this change does to every stack, against BASE: created, updated, replaced and deleted
     resources with each changed property, money and dangers first, and the cost before and after.
 
-    Exits 1, after printing the whole diff, when a stack is over its budget after the change."""
+    Exits 1, after printing the whole diff, when a stack is over its budget after the change; and,
+    printing that side's configuration error, when either side does not plan."""
+    try:
+        after = diff.plans_in(offline.ROOT)
+    except diff.SideFailed as e:
+        raise click.ClickException(f"this change does not plan, so there is nothing to compare; fix it (as `make plan` says):\n{e}") from None
+    except offline.PlanFailed as e:
+        raise click.ClickException(str(e)) from None
     try:
         before = diff.plans_at(base)
-        after = diff.plans_in(offline.ROOT)
     except subprocess.CalledProcessError as e:
         raise click.ClickException(f"cannot check out {base!r}: {e.stderr.strip()}") from None
+    except diff.SideFailed as e:
+        raise click.ClickException(f"the base, {base}, does not plan, so there is nothing to compare with; its error:\n{e}") from None
     except offline.PlanFailed as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+        raise click.ClickException(f"the base, {base}: {e}") from None
     diffs = diff.compare(before, after)
     if as_json:
         click.echo(json.dumps({"base": base, "stacks": [d.to_json() for d in diffs]}, indent=2, sort_keys=True))

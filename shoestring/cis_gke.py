@@ -239,7 +239,10 @@ def image_policy(records: Iterable[ResourceRecord]) -> list[Violation]:
         patterns = [p.get("namePattern", "") for p in policy.inputs.get("admissionWhitelistPatterns") or []]
         for pattern in patterns:
             if pattern.endswith("**") or "/" not in pattern.rstrip("*"):
-                found.append(Violation("binary-authorization-policy", where, f"allows {pattern}, a whole registry or tree; allow single repositories (<registry>/<path>*)"))
+                found.append(Violation("binary-authorization-policy", where, f"allows {pattern}, a whole registry or tree; allow single repositories (<registry>/<path>:* and @*)"))
+            elif pattern.endswith("*") and not pattern.endswith((":*", "@*")):
+                # `*` stops only at `/`: ghcr.io/acme/blog* admits ghcr.io/acme/blog-anything too.
+                found.append(Violation("binary-authorization-policy", where, f"allows {pattern}, which admits every sibling repository sharing its beginning; allow {pattern[:-1]}:* and {pattern[:-1]}@*"))
         found += [
             Violation("binary-authorization-policy", f"{r.type} {r.name}",
                       f"runs {image}, which the Binary Authorization policy does not admit; name its repository in a definition "

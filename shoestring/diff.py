@@ -147,13 +147,20 @@ def plans_at(ref: str, repo: Path = ROOT) -> dict[str, list[Record]]:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], check=True, capture_output=True)
 
 
+class SideFailed(Exception):
+    """One side of the diff does not plan; the message is that side's own `make plan` error, which
+    names the stack file and the key."""
+
+
 def plans_in(root: Path) -> dict[str, list[Record]]:
     """Every stack's records in a checkout, planned by that checkout's own code."""
     if not (root / "shoestring" / "__main__.py").exists():
         return {}
     try:
         plans = _plan_json(root, "all")["stacks"]
-    except RuntimeError:  # a base from before `plan --stack all`: one stack at a time
+    except SideFailed:
+        # A base from before `plan --stack all` plans one stack at a time; a broken side fails here
+        # too, with the message of the stack it breaks.
         plans = {stack: _plan_json(root, stack) for stack in stack_names(root / "stacks")}
     return {stack: [Record.from_json(r) for r in plan["resources"]] for stack, plan in plans.items()}
 
@@ -172,7 +179,7 @@ def _plan_json(root: Path, stack: str) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         raise PlanFailed(f"planning {stack} in {root} did not finish within {timeout} s and was stopped") from None
     if result.returncode != 0:
-        raise RuntimeError(f"planning {stack} in {root} failed:\n{result.stderr.strip()}")
+        raise SideFailed(result.stderr.strip() or f"`plan --stack {stack}` exited {result.returncode}")
     return json.loads(result.stdout)
 
 

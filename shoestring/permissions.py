@@ -50,10 +50,13 @@ GRANTS: dict[str, Grant] = {
     "gcp:compute/router:Router": Grant(("roles/compute.networkAdmin",), "the Cloud Router of Cloud NAT, with privateNodes"),
     "gcp:compute/routerNat:RouterNat": Grant(("roles/compute.networkAdmin",), "Cloud NAT, with privateNodes"),
     # cloud.google.com/storage/docs/access-control/iam-roles: storage.buckets.setIamPolicy.
-    "gcp:storage/bucketIAMMember:BucketIAMMember": Grant(("roles/storage.admin",), "grant each project's identity its role on exactly the buckets it names"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": Grant(("roles/storage.admin",), "grant each project's identity its role on exactly its buckets"),
+    # storage.buckets.create (roles/storage.admin holds it, with setIamPolicy above).
+    "gcp:storage/bucket:Bucket": Grant(("roles/storage.admin",), "the projects' buckets, declared by each stack"),
     # cloud.google.com/service-usage/docs/access-control: serviceusage.services.enable.
     "gcp:projects/service:Service": Grant(("roles/serviceusage.serviceUsageAdmin",), "enable the Google APIs the stack's resources are created through"),
-    "gcp:secretmanager/secret:Secret": Grant(("roles/secretmanager.admin",), "the secrets the apps read, declared without a value"),
+    "gcp:secretmanager/secret:Secret": Grant(("roles/secretmanager.admin",), "the secrets the apps read"),
+    "gcp:secretmanager/secretVersion:SecretVersion": Grant(("roles/secretmanager.admin",), "a secret's value, where the stack's secretValues gives one"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": Grant(
         ("roles/secretmanager.admin",), "grant each project's identity read access to exactly its secrets (setIamPolicy on a secret)"
     ),

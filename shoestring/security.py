@@ -432,7 +432,7 @@ BUCKET_ACCESS = "gcp:storage/bucketIAMMember:BucketIAMMember"
 
 def shared_buckets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> list[Violation]:
     """Cloud Storage buckets more than one stack's identities are granted: staging reading prod's
-    data. A stack names its own buckets (shoestring:projects.<project>.bucketRoles)."""
+    data. A stack declares its own (program/names.py bucket_name); only an ``external`` bucket can be shared."""
     def bucket(record: ResourceRecord) -> str | None:
         return record.inputs.get("bucket") if record.type == BUCKET_ACCESS else None
 
@@ -440,7 +440,8 @@ def shared_buckets(records_by_stack: Mapping[str, Iterable[ResourceRecord]]) -> 
         Violation(
             "unique-buckets-per-stack",
             f"stacks {', '.join(stacks)}",
-            f"are all granted bucket {name}; give each stack its own (shoestring:projects.<project>.bucketRoles)",
+            f"are all granted bucket {name}; give each stack its own: drop `external` (each stack then declares one) "
+            "or name another under shoestring:projects.<project>.buckets.<bucket>.external",
         )
         for name, stacks in _shared(records_by_stack, bucket).items()
     ]

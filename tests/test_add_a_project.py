@@ -95,7 +95,7 @@ def test_adding_a_project_only_adds_resources(before_and_after, stack):
     [policy] = [new[urn] for urn in changed]
     assert {p["namePattern"] for p in policy["inputs"]["admissionWhitelistPatterns"]} - {
         p["namePattern"] for p in old[policy["urn"]]["inputs"]["admissionWhitelistPatterns"]
-    } == {f"{image}*" for image in {r["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0] for r in after_notes(new)}}
+    } == {f"{image}{s}*" for image in {r["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0] for r in after_notes(new)} for s in (":", "@")}
     added = {new[urn]["type"] for urn in new.keys() - old.keys()}
     assert {"shoestring:k8s:Project", "kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"} <= added
 

@@ -5,6 +5,7 @@ violation — the way pulumi/compliance-policies tests its rules."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 from helpers import CLUSTER, NODE_POOL
@@ -143,9 +144,9 @@ def test_prods_image_policy_admits_only_the_repositories_the_definitions_name(pl
     defined = definitions.discover().values()
     repositories = {app.image for project in defined for app in project.apps} | {
         app.bootstrap.image for project in defined for app in project.apps if app.bootstrap and app.bootstrap.image
-    }
+    } | {batch.image for project in defined for batch in project.batches}
     [policy] = plans["prod"].of_type(IMAGE_POLICY)
-    assert [p["namePattern"] for p in policy.inputs["admissionWhitelistPatterns"]] == sorted(f"{r}*" for r in repositories)
+    assert [p["namePattern"] for p in policy.inputs["admissionWhitelistPatterns"]] == [f"{r}{s}*" for r in sorted(repositories) for s in (":", "@")]
     assert policy.inputs["globalPolicyEvaluationMode"] == "ENABLE"  # GKE's own images, by Google's system policy
     assert policy.inputs["defaultAdmissionRule"] == {"evaluationMode": "ALWAYS_DENY", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}
     [dev] = plans["dev"].of_type(IMAGE_POLICY)
@@ -163,10 +164,10 @@ def test_the_tunnels_connector_is_admitted_only_where_a_tunnel_runs(plans):
 
     assert CLOUDFLARED_IMAGE.startswith(CLOUDFLARED_REPOSITORY + ":")
     [gateway] = plans["prod"].of_type(IMAGE_POLICY)
-    assert f"{CLOUDFLARED_REPOSITORY}*" not in [p["namePattern"] for p in gateway.inputs["admissionWhitelistPatterns"]]
+    assert f"{CLOUDFLARED_REPOSITORY}:*" not in [p["namePattern"] for p in gateway.inputs["admissionWhitelistPatterns"]]
     plan = run("prod", TUNNEL, secret_keys=["shoestring:tunnelCredentials"])
     [tunnel] = plan.of_type(IMAGE_POLICY)
-    assert f"{CLOUDFLARED_REPOSITORY}*" in [p["namePattern"] for p in tunnel.inputs["admissionWhitelistPatterns"]]
+    assert f"{CLOUDFLARED_REPOSITORY}:*" in [p["namePattern"] for p in tunnel.inputs["admissionWhitelistPatterns"]]
     assert cis_gke.image_policy(plan.records) == []
 
 
@@ -188,7 +189,7 @@ POLICY_CASES = [
     ("no system policy", IMAGE_POLICY, at("globalPolicyEvaluationMode", "DISABLE"),
      f"{IMAGE_POLICY} shoestring-prod-image-policy", "GKE's system images are not admitted by Google's system policy; set globalPolicyEvaluationMode ENABLE"),
     ("a whole registry", IMAGE_POLICY, at("admissionWhitelistPatterns", [{"namePattern": "ghcr.io/**"}]),
-     f"{IMAGE_POLICY} shoestring-prod-image-policy", "allows ghcr.io/**, a whole registry or tree; allow single repositories (<registry>/<path>*)"),
+     f"{IMAGE_POLICY} shoestring-prod-image-policy", "allows ghcr.io/**, a whole registry or tree; allow single repositories (<registry>/<path>:* and @*)"),
     ("an image off the list", IMAGE_POLICY, without_pattern,
      f"{DEPLOYMENT} blog-frontend", "runs ghcr.io/acme/blog-frontend:9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0, "
      "which the Binary Authorization policy does not admit; name its repository in a definition (projects/), from which the allow-list is derived"),
@@ -209,3 +210,27 @@ def test_a_cluster_enforcing_a_policy_nobody_declares_is_refused(plans):
         f"binary-authorization-policy: {CLUSTER} shoestring-prod: enforces the project's Binary Authorization policy, which the stack "
         "does not declare, and a project's default policy admits every image; declare a gcp.binaryauthorization.Policy (program/components/cluster.py)"
     )
+
+
+def test_a_repositorys_patterns_admit_its_tags_and_digests_and_not_a_sibling_repository():
+    patterns = ["ghcr.io/acme/blog:*", "ghcr.io/acme/blog@*"]
+    assert any(cis_gke.admits(p, "ghcr.io/acme/blog:9c4e1f2a7b3d@sha256:" + "0" * 64) for p in patterns)
+    assert any(cis_gke.admits(p, "ghcr.io/acme/blog@sha256:" + "0" * 64) for p in patterns)
+    assert not any(cis_gke.admits(p, "ghcr.io/acme/blog-evil:1") for p in patterns)
+    assert cis_gke.admits("ghcr.io/acme/blog*", "ghcr.io/acme/blog-evil:1")  # what a bare trailing * admits
+
+
+def test_a_pattern_that_admits_sibling_repositories_is_refused(plans):
+    [policy] = plans["prod"].of_type(IMAGE_POLICY)
+    loose = dataclasses.replace(policy, inputs={**policy.inputs, "admissionWhitelistPatterns": [{"namePattern": "ghcr.io/acme/blog-frontend*"}]})
+    found = [v.message for v in cis_gke.image_policy([loose])]
+    assert "allows ghcr.io/acme/blog-frontend*, which admits every sibling repository sharing its beginning; allow ghcr.io/acme/blog-frontend:* and ghcr.io/acme/blog-frontend@*" in found
+
+
+def test_an_image_only_a_batch_runs_is_on_the_allow_list():
+    from program import config, definitions
+
+    ml = definitions.discover()["ml"]
+    batch_only = ml.model_copy(update={"batches": (ml.batches[0].model_copy(update={"image": "ghcr.io/acme/ml-embedder"}),)})
+    cfg = config.load("prod", config.read_stack_files("prod")[0], {**definitions.discover(), "ml": batch_only})
+    assert "ghcr.io/acme/ml-embedder" in cfg.images

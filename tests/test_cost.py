@@ -128,9 +128,11 @@ class TestEstimator:
         assert "its pods request 0.3 vCPU and 0.38 GiB at rest (its quotas allow up to 12 vCPU and 44 GiB)" in shared.detail
         # They fit beside prod's pods on prod's one on-demand and one Spot node: nothing added.
         assert "they fit in the room prod's nodes have at rest" in shared.detail
-        # Its only charge: the one Secret Manager secret its backend reads, one version at $0.06.
-        assert estimate.idle_monthly_usd == pytest.approx(0.06)
+        # Its only charges: the one Secret Manager secret its backend reads, one version at $0.06,
+        # and ml-staging's own 50 GiB bucket at $0.02/GiB-month.
+        assert estimate.idle_monthly_usd == pytest.approx(0.06 + 1.00)
         assert "1 secret(s) the apps read (blog-staging-db-url)" in line(estimate, "Secret Manager").detail
+        assert "Standard storage in us-central1, 50 GiB declared at $0.02/GiB-month" in line(estimate, "Bucket replace-with-your-gcp-project-id-ml-staging-data").detail
 
     def test_node_allocatable_follows_gkes_reservations(self):
         from program import catalog
@@ -256,14 +258,29 @@ class TestBudgets:
         args = {"monthly_usd": 160, "expected_gpu_hours": 40, "billing_account": "01ABCD-23EF45-6789AB", "quota_project": "acme", "project_number": "123456789012"}
         plan = offline.declare(lambda: MonthlyBudget("prod-budget", args), stack="test")
         [budget] = plan.of_type("gcp:billing/budget:Budget")
-        assert budget.inputs["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "160"}}
+        # No currency: Google takes the billing account's own, and refuses any other.
+        assert budget.inputs["amount"] == {"specifiedAmount": {"units": "160"}}
         assert [t["thresholdPercent"] for t in budget.inputs["thresholdRules"]] == [0.5, 0.9, 1.0]
+
+    def test_the_cloud_billing_budget_alerts_on_list_spend_and_counts_the_free_tier_credit_the_estimate_counts(self):
+        plan = offline.run("prod", config={**config.read_stack_files("prod")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB"})
+        [budget] = plan.of_type("gcp:billing/budget:Budget")
+        assert budget.inputs["budgetFilter"]["creditTypesTreatment"] == "EXCLUDE_ALL_CREDITS"
+        # prod's budget of 115 plus the free cluster's $73.00 fee, which the estimate prices at $0.
+        assert budget.inputs["amount"] == {"specifiedAmount": {"units": "188"}}
+
+    def test_the_budgets_currency_is_the_stacks_setting_and_the_plan_says_what_it_compares(self):
+        raw = {**config.read_stack_files("dev")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB", "shoestring:budgetCurrency": "EUR"}
+        plan = offline.run("dev", config=raw)
+        [budget] = plan.of_type("gcp:billing/budget:Budget")
+        assert budget.inputs["amount"] == {"specifiedAmount": {"currencyCode": "EUR", "units": "120"}}
+        assert any("Google alerts at 120 EUR a month" in note for note in plan.notes)
 
     def test_the_cloud_billing_budget_counts_the_whole_gcp_project_by_its_number(self):
         """A label filter missed what carries no label of ours: the Gateway's forwarding rules, NAT, secrets."""
         plan = offline.run("prod", config={**config.read_stack_files("prod")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB"})
         [budget] = plan.of_type("gcp:billing/budget:Budget")
-        assert budget.inputs["budgetFilter"] == {"projects": ["projects/000000000000"]}
+        assert budget.inputs["budgetFilter"]["projects"] == ["projects/000000000000"]
         assert any("its number is stood in for offline" in note for note in plan.notes)
 
     def test_no_billing_account_no_cloud_billing_budget_and_the_plan_says_so(self, plans):

@@ -197,8 +197,9 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(pl
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-standard-2 Spot nodes with their 30 GB pd-standard disks and external IPs at full
     # scale, for the 60 hours a month dev exists: 2 x (29.35 + 1.20 + 1.825) x 60 / 730.
-    assert "at full scale $36.14 → $41.46/month (+$5.32)" in part
-    assert "idle $8.67 → $8.67/month (no change)" in part
+    # (The base includes ml's 50 GiB bucket at $0.02/GiB-month, counted for those 60 hours too.)
+    assert "at full scale $36.22 → $41.54/month (+$5.32)" in part
+    assert "idle $8.75 → $8.75/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(plans, replan):
@@ -261,7 +262,7 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     assert "exceeds its budget of $115.00/month" in breach
     part = section(text, "prod")
     assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $115.00/month" in part
-    assert "> :moneybag: **Expected cost $111.29 → $" in part
+    assert "> :moneybag: **Expected cost $112.29 → $" in part
 
 
 def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_the_budget_leaves(plans, replan):
@@ -272,8 +273,8 @@ def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_t
     assert f"> :moneybag: **Maximum GPU burst ${20 * per_node:,.4f} → ${24 * per_node:,.4f}/h** (20 → 24 GPU nodes)" in part
     assert f"costs +${round(4 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
     assert "The ceiling needs 24 GPUs; the declared quota PREEMPTIBLE_NVIDIA_L4_GPUS = 24 admits it" in part
-    # prod's $115 budget less its expected $111.29, at $0.4135 a GPU node-hour.
-    assert f"The budget of $115.00/month leaves {(115 - 111.29) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
+    # prod's $115 budget less its expected $112.29, at $0.4135 a GPU node-hour.
+    assert f"The budget of $115.00/month leaves {(115 - 112.29) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
 
 
 def test_a_small_change_in_cost_is_not_flagged(plans, replan):
@@ -311,3 +312,31 @@ def test_a_quota_change_alone_says_the_ceilings_price_is_unchanged(plans, replan
     part = section(report(plans, replan({"prod": {"gpuPool.quota.preemptible": (20, 24)}})), "prod")
     [line] = [line for line in part.splitlines() if "Maximum GPU burst" in line]
     assert "the ceiling's price is unchanged; its quota is what changes" in line and "no change/month" not in line
+
+
+# A side that does not plan: its configuration error, exit 1, no traceback.
+
+
+@pytest.mark.slow
+def test_a_broken_stack_file_in_the_change_ends_the_diff_with_its_error(clean):
+    edit(clean / "stacks" / "Pulumi.dev.yaml", "shoestring:zone: us-central1-a", "shoestring:zone: us-central1-z")
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "base"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "this change does not plan" in result.stderr
+    assert "stacks/Pulumi.dev.yaml" in result.stderr and "shoestring:zone = 'us-central1-z': us-central1 has no zone us-central1-z" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_stack_file_in_the_base_ends_the_diff_with_the_bases_error(clean):
+    # The base: prod's GPU zones listed twice; the change fixes it.
+    gpu_zones = "zones: [us-central1-a, us-central1-b, us-central1-c]"
+    edit(clean / "stacks" / "Pulumi.prod.yaml", gpu_zones, "zones: [us-central1-a, us-central1-a, us-central1-b]")
+    git(clean, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "--quiet", "-am", "broken")
+    git(clean, "tag", "-f", "broken")
+    git(clean, "reset", "--quiet", "--hard", "base")
+    result = subprocess.run([sys.executable, "-m", "shoestring", "diff", "--base", "broken"], cwd=clean, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the base, broken, does not plan" in result.stderr
+    assert "stacks/Pulumi.prod.yaml" in result.stderr and "gpuPool.zones" in result.stderr, result.stderr

@@ -55,7 +55,8 @@ BLOG_BACKEND_RESOURCES_LINE = 1 + next(i for i, line in enumerate((ROOT / "proje
 
 ATTACKS = [
     ("roles/owner for a project", "all", "projects/ml.yaml",
-     lambda p: edit(p, "bucket_roles:", "gcp_roles: [roles/owner]\nbucket_roles:"),
+     lambda p: edit(p, "buckets:", "gcp_roles: [roles/owner]
+buckets:"),
      "shoestring:projects.ml = \"gcp_roles=['roles/owner']\": beyond the roles a project may hold"),
     ("another project's secret", "prod", "projects/ml.yaml",
      lambda p: edit(p, "    whole_node: true\n", "    whole_node: true\n    secrets: {STOLEN: blog-db-url}\n"),
@@ -132,9 +133,11 @@ class TestStacksThatShareACluster:
         assert str(violation) == "one-stack-per-namespace: kubernetes:core/v1:Namespace blog-staging: is declared by stacks prod and staging in prod's cluster; rename one project"
 
     def test_two_stacks_granted_one_bucket_are_refused(self, plans):
-        staging = [r if r.type != security.BUCKET_ACCESS else type(r)(**{**r.__dict__, "inputs": {**r.inputs, "bucket": "acme-ml-data"}}) for r in plans["staging"].records]
+        # Staging naming prod's bucket as its external one.
+        prods = next(r for r in plans["prod"].records if r.type == security.BUCKET_ACCESS).inputs["bucket"]
+        staging = [r if r.type != security.BUCKET_ACCESS else type(r)(**{**r.__dict__, "inputs": {**r.inputs, "bucket": prods}}) for r in plans["staging"].records]
         [violation] = security.shared_buckets({"prod": plans["prod"].records, "staging": staging})
-        assert "are all granted bucket acme-ml-data" in violation.message
+        assert f"are all granted bucket {prods}; give each stack its own" in violation.message
 
 
 class TestRulesSeeWhatAProjectCanDeclare:

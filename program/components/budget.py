@@ -35,6 +35,14 @@ class MonthlyBudgetArgs(TypedDict):
     (pulumi/pulumi-gcp#514)."""
     host_stack: NotRequired[str]
     """The stack whose cluster this stack runs in, if not its own: its nodes are that stack's bill."""
+    currency: NotRequired[str]
+    """ISO 4217 code of the billing account's currency. Default: omitted, and Google uses the
+    account's own; any other code than the account's is refused (pulumi_gcp billing
+    BudgetAmountSpecifiedAmountArgs.currency_code: "If specified, it must match the currency of
+    the billing account")."""
+    counted_credits_usd: NotRequired[float]
+    """Credits the estimate subtracts that the alert does not (it tracks list spend): the GKE free
+    tier's, for the stack claiming it. Added to the alert's amount so both agree. Default 0."""
 
 
 class MonthlyBudget(pulumi.ComponentResource):
@@ -59,10 +67,16 @@ class MonthlyBudget(pulumi.ComponentResource):
                 display_name=fit(name, BUDGET_DISPLAY_NAME),
                 amount=gcp.billing.BudgetAmountArgs(
                     specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
-                        currency_code="USD", units=str(round(args["monthly_usd"]))
+                        currency_code=args.get("currency"), units=str(round(args["monthly_usd"] + args.get("counted_credits_usd", 0.0)))
                     )
                 ),
-                budget_filter=gcp.billing.BudgetBudgetFilterArgs(projects=[pulumi.Output.concat("projects/", args["project_number"])]),
+                budget_filter=gcp.billing.BudgetBudgetFilterArgs(
+                    projects=[pulumi.Output.concat("projects/", args["project_number"])],
+                    # List spend: the provider's default, INCLUDE_ALL_CREDITS (pulumi_gcp billing
+                    # BudgetBudgetFilterArgs.credit_types_treatment), subtracts promotional credits,
+                    # so a trial's credits would keep every alert silent while real spend grows.
+                    credit_types_treatment="EXCLUDE_ALL_CREDITS",
+                ),
                 threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(threshold_percent=t) for t in ALERT_THRESHOLDS],
                 opts=pulumi.ResourceOptions(parent=self, provider=billing),
             )

@@ -242,16 +242,22 @@ def _image_policy(name: str, project: str, repositories: Sequence[str], mode: st
     """The project's one Binary Authorization policy, which the cluster enforces
     (PROJECT_SINGLETON_POLICY_ENFORCE): images of the listed repositories, and Google-maintained
     system images (globalPolicyEvaluationMode ENABLE), are admitted; every other image is denied.
-    A repository is allowed as ``<repository>*``: ``*`` matches any tag or digest but no ``/``, so
-    not a repository below it (cloud.google.com/binary-authorization/docs/policy-yaml-reference,
-    admissionWhitelistPatterns). Without a declared policy the project's default admits every image."""
+    A repository is allowed as ``<repository>:*`` (any tag, with or without a digest after it) and
+    ``<repository>@*`` (any digest): a trailing ``*`` matches any characters but ``/`` ("gcr.io/nginx*
+    matches gcr.io/nginx@latest, but it does not match gcr.io/nginx/image", AdmissionWhitelistPattern
+    name_pattern in cloud.google.com/dotnet/docs/reference/Google.Cloud.BinaryAuthorization.V1Beta1/latest/Google.Cloud.BinaryAuthorization.V1Beta1.AdmissionWhitelistPattern),
+    so ``<repository>*`` alone would also admit ``<repository>-anything``, a sibling repository
+    anyone able to push next to it could create. Without a declared policy the project's default
+    admits every image."""
     return gcp.binaryauthorization.Policy(
         f"{name}-image-policy",
         project=project,
         description=f"Images the workloads of {name} may run; declared by Shoestring (shoestring/cis_gke.py checks it).",
         global_policy_evaluation_mode="ENABLE",
         admission_whitelist_patterns=[
-            gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=f"{repository}*") for repository in repositories
+            gcp.binaryauthorization.PolicyAdmissionWhitelistPatternArgs(name_pattern=f"{repository}{separator}*")
+            for repository in repositories
+            for separator in (":", "@")
         ],
         default_admission_rule=gcp.binaryauthorization.PolicyDefaultAdmissionRuleArgs(
             evaluation_mode="ALWAYS_DENY",

@@ -88,6 +88,13 @@ class InternalServiceArgs(AppSpec):
     """Kubernetes ServiceAccount the pods run as. Default the namespace's ``default``."""
     gateway_namespace: NotRequired[str]
     """Namespace of the shared Gateway; with ``public``, the app attaches an HTTPRoute to it."""
+    secrets_ready: NotRequired[Sequence[pulumi.Resource]]
+    """What its pods need before their secrets mount: the grants to read them, their versions.
+    The Deployment is declared after them. Default none."""
+    await_rollout: NotRequired[bool]
+    """Whether `pulumi up` waits for the rollout (pulumi-kubernetes' default, 10 minutes). False
+    when a secret the pods mount may have no version yet: they cannot start until someone adds
+    one, and waiting would fail the deploy. Default True."""
 
 
 class InternalService(pulumi.ComponentResource):
@@ -117,6 +124,10 @@ class InternalService(pulumi.ComponentResource):
         disruption_budget = replicas >= 2 and not gpus
         pod_labels = {**labels, WHOLE_NODE_LABEL: "true"} if whole_node else labels
         annotations = {PLACEMENT_ANNOTATION: args["placement"]} if "placement" in args else None
+        # pulumi-kubernetes reads this annotation of the inputs and then reports the Deployment
+        # created without awaiting its rollout (provider/pkg/metadata: AnnotationSkipAwait =
+        # "pulumi.com/skipAwait"; SkipAwaitLogic, checked first by ReadyCondition).
+        deployment_annotations = {**(annotations or {}), SKIP_AWAIT: "true"} if not args.get("await_rollout", True) else annotations
 
         probe = k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path=args["health_path"], port="http"),
@@ -162,7 +173,7 @@ class InternalService(pulumi.ComponentResource):
         )
         deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels, annotations=annotations),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels, annotations=deployment_annotations),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
@@ -178,7 +189,7 @@ class InternalService(pulumi.ComponentResource):
                     spec=pod,
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*([provider_class] if provider_class else []), *args.get("scheduled_after", ())] or None),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*([provider_class] if provider_class else []), *args.get("scheduled_after", ()), *args.get("secrets_ready", ())] or None),
         )
         if disruption_budget:
             k8s.policy.v1.PodDisruptionBudget(
@@ -331,6 +342,7 @@ def _one_per_node() -> k8s.core.v1.AffinityArgs:
     )
 
 
+SKIP_AWAIT = "pulumi.com/skipAwait"
 SECRETS_PATH = "/var/run/secrets/shoestring"
 SECRETS_DRIVER = "secrets-store-gke.csi.k8s.io"
 """The CSI driver of GKE's Secret Manager add-on, which mounts secrets as in-memory files

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from program.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from program.names import workload_account_id
 from program.components.batch import Batch, BatchArgs, BatchSpec
+from program.components.bucket import ProjectBucket
 from program.components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
 from program.components.pod_security import default_account_without_token
 from program.components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
@@ -42,6 +43,17 @@ class EntrySpec(TypedDict):
     """Namespace of the Gateway or of the tunnel connector."""
 
 
+class BucketSpec(TypedDict):
+    name: str
+    """The definition's short name (a DNS label), naming the component."""
+    bucket: str
+    """Global bucket name: the stack's own (program/names.py bucket_name), or the existing one's."""
+    role: str
+    size_gib: int
+    external: bool
+    """An existing bucket, granted on and not declared."""
+
+
 class ProjectArgs(TypedDict):
     project: str
     """Project name, as defined in projects/."""
@@ -63,9 +75,11 @@ class ProjectArgs(TypedDict):
     Pass the cluster's own output where the cluster is declared in the same program: the pool
     exists only once a Workload Identity cluster does, and binding a member of it before then
     fails with "Identity Pool does not exist" (terraform-google-kubernetes-engine#916)."""
-    bucket_roles: NotRequired[Mapping[str, str]]
-    """Cloud Storage bucket to the role the project's identity holds on it (granted on the bucket
-    alone). Default none."""
+    buckets: NotRequired[Sequence[BucketSpec]]
+    """Cloud Storage buckets the project's identity uses, each a ProjectBucket in ``region``
+    (granted on the bucket alone). Default none."""
+    region: NotRequired[str]
+    """Region of the cluster, where the project's buckets are; needed with ``buckets``."""
     gcp_roles: NotRequired[Sequence[str]]
     """Roles for a GCP service account bound to the namespace's Kubernetes one through Workload
     Identity. Default none: no GCP service account is created."""
@@ -77,6 +91,10 @@ class ProjectArgs(TypedDict):
     """LimitRange default requests per container. Default ``cpu: 100m, memory: 128Mi``."""
     default_limits: NotRequired[Mapping[str, str]]
     """LimitRange default limits per container. Default ``cpu: 500m, memory: 256Mi``."""
+    secret_values: NotRequired[Mapping[str, pulumi.Input[str]]]
+    """Secret id to its value (a Pulumi secret, from the stack's ``secretValues``), written as the
+    secret's version. A secret without one is declared empty: its apps' rollouts are not awaited.
+    Default none."""
     gcp_labels: NotRequired[Mapping[str, str]]
     """GCP labels for the project's GCP resources (its secrets), e.g. the stack's."""
     public_entry: NotRequired[EntrySpec]
@@ -182,8 +200,10 @@ class Project(pulumi.ComponentResource):
         workload_annotations = None
         roles = list(args.get("gcp_roles", ()))
         secrets = sorted({resource for app in args["apps"] for resource in app.get("secrets", {}).values()})
-        if roles or secrets or args.get("bucket_roles"):
-            workload_annotations = {"iam.gke.io/gcp-service-account": self._gcp_identity(name, args, roles, secrets, child)}
+        readable: dict[str, list[pulumi.Resource]] = {}
+        if roles or secrets or args.get("buckets"):
+            email, readable = self._gcp_identity(name, args, roles, secrets, child)
+            workload_annotations = {"iam.gke.io/gcp-service-account": email}
         account = k8s.core.v1.ServiceAccount(
             f"{name}-workload",
             metadata=metadata("workload", workload_annotations),
@@ -193,6 +213,7 @@ class Project(pulumi.ComponentResource):
 
         self.service_dns_names = {}
         for app in args["apps"]:
+            app_secrets = sorted(set(app.get("secrets", {}).values()))
             service = InternalService(
                 f"{name}-{app['name']}",
                 InternalServiceArgs(
@@ -200,6 +221,8 @@ class Project(pulumi.ComponentResource):
                     namespace=ns,
                     labels=labels,
                     service_account=account.metadata.name,
+                    secrets_ready=[ready for resource in app_secrets for ready in readable.get(resource, [])],
+                    await_rollout=all(resource.rsplit("/", 1)[-1] in args.get("secret_values", {}) for resource in app_secrets),
                     **({"gateway_namespace": entry["namespace"]} if entry and entry["kind"] == "gateway" else {}),
                 ),
                 opts=child,
@@ -244,9 +267,13 @@ class Project(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _gcp_identity(self, name: str, args: ProjectArgs, roles: list[str], secrets: list[str], child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    def _gcp_identity(
+        self, name: str, args: ProjectArgs, roles: list[str], secrets: list[str], child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], dict[str, list[pulumi.Resource]]]:
         """A GCP service account with only the project's roles, and read access to exactly the
-        secrets its apps name, usable by the namespace's pods."""
+        secrets its apps name, usable by the namespace's pods. Returns its email, and for each
+        secret what a pod mounting it needs first: the grant to read it, and its version where
+        the stack gives one."""
         gcp_project = args["gcp_project"]
         account = gcp.serviceaccount.Account(
             f"{name}-workload",
@@ -258,13 +285,27 @@ class Project(pulumi.ComponentResource):
         member = account.email.apply(lambda email: f"serviceAccount:{email}")
         for role in roles:
             gcp.projects.IAMMember(f"{name}-{role.split('/')[-1]}", project=gcp_project, role=role, member=member, opts=child)
-        for bucket, role in sorted(args.get("bucket_roles", {}).items()):
-            gcp.storage.BucketIAMMember(f"{name}-{bucket}-{role.split('.')[-1]}", bucket=bucket, role=role, member=member, opts=child)
+        for spec in args.get("buckets", ()):
+            ProjectBucket(
+                f"{name}-{spec['name']}",
+                {
+                    "bucket": spec["bucket"],
+                    "project": gcp_project,
+                    "location": args["region"],
+                    "role": spec["role"],
+                    "member": member,
+                    "size_gib": spec["size_gib"],
+                    "labels": {**args.get("gcp_labels", {}), PROJECT_GCP_LABEL: args["project"]},
+                    "external": spec["external"],
+                },
+                opts=child,
+            )
+        readable: dict[str, list[pulumi.Resource]] = {}
+        values = args.get("secret_values", {})
         for resource in secrets:
             secret_project, secret_id = resource.split("/")[1], resource.rsplit("/", 1)[-1]
-            # Declared without a version: the value is a person's to add (`gcloud secrets versions
-            # add`), never in code or state. Kept when the stack is destroyed, so that a destroy
-            # never deletes a value someone stored (docs/going-live.md "Going live").
+            # Kept when the stack is destroyed, so that a destroy never deletes a value someone
+            # stored (docs/going-live.md "Secrets").
             secret = gcp.secretmanager.Secret(
                 f"{name}-{secret_id}",
                 project=secret_project,
@@ -273,14 +314,27 @@ class Project(pulumi.ComponentResource):
                 labels={**args.get("gcp_labels", {}), PROJECT_GCP_LABEL: args["project"]},
                 opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
-            gcp.secretmanager.SecretIamMember(
-                f"{name}-reads-{secret_id}",
-                project=secret_project,
-                secret_id=secret.secret_id,
-                role="roles/secretmanager.secretAccessor",
-                member=member,
-                opts=child,
-            )
+            readable[resource] = [
+                gcp.secretmanager.SecretIamMember(
+                    f"{name}-reads-{secret_id}",
+                    project=secret_project,
+                    secret_id=secret.secret_id,
+                    role="roles/secretmanager.secretAccessor",
+                    member=member,
+                    opts=child,
+                )
+            ]
+            if secret_id in values:
+                # The value from the stack's config, a secret in state as in the stack file
+                # (secret_data is a secret output of the provider). Kept with the secret on destroy.
+                readable[resource].append(
+                    gcp.secretmanager.SecretVersion(
+                        f"{name}-{secret_id}-value",
+                        secret=secret.id,
+                        secret_data=pulumi.Output.secret(values[secret_id]),
+                        opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                    )
+                )
         gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity",
             service_account_id=account.name,
@@ -288,4 +342,4 @@ class Project(pulumi.ComponentResource):
             member=pulumi.Output.concat("serviceAccount:", args["workload_identity_pool"], f"[{args['namespace']}/workload]"),
             opts=child,
         )
-        return account.email
+        return account.email, readable

@@ -14,12 +14,13 @@ catalog (catalog_checks.py) and on public hosts (entry_rules.py), the program's 
 from program.config.catalog_checks import quota_request
 from program.config.entry_rules import public_routes
 from program.config.errors import ConfigError, StackFileError
-from program.config.loading import TUNNEL_CREDENTIALS, from_pulumi, load, sdk_config
+from program.config.loading import SECRET_VALUES, TUNNEL_CREDENTIALS, from_pulumi, load, sdk_config
 from program.config.model import PROJECT, ProjectInstance, StackConfig
 from program.config.stack_files import host_stack_of, read_stack_files, stack_names
 
 __all__ = [
     "PROJECT",
+    "SECRET_VALUES",
     "TUNNEL_CREDENTIALS",
     "ConfigError",
     "ProjectInstance",

@@ -38,8 +38,13 @@ STACK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 
 
-_SECRETS = {"tunnelCredentials"}
-"""Secret settings: checked for presence and secrecy here, never kept in the typed config."""
+SECRET_VALUES = "secretValues"
+"""Values of the stack's Secret Manager secrets, by secret id: `pulumi config set --secret --path
+'secretValues.<secret id>'` writes one, encrypted with the stack's key; the program receives the
+object as JSON, its leaves decrypted, and the key among the secret ones (pulumi/pulumi#3342)."""
+_SECRETS = {"tunnelCredentials", SECRET_VALUES}
+"""Secret settings: checked for presence and secrecy here, never kept in the typed config (of
+secretValues, only which secret ids have a value)."""
 TUNNEL_CREDENTIALS = f"{PROJECT}:tunnelCredentials"
 
 StackReader = Callable[[str], Mapping[str, str]]
@@ -82,6 +87,7 @@ def load(
     read_stack = read_stack or (lambda name: read_stack_files(name)[0])
     problems: list[str] = []
     values: dict[str, Any] = {"stack": stack}
+    valued: tuple[str, ...] = ()
 
     project = raw.get("gcp:project")
     if not project:
@@ -107,7 +113,10 @@ def load(
             continue
         if key in _SECRETS:
             if full_key not in secret_keys:
-                problems.append(f"{full_key} is in plain text: set it with `pulumi config set --secret {key} ...`")
+                how = f"--path '{key}.<secret id>'" if key == SECRET_VALUES else key
+                problems.append(f"{full_key} is in plain text: set it with `pulumi config set --secret {how} ...`")
+            elif key == SECRET_VALUES:
+                valued = _secret_ids_with_values(text, problems)
             continue
         if key not in TOP_LEVEL | _SECRETS:
             problems.append(f"{full_key} is not a Shoestring setting{did_you_mean(key, TOP_LEVEL | _SECRETS)}")
@@ -140,12 +149,16 @@ def load(
     later = catalog_problems(cfg) if cfg.owns_cluster else []
     later += release_channel_problems(cfg) + override_problems(cfg, defined)
     deployed, project_problems = resolve_projects(cfg, defined)
-    later += project_problems + entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw)
+    later += project_problems + entry_problems(cfg, deployed, TUNNEL_CREDENTIALS in raw) + _unread_secret_values(valued, deployed)
     if later:
         raise ConfigError([f"{PROJECT}:{key} = {value!r}: {message}" for key, value, message in later])
     uses_secrets = any(app.secrets for project in defined.values() for app in project.apps)
-    images = sorted({image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image})
-    return cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "notices": notices(cfg, deployed, defined)})
+    images = sorted(
+        {image for project in defined.values() for app in project.apps for image in (app.image, app.bootstrap and app.bootstrap.image) if image}
+        | {batch.image for project in defined.values() for batch in project.batches}
+    )
+    cfg = cfg.model_copy(update={"deployed": deployed, "secret_manager": uses_secrets, "images": tuple(images), "secret_values": valued})
+    return cfg.model_copy(update={"notices": notices(cfg, deployed, defined)})
 
 
 def _load_host(cfg: StackConfig, defined: Mapping[str, Project], read_stack: StackReader) -> StackConfig:
@@ -198,3 +211,33 @@ def _scalar_kinds(key: str) -> set[type]:
     if field is None:
         return set()
     return {kind for kind in typing.get_args(field.annotation) or (field.annotation,) if kind in (bool, int, float)}
+
+
+def _secret_ids_with_values(text: str, problems: list[str]) -> tuple[str, ...]:
+    """The secret ids ``secretValues`` gives a value to; the values themselves stay in the SDK's store."""
+    where = f"{PROJECT}:{SECRET_VALUES}"
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError:
+        given = None
+    if not isinstance(given, dict):
+        problems.append(f"{where} must be an object of secret id to value: set each with `pulumi config set --secret --path '{SECRET_VALUES}.<secret id>'`")
+        return ()
+    for secret_id, value in sorted(given.items()):
+        if not definitions.SECRET_ID.fullmatch(secret_id):
+            problems.append(f"{where}.{secret_id}: not a Secret Manager secret id (letters, digits, - and _, up to 255)")
+        elif not isinstance(value, str) or not value:
+            # `--path` stores true/false and integers as such; the CLI's `--type string` keeps them text.
+            problems.append(f"{where}.{secret_id}: the value must be non-empty text; set it again with `pulumi config set --secret --type string --path '{SECRET_VALUES}.{secret_id}'`")
+    return tuple(sorted(given))
+
+
+def _unread_secret_values(valued: tuple[str, ...], deployed) -> list[tuple[str, Any, str]]:
+    """A value for a secret no app of this stack reads would be written nowhere: a typo, most likely."""
+    read = {secret for instance in deployed for app in instance.apps for secret in app.secrets.values()}
+    return [
+        (f"{SECRET_VALUES}.{secret_id}", "(secret)", f"no app of this stack reads secret {secret_id}{did_you_mean(secret_id, read)}; remove it "
+         f"(`pulumi config rm --path '{SECRET_VALUES}.{secret_id}'`)")
+        for secret_id in valued
+        if secret_id not in read
+    ]

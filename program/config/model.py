@@ -14,7 +14,7 @@ from program.components.gpu_pool import GpuPoolSettings
 from program.components.node_pool import DefaultPoolSettings
 from program.components.spot_pool import SpotPoolSettings
 from program import catalog, definitions
-from program.definitions import App, Batch, Project
+from program.definitions import App, Batch, Bucket, Project
 from program.settings import Settings, held_model
 
 
@@ -59,6 +59,20 @@ class BatchSettings(Settings):
         return None if tag is None else definitions.check_commit_tag(tag)
 
 
+class BucketSettings(Settings):
+    """`shoestring:projects.<project>.buckets.<bucket>` — a bucket's values in this stack."""
+
+    size_gib: int | None = Field(default=None, ge=1, le=definitions.MAX_BUCKET_GIB)
+    """Expected size in GiB in this stack (default: the definition's), priced a month."""
+    external: str | None = None
+    """An existing bucket this stack grants on instead of declaring its own (default: the definition's)."""
+
+    @field_validator("external")
+    @classmethod
+    def _external(cls, bucket: str | None) -> str | None:
+        return definitions.check_external_bucket(bucket)
+
+
 class ProjectSettings(Settings):
     """`shoestring:projects.<project>` — a project's per-environment values."""
 
@@ -68,17 +82,11 @@ class ProjectSettings(Settings):
     """Per-app values in this stack, by the app's name in the definition (object; keys below)."""
     batches: dict[str, BatchSettings] = {}
     """Per-batch values in this stack, by the batch's name in the definition (object; keys below)."""
-    bucket_roles: dict[str, str] | None = None
-    """Cloud Storage buckets the project's identity uses in this stack, replacing the
-    definition's: each stack its own data (two stacks may not be granted one bucket)."""
+    buckets: dict[str, BucketSettings] = {}
+    """Per-bucket values in this stack, by the bucket's name in the definition (object; keys below)."""
     reviewed_gcp_roles: list[str] = []
     """GCP roles beyond the allow-list (program/definitions.py PROJECT_ROLES) that this
     stack grants the project after review, e.g. [roles/storage.admin]. `make diff` lists them first."""
-
-    @field_validator("bucket_roles")
-    @classmethod
-    def _buckets(cls, bucket_roles: dict[str, str] | None) -> dict[str, str] | None:
-        return None if bucket_roles is None else definitions.check_bucket_roles(bucket_roles)
 
     @field_validator("reviewed_gcp_roles")
     @classmethod
@@ -95,8 +103,8 @@ class ProjectInstance(BaseModel):
     namespace: str
     apps: tuple[App, ...]
     batches: tuple[Batch, ...] = ()
-    bucket_roles: dict[str, str] = {}
-    """Bucket to role, as this stack grants them (the stack's override, or the definition's)."""
+    buckets: dict[str, Bucket] = {}
+    """The project's buckets with this stack's values applied."""
     reviewed_gcp_roles: tuple[str, ...] = ()
     """Roles beyond the allow-list this stack grants after review."""
 
@@ -139,6 +147,10 @@ class StackConfig(ClusterSettings):
     networking), or none. A stack in another stack's cluster uses that cluster's entry."""
     tunnel_id: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
     """Cloudflare Tunnel ID, with publicEntry: tunnel."""
+    budget_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code of the billing account's currency, for the Cloud Billing budget (e.g. EUR); Google
+    refuses any other than the account's. Unset: omitted, and the account's own is used. The plan's
+    estimate and `budget` checks stay in the catalog's US dollars."""
     budget: float | None = Field(default=None, ge=0, le=1_000_000)
     """Monthly budget in USD. `make plan`, `make cost`, the tests and the policy pack fail when the
     expected monthly estimate exceeds it."""
@@ -157,9 +169,12 @@ class StackConfig(ClusterSettings):
     deployed: tuple[ProjectInstance, ...] = ()
     secret_manager: bool = False
     images: tuple[str, ...] = ()
-    """Every image repository the definitions in projects/ name (apps and bootstrap jobs), for the
+    """Every image repository the definitions in projects/ name (apps, bootstrap jobs, batches), for the
     Binary Authorization allow-list: all of them, so stacks in this cluster are admitted too."""
     """Some project definition names Secret Manager secrets: the cluster runs GKE's add-on for them."""
+    secret_values: tuple[str, ...] = ()
+    """Secret ids the stack gives a value (`secretValues`), written as their first version; the
+    values stay secrets in the SDK's config store, read where the version is declared."""
     notices: tuple[str, ...] = ()
     """Accepted choices that cost money, for the program to report (e.g. an opted-in LoadBalancer)."""
 
@@ -207,7 +222,7 @@ def check_zone(zone: str) -> str:
     return zone
 
 
-RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "notices"}
+RESOLVED = {"stack", "gcp_project", "host", "deployed", "secret_manager", "images", "secret_values", "notices"}
 """StackConfig's fields that load() resolves, not keys of a stack file."""
 TOP_LEVEL = {to_camel(name) for name in StackConfig.model_fields if name not in RESOLVED}
 STRUCTURED = {to_camel(name) for name, field in StackConfig.model_fields.items() if name not in RESOLVED and held_model(field.annotation)[0]}

@@ -11,6 +11,17 @@ from program.quota import burst_needs
 from program.definitions import Project
 
 
+def secret_waits(cfg: StackConfig, app: str, secret: str) -> str:
+    """What an app whose secret has no value in the stack does, and the two ways to give it one."""
+    return (
+        f"{app} waits for secret {secret}, which has no value in stack {cfg.stack}: `pulumi up` does not await its rollout "
+        f"(pulumi.com/skipAwait) and its pods stay ContainerCreating until the secret has a version. Before `pulumi up`: "
+        f"`pulumi config set --secret --path 'secretValues.{secret}' --stack {cfg.stack}` (it prompts for the value); or once "
+        f"`pulumi up` has created the secret: `printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` "
+        '(docs/going-live.md "Secrets")'
+    )
+
+
 def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Mapping[str, Project]) -> tuple[str, ...]:
     first_five = catalog.forwarding_rules_hourly(cfg.region, 1) * catalog.HOURS_PER_MONTH
     beyond = (catalog.forwarding_rules_hourly(cfg.region, 6) - catalog.forwarding_rules_hourly(cfg.region, 5)) * catalog.HOURS_PER_MONTH
@@ -31,11 +42,9 @@ def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Ma
         if internal:
             notices.append(f"{', '.join(internal)}: public in its definition, internal in this stack, whose cluster has no public entry (publicEntry: none)")
     for instance in deployed:
-        for secret in sorted({secret for app in instance.apps for secret in app.secrets.values()}):
-            notices.append(
-                f"secret {secret} ({instance.namespace}) is declared without a value: its apps wait for one. Add it once with "
-                f"`printf %s \"$VALUE\" | gcloud secrets versions add {secret} --data-file=- --project {cfg.gcp_project}` (docs/going-live.md \"Going live\")"
-            )
+        for app in instance.apps:
+            for secret in sorted(set(app.secrets.values()) - set(cfg.secret_values)):
+                notices.append(secret_waits(cfg, f"{instance.namespace}/{app.name}", secret))
     gpu = cfg.gpu_pool
     if cfg.owns_cluster and gpu is not None and gpu.quota is None:
         needed = gpu.gpus
@@ -56,5 +65,10 @@ def notices(cfg: StackConfig, deployed: tuple[ProjectInstance, ...], defined: Ma
         notices.append(
             f"no Cloud Billing budget: the ${cfg.budget:,.2f}/month budget is checked by make plan and the policy pack only; set "
             "shoestring:billingAccount for Google to alert at 50/90/100% of it (docs/going-live.md \"Going live\")"
+        )
+    if cfg.budget_currency not in (None, "USD") and cfg.billing_account and cfg.owns_cluster:
+        notices.append(
+            f"budgetCurrency {cfg.budget_currency}: Google alerts at {cfg.budget:,.0f} {cfg.budget_currency} a month, while make plan, "
+            f"make cost and the policy pack compare the budget of {cfg.budget:,.2f} with the estimate in US dollars"
         )
     return tuple(notices)

@@ -91,13 +91,20 @@ def resolve_projects(cfg: StackConfig, defined: Mapping[str, Project]) -> tuple[
             problems.append(
                 (f"projects.{name}", f"gcp_roles={unreviewed}",
                  f"beyond the roles a project may hold (program/definitions.py PROJECT_ROLES: none administers IAM, projects, networks or "
-                 f"clusters); a bucket role goes in bucket_roles, or, after review, list them under shoestring:projects.{name}.reviewedGcpRoles "
+                 f"clusters); a bucket role goes in buckets, or, after review, list them under shoestring:projects.{name}.reviewedGcpRoles "
                  f"in stacks/Pulumi.{cfg.stack}.yaml")
             )
-        buckets = settings.bucket_roles if settings.bucket_roles is not None else project.bucket_roles
+        for bucket_name in settings.buckets:
+            if bucket_name not in project.buckets:
+                problems.append((f"projects.{name}.buckets.{bucket_name}", None, f"project {name} has no bucket {bucket_name!r}{did_you_mean(bucket_name, set(project.buckets))}"))
+        buckets = {
+            bucket_name: bucket.model_copy(update={k: v for k, v in settings.buckets[bucket_name].model_dump().items() if v is not None})
+            if bucket_name in settings.buckets else bucket
+            for bucket_name, bucket in project.buckets.items()
+        }
         deployed.append(
             ProjectInstance(
-                definition=project, namespace=namespace, apps=tuple(apps), batches=tuple(batches), bucket_roles=buckets,
+                definition=project, namespace=namespace, apps=tuple(apps), batches=tuple(batches), buckets=buckets,
                 reviewed_gcp_roles=tuple(r for r in settings.reviewed_gcp_roles if r in project.gcp_roles),
             )
         )

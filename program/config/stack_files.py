@@ -49,10 +49,12 @@ def read_stack_files(stack: str, root: Path = ROOT) -> tuple[dict[str, str], lis
         raise FileNotFoundError(f"no stack config {path.relative_to(root)}; stacks: {', '.join(stack_names(directory))}")
     for key, value in _stack_file(path, root).items():
         key = _qualified(name, key)
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        value, encrypted = _stood_in(value)
+        if encrypted:
+            # A key holding any encrypted value is a secret as a whole, as `pulumi config set
+            # --secret --path` leaves it (pulumi/pulumi#3342).
             secret_keys.append(key)
             notes.append(f"{key} is an encrypted secret; the offline plan uses a stand-in value")
-            value = "offline-stand-in-secret"
         config[key] = _as_config_string(value)
     return config, secret_keys, notes
 
@@ -102,6 +104,19 @@ def _stack_file(path: Path, root: Path) -> dict[str, Any]:
         what = "is empty" if document is None else "has no `config:` map"
         raise StackFileError([f"{where}:1: the stack file {what}; it needs `config:` with at least `gcp:project` (see docs/projects.md \"Stacks\")"])
     return document["config"]
+
+
+def _stood_in(value: Any) -> tuple[Any, bool]:
+    """``value`` with each encrypted leaf (``{secure: ...}``) replaced by a stand-in, and whether it had one."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return "offline-stand-in-secret", True
+    if isinstance(value, dict):
+        pairs = {k: _stood_in(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(e for _, e in pairs.values())
+    if isinstance(value, list):
+        items = [_stood_in(v) for v in value]
+        return [v for v, _ in items], any(e for _, e in items)
+    return value, False
 
 
 def _qualified(project: str, key: str) -> str:
