@@ -166,6 +166,11 @@ def cloud_nat() -> dict:
     return _catalog()["cloud_nat"]
 
 
+def cloud_dns() -> dict:
+    """Cloud DNS's rates: per managed zone a month, per million queries."""
+    return _catalog()["cloud_dns"]
+
+
 def secret_manager() -> dict:
     """Secret Manager's rates: per active secret version a month, per 10,000 accesses."""
     return _catalog()["secret_manager"]
