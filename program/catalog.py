@@ -166,6 +166,14 @@ def cloud_nat() -> dict:
     return _catalog()["cloud_nat"]
 
 
+def autopilot(region: str) -> dict:
+    """GKE Autopilot's Pod rates in ``region`` and its request rounding (min_mcpu, mcpu_step, min_memory_mib)."""
+    try:
+        return _catalog()["autopilot"][region]
+    except KeyError:
+        raise UnknownPrice(f"GKE Autopilot in {region}") from None
+
+
 def cloud_dns() -> dict:
     """Cloud DNS's rates: per managed zone a month, per million queries."""
     return _catalog()["cloud_dns"]

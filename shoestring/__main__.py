@@ -101,9 +101,24 @@ def cost_command(stack: str, as_json: bool) -> None:
         console = _console()
         for estimate in estimates:
             console.print(render.cost_table(estimate))
+            records = _run(estimate.stack).records
+            if any(r.type == cost.NODE_POOL for r in records):
+                console.print(_autopilot_line(estimate.stack, records))
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     _fail_if_over_budget(estimates)
+
+
+def _autopilot_line(stack: str, records: list) -> str:
+    """`make cost`'s comparison: the same pods on GKE Autopilot (docs/costs.md has the table)."""
+    from shoestring import autopilot
+
+    other = autopilot.same_pods(stack, records)
+    return (
+        f"GKE Autopilot, the same pods: ${other.expected_monthly:,.2f}/month expected (Pod requests ${other.pods_monthly:,.2f}, "
+        f"the same entry, secrets and GPU work ${other.carried_monthly:,.2f}, cluster fee ${other.fee_monthly:,.2f}). "
+        + " ".join(autopilot.verdict(stack, records)).replace("**", "")
+    )
 
 
 @cli.command("diff")

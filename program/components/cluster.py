@@ -207,9 +207,9 @@ class ZonalCluster(pulumi.ComponentResource):
             binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
             secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True) if args.get("secret_manager") else None,
             # Cloud DNS for GKE answers Pod and Service names "without requiring a cluster-hosted
-            # DNS provider"; cluster scope, the only one an Autopilot-style single cluster needs
-            # (cloud.google.com/kubernetes-engine/docs/how-to/cloud-dns). kube-dns itself is
-            # scaled to zero by ClusterDns (program/components/cluster_dns.py).
+            # DNS provider"; cluster scope: the records resolve inside this cluster only, all its
+            # pods need (cloud.google.com/kubernetes-engine/docs/how-to/cloud-dns). kube-dns itself
+            # is scaled to zero by ClusterDns (program/components/cluster_dns.py).
             dns_config=gcp.container.ClusterDnsConfigArgs(cluster_dns="CLOUD_DNS", cluster_dns_scope="CLUSTER_SCOPE")
             if settings.dns.provider == "cloud-dns"
             else None,
