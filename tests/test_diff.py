@@ -231,16 +231,16 @@ def test_removing_prods_protection_stands_at_the_top(plans, replan):
 
 
 def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
-    shrunk = {"defaultPool.maxNodes": (3, 1), "spotPool.maxNodes": (3, 1), "spotPool.machineType": ("n2d-standard-2", "e2-small"), "projects.blog.apps.backend.replicas": (3, 6)}
+    shrunk = {"defaultPool.maxNodes": (4, 2), "spotPool.maxNodes": (3, 1), "spotPool.machineType": ("n2d-standard-2", "e2-small"), "projects.blog.apps.backend.replicas": (3, 6)}
     part = section(report(plans, replan({"prod": shrunk})), "prod")
-    # One on-demand e2-standard-2 holding the system pods and a replica of each app, and one Spot
+    # Two on-demand e2-small holding the system pods and a replica of each app, and one Spot
     # e2-small (2 shared vCPU, 2 GB) less its DaemonSets: 6 backends (200m) and 3 frontends
     # (100m) do not all fit, and what does not is named first, before any resource.
     top = part.split("\n\n")[1]
     assert top.startswith("> "), part  # money and dangers, before the first resource
     [pending] = [line for line in top.splitlines() if "would stay Pending" in line]
     assert pending.startswith("> :warning: **1 pod of blog/backend would stay Pending**: it fits on no node even with every pool at its maximum")
-    assert "default-pool (at most 1 × e2-standard-2)" in pending and "spot-pool (at most 1 × e2-small)" in pending
+    assert "default-pool (at most 2 × e2-small)" in pending and "spot-pool (at most 1 × e2-small)" in pending
     # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
 
