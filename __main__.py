@@ -6,6 +6,7 @@ import pulumi_kubernetes as k8s
 
 from program.components import ClusterNetwork, DefaultPool, GpuPool, MonthlyBudget, Project, SpotPool, ZonalCluster
 from program.components.compute_class import GpuComputeClass
+from program.components.cluster_dns import ClusterDns
 from program.components.pod_security import LockedDefaultNamespace
 from program.components.priority import PriorityClasses
 from program.components.project_apis import ProjectApis
@@ -34,6 +35,8 @@ if cfg.owns_cluster:
     pools: dict[str, pulumi.Resource] = {"default": DefaultPool("default-pool", program_args.default_pool(cfg, cluster))}
     # Kubernetes' own `default` namespace, used by no project: restricted, default-deny, no token.
     LockedDefaultNamespace("default-namespace", pulumi.ResourceOptions(provider=cluster.provider))
+    if cfg.dns.provider == "cloud-dns":
+        ClusterDns("cluster-dns", {"queries_per_second": cfg.dns.queries_per_second}, pulumi.ResourceOptions(provider=cluster.provider))
     if cfg.spot_pool is not None:
         pools["spot"] = SpotPool("spot-pool", program_args.spot_pool(cfg, cluster))
     provider, workload_identity_pool = cluster.provider, cluster.workload_identity_pool

@@ -17,6 +17,7 @@ fit at all is the lowest priority's: it waits.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from program.names import CLUSTER, DEPLOYMENT, GPU_RESOURCE, NODE_POOL, PRIORITY
 from program.records import ResourceRecord
 
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch"
 SHARED_CORE = {"e2-micro", "e2-small", "e2-medium"}
 
 
@@ -99,6 +101,16 @@ def cluster_addons(records: Sequence[ResourceRecord]) -> frozenset[str]:
         if record.type == CLUSTER and record.inputs.get("secretManagerConfig", {}).get("enabled"):
             addons.add("secret_manager")
     return frozenset(addons)
+
+
+def scaled_to_zero(records: Sequence[ResourceRecord]) -> frozenset[str]:
+    """GKE's own kube-system Deployments the stack patches to zero replicas (kube-dns and its
+    autoscaler under Cloud DNS, program/components/cluster_dns.py): none of their pods runs."""
+    return frozenset(
+        r.inputs.get("metadata", {}).get("name", "")
+        for r in records
+        if r.type == DEPLOYMENT_PATCH and r.inputs.get("metadata", {}).get("namespace") == "kube-system" and r.inputs.get("spec", {}).get("replicas") == 0
+    )
 
 
 def pools_of(records: Sequence[ResourceRecord], region: str) -> list[Pool]:
@@ -179,16 +191,18 @@ def deployment_replicas(spec: Mapping[str, Any]) -> int:
     return int(spec.get("replicas", 1))
 
 
-def system_pods(addons: Collection[str] = ()) -> tuple[tuple[float, float], list[Pod]]:
+def system_pods(addons: Collection[str] = (), stopped: Collection[str] = ()) -> tuple[tuple[float, float], list[Pod]]:
     """GKE's own pods: (vCPU, GiB) the DaemonSets take on every node (the ``addons``' too), and
     the cluster's system Deployments' pods, system-cluster-critical, which go wherever they fit
-    but tolerate no taint of ours: never onto the Spot or the GPU pool."""
+    but tolerate no taint of ours: never onto the Spot or the GPU pool. ``stopped``: system
+    Deployments scaled to zero (``scaled_to_zero``)."""
     figures = catalog.gke_system_pods()
     per_node = [*figures["per_node"].values(), *(p for addon in sorted(addons) for p in figures["per_node_with"][addon].values())]
     daemons = (sum(parse_cpu(p["cpu"]) for p in per_node), sum(parse_gib(p["memory"]) for p in per_node))
     cluster = [
         Pod(owner=f"kube-system/{name}", cpu=parse_cpu(p["cpu"]), memory=parse_gib(p["memory"]), priority=SYSTEM_CLUSTER_CRITICAL)
         for name, p in figures["per_cluster"].items()
+        if name not in stopped
         for _ in range(p.get("replicas", 1))
     ]
     return daemons, cluster
@@ -218,7 +232,7 @@ def at_rest(records: Sequence[ResourceRecord], region: str, guests: Sequence[Res
     """The cluster at rest: the system pods and the pods of ``records`` (and of the stacks whose
     namespaces live in this cluster, ``guests``) at their declared replicas."""
     pools = pools_of(records, region)
-    return place(pools, system_pods(cluster_addons(records))[1] + pods_of(records) + pods_of(guests))
+    return place(pools, system_pods(cluster_addons(records), scaled_to_zero(records))[1] + pods_of(records) + pods_of(guests))
 
 
 def without_spot(records: Sequence[ResourceRecord], region: str, guests: Sequence[ResourceRecord] = (), grow: bool = True) -> Placement:
@@ -230,7 +244,7 @@ def without_spot(records: Sequence[ResourceRecord], region: str, guests: Sequenc
     resting = at_rest(records, region, guests)
     if grow:
         pools = [pool for pool in pools_of(records, region) if not pool.spot]
-        return place(pools, system_pods(cluster_addons(records))[1] + pods_of(records) + pods_of(guests))
+        return place(pools, system_pods(cluster_addons(records), scaled_to_zero(records))[1] + pods_of(records) + pods_of(guests))
     kept = [node for node in resting.nodes if not node.pool.spot]
     evicted = [pod for node in resting.nodes if node.pool.spot for pod in node.pods]
     unschedulable = list(resting.unschedulable)
@@ -281,6 +295,21 @@ def headroom(placement: Placement) -> list[Headroom]:
             Headroom(pool, len(nodes), sum(n.free_cpu for n in nodes), cpu * len(nodes), sum(n.free_memory for n in nodes), memory * len(nodes))
         )
     return found
+
+
+def room_for(records: Sequence[ResourceRecord], region: str, app: Pod, guests: Sequence[ResourceRecord] = (), most: int = 100) -> int:
+    """How many more single-replica apps of ``app``'s requests the cluster's nodes at rest hold
+    before the autoscaler adds a node or an on-demand pool falls below the headroom floor: each
+    placed as the scheduler would, on the nodes at rest and no more (a single replica never goes to
+    Spot: it tolerates no taint)."""
+    resting = at_rest(records, region, guests)
+    fixed = [dataclasses.replace(pool, min_nodes=resting.nodes_of(pool.name), max_nodes=resting.nodes_of(pool.name)) for pool in pools_of(records, region)]
+    existing = system_pods(cluster_addons(records), scaled_to_zero(records))[1] + pods_of(records) + pods_of(guests)
+    for extra in range(most + 1):
+        placed = place(fixed, existing + [dataclasses.replace(app, owner=f"{app.owner}-{i}") for i in range(extra + 1)])
+        if placed.unschedulable or any(room.short for room in headroom(placed)):
+            return extra
+    return most
 
 
 def _eligible(pod: Pod, pool: Pool) -> bool:

@@ -171,6 +171,19 @@ def bucket_gib_monthly(region: str) -> float | None:
     return _catalog()["cloud_storage"]["standard_gib_monthly"].get(region)
 
 
+def autopilot(region: str) -> dict:
+    """GKE Autopilot's Pod rates in ``region`` and its request rounding (min_mcpu, mcpu_step, min_memory_mib)."""
+    try:
+        return _catalog()["autopilot"][region]
+    except KeyError:
+        raise UnknownPrice(f"GKE Autopilot in {region}") from None
+
+
+def cloud_dns() -> dict:
+    """Cloud DNS's rates: per managed zone a month, per million queries."""
+    return _catalog()["cloud_dns"]
+
+
 def secret_manager() -> dict:
     """Secret Manager's rates: per active secret version a month, per 10,000 accesses."""
     return _catalog()["secret_manager"]

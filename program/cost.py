@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from program import capacity, catalog
-from program.names import CLUSTER, DEPLOYMENT, FREE_TIER_LABEL, GPU_RESOURCE, NODE_POOL
+from program.definitions import Resources
+from program.names import CLUSTER, DEPLOYMENT, FREE_TIER_LABEL, GPU_RESOURCE, NODE_POOL, PRIORITY_VALUES, USER_FACING_PRIORITY
 
 HOURS = catalog.HOURS_PER_MONTH
 
@@ -63,6 +64,7 @@ NO_CHARGE = {
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     DEPLOYMENT,
+    capacity.DEPLOYMENT_PATCH,
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:core/v1:ConfigMap",
     "kubernetes:scheduling.k8s.io/v1:PriorityClass",
@@ -300,6 +302,8 @@ def estimate(stack: str, records: Sequence[ResourceRecord], host_records: Sequen
             continue  # priced together below: Google bills them per project, not per resource
         elif record.type == "gcp:compute/globalAddress:GlobalAddress":
             result.lines.append(_static_ip(record, region))
+        elif record.type == CLUSTER_DNS:
+            result.lines.append(cloud_dns(record))
         elif record.type == "shoestring:cost:MonthlyBudget":
             result.budget_usd = record.inputs.get("monthlyUsd")
             result.expected_gpu_hours = record.inputs.get("expectedGpuHours", 0.0)
@@ -648,6 +652,21 @@ def _shared_cluster(host: str, records: Sequence[ResourceRecord], host_records: 
 
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 GPU_POOL_COMPONENT = "shoestring:gke:GpuPool"
+CLUSTER_DNS = "shoestring:gke:ClusterDns"
+
+
+def cloud_dns(record: ResourceRecord) -> Line:
+    """Cloud DNS as the cluster's provider: its private zone, and the pods' queries at the rate
+    the stack declares (``shoestring:dns.queriesPerSecond``), each second of a 730-hour month."""
+    rates = catalog.cloud_dns()
+    per_second = float(record.inputs.get("queriesPerSecond", 0))
+    millions = per_second * 3600 * HOURS / 1e6
+    return Line(
+        "Cloud DNS",
+        f"the cluster's private zone ${rates['zone_monthly']:.2f}/month, and {per_second:g} queries/s declared = "
+        f"{millions:,.1f} million a month × ${rates['per_million_queries']:.2f} per million (kube-dns and its autoscaler scaled to zero)",
+        rates["zone_monthly"] + millions * rates["per_million_queries"],
+    )
 
 
 def _gpu_pools(records: Sequence[ResourceRecord]) -> list[ResourceRecord]:
@@ -829,6 +848,24 @@ def headroom_problems(stack: str, records: Sequence[ResourceRecord], guests: Seq
             "or give the pool a larger machine type, or lower the apps' requests"
         )
     return problems
+
+
+def default_apps_that_fit(records: Sequence[ResourceRecord], guests: Sequence[ResourceRecord] = ()) -> str | None:
+    """`make plan`'s room line: how many more apps at the definitions' default requests (one
+    replica each) the stack's nodes at rest hold before a node is added; None without pools."""
+    region = region_of(records)
+    if region is None or not _of(records, NODE_POOL):
+        return None
+    default = Resources()  # the requests an app gets when its definition sets none
+    app = capacity.Pod("new/app", capacity.parse_cpu(default.cpu), capacity.parse_gib(default.memory), priority=PRIORITY_VALUES[USER_FACING_PRIORITY])
+    try:
+        fit = capacity.room_for(records, region, app, guests)
+    except catalog.UnknownPrice:
+        return None
+    return (
+        f"room: {fit} more app{'s' if fit != 1 else ''} at the default requests ({default.cpu} CPU, {default.memory}, 1 replica) "
+        f"fit on the nodes at rest with the {capacity.HEADROOM_FLOOR:.0%} headroom floor kept; the next adds a node"
+    )
 
 
 def _at_rest(records: Sequence[ResourceRecord], region: str | None, notes: list[str]) -> capacity.Placement | None:

@@ -68,6 +68,9 @@ def plan(stack: str, as_json: bool) -> None:
     for name, records in planned.items():
         guests = [r for guest in _guests_of(name) for r in isolated[guest].records]
         broken.extend(f"capacity: {problem}" for problem in cost.headroom_problems(name, records, guests))
+        room = cost.default_apps_that_fit(records, guests)
+        if room:
+            console.print(f"stack {name}: {room}")
     broken.extend(f"policy {v}" for v in rules.cross_stack_violations(planned))
     for violation in broken:
         click.echo(f"error: {violation}", err=True)
@@ -98,9 +101,24 @@ def cost_command(stack: str, as_json: bool) -> None:
         console = _console()
         for estimate in estimates:
             console.print(render.cost_table(estimate))
+            records = _run(estimate.stack).records
+            if any(r.type == cost.NODE_POOL for r in records):
+                console.print(_autopilot_line(estimate.stack, records))
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     _fail_if_over_budget(estimates)
+
+
+def _autopilot_line(stack: str, records: list) -> str:
+    """`make cost`'s comparison: the same pods on GKE Autopilot (docs/costs.md has the table)."""
+    from shoestring import autopilot
+
+    other = autopilot.same_pods(stack, records)
+    return (
+        f"GKE Autopilot, the same pods: ${other.expected_monthly:,.2f}/month expected (Pod requests ${other.pods_monthly:,.2f}, "
+        f"the same entry, secrets and GPU work ${other.carried_monthly:,.2f}, cluster fee ${other.fee_monthly:,.2f}). "
+        + " ".join(autopilot.verdict(stack, records)).replace("**", "")
+    )
 
 
 @cli.command("diff")
@@ -186,12 +204,14 @@ def gpu_burst(stack: str, nodes: int, hours: float) -> None:
 
 @cli.command()
 @click.option("--stack", default="prod", show_default=True, help="Stack whose cluster to size (its guests' pods included).")
-@click.option("--min-vcpus", default=0.0, show_default=True, help="Keep at least this many billed vCPUs.")
-@click.option("--min-memory-gb", default=0.0, show_default=True, help="Keep at least this much node memory.")
-@click.option("--top", default=8, show_default=True, help="How many shapes to list.")
-def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None:
-    """The cheapest on-demand + Spot pool shapes that fit STACK's pods with headroom, keeping
-    system pods and a replica of every app on on-demand nodes, and the saving against today's."""
+@click.option("--min-vcpus", default=3.0, show_default=True, help="Keep at least this many billed vCPUs (the seed's three n1-standard-1).")
+@click.option("--min-memory-gb", default=11.25, show_default=True, help="Keep at least this much node memory (the seed's).")
+@click.option("--dns-queries-per-second", type=float, default=None, help="Price Cloud DNS at this query rate. Default: the stack's shoestring:dns.queriesPerSecond.")
+@click.option("--top", default=8, show_default=True, help="How many shapes to list (and the cheapest of each DNS provider).")
+def advise(stack: str, min_vcpus: float, min_memory_gb: float, dns_queries_per_second: float | None, top: int) -> None:
+    """The cheapest DNS provider and on-demand + Spot pool shapes that run STACK's pods keeping
+    every guarantee (GKE's pods never on Spot, a replica of every app on on-demand nodes, the
+    headroom floor, the seed's capacity), the saving against today's, and why the first."""
     from program import capacity
     from shoestring import advisor
 
@@ -201,9 +221,11 @@ def advise(stack: str, min_vcpus: float, min_memory_gb: float, top: int) -> None
     if region is None or not any(r.type == capacity.NODE_POOL for r in plan.records):
         raise click.ClickException(f"stack {stack} has no node pools of its own; advise its host stack instead")
     guests = [r for name, other in plans.items() if name != stack and other.host_stack == stack for r in other.records]
-    found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb, addons=capacity.cluster_addons(plan.records))
+    rate = dns_queries_per_second if dns_queries_per_second is not None else advisor.declared_queries_per_second(plan.records) or 0.0
+    private = any(cost.private_nodes(r) for r in plan.records if r.type == "gcp:container/cluster:Cluster")
+    found = advisor.shapes(region, capacity.pods_of(plan.records), capacity.pods_of(guests), min_vcpus, min_memory_gb, private, capacity.cluster_addons(plan.records), rate)
     current = advisor.current_monthly(plan.records, region, capacity.at_rest(plan.records, region, guests))
-    click.echo(advisor.markdown(stack, found, current, top), nl=False)
+    click.echo(advisor.markdown(stack, found, current, rate, top), nl=False)
 
 
 @cli.command("prices")
@@ -267,7 +289,8 @@ def docs(check: bool) -> None:
 
     plans = _plans(offline.stacks())
     prod, guests = plans["prod"].records, plans["staging"].records
-    shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25, addons=capacity.cluster_addons(prod))
+    rate = advisor.declared_queries_per_second(prod) or 0.0
+    shapes = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), addons=capacity.cluster_addons(prod), queries_per_second=rate)
     sample = CliRunner().invoke(cli, ["plan", "--stack", "dev"]).output
     blocks = {
         "plan-sample": f"```console\n$ make plan\n{sample}```\n",
@@ -275,7 +298,7 @@ def docs(check: bool) -> None:
         "cost-summary": report.stacks_table(plans),
         "gpu-burst": report.gpu_burst_markdown("prod", prod),
         "burst-dry-run": burst.readme_sample(),
-        "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), top=6),
+        "advise": advisor.markdown("prod", shapes, advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests)), rate, top=6),
         "config-reference": settings_reference.reference_markdown(),
         "pulumi-config": settings_reference.pulumi_config_schema(),
         "security-table": cis_gke.markdown({stack: (plan.records, plan.host_stack) for stack, plan in plans.items()}),

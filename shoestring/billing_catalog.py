@@ -121,6 +121,7 @@ def regenerate(document: Any, skus: dict[str, list[dict[str, Any]]], read_on: da
             if "hourly" not in figures or "spot_hourly" not in figures:
                 missing.append(f"{region} {name}: no on-demand or Spot SKUs of the {family} family")
                 continue
+            shape.pop("spot_checked", None)  # the Spot figure is now the API's own
             shape.update({k: v for k, v in figures.items() if k != "skus"} | {"skus": figures["skus"]} | stamp)
         for disk, description in DISK_SKU.items():
             sku = find(compute, region, description)

@@ -11,6 +11,10 @@ from shoestring.offline import SECRET, Plan
 
 CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io/", "networking.gke.io/", "cloud.google.com/")
 """The Gateway API's and GKE's own CRDs (its Gateway policies, ComputeClass): Kubernetes' schemas do not know them."""
+PARTIAL_PATCHES = ("kubernetes:apps/v1:DeploymentPatch",)
+"""Patches that set one field of an object someone else owns — GKE's kube-dns Deployments scaled
+to zero (program/components/cluster_dns.py, ``spec.replicas`` only): not whole objects, so not
+manifests; tests/test_capacity.py checks exactly what they send."""
 
 
 def of(plan: Plan) -> list[dict]:
@@ -23,7 +27,7 @@ def of(plan: Plan) -> list[dict]:
     return [
         {key: ({"offline-plan": "secret value not shown"} if value == SECRET else value) for key, value in record.inputs.items()}
         for record in plan.records
-        if record.type.startswith("kubernetes:") and "kind" in record.inputs
+        if record.type.startswith("kubernetes:") and "kind" in record.inputs and record.type not in PARTIAL_PATCHES
     ]
 
 

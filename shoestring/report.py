@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from program import capacity, catalog, cost
 from program.names import CLUSTER, NODE_POOL
 from program.records import Record
+from shoestring import autopilot
 from shoestring.offline import Plan
 
 Variant = Callable[[Sequence[Record]], list[Record]]
@@ -94,6 +95,7 @@ def markdown(plans: dict[str, Plan], baseline: str = "prod") -> str:
     for label, variant in VARIANTS:
         other = cost.estimate(baseline, variant(records))
         rows.append(f"| {label} | {other.expected_monthly_usd:,.2f} | +{other.expected_monthly_usd - base.expected_monthly_usd:,.2f} |")
+    rows += autopilot.markdown(baseline, records)
     rows += ["", "The public entry against a load balancer per public app:", "", "| Stack | Public apps | Shared entry $/month | A LoadBalancer Service each $/month |", "| --- | ---: | ---: | ---: |"]
     for stack, plan in plans.items():
         host = plans[plan.host_stack].records if plan.host_stack in plans else None

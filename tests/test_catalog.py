@@ -38,6 +38,22 @@ def test_no_figure_lacks_a_source_a_second_source_and_a_date():
         assert figure["source"] in document["sources"], f"{where}: unknown source {figure['source']}"
 
 
+def test_the_data_is_of_2026_08_27_and_every_spot_figure_that_moved_since_names_its_source():
+    """The newest generated catalog readable here is BetinMcFly's run of the same generator; a Spot
+    figure taken from it, as read or computed from another shape of the family, says which."""
+    import datetime
+
+    document = yaml.safe_load(catalog.CATALOG_PATH.read_text())
+    assert catalog.data_date() >= datetime.date(2026, 8, 27)
+    assert "betinmcfly" in document["sources"]
+    moved = [(region, name, entry) for region, body in document["regions"].items() for name, entry in body["machines"].items() if "spot_checked" in entry]
+    assert len(moved) >= 20
+    for region, name, entry in moved:
+        assert entry["spot_checked"].startswith("betinmcfly"), f"{region} {name}"
+        low, high = entry["spot_range"]
+        assert low <= entry["spot_hourly"] <= high, f"{region} {name}: today's Spot price outside its year's range"
+
+
 @pytest.mark.parametrize("region", ["us-central1", "europe-west1"])
 def test_the_machine_types_the_project_allows_are_priced_in_both_regions(region):
     assert REQUIRED_MACHINES <= set(catalog.machine_types(region))

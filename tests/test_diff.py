@@ -197,9 +197,8 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(pl
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-standard-2 Spot nodes with their 30 GB pd-standard disks and external IPs at full
     # scale, for the 60 hours a month dev exists: 2 x (29.35 + 1.20 + 1.825) x 60 / 730.
-    # (The base includes ml's 50 GiB bucket at $0.02/GiB-month, counted for those 60 hours too.)
-    assert "at full scale $36.22 → $41.54/month (+$5.32)" in part
-    assert "idle $8.75 → $8.75/month (no change)" in part
+    assert "at full scale $37.74 → $43.06/month (+$5.32)" in part
+    assert "idle $8.67 → $8.67/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(plans, replan):
@@ -232,23 +231,23 @@ def test_removing_prods_protection_stands_at_the_top(plans, replan):
 
 
 def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
-    shrunk = {"defaultPool.maxNodes": (3, 1), "spotPool.maxNodes": (3, 1), "spotPool.machineType": ("n2d-standard-2", "e2-small"), "projects.blog.apps.backend.replicas": (3, 6)}
+    shrunk = {"defaultPool.maxNodes": (4, 2), "spotPool.maxNodes": (3, 1), "spotPool.machineType": ("n2d-standard-2", "e2-small"), "projects.blog.apps.backend.replicas": (3, 6)}
     part = section(report(plans, replan({"prod": shrunk})), "prod")
-    # One on-demand e2-standard-2 holding the system pods and a replica of each app, and one Spot
+    # Two on-demand e2-small holding the system pods and a replica of each app, and one Spot
     # e2-small (2 shared vCPU, 2 GB) less its DaemonSets: 6 backends (200m) and 3 frontends
     # (100m) do not all fit, and what does not is named first, before any resource.
     top = part.split("\n\n")[1]
     assert top.startswith("> "), part  # money and dangers, before the first resource
     [pending] = [line for line in top.splitlines() if "would stay Pending" in line]
     assert pending.startswith("> :warning: **1 pod of blog/backend would stay Pending**: it fits on no node even with every pool at its maximum")
-    assert "default-pool (at most 1 × e2-standard-2)" in pending and "spot-pool (at most 1 × e2-small)" in pending
+    assert "default-pool (at most 2 × e2-small)" in pending and "spot-pool (at most 1 × e2-small)" in pending
     # The pool's initial size is ignored after creation (ignoreChanges): resizing it is an update.
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool" in part
 
 
 def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(plans, replan, monkeypatch):
-    # Two more on-demand nodes always on: the expected cost passes prod's $115.
-    after = replan({"prod": {"defaultPool.minNodes": (1, 3)}})
+    # Two more on-demand nodes always on: the expected cost passes prod's $105.
+    after = replan({"prod": {"defaultPool.minNodes": (2, 4)}})
     # `make diff` itself, its two plans being these records: it prints the report, then exits 1.
     monkeypatch.setattr(diff, "plans_at", lambda ref: shipped(plans))
     monkeypatch.setattr(diff, "plans_in", lambda root: after)
@@ -259,22 +258,22 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     first_lines = text.splitlines()[:4]
     [breach] = [line for line in first_lines if line.startswith("> :no_entry:")]
     assert breach.startswith("> :no_entry: **`prod` is over budget**: stack prod: expected $")
-    assert "exceeds its budget of $115.00/month" in breach
+    assert "exceeds its budget of $105.00/month" in breach
     part = section(text, "prod")
-    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $115.00/month" in part
-    assert "> :moneybag: **Expected cost $112.29 → $" in part
+    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $105.00/month" in part
+    assert "> :moneybag: **Expected cost $104.24 → $" in part
 
 
 def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_the_budget_leaves(plans, replan):
     raised = {"gpuPool.maxNodes": (20, 24), "gpuPool.quota.preemptible": (20, 24), "gpuPool.quota.allRegions": (20, 24)}
     part = section(report(plans, replan({"prod": raised})), "prod")
-    # Four more Spot g2-standard-4 nodes: ($0.397336 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
-    per_node = 0.397336 + 0.0025 + 100 * 0.10 / 730
+    # Four more Spot g2-standard-4 nodes: ($0.423956 + $0.0025 address + 100 GB x $0.10 / 730 h) each.
+    per_node = 0.423956 + 0.0025 + 100 * 0.10 / 730
     assert f"> :moneybag: **Maximum GPU burst ${20 * per_node:,.4f} → ${24 * per_node:,.4f}/h** (20 → 24 GPU nodes)" in part
     assert f"costs +${round(4 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
     assert "The ceiling needs 24 GPUs; the declared quota PREEMPTIBLE_NVIDIA_L4_GPUS = 24 admits it" in part
-    # prod's $115 budget less its expected $112.29, at $0.4135 a GPU node-hour.
-    assert f"The budget of $115.00/month leaves {(115 - 112.29) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
+    # prod's $105 budget less its expected $104.24, at $0.4402 a GPU node-hour.
+    assert f"The budget of $105.00/month leaves {(105 - 104.24) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
 
 
 def test_a_small_change_in_cost_is_not_flagged(plans, replan):

@@ -364,13 +364,13 @@ class TestPricedBursts:
         assert cost.estimate("prod", plans["prod"].records).always_on_gpu == []
         records = with_replicas(plans["prod"].records, "ml-worker", 1)
         [always_on] = cost.estimate("prod", records).always_on_gpu
-        assert (always_on.owner, always_on.nodes, always_on.monthly) == ("ml/worker", 1, 301.88)
-        assert "always-on GPU: ml/worker at 1 replica keeps 1 × g2-standard-4 GPU node up all month: $301.88/month" in render.cost_summary(cost.estimate("prod", records))
+        assert (always_on.owner, always_on.nodes, always_on.monthly) == ("ml/worker", 1, 321.31)
+        assert "always-on GPU: ml/worker at 1 replica keeps 1 × g2-standard-4 GPU node up all month: $321.31/month" in render.cost_summary(cost.estimate("prod", records))
 
     def test_make_diff_shows_an_always_on_gpu_deployment(self, plans):
         before = plans["prod"].records
         [stack] = diff.compare({"prod": before}, {"prod": with_replicas(before, "ml-worker", 1)})
-        assert "**Always-on GPU**: ml/worker at 1 replica keeps 1 × g2-standard-4 GPU node up all month: $301.88/month, in the idle figure" in stack.money
+        assert "**Always-on GPU**: ml/worker at 1 replica keeps 1 × g2-standard-4 GPU node up all month: $321.31/month, in the idle figure" in stack.money
 
     def test_make_diff_shows_a_new_burst_ceiling_with_the_quota_and_the_node_hours_the_budget_leaves(self, plans):
         after = plans["prod"].records

@@ -410,7 +410,7 @@ class TestGpuNodes:
         result = on_call(kube, tmp_path, "gpu", "--yes")
         text = words(result)
         assert result.exit_code == 1, result.output
-        assert "node gke-gpu-idle (g2-standard-4, Spot, us-central1-b), up 45 min, $0.31 this month at $0.4135/h" in text
+        assert "node gke-gpu-idle (g2-standard-4, Spot, us-central1-b), up 45 min, $0.33 this month at $0.4402/h" in text
         assert "no GPU pod for 45 min, longer than the 10 min scale-down delay: kept by pod ml/notebook, annotated " in text
         assert "safe-to-evict: \"false\"" in text
 

@@ -73,11 +73,12 @@ def test_the_right_sizing_table_in_readme_is_the_advisors_output(plans):
 
     block = readme_block("advise")
     prod, guests = plans["prod"].records, plans["staging"].records
-    found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), 3, 11.25, addons=capacity.cluster_addons(prod))
+    rate = advisor.declared_queries_per_second(prod)
+    found = advisor.shapes("us-central1", capacity.pods_of(prod), capacity.pods_of(guests), addons=capacity.cluster_addons(prod), queries_per_second=rate)
     current = advisor.current_monthly(prod, "us-central1", capacity.at_rest(prod, "us-central1", guests))
     assert cost.region_of(prod) == "us-central1"
-    expected = advisor.markdown("prod", found, current, top=6)
-    assert block == expected, "paste `python -m shoestring advise --stack prod --min-vcpus 3 --min-memory-gb 11.25 --top 6` into README"
+    expected = advisor.markdown("prod", found, current, rate, top=6)
+    assert block == expected, "run `python -m shoestring docs` (the block is `python -m shoestring advise --stack prod --top 6`)"
 
 
 MERMAID = README.parent / "tools" / "mermaid"

@@ -48,6 +48,21 @@ class ControlPlaneSettings(Settings):
         return networks
 
 
+class DnsSettings(Settings):
+    """`shoestring:dns` — who answers the pods' DNS queries."""
+
+    provider: Literal["kube-dns", "cloud-dns"] = "kube-dns"
+    """`kube-dns` (GKE Standard's default: two kube-dns pods of 265m each and their autoscaler on
+    the on-demand pool) or `cloud-dns`: Cloud DNS for GKE in cluster scope answers them, and the
+    stack scales GKE's kube-dns and its autoscaler to zero (they keep running otherwise). Cloud DNS
+    bills the pods' queries and the cluster's private zone (`make cost`'s "Cloud DNS" line); the
+    scope cannot be changed afterwards (cloud.google.com/kubernetes-engine/docs/how-to/cloud-dns)."""
+    queries_per_second: float = Field(default=0, ge=0, le=100_000)
+    """With `cloud-dns`: the pods' DNS queries a second, averaged over the month, that the
+    estimate prices at Cloud DNS's per-million rate. Measure it before relying on it (each call
+    to another service by name is a query; a pod's resolver caches nothing)."""
+
+
 class ClusterSettings(Settings):
     """The cluster's own settings: top-level keys of the stack that owns it."""
 
@@ -62,6 +77,8 @@ class ClusterSettings(Settings):
     """GKE release channel the cluster follows; GKE upgrades the control plane and nodes within it."""
     control_plane: ControlPlaneSettings = ControlPlaneSettings()
     """Access to the Kubernetes API (object; keys below)."""
+    dns: DnsSettings = DnsSettings()
+    """The cluster's DNS provider (object; keys below)."""
     private_nodes: bool = False
     """Nodes without external IPs (CIS GKE 5.6.5), reaching the internet through Cloud NAT:
     $0.0014 per node-hour and $0.005 per NAT IP-hour, against the $0.005 (Spot $0.0025) each
@@ -189,6 +206,13 @@ class ZonalCluster(pulumi.ComponentResource):
             # default policy admits every image: cloud.google.com/binary-authorization/docs/setting-up).
             binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"),
             secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True) if args.get("secret_manager") else None,
+            # Cloud DNS for GKE answers Pod and Service names "without requiring a cluster-hosted
+            # DNS provider"; cluster scope: the records resolve inside this cluster only, all its
+            # pods need (cloud.google.com/kubernetes-engine/docs/how-to/cloud-dns). kube-dns itself
+            # is scaled to zero by ClusterDns (program/components/cluster_dns.py).
+            dns_config=gcp.container.ClusterDnsConfigArgs(cluster_dns="CLOUD_DNS", cluster_dns_scope="CLUSTER_SCOPE")
+            if settings.dns.provider == "cloud-dns"
+            else None,
             authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=settings.control_plane.rbac_security_group)
             if settings.control_plane.rbac_security_group
             else None,
