@@ -13,7 +13,6 @@ from program import apis
 from program.records import Record
 
 STACKS = ["dev", "prod", "staging"]
-LANDS_WITH_26B = pytest.mark.xfail(strict=True, reason="lands with issue-26b (buckets and secret versions declared by the stack)")
 
 
 def first_up(plans, stack: str, records: list[Record] | None = None) -> FirstUp:
@@ -60,11 +59,11 @@ class TestEveryStacksFirstUp:
     def test_no_pod_names_a_priority_class_before_it_exists(self, plans, stack):
         assert refused(plans, stack, "Forbidden") == []
 
-    @pytest.mark.parametrize("stack", [pytest.param(s, marks=LANDS_WITH_26B) for s in STACKS])
+    @pytest.mark.parametrize("stack", STACKS)
     def test_every_bucket_granted_on_exists(self, plans, stack):
         assert refused(plans, stack, "404") == []
 
-    @pytest.mark.parametrize("stack", [pytest.param(s, marks=LANDS_WITH_26B) for s in STACKS])
+    @pytest.mark.parametrize("stack", STACKS)
     def test_no_awaited_rollout_waits_for_a_secret_value(self, plans, stack):
         assert refused(plans, stack, "timeout") == []
 

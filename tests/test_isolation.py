@@ -55,8 +55,7 @@ BLOG_BACKEND_RESOURCES_LINE = 1 + next(i for i, line in enumerate((ROOT / "proje
 
 ATTACKS = [
     ("roles/owner for a project", "all", "projects/ml.yaml",
-     lambda p: edit(p, "buckets:", "gcp_roles: [roles/owner]
-buckets:"),
+     lambda p: edit(p, "buckets:", "gcp_roles: [roles/owner]\nbuckets:"),
      "shoestring:projects.ml = \"gcp_roles=['roles/owner']\": beyond the roles a project may hold"),
     ("another project's secret", "prod", "projects/ml.yaml",
      lambda p: edit(p, "    whole_node: true\n", "    whole_node: true\n    secrets: {STOLEN: blog-db-url}\n"),
@@ -77,7 +76,7 @@ buckets:"),
      lambda p: p.write_text(ALIAS_BOMB),
      "aliases included); write it without repeating aliases"),
     ("another project's bucket", "prod", "projects/blog.yaml",
-     lambda p: p.write_text(p.read_text() + "bucket_roles: {acme-ml-data: roles/storage.objectUser}\n"),
+     lambda p: p.write_text(p.read_text() + "buckets: {stolen: {role: roles/storage.objectUser, external: replace-with-your-project-id-ml-data}}\n"),
      "policy grants-only-its-own: gcp:storage/bucketIAMMember:BucketIAMMember blog-acme-ml-data-objectUser: grants bucket acme-ml-data, which is another project's in this stack"),
     ("zero requests", "dev", "projects/blog.yaml",
      lambda p: edit(p, "resources: {cpu: 200m,", 'resources: {cpu: "0",'),
