@@ -2,25 +2,23 @@
 
 A release is one line of one file: the app's `tag:` in the stack file's per-app values
 (stacks/Pulumi.<stack>.yaml, `shoestring:projects.<project>.apps.<app>.tag`), or, for every stack
-at once (`--stack all`), the `tag` of its definition in projects/. The line is edited in place,
-located by the YAML (or Python) parser's own positions, so comments and layout stay as they were.
+at once (`--stack all`), the `tag:` of its definition in projects/<project>.yaml. The line is
+edited in place, located by the YAML parser's own positions, so comments and layout stay as they were.
 The edited stack is then loaded as `pulumi up` loads it: unless it now declares exactly the new
 tag, the file is put back and the release refused. Nothing is written on a refusal.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from program import config, definitions
+from program import config, definitions, project_files
 from program.config import ConfigError
 from program.config.model import PROJECT
 from program.config.stack_files import ROOT
@@ -117,7 +115,7 @@ def release(name: str, tag: str, stack: str, root: Path = ROOT) -> Release:
     """Write ``tag`` for ``name`` (PROJECT/APP or PROJECT/BATCH) where ``stack`` reads it, or, with
     ``stack`` = ``all``, in its definition. Raises ReleaseRefused, having written nothing."""
     check_release_tag(tag)
-    defined = _definitions()
+    defined = _definitions(root)
     project, kind, workload = _workload(name, defined)
     stacks = config.stack_names(root / "stacks")
     if stack == ALL:
@@ -162,7 +160,7 @@ def promote(name: str, source: str, target: str, root: Path = ROOT) -> Release:
 def deployed_tag(name: str, stack: str, root: Path = ROOT, defined: dict[str, Project] | None = None) -> str:
     """The tag ``stack`` declares for ``name``, read as `pulumi up` reads the stack; a refusal
     when the stack is not valid or does not run the workload."""
-    defined = _definitions() if defined is None else defined
+    defined = _definitions(root) if defined is None else defined
     project, kind, workload = _workload(name, defined)
     try:
         cfg = config.load(stack, config.read_stack_files(stack, root)[0], defined, read_stack=lambda other: config.read_stack_files(other, root)[0])
@@ -177,9 +175,9 @@ def deployed_tag(name: str, stack: str, root: Path = ROOT, defined: dict[str, Pr
     return next(w.tag for w in (instance.apps if kind == "apps" else instance.batches) if w.name == workload)
 
 
-def _definitions() -> dict[str, Project]:
+def _definitions(root: Path) -> dict[str, Project]:
     try:
-        return definitions.discover()
+        return definitions.discover(root / "projects")
     except definitions.DefinitionError as e:
         raise ReleaseRefused(f"the project definitions are not valid:\n{e}") from None
 
@@ -269,12 +267,26 @@ def _release_definition(project: Project, kind: Kind, workload: str, tag: str, s
     )
     if old == tag:
         return Release(project.name, workload, kind, ALL, path, tag, tag, overriding)
-    edited = original[:start] + original[start:end].replace(old, tag, 1) + original[end:]
-    path.write_text(edited)
-    if definition_tag(root, project.name, kind, workload)[3] != tag:
+    # Only the scalar's own text is replaced: its quotes, a comment after it and every other line stay.
+    path.write_text(original[:start] + original[start:end].replace(old, tag, 1) + original[end:])
+    # Read back as the program reads it: the one tag changed, and no other (an anchored tag that
+    # other workloads alias would change them too).
+    try:
+        now = _tags(definitions.discover(root / "projects")[project.name])
+    except definitions.DefinitionError as e:
         path.write_text(original)
-        raise ReleaseRefused(f"{path.relative_to(root)}: the edit did not set {project.name}/{workload}'s tag; nothing changed")
+        raise ReleaseRefused(f"{path.relative_to(root)}: after the edit the definitions are not valid, so nothing changed:\n{e}") from None
+    if now != _tags(project) | {(kind, workload): tag}:
+        path.write_text(original)
+        raise ReleaseRefused(
+            f"{path.relative_to(root)}: the edit would change other tags than {project.name}/{workload}'s (an alias of its tag?); "
+            "nothing changed; write its tag out, or release to one stack with --stack"
+        )
     return Release(project.name, workload, kind, ALL, path, old, tag, overriding)
+
+
+def _tags(project: Project) -> dict[tuple[Kind, str], str]:
+    return {("apps", a.name): a.tag for a in project.apps} | {("batches", b.name): b.tag for b in project.batches}
 
 
 def _stack_projects(stack: str, root: Path) -> dict:
@@ -282,64 +294,16 @@ def _stack_projects(stack: str, root: Path) -> dict:
 
 
 def definition_tag(root: Path, project: str, kind: Kind, workload: str) -> tuple[Path, int, int, str]:
-    """Where the definition of ``project`` writes ``workload``'s tag: the file, the start and end
-    of the literal's text in it, and its value. The one place that knows the
-    definitions' form: a Python file's `App(name=..., tag="...")` call, or a YAML file's
-    `apps:`/`batches:` item with `name:` and `tag:`."""
-    for path in sorted((root / "projects").iterdir()):
-        if path.suffix == ".py":
-            found = _python_tag(path, project, workload)
-        elif path.suffix in (".yaml", ".yml"):
-            found = _yaml_tag(path, project, kind, workload)
-        else:
-            continue
-        if found is not None:
-            return (path, *found)
-    raise ReleaseRefused(
-        f"no literal tag of {project}/{workload} in projects/ (a tag taken from a variable cannot be edited in one line); "
-        "write it out as tag=\"<commit>@sha256:<digest>\", or release to one stack with --stack"
-    )
-
-
-def _python_tag(path: Path, project: str, workload: str) -> tuple[int, int, str] | None:
-    text = path.read_text()
-    tree = ast.parse(text)
-    offsets = [0]
-    for line in text.splitlines(keepends=True):
-        offsets.append(offsets[-1] + len(line.encode()))
-    raw = text.encode()
-
-    def keywords(call: ast.Call) -> dict[str, ast.expr]:
-        return {k.arg: k.value for k in call.keywords if k.arg}
-
-    for project_call in _calls(tree, "Project"):
-        name = keywords(project_call).get("name")
-        if not (isinstance(name, ast.Constant) and name.value == project):
-            continue
-        for call in _calls(project_call, "App", "Batch"):
-            given = keywords(call)
-            tag = given.get("tag")
-            if isinstance(given.get("name"), ast.Constant) and given["name"].value == workload and isinstance(tag, ast.Constant):
-                start = offsets[tag.lineno - 1] + tag.col_offset
-                end = offsets[tag.end_lineno - 1] + tag.end_col_offset
-                return len(raw[:start].decode()), len(raw[:end].decode()), tag.value
-    return None
-
-
-def _calls(tree: ast.AST, *names: str) -> Iterator[ast.Call]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
-            yield node
-
-
-def _yaml_tag(path: Path, project: str, kind: Kind, workload: str) -> tuple[int, int, str] | None:
-    document = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
-    name = _value(document, "name")
-    items = _value(document, kind)
-    if not (isinstance(name, yaml.ScalarNode) and name.value == project and isinstance(items, yaml.SequenceNode)):
-        return None
-    for item in items.value:
+    """Where ``project``'s definition, projects/<project>.yaml, writes ``workload``'s tag: the file,
+    the start and end of the scalar's text in it (by the YAML parser's positions, read as
+    program/project_files.py reads a teammate's file), and its value."""
+    path = root / "projects" / f"{project}.yaml"
+    items = _value(project_files.read(path).root, kind)
+    for item in items.value if isinstance(items, yaml.SequenceNode) else ():
         item_name, tag = _value(item, "name"), _value(item, "tag")
         if isinstance(item_name, yaml.ScalarNode) and item_name.value == workload and isinstance(tag, yaml.ScalarNode):
-            return tag.start_mark.index, tag.end_mark.index, tag.value
-    return None
+            return path, tag.start_mark.index, tag.end_mark.index, tag.value
+    raise ReleaseRefused(
+        f"{path.relative_to(root)} has no tag: line for {project}/{workload}; "
+        "write it out under the app (tag: <commit>@sha256:<digest>), or release to one stack with --stack"
+    )

@@ -26,7 +26,7 @@ COMMIT = "4f1e2d3c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e"
 DIGEST = "sha256:" + "5e" * 32
 TAG = f"{COMMIT}@{DIGEST}"
 DEFINED = "9c4e1f2a7b3d@sha256:03add99eadf5b71fa26a01a230a9674cd5c8d2048ac4123b66cd1aeadc3353c0"
-"""blog/frontend's tag in projects/blog.py, which staging and prod deploy."""
+"""blog/frontend's tag in projects/blog.yaml, which staging and prod deploy."""
 
 
 @pytest.fixture
@@ -96,8 +96,26 @@ class TestRelease:
     def test_stack_all_changes_the_definitions_line_and_names_the_stacks_that_keep_their_own(self, root):
         before = snapshot(root)
         made = release.release("blog/frontend", TAG, "all", root)
-        assert changed_lines(before, snapshot(root)) == {"projects/blog.py": [f'-            tag="{DEFINED}",', f'+            tag="{TAG}",']}
+        assert changed_lines(before, snapshot(root)) == {"projects/blog.yaml": [f"-    tag: {DEFINED}", f"+    tag: {TAG}"]}
         assert made.unaffected == ("dev",)  # dev's stack file sets blog/frontend's tag
+        assert release.deployed_tag("blog/frontend", "prod", root) == TAG
+
+    def test_stack_all_keeps_the_tag_lines_quotes_and_comment(self, root):
+        blog = root / "projects" / "blog.yaml"
+        blog.write_text(blog.read_text().replace(f"    tag: {DEFINED}\n", f'    tag: "{DEFINED}"  # built by acme/blog CI\n'))
+        before = snapshot(root)
+        release.release("blog/frontend", TAG, "all", root)
+        assert changed_lines(before, snapshot(root))["projects/blog.yaml"][1] == f'+    tag: "{TAG}"  # built by acme/blog CI'
+
+    def test_stack_all_refuses_a_tag_other_workloads_alias_writing_nothing(self, root):
+        # An anchored tag is one node: editing it would move every app that aliases it.
+        blog = root / "projects" / "blog.yaml"
+        text = blog.read_text().replace(f"    tag: {DEFINED}\n", f"    tag: &built {DEFINED}\n", 1)
+        blog.write_text(re.sub(r"(name: backend\n(?:    .*\n)*?    tag: )\S+", r"\1*built", text, count=1))
+        before = snapshot(root)
+        with pytest.raises(ReleaseRefused, match="would change other tags than blog/frontend's"):
+            release.release("blog/frontend", TAG, "all", root)
+        assert snapshot(root) == before
 
     @pytest.mark.parametrize(
         ("tag", "says"),
@@ -309,7 +327,7 @@ class TestRenovate:
         written = set()
         for stack in ("staging", "all"):
             written.add(str(release.release("blog/frontend", TAG, stack, root).path.relative_to(root)))
-        assert written == {"stacks/Pulumi.staging.yaml", "projects/blog.py"}
+        assert written == {"stacks/Pulumi.staging.yaml", "projects/blog.yaml"}
         assert all(any(fnmatch.fnmatch(path, glob) for glob in self.renovate["ignorePaths"]) for path in written)
 
     def test_it_updates_the_action_pins_of_the_docs_example_workflows_too(self):
