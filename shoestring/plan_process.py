@@ -52,7 +52,10 @@ def _plan_in_child(stack: str, root: Path, timeout: float) -> Plan | str:
             return completed.stderr.strip() or f"error: stack {stack}: the plan stopped (exit {completed.returncode}) without saying why"
         channel.seek(0)
         try:
-            return Plan.from_json(json.loads(channel.read()))
+            written = json.loads(channel.read())
+            plan = Plan.from_json(written["plan"])
+            plan.order = [(what, urn) for what, urn in written["order"]]
+            return plan
         except (ValueError, KeyError, TypeError):
             return f"error: stack {stack}: the planner wrote no readable plan"
 
@@ -76,7 +79,9 @@ def _child(stack: str, fd: int) -> int:
         print(f"error: stack {stack}: the program stopped with {type(e).__name__}: {e}{where}", file=sys.stderr)
         return 1
     with os.fdopen(fd, "w") as channel:
-        json.dump(plan.to_json(), channel)
+        # The registration order rides beside the plan, never in it: the JSON plan leaves it out
+        # (it varies run to run, Plan.order), the first-up simulation reads it (tests/first_up.py).
+        json.dump({"plan": plan.to_json(), "order": plan.order}, channel)
     return 0
 
 
