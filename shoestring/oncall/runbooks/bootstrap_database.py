@@ -1,5 +1,5 @@
-"""`on-call bootstrap-database`: run an app's declared one-off setup (projects/<project>.py,
-``bootstrap=``) as a Kubernetes Job in its namespace, follow it, and report how it ended.
+"""`on-call bootstrap-database`: run an app's declared one-off setup (projects/<project>.yaml,
+``bootstrap:``) as a Kubernetes Job in its namespace, follow it, and report how it ended.
 
 It never destroys by default: a Job that is still running is left alone unless --force, the
 steps that change the cluster default to "No", and a bootstrap already done is nothing to do —
@@ -28,7 +28,7 @@ def _declares_bootstrap(target: Target) -> None:
     if target.app.bootstrap is None:
         raise CannotCheck(
             f"{target.project.name}/{target.app.name} declares no bootstrap, so there is nothing to run (the cluster was not "
-            f"contacted); add bootstrap=Bootstrap(command=...) to its App in projects/{target.project.name}.py"
+            f"contacted); add `bootstrap: {{command: [...]}}` to the app in projects/{target.project.name}.yaml"
         )
 
 
