@@ -160,12 +160,16 @@ class TestTheStackEnablesTheApisItUses:
     @pytest.mark.parametrize("stack", ["dev", "prod"])
     def test_every_workload_waits_for_the_node_pools_its_pods_land_on(self, plans, stack):
         pools = {r.name: r.urn for r in plans[stack].of_type("gcp:container/nodePool:NodePool")}
+        # A GPU pod selects the GPU ComputeClass, whose rungs are every GPU pool (Spot first, then
+        # the on-demand fallback where a stack opts in): it may land on any of them.
+        gpu_pools = {r.name for r in plans[stack].of_type("gcp:container/nodePool:NodePool") if r.inputs["nodeConfig"].get("guestAccelerators")}
+        assert "gpu-pool" in gpu_pools
         for record in [r for r in plans[stack].records if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob")]:
             spec = record.inputs["spec"]
             pod = spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
             on_gpu = "nvidia.com/gpu" in str(pod["containers"][0]["resources"])
             on_spot = any(t.get("key") == "cloud.google.com/gke-spot" for t in pod.get("tolerations") or [])
-            expected = {"gpu-pool"} if on_gpu else {"default-pool", *({"spot-pool"} if on_spot else set())}
+            expected = gpu_pools if on_gpu else {"default-pool", *({"spot-pool"} if on_spot else set())}
             assert {name for name, urn in pools.items() if urn in record.dependencies} == expected, record.name
 
     def test_the_policy_packs_rule_passes_prods_records_as_the_sdk_sent_them_and_refuses_one_dependency_removed(self, plans):
