@@ -180,7 +180,7 @@ class Resources(_Definition):
         if ZERO.fullmatch(value):
             # A container with no requests is BestEffort: the scheduler places it anywhere, it is the
             # first evicted, and the namespace's ResourceQuota counts nothing for it.
-            raise ValueError(f"{value!r} is zero; give what the container needs, e.g. 100m of CPU or 128Mi of memory")
+            raise ValueError(f"{value!r} is zero; give what the container needs at least, e.g. 50m CPU or 64Mi memory")
         return value
 
 
@@ -407,16 +407,17 @@ class Bucket(_Definition):
     """A Cloud Storage bucket the project's identity uses. Each stack deploying the project declares
     its own, named ``<GCP project>-<namespace>-<name>`` (program/names.py bucket_name), so no two
     stacks or teams can hold one name: Standard class in the cluster's region, uniform bucket-level
-    access, public access prevention enforced, kept when the stack is destroyed. With ``external``,
-    an existing bucket is used instead, granted on and not declared."""
+    access, public access prevention enforced, kept when the stack is destroyed. A stack file may
+    name an existing bucket instead (``external``), granted on and not declared."""
 
     role: str
     """The identity's role on it, from BUCKET_ROLES (program/definitions.py), e.g. roles/storage.objectViewer."""
-    size_gib: int = Field(default=1, ge=1, le=MAX_BUCKET_GIB)
+    size_gib: int = Field(default=1, ge=1, le=MAX_BUCKET_GIB, strict=True)
     """What it is expected to hold, in GiB: the estimate prices it at this size a month."""
     external: str | None = None
-    """Name of an existing bucket to grant on instead of declaring one (docs/going-live.md "Buckets"
-    says what must exist first). Default none: the stack declares the bucket."""
+    """Name of an existing bucket to grant on instead of declaring one: set only by a stack file
+    (``shoestring:projects.<project>.buckets.<bucket>.external``), refused in a definition
+    (docs/going-live.md "Buckets" says what must exist first). Default none: the stack declares it."""
 
     @field_validator("role")
     @classmethod
@@ -426,7 +427,14 @@ class Bucket(_Definition):
     @field_validator("external")
     @classmethod
     def _external(cls, bucket: str | None) -> str | None:
-        return check_external_bucket(bucket)
+        if bucket is not None:
+            # A project file is its team's; an existing bucket may be anyone's (another team's data,
+            # the Pulumi state), so only the platform-reviewed stack file may name one.
+            raise ValueError(
+                f"{bucket!r}: an existing bucket is named in the stack file, which the platform reviews, not in the project's definition: "
+                "set shoestring:projects.<project>.buckets.<bucket>.external in stacks/Pulumi.<stack>.yaml"
+            )
+        return bucket
 
 
 class Project(_Definition):

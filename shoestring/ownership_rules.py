@@ -114,6 +114,11 @@ def grants_only_its_own(records: Iterable[ResourceRecord]) -> list[Violation]:
             others = [r for r in owned.records if r.type == BUCKET_ACCESS and r.inputs.get("bucket") == bucket and owned.project_of(r) not in (None, project)]
             if any(owned.project_of(b) is not project for b in declared) or others:
                 refuse(record, f"grants bucket {bucket}, which is another project's in this stack; a project uses its own buckets only")
+            elif not declared and bucket not in (project.inputs.get("externalBuckets") or []):
+                # Any existing bucket (another team's data, the Pulumi state) is reachable only when
+                # the platform-owned stack file names it: buckets.<name>.external there.
+                refuse(record, f"grants bucket {bucket}, which project {project.name} does not declare and its stack file does not name as external "
+                       f"(shoestring:projects.{project.name}.buckets.<bucket>.external); a project uses its own buckets only")
         if record.type == WORKLOAD_IDENTITY:
             member = record.inputs.get("member", "")
             namespace = owned.namespace_of(project)

@@ -111,7 +111,11 @@ class Project(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
         reviewed = list(args.get("reviewed_gcp_roles", ()))
-        super().__init__("shoestring:k8s:Project", name, {"reviewedGcpRoles": reviewed} if reviewed else None, opts)
+        # What the stack file (platform-reviewed) lets this project reach beyond its own resources,
+        # recorded where the rules over records (shoestring/ownership_rules.py) read it.
+        external = sorted(b["bucket"] for b in args.get("buckets", ()) if b["external"])
+        recorded = {**({"reviewedGcpRoles": reviewed} if reviewed else {}), **({"externalBuckets": external} if external else {})}
+        super().__init__("shoestring:k8s:Project", name, recorded or None, opts)
         child = pulumi.ResourceOptions(parent=self)
         level = args["pod_security"]
         labels = {
