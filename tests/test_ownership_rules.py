@@ -142,7 +142,7 @@ class TestGrantsOnlyItsOwn:
         blog = urn_of(prod, "shoestring:k8s:Project", "blog")
         copy_for_blog = dataclasses.replace(grant, name="blog-steals", urn=grant.urn + "-blog", parent=blog, dependencies=(urn_of(prod, ACCOUNT, "blog-workload"),))
         found = violations([*prod, copy_for_blog], "grants-only-its-own")
-        assert f"{BUCKET_ACCESS} blog-steals: grants bucket acme-ml-data, which is another project's in this stack; a project uses its own buckets only" in found
+        assert f"{BUCKET_ACCESS} blog-steals: grants bucket replace-with-your-project-id-ml-data, which is another project's in this stack; a project uses its own buckets only" in found
         assert len(pack_violations([*prod, copy_for_blog], "grants-only-its-own")) == 2  # each side of the shared bucket
 
     def test_a_workload_identity_binding_for_another_namespace_is_refused(self, prod):
@@ -172,14 +172,14 @@ class TestPods:
 
     def test_a_foreign_priority_class_is_refused(self, prod):
         records = changed(prod, DEPLOYMENT, "blog-frontend", lambda i: pod_of(i).update(priorityClassName="system-node-critical"))
-        message = f"{DEPLOYMENT} blog-frontend: the pod names PriorityClass system-node-critical; use one of Shoestring's (shoestring-user-facing, shoestring-batch)"
+        message = f"{DEPLOYMENT} blog-frontend: the pod names PriorityClass system-node-critical; use one of Shoestring's (shoestring-public-entry, shoestring-one-off, shoestring-user-facing, shoestring-batch)"
         assert violations(records, "shoestring-priority-classes-only") == [message]
         assert pack_violations(records, "shoestring-priority-classes-only") == [message]
 
     def test_a_priority_class_shoestring_does_not_declare_is_refused(self, prod):
         records = changed(prod, "kubernetes:scheduling.k8s.io/v1:PriorityClass", "shoestring-batch", lambda i: i["metadata"].update(name="mine-first"))
         assert violations(records, "shoestring-priority-classes-only") == [
-            "kubernetes:scheduling.k8s.io/v1:PriorityClass shoestring-batch: declares PriorityClass mine-first; the cluster's are Shoestring's only (shoestring-user-facing, shoestring-batch)"
+            "kubernetes:scheduling.k8s.io/v1:PriorityClass shoestring-batch: declares PriorityClass mine-first; the cluster's are Shoestring's only (shoestring-public-entry, shoestring-one-off, shoestring-user-facing, shoestring-batch)"
         ]
 
     @pytest.mark.parametrize(("kind", "resource", "value"), [("requests", "cpu", "0"), ("limits", "memory", None)])
