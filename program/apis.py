@@ -48,6 +48,10 @@ bucket reads fail, the metadata server answering "Unable to generate access toke
 disabled" (google/kctf#194). A Workload Identity cluster waits for it."""
 
 
+CLOUD_DNS = "dns.googleapis.com"
+"""The Cloud DNS API, which a cluster whose DNS provider is Cloud DNS for GKE is created through."""
+
+
 def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
     """The APIs a resource needs on in its project; a GCP type missing here raises, so a new type
     is mapped before it can be declared."""
@@ -67,6 +71,11 @@ def needed_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
             found.add("secretmanager.googleapis.com")
         if (inputs.get("workloadIdentityConfig") or {}).get("workloadPool"):
             found.add(IAM_CREDENTIALS)
+        # Cloud DNS for GKE keeps the cluster's records in a Cloud DNS zone it manages: "the Cloud
+        # DNS API must be enabled in your project" (cloud.google.com/kubernetes-engine/docs/how-to/cloud-dns,
+        # "Requirements"); off, the cluster cannot be created with it.
+        if (inputs.get("dnsConfig") or {}).get("clusterDns") == "CLOUD_DNS":
+            found.add(CLOUD_DNS)
     return found
 
 
@@ -79,7 +88,7 @@ def used_by(type_: str, inputs: Mapping[str, Any]) -> set[str]:
 
 
 WAITED_FOR_BY_TYPE = {
-    CLUSTER: ("binaryauthorization.googleapis.com", "secretmanager.googleapis.com", IAM_CREDENTIALS),
+    CLUSTER: ("binaryauthorization.googleapis.com", "secretmanager.googleapis.com", IAM_CREDENTIALS, CLOUD_DNS),
 }
 """APIs a resource of the type may use beyond its module's, which it waits for whenever the stack
 enables them (a transformation sees the Python arguments, not the inputs :func:`needed_by` reads)."""

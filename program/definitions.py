@@ -129,7 +129,9 @@ MAX_REPLICAS = 100
 MAX_GPUS_PER_POD = 16
 """The most GPUs a node carries (a2-megagpu-16g), so the most one pod can ask for."""
 MAX_QUOTA_PODS = 1000
-QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+# ASCII digits only, as Kubernetes parses quantities (apimachinery pkg/api/resource/quantity.go);
+# Python's \d would also take other scripts' digits, which the API server refuses.
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")
 ZERO = re.compile(r"^0+(\.0+)?(m|Ki|Mi|Gi|Ti)?$")
 # An image repository as distribution/reference parses one, without tag or digest: an optional
 # registry host (with port), then path components of lowercase letters and digits joined by

@@ -40,6 +40,8 @@ def project_apis(cfg: StackConfig) -> ProjectApisArgs:
         needed |= {"container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com", "binaryauthorization.googleapis.com", apis.IAM_CREDENTIALS}
         if cfg.secret_manager:
             needed.add("secretmanager.googleapis.com")
+        if cfg.dns.provider == "cloud-dns":
+            needed.add(apis.CLOUD_DNS)
     if cfg.cluster_owner.public_entry == "gateway" and (cfg.owns_cluster or public_hosts(cfg)):
         needed.add("certificatemanager.googleapis.com")  # the certificate map (and the address: compute)
     if cloud_billing_budget(cfg):

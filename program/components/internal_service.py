@@ -195,12 +195,21 @@ class InternalService(pulumi.ComponentResource):
             k8s.policy.v1.PodDisruptionBudget(
                 name,
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(min_available=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)),
+                # A pod that never got ready (its secret has no version yet, its image does not pull)
+                # may be evicted: with the default IfHealthyBudget, such pods would stall every node
+                # drain and scale-down (kubernetes.io/docs/tasks/run-application/configure-pdb,
+                # "Unhealthy Pod Eviction Policy").
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(min_available=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                                                               unhealthy_pod_eviction_policy="AlwaysAllow"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             )
+        # pulumi-kubernetes also awaits a Service with a selector until its Endpoints name a ready
+        # pod, and fails it after 10 minutes (provider/pkg/await serviceInitAwaiter): a Service over
+        # pods that wait for their secret is not awaited either, or the first `up` fails there.
         service = k8s.core.v1.Service(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=args["namespace"], labels=labels,
+                                                annotations=None if args.get("await_rollout", True) else {SKIP_AWAIT: "true"}),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=args["service_type"],
                 selector=selector,
