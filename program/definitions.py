@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from program import capacity, project_files
 
@@ -164,6 +164,22 @@ class _Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+def check_quantity(value: str) -> str:
+    """A positive Kubernetes quantity of CPU or memory."""
+    if not QUANTITY.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
+    if ZERO.fullmatch(value):
+        # A container with no requests is BestEffort: the scheduler places it anywhere, it is the
+        # first evicted, and the namespace's ResourceQuota counts nothing for it.
+        raise ValueError(f"{value!r} is zero; give what the container needs at least, e.g. 50m CPU or 64Mi memory")
+    return value
+
+
+CONTAINER_MINIMUM = {"cpu": "10m", "memory": "16Mi"}
+"""The least CPU and memory a container of a project's namespace may request or be limited to (its
+LimitRange's min, program/components/project.py)."""
+
+
 class Resources(_Definition):
     """Requests and limits of one container, in Kubernetes quantities."""
 
@@ -176,13 +192,16 @@ class Resources(_Definition):
 
     @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
     @classmethod
-    def _quantity(cls, value: str) -> str:
-        if not QUANTITY.fullmatch(value):
-            raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
-        if ZERO.fullmatch(value):
-            # A container with no requests is BestEffort: the scheduler places it anywhere, it is the
-            # first evicted, and the namespace's ResourceQuota counts nothing for it.
-            raise ValueError(f"{value!r} is zero; give what the container needs at least, e.g. 50m CPU or 64Mi memory")
+    def _quantity(cls, value: str, info: ValidationInfo) -> str:
+        check_quantity(value)
+        # Below the namespace's LimitRange minimum the API server's LimitRanger refuses every pod
+        # ("minimum cpu usage per Container is 10m, but request is 1m": plugin/pkg/admission/limitranger/admission.go,
+        # minConstraint), so the rollout would hang the first `pulumi up`.
+        kind = "cpu" if info.field_name.startswith("cpu") else "memory"
+        least = CONTAINER_MINIMUM[kind]
+        below = capacity.parse_cpu(value) < capacity.parse_cpu(least) if kind == "cpu" else capacity.parse_gib(value) < capacity.parse_gib(least)
+        if below:
+            raise ValueError(f"{value!r} is below {least}, the least a container may ask for in a project's namespace (its LimitRange); give {least} or more")
         return value
 
 
@@ -485,7 +504,7 @@ class Project(_Definition):
     @field_validator("quota_cpu", "quota_memory")
     @classmethod
     def _quantity(cls, value: str) -> str:
-        return Resources._quantity(value)
+        return check_quantity(value)
 
     @model_validator(mode="after")
     def _unique_apps_and_opt_in(self) -> Project:

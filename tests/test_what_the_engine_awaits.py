@@ -53,3 +53,11 @@ def test_a_cloud_dns_cluster_waits_for_the_cloud_dns_api(plans):
 def test_a_quantity_in_other_scripts_digits_is_refused(cpu):
     with pytest.raises(ValidationError, match="is not a Kubernetes quantity"):
         Resources(cpu=cpu, memory="128Mi", cpu_limit="500m", memory_limit="256Mi")
+
+
+@pytest.mark.parametrize("field, value", [("cpu", "1m"), ("cpu_limit", "9m"), ("memory", "1Mi"), ("memory_limit", "15Mi")])
+def test_a_request_or_limit_below_the_namespaces_limit_range_minimum_is_refused(field, value):
+    # The API server's LimitRanger would refuse every pod of it, and the rollout hang `pulumi up`.
+    with pytest.raises(ValidationError, match="the least a container may ask for in a project's namespace"):
+        Resources(**{field: value})
+    assert Resources(cpu="10m", memory="16Mi", cpu_limit="10m", memory_limit="16Mi").cpu == "10m"

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from program.names import PROJECT_LABEL as PROJECT_GCP_LABEL
 from program.names import workload_account_id
+from program.definitions import CONTAINER_MINIMUM
 from program.components.batch import Batch, BatchArgs, BatchSpec
 from program.components.bucket import ProjectBucket
 from program.components.internal_service import GPU_RESOURCE, AppSpec, InternalService, InternalServiceArgs
@@ -18,8 +19,6 @@ from program.components.pod_security import default_account_without_token
 from program.components.public_entry import GOOGLE_FRONT_END_RANGES, PUBLIC_LABEL
 
 PROJECT_LABEL = "shoestring.dev/project"
-CONTAINER_MINIMUM = {"cpu": "10m", "memory": "16Mi"}
-"""The least CPU and memory a container of a project's namespace may request (its LimitRange's min)."""
 ENVIRONMENT_LABEL = "shoestring.dev/environment"
 
 
