@@ -77,7 +77,8 @@ ATTACKS = [
      "aliases included); write it without repeating aliases"),
     ("another project's bucket", "prod", "projects/blog.yaml",
      lambda p: p.write_text(p.read_text() + "buckets: {stolen: {role: roles/storage.objectUser, external: replace-with-your-project-id-ml-data}}\n"),
-     "policy grants-only-its-own: gcp:storage/bucketIAMMember:BucketIAMMember blog-acme-ml-data-objectUser: grants bucket acme-ml-data, which is another project's in this stack"),
+     # An existing bucket is named only in the platform-reviewed stack file: the project file's is refused before any resource.
+     "buckets.stolen.external = 'replace-with-your-project-id-ml-data': 'replace-with-your-project-id-ml-data': an existing bucket is named in the stack file, which the platform reviews"),
     ("zero requests", "dev", "projects/blog.yaml",
      lambda p: edit(p, "resources: {cpu: 200m,", 'resources: {cpu: "0",'),
      f"projects/blog.yaml:{BLOG_BACKEND_RESOURCES_LINE}: apps.1.resources.cpu = '0': '0' is zero; give what the container needs at least"),
