@@ -187,7 +187,9 @@ class TestFallbackLadder:
         estimate = cost.estimate("prod", plans["prod"].records)
         lines = {line.item: line for line in estimate.lines}
         spot, on_demand = lines["gpu-pool GPU nodes"], lines["gpu-pool-on-demand GPU nodes"]
-        assert spot.burst_hourly == pytest.approx(0.4135, abs=1e-4) and "Spot" in spot.detail
+        # program/prices.yaml, us-central1 (29's 2026-08-27 prices): g2-standard-4 Spot $0.423956/h + a Spot node's
+        # external IP $0.0025/h + its 100 GB pd-balanced boot disk ($0.10/GB-month / 730 h) = $0.4402/h.
+        assert spot.burst_hourly == pytest.approx(0.423956 + 0.0025 + 100 * 0.10 / 730, abs=1e-4) and "Spot" in spot.detail
         assert on_demand.idle_monthly == 0.0 and on_demand.burst_hourly == 0.0
         assert "a burst entirely on it costs 20 × $0.7255 = $14.5106/h, not in the expected figure" in on_demand.detail
         # The expected figure and the burst ceiling are the Spot rung's alone.
