@@ -263,9 +263,12 @@ class TestQuota:
     def test_the_cpu_and_address_quotas_count_the_other_pools_at_their_ceilings_too(self):
         message = refused("prod", lambda o: o["gpuPool"]["quota"].update(cpus=40, cpusAllRegions=80, inUseAddresses=20))
         assert "gpuPool.quota.cpus = 40: G2_CPUS in us-central1 is 40, below the 80 a full GPU burst needs" in message
-        assert "gpuPool.quota.cpusAllRegions = 80: CPUS_ALL_REGIONS is 80, below the 92 a full GPU burst needs (20 × g2-standard-4 nodes, 12 of it the other pools' at their maxNodes)" in message
-        assert "gpuPool.quota.inUseAddresses = 20: IN_USE_ADDRESSES in us-central1 is 20, below the 26" in message
-        assert "--quota-id=CPUS-ALL-REGIONS-per-project --preferred-value=92`" in message
+        # Prod as 29 reshaped it (stacks/Pulumi.prod.yaml): 20 × g2-standard-4 (4 vCPUs) = 80, plus the default pool at
+        # maxNodes 4 × e2-small (2 vCPUs in program/prices.yaml) = 8 and the Spot pool at maxNodes 3 × n2d-standard-2 = 6:
+        # 94 vCPUs, 14 of them the other pools'; one address a node: 20 + 4 + 3 = 27.
+        assert "gpuPool.quota.cpusAllRegions = 80: CPUS_ALL_REGIONS is 80, below the 94 a full GPU burst needs (20 × g2-standard-4 nodes, 14 of it the other pools' at their maxNodes)" in message
+        assert "gpuPool.quota.inUseAddresses = 20: IN_USE_ADDRESSES in us-central1 is 20, below the 27" in message
+        assert "--quota-id=CPUS-ALL-REGIONS-per-project --preferred-value=94`" in message
 
     def test_with_preemptible_cpus_granted_spot_nodes_draw_on_them_and_only_the_on_demand_rung_on_the_series_metric(self):
         raw = stack_with("prod", lambda o: o["gpuPool"]["quota"].update(preemptibleCpus=100))
