@@ -557,8 +557,13 @@ def discover(directory: Path = PROJECTS) -> dict[str, Project]:
     found: dict[str, Project] = {}
     problems: list[str] = []
     # Hidden files (an editor's swap file, .DS_Store) are no one's project.
-    for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in directory.iterdir() if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")):
         where = f"{directory.name}/{path.name}"
+        if path.is_symlink():
+            # A link reads whatever it points at, outside the repository too, and its review shows
+            # only the link: a project file is the file itself.
+            problems.append(f"{where}: a symbolic link; a project file is a regular file in {directory.name}/, written out")
+            continue
         if path.suffix != ".yaml":
             if path.name != SCHEMA:
                 problems.append(_not_data(where, path))

@@ -126,16 +126,16 @@ def release(name: str, tag: str, stack: str, root: Path = ROOT) -> Release:
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
     if current == tag:
         return Release(project.name, workload, kind, stack, path, tag, tag)
-    original = path.read_text()
+    original = _read(path)
     edited = _stack_file_edit(original, path.relative_to(root), project.name, kind, workload, tag)
-    path.write_text(edited)
+    _write(path, edited)
     try:
         now = deployed_tag(name, stack, root, defined)
     except ReleaseRefused:
-        path.write_text(original)
+        _write(path, original)
         raise
     if now != tag:
-        path.write_text(original)
+        _write(path, original)
         raise ReleaseRefused(f"{path.relative_to(root)}: after the edit {stack} would still deploy {now}, not {tag}; nothing changed")
     return Release(project.name, workload, kind, stack, path, current, tag)
 
@@ -260,7 +260,7 @@ def _insert(text: str, where: Path, mapping: yaml.MappingNode, keys: list[str], 
 
 def _release_definition(project: Project, kind: Kind, workload: str, tag: str, stacks: list[str], root: Path) -> Release:
     path, start, end, old = definition_tag(root, project.name, kind, workload)
-    original = path.read_text()
+    original = _read(path)
     overriding = tuple(
         stack for stack in stacks
         if (_stack_projects(stack, root).get(project.name) or {}).get(kind, {}).get(workload, {}).get("tag") is not None
@@ -268,16 +268,16 @@ def _release_definition(project: Project, kind: Kind, workload: str, tag: str, s
     if old == tag:
         return Release(project.name, workload, kind, ALL, path, tag, tag, overriding)
     # Only the scalar's own text is replaced: its quotes, a comment after it and every other line stay.
-    path.write_text(original[:start] + original[start:end].replace(old, tag, 1) + original[end:])
+    _write(path, original[:start] + original[start:end].replace(old, tag, 1) + original[end:])
     # Read back as the program reads it: the one tag changed, and no other (an anchored tag that
     # other workloads alias would change them too).
     try:
         now = _tags(definitions.discover(root / "projects")[project.name])
     except definitions.DefinitionError as e:
-        path.write_text(original)
+        _write(path, original)
         raise ReleaseRefused(f"{path.relative_to(root)}: after the edit the definitions are not valid, so nothing changed:\n{e}") from None
     if now != _tags(project) | {(kind, workload): tag}:
-        path.write_text(original)
+        _write(path, original)
         raise ReleaseRefused(
             f"{path.relative_to(root)}: the edit would change other tags than {project.name}/{workload}'s (an alias of its tag?); "
             "nothing changed; write its tag out, or release to one stack with --stack"
@@ -307,3 +307,15 @@ def definition_tag(root: Path, project: str, kind: Kind, workload: str) -> tuple
         f"{path.relative_to(root)} has no tag: line for {project}/{workload}; "
         "write it out under the app (tag: <commit>@sha256:<digest>), or release to one stack with --stack"
     )
+
+
+def _read(path: Path) -> str:
+    # newline="": a file's own line endings (CRLF on a Windows checkout) are kept, so a release
+    # changes one line of it, not every one.
+    with path.open(encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def _write(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(text)

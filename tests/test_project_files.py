@@ -149,3 +149,14 @@ class TestBoundedInput:
             f"{tmp_path.name}/latin.yaml:1: byte 9 is not UTF-8; save the file as UTF-8",
             f"{tmp_path.name}/notes.yaml:4: 'name' is given twice (first on line 1); keep one",
         ]
+
+
+def test_a_symbolic_link_in_projects_is_refused_unread(tmp_path):
+    from program.definitions import DefinitionError, discover
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("name: notes\napps: []\n")
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    (projects / "notes.yaml").symlink_to(outside)
+    with pytest.raises(DefinitionError, match="projects/notes.yaml: a symbolic link; a project file is a regular file"):
+        discover(projects)

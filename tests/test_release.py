@@ -65,6 +65,15 @@ class TestRelease:
         assert release.deployed_tag("blog/frontend", "prod", root) == DEFINED
         assert made.describe(root) == f"blog/frontend 9c4e1f2a7b3d@sha256:03add99e… → {COMMIT[:12]}@sha256:5e5e5e5e… in staging (stacks/Pulumi.staging.yaml)"
 
+    def test_a_stack_file_with_windows_line_endings_keeps_them_and_changes_one_line(self, root):
+        path = root / "stacks" / "Pulumi.staging.yaml"
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        before = path.read_bytes().split(b"\r\n")
+        release.release("blog/frontend", TAG, "staging", root)
+        after = path.read_bytes().split(b"\r\n")
+        assert b"\n" not in b"".join(after)
+        assert len(after) == len(before) and sum(a != b for a, b in zip(after, before)) == 1
+
     def test_a_tag_the_stack_file_already_sets_is_replaced_in_place_keeping_its_quotes(self, root):
         before = snapshot(root)
         release.release("blog/frontend", TAG, "dev", root)
