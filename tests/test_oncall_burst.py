@@ -122,13 +122,19 @@ class TestBurst:
         hourly = estimate.burst_hourly_usd
         assert "20 pods × 1 GPU, 2 vCPU, 8Gi: 20 g2-standard-4 GPU nodes (1 pod per node, by the capacity model)" in text
         assert f"rung 1: pool gpu-pool (Spot, up to 20 nodes): ${hourly:.4f}/h a node, ${20 * hourly:,.2f}/h while it runs" in text
-        assert "on demand instead (not declared):" in text
+        # Prod declares 27a's on-demand rung (gpuPool.onDemandFallback), priced by the estimate but outside its expected figure.
+        [on_demand] = [line.fallback_hourly for line in estimate.lines if line.item == "gpu-pool-on-demand GPU nodes"]
+        assert f"rung 2: pool gpu-pool-on-demand (on demand, up to 20 nodes): ${on_demand:.4f}/h a node, ${20 * on_demand:,.2f}/h while it runs" in text
+        assert "not declared" not in text
         # Billed from boot to removal: 5 min boot and the autoscaler's 10 min scale-down-unneeded-time beside the 2 h.
         assert "each node is billed from its boot to its removal: at most 2 h (max_hours) + 5 min boot + 10 min scale-down = 2.25 h" in text
         ceiling = 2.25 * 20 * hourly
         assert f"ceiling if the burst lands entirely on it: 20 nodes × 2.25 h × ${hourly:.4f}/h = ${ceiling:,.2f}" in text
+        # The budget line weighs the run at its dearest declared rung: every node on demand.
+        dearest = 2.25 * 20 * on_demand
+        assert f"ceiling if the burst lands entirely on it: 20 nodes × 2.25 h × ${on_demand:.4f}/h = ${dearest:,.2f}" in text
         left = estimate.budget_usd - estimate.expected_monthly_usd
-        after = left - ceiling
+        after = left - dearest
         assert f"leaves ${left:,.2f}; after this run at its ceiling, " + (f"${after:,.2f}" if after >= 0 else f"${-after:,.2f} over budget") in text
         assert "Verdict: dry run — nothing was created." in text
         assert not created_jobs(kube)
