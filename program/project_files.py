@@ -14,6 +14,7 @@ nesting stops at a fixed depth, and a key given twice is an error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,19 @@ class _SafeLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(None, None, f"{key!r} is given twice (first on line {seen[key] + 1}); keep one", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
+
+
+# Numbers as YAML 1.2's core schema reads them, not PyYAML's YAML 1.1: there `1:20:00` is the
+# integer 4800 (base 60), `0123456` an octal 42798 — a commit someone meant as text — and `1_000`
+# 1000 (yaml/resolver.py, the tag:yaml.org,2002:int and float resolvers). Here a number is plain
+# decimal, anything else stays the text it reads as, which the definitions then check.
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789"))
+_SafeLoader.add_implicit_resolver(_FLOAT, re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"), list("-+0123456789."))
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:

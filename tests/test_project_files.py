@@ -160,3 +160,12 @@ def test_a_symbolic_link_in_projects_is_refused_unread(tmp_path):
     (projects / "notes.yaml").symlink_to(outside)
     with pytest.raises(DefinitionError, match="projects/notes.yaml: a symbolic link; a project file is a regular file"):
         discover(projects)
+
+
+@pytest.mark.parametrize("written, read_as", [("1:20:00", "1:20:00"), ("0123456", "0123456"), ("1_000", "1_000"), ("8080", 8080), ("-3", -3), ("2.5", 2.5)])
+def test_numbers_are_read_as_yaml_1_2_plain_decimals_and_anything_else_stays_text(tmp_path, written, read_as):
+    # PyYAML's YAML 1.1 would read 1:20:00 as 4800 (base 60) and 0123456 as octal 42798.
+    from program import project_files
+    path = tmp_path / "x.yaml"
+    path.write_text(f"value: {written}\n")
+    assert project_files.read(path).data == {"value": read_as}
