@@ -132,7 +132,7 @@ class TestEstimator:
         # and ml-staging's own 50 GiB bucket at $0.02/GiB-month.
         assert estimate.idle_monthly_usd == pytest.approx(0.06 + 1.00)
         assert "1 secret(s) the apps read (blog-staging-db-url)" in line(estimate, "Secret Manager").detail
-        assert "Standard storage in us-central1, 50 GiB declared at $0.02/GiB-month" in line(estimate, "Bucket replace-with-your-gcp-project-id-ml-staging-data").detail
+        assert "Standard storage in us-central1, 50 GiB declared at $0.02/GiB-month" in line(estimate, "Bucket replace-with-your-project-id-ml-staging-data").detail
 
     def test_node_allocatable_follows_gkes_reservations(self):
         from program import catalog
@@ -266,8 +266,8 @@ class TestBudgets:
         plan = offline.run("prod", config={**config.read_stack_files("prod")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB"})
         [budget] = plan.of_type("gcp:billing/budget:Budget")
         assert budget.inputs["budgetFilter"]["creditTypesTreatment"] == "EXCLUDE_ALL_CREDITS"
-        # prod's budget of 115 plus the free cluster's $73.00 fee, which the estimate prices at $0.
-        assert budget.inputs["amount"] == {"specifiedAmount": {"units": "188"}}
+        # prod's budget of 108 (stacks/Pulumi.prod.yaml) plus the free cluster's $73.00 fee, which the estimate prices at $0.
+        assert budget.inputs["amount"] == {"specifiedAmount": {"units": "181"}}
 
     def test_the_budgets_currency_is_the_stacks_setting_and_the_plan_says_what_it_compares(self):
         raw = {**config.read_stack_files("dev")[0], "shoestring:billingAccount": "01ABCD-23EF45-6789AB", "shoestring:budgetCurrency": "EUR"}
