@@ -196,9 +196,10 @@ def test_raising_the_default_pools_max_nodes_is_an_update_with_its_cost_delta(pl
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in part
     assert "- **update** `gcp:container/nodePool:NodePool` default-pool\n  - `autoscaling.maxNodeCount`: `2` → `4`" in part
     # Two more e2-standard-2 Spot nodes with their 30 GB pd-standard disks and external IPs at full
-    # scale, for the 60 hours a month dev exists: 2 x (29.35 + 1.20 + 1.825) x 60 / 730.
-    assert "at full scale $37.74 → $43.06/month (+$5.32)" in part
-    assert "idle $8.67 → $8.67/month (no change)" in part
+    # scale, for the 60 hours a month dev exists: 2 x (29.35 + 1.20 + 1.825) x 60 / 730. Both totals
+    # include 26b's 50 GiB bucket, $1.00 x 60 / 730 = $0.08 (idle $8.67 → $8.75 after the merge).
+    assert "at full scale $37.82 → $43.14/month (+$5.32)" in part
+    assert "idle $8.75 → $8.75/month (no change)" in part
 
 
 def test_changing_the_gpu_accelerator_is_a_replace_naming_the_property(plans, replan):
@@ -246,7 +247,7 @@ def test_shrinking_a_pool_below_its_workloads_stands_at_the_top(plans, replan):
 
 
 def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fails(plans, replan, monkeypatch):
-    # Two more on-demand nodes always on: the expected cost passes prod's $105.
+    # Two more on-demand nodes always on: the expected cost passes prod's $108 (stacks/Pulumi.prod.yaml).
     after = replan({"prod": {"defaultPool.minNodes": (2, 4)}})
     # `make diff` itself, its two plans being these records: it prints the report, then exits 1.
     monkeypatch.setattr(diff, "plans_at", lambda ref: shipped(plans))
@@ -258,10 +259,11 @@ def test_a_change_that_puts_prod_over_budget_says_so_in_the_first_lines_and_fail
     first_lines = text.splitlines()[:4]
     [breach] = [line for line in first_lines if line.startswith("> :no_entry:")]
     assert breach.startswith("> :no_entry: **`prod` is over budget**: stack prod: expected $")
-    assert "exceeds its budget of $105.00/month" in breach
+    assert "exceeds its budget of $108.00/month" in breach
     part = section(text, "prod")
-    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $105.00/month" in part
-    assert "> :moneybag: **Expected cost $104.24 → $" in part
+    assert "> :moneybag: **Over budget**: expected $" in part and "against a budget of $108.00/month" in part
+    # 29's $104.24 + 26b's bucket $1.00.
+    assert "> :moneybag: **Expected cost $105.24 → $" in part
 
 
 def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_the_budget_leaves(plans, replan):
@@ -272,8 +274,8 @@ def test_raising_gpu_max_nodes_states_the_new_burst_ceiling_its_quota_and_what_t
     assert f"> :moneybag: **Maximum GPU burst ${20 * per_node:,.4f} → ${24 * per_node:,.4f}/h** (20 → 24 GPU nodes)" in part
     assert f"costs +${round(4 * per_node, 4) * 730:,.2f}/month more if it ran all month" in part
     assert "The ceiling needs 24 GPUs; the declared quota PREEMPTIBLE_NVIDIA_L4_GPUS = 24 admits it" in part
-    # prod's $105 budget less its expected $104.24, at $0.4402 a GPU node-hour.
-    assert f"The budget of $105.00/month leaves {(105 - 104.24) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
+    # prod's $108 budget less its expected $105.24 (29's $104.24 + 26b's $1.00 bucket), at $0.4402 a GPU node-hour.
+    assert f"The budget of $108.00/month leaves {(108 - 105.24) / round(per_node, 4):,.1f} GPU node-hours a month beyond the expected 40" in part
 
 
 def test_a_small_change_in_cost_is_not_flagged(plans, replan):
