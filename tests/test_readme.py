@@ -96,7 +96,9 @@ def test_the_architecture_diagram_parses_with_mermaids_own_parser():
 
 def test_the_parser_would_catch_a_broken_diagram(tmp_path):
     broken = tmp_path / "README.md"
-    broken.write_text(README.read_text().replace('default["default pool:', 'default["default pool:(', 1).replace('on-demand, system pods"]', 'on-demand, system pods"', 1))
+    text = README.read_text()
+    assert 'spot["Spot pool:' in text and 'tainted"]' in text  # what is broken below must be there
+    broken.write_text(text.replace('spot["Spot pool:', 'spot["Spot pool:(', 1).replace('tainted"]', 'tainted"', 1))
     result = _mermaid(broken)
     assert result.returncode == 1
     assert '"error":"Parse error' in result.stdout
